@@ -1,0 +1,27 @@
+/** Shared commander plumbing so each command file stays a thin declaration. */
+import { Command, Option } from 'commander';
+
+const GROUPS: Record<string, string> = {
+  measure: 'predict launch measurements (SNP digest, TDX MRTD/RTMRs, vTPM PCRs)',
+  inspect: 'show what a measurement depends on',
+  snp: 'SEV-SNP helpers (ID block)',
+  eventlog: 'replay and compare TCG2 event logs (TPM and TDX CCEL)',
+  uki: 'unified kernel images',
+  keys: 'signing keys',
+  manifest: 'signed reference-value manifests',
+};
+
+/** Returns the group command `name` under `program`, creating it on first use. */
+export function group(program: Command, name: keyof typeof GROUPS & string): Command {
+  return program.commands.find((c) => c.name() === name) ?? program.command(name).description(GROUPS[name] ?? name);
+}
+
+/** `--json` with the wording every command shares. */
+export function jsonOption(): Option {
+  return new Option('--json', 'print one JSON object on stdout (shape documented in README)');
+}
+
+/** Appends an "Examples:" block to a command's --help. */
+export function examples(cmd: Command, lines: string[]): Command {
+  return cmd.addHelpText('after', `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`);
+}

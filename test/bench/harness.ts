@@ -1,0 +1,68 @@
+/**
+ * Benchmark harness (`npm run bench`): each case is timed as a whole process (the built CLI or an
+ * external command) and/or in-process (a function), median of N runs after a warm-up. Not a test.
+ */
+import { execFileSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+
+export const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js');
+
+export interface BenchCase {
+  name: string;
+  /** Whole-process: argv of cvm-measure (run with this Node) ... */
+  cli?: string[];
+  /** ... or of any external command (a baseline such as sha384sum or a reference tool). */
+  command?: string[];
+  /** In-process: the same work as a function call. */
+  fn?: () => unknown;
+  /** Print the whole-process ratio against this other case's name. */
+  relativeTo?: string;
+  runs?: number;
+}
+
+export interface BenchResult {
+  name: string;
+  processMs?: number;
+  inProcessMs?: number;
+  relativeTo?: string;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function time(runs: number, f: () => unknown): Promise<number> {
+  await f();
+  const t: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await f();
+    t.push(performance.now() - t0);
+  }
+  return median(t);
+}
+
+export async function runCase(c: BenchCase): Promise<BenchResult> {
+  const runs = c.runs ?? 7;
+  const argv = c.cli ? [process.execPath, CLI, ...c.cli] : c.command;
+  const r: BenchResult = { name: c.name, ...(c.relativeTo ? { relativeTo: c.relativeTo } : {}) };
+  if (argv) r.processMs = await time(runs, () => execFileSync(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'inherit'] }));
+  if (c.fn) r.inProcessMs = await time(runs, c.fn);
+  return r;
+}
+
+export function report(results: BenchResult[]): string {
+  const byName = new Map(results.map((r) => [r.name, r]));
+  const fmt = (x?: number) => (x === undefined ? '-' : x.toFixed(1));
+  const rows = results.map((r) => {
+    const base = r.relativeTo ? byName.get(r.relativeTo)?.processMs : undefined;
+    const ratio = base && r.processMs ? `${(r.processMs / base).toFixed(2)}x ${r.relativeTo}` : '';
+    return [r.name, fmt(r.processMs), fmt(r.inProcessMs), ratio];
+  });
+  const head = ['case', 'process ms', 'in-process ms', 'ratio (process)'];
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
+  return [line(head), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { cli, errorLine } from './helpers/cli.js';
+
+describe('cli conventions', () => {
+  it('prints help with examples and exits 0', async () => {
+    const r = await cli(['doctor', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Examples:');
+  });
+  it('exits 2 on an unknown option', async () => {
+    const r = await cli(['doctor', '--no-such-flag']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown option '--no-such-flag'");
+  });
+  it('exits 2 with one line on a bad option value', async () => {
+    const r = await cli(['doctor', '--for', 'nothing']);
+    expect(r.code).toBe(2);
+    expect(errorLine(r)).toBe('cvm-measure: error: --for: "nothing" is not one of build, test, all');
+  });
+  it('doctor --json has a stable shape', async () => {
+    const r = await cli(['doctor', '--json', '--for', 'build']);
+    const out = JSON.parse(r.stdout) as { ok: boolean; packages: { apt: string; installed: boolean }[] };
+    expect(typeof out.ok).toBe('boolean');
+    expect(out.packages.length).toBeGreaterThan(0);
+    expect(r.code).toBe(out.ok ? 0 : 1);
+  });
+});
