@@ -13,7 +13,28 @@ export interface Requirement {
 
 export const REQUIREMENTS: readonly Requirement[] = [
   { apt: 'ca-certificates', purpose: ['build', 'test'], why: 'fetching pinned inputs over TLS' },
-  { apt: 'openssl', purpose: ['test'], why: 'independent DSSE signature check' },
+  { apt: 'openssl', purpose: ['test'], why: 'independent DSSE and SNP ID-block signature checks' },
+  { apt: 'python3-cbor2', purpose: ['test'], why: 'independent CoRIM / COSE_Sign1 validator (shared/tools/validate)' },
+  { apt: 'python3-cryptography', purpose: ['test'], why: 'independent COSE and DSSE signature checks' },
+  { apt: 'python3-securesystemslib', purpose: ['test'], why: 'independent DSSE signature check (DER-only ECDSA)' },
+  { apt: 'ruby-cose', purpose: ['test'], why: 'second independent COSE_Sign1 implementation' },
+  { apt: 'ruby-cbor', purpose: ['test'], why: 'CBOR for ruby-cose' },
+  { apt: 'mmdebstrap', purpose: ['build', 'test'], why: 'bit-reproducible base rootfs tarball for sandboxed build steps' },
+  { apt: 'bubblewrap', purpose: ['build', 'test'], why: 'bwrap sandbox backend (no network, read-only rootfs)' },
+  { apt: 'podman', purpose: ['build', 'test'], why: 'podman sandbox backend (and the bwrap/podman parity test)' },
+  { apt: 'runc', purpose: ['build', 'test'], why: 'OCI runtime podman uses (crun fails on cgroup-v1-hybrid hosts)' },
+  { apt: 'uidmap', purpose: ['build'], why: 'newuidmap for mmdebstrap/podman when not run as root' },
+  { apt: 'git', purpose: ['build', 'test'], why: 'git-archive recipe inputs' },
+  { apt: 'qemu-system-x86', purpose: ['test'], why: 'e2e measured boots (vTPM PCRs) under QEMU TCG' },
+  { apt: 'ovmf', purpose: ['test'], why: 'e2e measured boots: Debian OVMF with its plain, Microsoft and snakeoil VARS stores' },
+  { apt: 'swtpm', purpose: ['test'], why: 'e2e measured boots: a fresh software TPM 2.0 per boot' },
+  { apt: 'swtpm-tools', purpose: ['test'], why: 'swtpm_setup for the e2e TPM state (sha1/sha256/sha384 banks)' },
+  { apt: 'busybox-static', purpose: ['test'], why: 'e2e guest initrd (built with the cpio writer) that prints PCRs and the event log' },
+  { apt: 'systemd-boot-efi', purpose: ['test'], why: 'linuxx64.efi.stub for e2e UKIs built with `uki build`' },
+  { apt: 'fdisk', purpose: ['test'], why: 'sfdisk: GPT of the e2e ESP disk (PCR5)' },
+  { apt: 'dosfstools', purpose: ['test'], why: 'mkfs.vfat: the e2e ESP' },
+  { apt: 'mtools', purpose: ['test'], why: 'mmd/mcopy: put the UKI on the e2e ESP' },
+  { apt: 'sbsigntool', purpose: ['test'], why: 'sbsign: sign the e2e UKI with the snakeoil key for the Secure Boot boot' },
 ];
 
 export interface RequirementStatus extends Requirement {

@@ -5,6 +5,20 @@ import { isCvmError } from '../errors.js';
 import { printError } from './output.js';
 import { createRequire } from 'node:module';
 import { registerDoctor } from './commands/doctor.js';
+import { registerMeasureSnp } from './commands/measure-snp.js';
+import { registerSnpIdBlock } from './commands/snp-id-block.js';
+import { registerInspectFirmware } from './commands/inspect-firmware.js';
+import { registerMeasureTdx } from './commands/measure-tdx.js';
+import { registerMeasureTdShimPayload } from './commands/measure-td-shim-payload.js';
+import { registerEventlogReplay } from './commands/eventlog-replay.js';
+import { registerMeasurePcr } from './commands/measure-pcr.js';
+import { registerUkiBuild } from './commands/uki-build.js';
+import { registerEventlogDiff } from './commands/eventlog-diff.js';
+import { registerKeysGenerate } from './commands/keys-generate.js';
+import { registerManifestCreate } from './commands/manifest-create.js';
+import { registerManifestInspect } from './commands/manifest-inspect.js';
+import { registerManifestVerify } from './commands/manifest-verify.js';
+import { registerBuild } from './commands/build.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -14,7 +28,7 @@ const program = new Command('cvm-measure')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const register of [registerDoctor]) register(program);
+for (const register of [registerDoctor, registerMeasureSnp, registerSnpIdBlock, registerInspectFirmware, registerMeasureTdx, registerMeasureTdShimPayload, registerEventlogReplay, registerMeasurePcr, registerUkiBuild, registerEventlogDiff, registerKeysGenerate, registerManifestCreate, registerManifestInspect, registerManifestVerify, registerBuild]) register(program);
 
 try {
   await program.parseAsync(process.argv);

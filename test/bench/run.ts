@@ -1,8 +1,13 @@
 /** `npm run bench [filter]`: runs every suite's cases (optionally only names containing `filter`). */
 import { report, runCase, type BenchCase } from './harness.js';
 import { startupCases } from './startup.js';
+import { manifestCases } from './manifest.js';
+import { tdxCases } from './tdx.js';
+import { snpCases } from './snp.js';
+import { pcrCases } from './pcr.js';
+import { buildCases } from './build.js';
 
-const suites: (() => BenchCase[] | Promise<BenchCase[]>)[] = [startupCases];
+const suites: (() => BenchCase[] | Promise<BenchCase[]>)[] = [startupCases, tdxCases, snpCases, manifestCases, pcrCases, buildCases];
 
 const filter = process.argv[2];
 const results = [];

@@ -1,0 +1,379 @@
+/**
+ * `build`: pins every input (recipe, lock, or by fetching it), builds each component in dependency
+ * order — a cache hit when its key (spec + input digests + base digest + SOURCE_DATE_EPOCH) was built
+ * before — and publishes the outputs into the output directory. Measuring, the build record and
+ * signing follow in build.ts (the CLI) through measure.ts / provenance.ts.
+ */
+import { createHash } from 'node:crypto';
+import { appendFile, copyFile, lstat, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { BuildError, InputError } from '../errors.js';
+import { canonicalJson } from '../manifest/canonical-json.js';
+import { hashFile } from '../util/fs.js';
+import { runBuiltin } from './builtin.js';
+import { Cache, type Blob } from './cache.js';
+import { fetchInput, hashLocal, inputRef, type ResolvedInput } from './inputs/index.js';
+import { readMember } from './inputs/member.js';
+import { lockedBase, lockedInput, lockPath, lockText, readLock, writeLock, type LockedBase } from './lock.js';
+import { componentInputs, componentOutputs, type BaseSpec, type ComponentSpec, type Recipe, type SourceRef } from './recipe.js';
+import { sandboxEnv } from './sandbox/env.js';
+import type { BackendPref, Sandbox } from './sandbox/types.js';
+
+export const BACKEND_PREFS: readonly BackendPref[] = ['auto', 'docker', 'podman', 'bwrap', 'chroot'];
+
+/** Bumped when the meaning of a component cache key changes. */
+const KEY_VERSION = 1;
+
+/** What `build --check` varies between its two builds (the first build uses the defaults). */
+export interface Variation {
+  jobs: number;
+  umask: number;
+  hostname?: string;
+  /** Extra environment inside the sandbox (locale variables the fixed LC_ALL must override). */
+  env: Record<string, string>;
+  /** Workspace directory name: a different length and path on the host. */
+  workspaceName: string;
+}
+
+export interface BuildOptions {
+  out: string;
+  backend: BackendPref;
+  jobs?: number;
+  locked: boolean;
+  cache?: Cache;
+  /** Rebuild every component (no cache reads); used by --check. */
+  rebuild?: boolean;
+  variation?: Variation;
+  /** Where build.log and the per-component logs go (default: <out>/logs). */
+  logDir?: string;
+  /** Do not write the lock file or component records (the second build of --check). */
+  readOnlyLock?: boolean;
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+export type ProgressEvent =
+  | { kind: 'step'; text: string }
+  | { kind: 'done'; component: string; cached: boolean; seconds: number };
+
+export interface Artifact {
+  /** component.output */
+  name: string;
+  /** relative to the output directory */
+  path: string;
+  size: number;
+  sha256: string;
+  sha384: string;
+}
+
+export interface ComponentResult {
+  name: string;
+  type: ComponentSpec['type'];
+  key: string;
+  cached: boolean;
+  seconds: number;
+  outputs: Record<string, Blob>;
+}
+
+export interface BuildResult {
+  recipe: Recipe;
+  out: string;
+  artifacts: Artifact[];
+  components: ComponentResult[];
+  /** Every non-`from` input, pinned. */
+  inputs: Record<string, ResolvedInput>;
+  bases: LockedBase[];
+  backend?: string;
+  jobs: number;
+  env: Record<string, string>;
+  lockFile?: string;
+  startedOn: Date;
+  finishedOn: Date;
+}
+
+export const DEFAULT_VARIATION: Variation = { jobs: 0, umask: 0o022, env: {}, workspaceName: 'work' };
+
+/** The complete, fixed environment of a sandboxed step of `component`. */
+export function stepEnv(recipe: Recipe, component: string, jobs: number, extra: Record<string, string>): Record<string, string> {
+  return sandboxEnv({ sourceDateEpoch: recipe.sourceDateEpoch, jobs, home: `/build/${component}/.home`, extra });
+}
+
+function sha256Hex(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+class Logger {
+  constructor(readonly file: string) {}
+  async line(text: string): Promise<void> {
+    await appendFile(this.file, `${new Date().toISOString()} ${text}\n`);
+  }
+}
+
+export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildResult> {
+  const startedOn = new Date();
+  const cache = opts.cache ?? new Cache();
+  const v = opts.variation ?? DEFAULT_VARIATION;
+  const jobs = v.jobs || opts.jobs || availableParallelism();
+  const logDir = opts.logDir ?? join(opts.out, 'logs');
+  await mkdir(logDir, { recursive: true });
+  const log = new Logger(join(logDir, 'build.log'));
+  const emit = (e: ProgressEvent) => opts.onProgress?.(e);
+  await log.line(`recipe ${recipe.path} sha256 ${recipe.sha256} jobs ${jobs} backend ${opts.backend}${opts.locked ? ' --locked' : ''}`);
+
+  // 1. pins: recipe sha256, else a matching lock entry, else (not --locked) fetch to learn the digest
+  const lock = await readLock(recipe);
+  const inputs: Record<string, ResolvedInput> = {};
+  const unpinned: string[] = [];
+  for (const [name, spec] of Object.entries(recipe.inputs)) {
+    if (spec.kind === 'from') continue;
+    const ref = inputRef(spec);
+    const locked = lockedInput(lock, name, spec.kind, ref);
+    if (spec.kind === 'file') {
+      const { sha256 } = await hashLocal(spec, recipe.dir, name);
+      const want = spec.sha256 ?? locked?.sha256;
+      if (spec.sha256 && sha256 !== spec.sha256) throw new InputError(`input ${name} (file ${ref}): sha256 mismatch: recipe pins ${spec.sha256}, file has ${sha256}`);
+      if (opts.locked && want !== sha256) {
+        throw new InputError(`--locked: input ${name} (file ${ref}) ${want ? `changed since the lock (${want} -> ${sha256})` : 'is not in the lock'}`);
+      }
+      inputs[name] = { kind: 'file', ref, sha256 };
+      continue;
+    }
+    if (spec.sha256 && locked && locked.sha256 !== spec.sha256) await log.line(`input ${name}: recipe pin ${spec.sha256} overrides lock ${locked.sha256}`);
+    if (spec.sha256 || locked) {
+      inputs[name] = locked && (!spec.sha256 || locked.sha256 === spec.sha256) ? locked : { kind: spec.kind, ref, sha256: spec.sha256! };
+    } else unpinned.push(name);
+  }
+  const bases = new Map<string, LockedBase>();
+  const baseOf = (c: ComponentSpec): BaseSpec | undefined => (c.type === 'run' ? (c.base ?? recipe.base) : undefined);
+  const baseKey = (b: BaseSpec) => `${b.suite} ${b.variant} ${b.include.join(',')}`;
+  const basePins = new Map<string, string>();
+  const unpinnedBases: BaseSpec[] = [];
+  for (const c of Object.values(recipe.components)) {
+    const b = baseOf(c);
+    if (!b) continue;
+    const sha = lockedBase(lock, b);
+    if (sha) {
+      basePins.set(baseKey(b), sha);
+      bases.set(sha, { suite: b.suite, variant: b.variant, include: b.include, sha256: sha });
+    } else unpinnedBases.push(b);
+  }
+  if (opts.locked && (unpinned.length > 0 || unpinnedBases.length > 0)) {
+    const what = [...unpinned.map((n) => `input ${n}`), ...unpinnedBases.map((b) => `base ${b.suite}/${b.variant}`)];
+    throw new InputError(`--locked: not pinned by the recipe or ${lockPath(recipe)}: ${what.join(', ')}`);
+  }
+  const fetchCtx = { cache, recipeDir: recipe.dir, log: (l: string) => void log.line(l) };
+  for (const name of unpinned) {
+    const spec = recipe.inputs[name] as Exclude<Recipe['inputs'][string], { kind: 'from' }>;
+    emit({ kind: 'step', text: `fetch ${name} (${inputRef(spec)})` });
+    inputs[name] = await fetchInput(name, spec, undefined, fetchCtx);
+    await log.line(`pinned input ${name} ${inputs[name].sha256}`);
+  }
+
+  // 2. components in dependency order
+  const results = new Map<string, ComponentResult>();
+  const digestOf = (input: string): string => {
+    const spec = recipe.inputs[input]!;
+    if (spec.kind !== 'from') return inputs[input]!.sha256;
+    return results.get(spec.component)!.outputs[spec.output]!.sha256;
+  };
+  /** The bytes/path of an input for a component that is actually being built. */
+  const ensureInput = async (name: string): Promise<ResolvedInput | Blob> => {
+    const spec = recipe.inputs[name]!;
+    if (spec.kind === 'from') return results.get(spec.component)!.outputs[spec.output]!;
+    inputs[name] = await fetchInput(name, spec, inputs[name], fetchCtx);
+    return inputs[name]!;
+  };
+  const readSource = async (ref: SourceRef): Promise<Buffer> => {
+    const r = await ensureInput(ref.input);
+    const what = `input ${ref.input}`;
+    if (ref.member === undefined) return cache.readBlob(r.sha256, what);
+    return readMember(await cache.verified(r.sha256, what), ref.member, what);
+  };
+
+  let sandbox: Sandbox | undefined;
+  let workspace: string | undefined;
+  const names = Object.keys(recipe.components);
+  try {
+    for (const [i, name] of names.entries()) {
+      const spec = recipe.components[name]!;
+      const t0 = performance.now();
+      const base = baseOf(spec);
+      let baseSha = base ? basePins.get(baseKey(base)) : undefined;
+      if (base && !baseSha) {
+        // unpinned: reuse a base this cache built for the same package set and SOURCE_DATE_EPOCH, else mmdebstrap
+        const indexKey = sha256Hex(canonicalJson({ ...base, sourceDateEpoch: recipe.sourceDateEpoch }));
+        const known = await cache.getJson<{ sha256: string }>('bases', indexKey);
+        if (known && (await cache.has(known.sha256))) {
+          baseSha = known.sha256;
+          await log.line(`base ${base.suite}/${base.variant}: reusing cached ${baseSha}`);
+        } else {
+          emit({ kind: 'step', text: `[${i + 1}/${names.length}] ${name}: base image ${base.suite}/${base.variant} (mmdebstrap)` });
+          baseSha = await ensureBase(cache, base, recipe.sourceDateEpoch, undefined, log);
+          await cache.putJson('bases', indexKey, { sha256: baseSha });
+        }
+        basePins.set(baseKey(base), baseSha);
+        bases.set(baseSha, { suite: base.suite, variant: base.variant, include: base.include, sha256: baseSha });
+      }
+      const inputDigests = Object.fromEntries(componentInputs(spec).map((n) => [n, digestOf(n)]));
+      const key = sha256Hex(canonicalJson({ v: KEY_VERSION, spec, inputs: inputDigests, base: baseSha ?? null, sourceDateEpoch: recipe.sourceDateEpoch }));
+      const hit = opts.rebuild ? undefined : await cache.getComponent(key);
+      let outputs: Record<string, Blob>;
+      if (hit) {
+        outputs = hit.outputs;
+      } else if (spec.type === 'run') {
+        emit({ kind: 'step', text: `[${i + 1}/${names.length}] ${name}: preparing` });
+        sandbox ??= await (await import('./sandbox/index.js')).selectSandbox(opts.backend);
+        workspace ??= await cache.tempDir(v.workspaceName);
+        const rootfs = await ensureRootfs(cache, base!, baseSha!, recipe.sourceDateEpoch, log);
+        outputs = await runComponent({ recipe, name, spec, cache, sandbox, workspace, rootfs, jobs, v, logDir, log, ensureInput, emit, index: `[${i + 1}/${names.length}]` });
+      } else {
+        emit({ kind: 'step', text: `[${i + 1}/${names.length}] ${name}: ${spec.type}` });
+        const bytes = await runBuiltin(spec, readSource, recipe.sourceDateEpoch);
+        outputs = { [spec.output]: await cache.putBytes(bytes) };
+      }
+      if (!hit && !opts.readOnlyLock) await cache.putComponent(key, { outputs });
+      const seconds = (performance.now() - t0) / 1000;
+      results.set(name, { name, type: spec.type, key, cached: Boolean(hit), seconds, outputs });
+      await log.line(`component ${name} ${hit ? 'cached' : `built in ${seconds.toFixed(1)} s`} key ${key} ${Object.entries(outputs).map(([o, b]) => `${o}=${b.sha256}`).join(' ')}`);
+      emit({ kind: 'done', component: name, cached: Boolean(hit), seconds });
+    }
+  } finally {
+    if (workspace) await rm(workspace, { recursive: true, force: true });
+  }
+
+  // 3. publish outputs (atomic per file) and the lock
+  const artifacts: Artifact[] = [];
+  for (const r of results.values()) {
+    for (const output of componentOutputs(recipe.components[r.name]!)) {
+      const blob = r.outputs[output]!;
+      const dest = join(opts.out, output);
+      const tmp = join(opts.out, `.${output}.${process.pid}.tmp`);
+      await copyFile(await cache.verified(blob.sha256, `${r.name}.${output}`), tmp);
+      await rename(tmp, dest);
+      const { size, digests } = await hashFile(dest, ['sha256', 'sha384']);
+      artifacts.push({ name: `${r.name}.${output}`, path: output, size, sha256: digests.sha256!, sha384: digests.sha384! });
+    }
+  }
+  const basesList = [...bases.values()];
+  let lockFile: string | undefined;
+  if (!opts.locked && !opts.readOnlyLock) {
+    const text = lockText(recipe, inputs, basesList);
+    lockFile = lockPath(recipe);
+    try {
+      if (await writeLock(lockFile, text)) await log.line(`wrote ${lockFile}`);
+    } catch {
+      // the embedded recipe inside an installed package: keep the lock with the outputs instead
+      lockFile = join(opts.out, `${recipe.name}.lock.json`);
+      await writeLock(lockFile, text);
+      await log.line(`recipe directory not writable; wrote ${lockFile}`);
+    }
+  }
+  const env = stepEnv(recipe, '<component>', jobs, v.env);
+  return {
+    recipe,
+    out: opts.out,
+    artifacts,
+    components: [...results.values()],
+    inputs,
+    bases: basesList,
+    ...(sandbox ? { backend: sandbox.name } : {}),
+    jobs,
+    env,
+    ...(lockFile ? { lockFile } : {}),
+    startedOn,
+    finishedOn: new Date(),
+  };
+}
+
+/** Builds the base tarball with mmdebstrap (reproducible) unless cached; returns its sha256 after checking `pin`. */
+async function ensureBase(cache: Cache, base: BaseSpec, sourceDateEpoch: number, pin: string | undefined, log: Logger): Promise<string> {
+  if (pin && (await cache.has(pin))) return pin;
+  const out = `${await cache.tempPath('rootfs')}.tar`;
+  await log.line(`mmdebstrap ${base.suite} ${base.variant} include=${base.include.join(',')}`);
+  try {
+    const { createRootfsTarball } = await import('./rootfs.js');
+    await createRootfsTarball({ suite: base.suite, variant: base.variant, include: base.include, sourceDateEpoch, out });
+    return (await cache.adopt(out, `base ${base.suite}/${base.variant}`, pin)).sha256;
+  } finally {
+    await rm(out, { force: true });
+  }
+}
+
+/** The extracted base rootfs for tarball `sha256` (extracted once, safely, into the cache). */
+async function ensureRootfs(cache: Cache, base: BaseSpec, sha256: string, sourceDateEpoch: number, log: Logger): Promise<string> {
+  const dir = cache.rootfsDir(sha256);
+  const { extractRootfs, rootfsOrigin } = await import('./rootfs.js');
+  if ((await rootfsOrigin(dir).catch(() => undefined))?.sha256 === sha256) return dir;
+  await ensureBase(cache, base, sourceDateEpoch, sha256, log);
+  await log.line(`extracting base ${sha256} into ${dir}`);
+  await extractRootfs(cache.blobPath(sha256), dir, sha256);
+  return dir;
+}
+
+interface RunArgs {
+  recipe: Recipe;
+  name: string;
+  spec: Extract<ComponentSpec, { type: 'run' }>;
+  cache: Cache;
+  sandbox: Sandbox;
+  workspace: string;
+  rootfs: string;
+  jobs: number;
+  v: Variation;
+  logDir: string;
+  log: Logger;
+  ensureInput: (name: string) => Promise<ResolvedInput | Blob>;
+  emit: (e: ProgressEvent) => void;
+  index: string;
+}
+
+/** Runs a component's steps in the sandbox: /src/<input> read-only, /build/<name> and /out writable. */
+async function runComponent(a: RunArgs): Promise<Record<string, Blob>> {
+  const { cache, name, spec, workspace } = a;
+  const srcDir = join(workspace, 'src', name);
+  const buildDir = join(workspace, 'build', name);
+  const outDir = join(workspace, 'out', name);
+  for (const d of [srcDir, join(buildDir, '.home'), outDir]) await mkdir(d, { recursive: true });
+  for (const input of spec.inputs) {
+    const r = await a.ensureInput(input);
+    const files = 'files' in r && r.files ? r.files : undefined;
+    if (files) {
+      await mkdir(join(srcDir, input));
+      for (const f of files) await cache.materialize(f.sha256, join(srcDir, input, f.name), `input ${input}`);
+    } else await cache.materialize(r.sha256, join(srcDir, input), `input ${input}`);
+  }
+  const logFile = join(a.logDir, `${name}.log`);
+  await writeFile(logFile, '');
+  const env = stepEnv(a.recipe, name, a.jobs, { ...spec.env, ...a.v.env });
+  for (const [i, step] of spec.steps.entries()) {
+    const label = step.name ?? `step ${i + 1}`;
+    a.emit({ kind: 'step', text: `${a.index} ${name}: ${label} (${a.sandbox.name}, -j${a.jobs})` });
+    const script = join(buildDir, `.step-${i + 1}.sh`);
+    await writeFile(script, step.run, { mode: 0o644 });
+    await appendFile(logFile, `### ${name}: ${label}\n`);
+    await a.log.line(`run ${name} ${label} in ${a.sandbox.name}`);
+    const { exitCode } = await a.sandbox.run({
+      rootfs: a.rootfs,
+      binds: [
+        { source: srcDir, target: '/src', writable: false },
+        { source: buildDir, target: `/build/${name}`, writable: true },
+        { source: outDir, target: '/out', writable: true },
+      ],
+      env,
+      argv: ['/bin/sh', '-eu', `/build/${name}/.step-${i + 1}.sh`],
+      cwd: `/build/${name}`,
+      umask: a.v.umask,
+      logFile,
+      ...(a.v.hostname ? { hostname: a.v.hostname } : {}),
+    });
+    if (exitCode !== 0) throw new BuildError(`component ${name}: ${label} failed (exit ${exitCode}); log: ${logFile}`);
+  }
+  const outputs: Record<string, Blob> = {};
+  for (const o of spec.outputs) {
+    const p = join(outDir, o);
+    const st = await lstat(p).catch(() => undefined);
+    if (!st?.isFile()) throw new BuildError(`component ${name}: declared output ${o} is ${st ? 'not a regular file' : 'missing'} in /out after the last step; log: ${logFile}`);
+    outputs[o] = await cache.adopt(p, `${name}.${o}`);
+  }
+  return outputs;
+}

@@ -1,0 +1,95 @@
+/**
+ * One `build`: artifacts (orchestrate.ts, or twice with --check), measurements.json (measure.ts),
+ * build-record.json (provenance.ts) and, with `sign:`, the signed manifest (src/manifest/create.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { InputError } from '../errors.js';
+import { writeFileAtomic, exists } from '../util/fs.js';
+import { checkBuild, type CheckDifference } from './check.js';
+import { MEASUREMENTS_SCHEMA, runMeasurements, type MeasurementsFile } from './measure.js';
+import { Cache } from './cache.js';
+import { build, type BuildOptions, type BuildResult } from './orchestrate.js';
+import { buildRecord } from './provenance.js';
+import type { Recipe } from './recipe.js';
+
+export interface PipelineOptions extends BuildOptions {
+  check?: boolean;
+  /** Skip signing even when the recipe has `sign:` (tests, benches). */
+  noSign?: boolean;
+  notice?: (line: string) => void;
+}
+
+export interface PipelineResult {
+  build: BuildResult;
+  measurements: MeasurementsFile;
+  files: { measurements: string; buildRecord: string; manifest: { format: string; path: string; sha256: string }[] };
+  check?: { identical: boolean; differences: CheckDifference[]; variation: Record<string, unknown> };
+  signingKey?: { path: string; keyId: string; generated: boolean };
+}
+
+/** The per-user build key used by `sign: {key: default}`: generated once (ECDSA P-256, mode 0600). */
+async function defaultKey(notice: (l: string) => void): Promise<{ path: string; generated: boolean }> {
+  const dir = join(process.env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'cvm-measure');
+  const path = join(dir, 'build-key.pem');
+  if (await exists(path)) return { path, generated: false };
+  const { generateKey } = await import('../manifest/keys.js');
+  const k = generateKey('ecdsa-p256');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFileAtomic(path, k.privatePem, 0o600);
+  await writeFileAtomic(join(dir, 'build-key.pub.pem'), k.publicPem);
+  notice(`generated a signing key for this user: ${path} (ecdsa-p256, key id ${k.keyId}); publish ${join(dir, 'build-key.pub.pem')} so verifiers can trust it`);
+  return { path, generated: true };
+}
+
+export async function runPipeline(recipe: Recipe, opts: PipelineOptions): Promise<PipelineResult> {
+  const out = resolve(opts.out);
+  await mkdir(out, { recursive: true });
+  const o = { ...opts, out };
+  let result: BuildResult;
+  let check: PipelineResult['check'];
+  if (opts.check) {
+    const c = await checkBuild(recipe, o);
+    result = c.first;
+    const { env, ...rest } = c.variation;
+    check = { identical: c.differences.length === 0, differences: c.differences, variation: { ...rest, umask: `0${rest.umask.toString(8)}`, env } };
+  } else result = await build(recipe, o);
+
+  opts.onProgress?.({ kind: 'step', text: 'measuring' });
+  const measurements: MeasurementsFile = {
+    schema: MEASUREMENTS_SCHEMA,
+    artifacts: result.artifacts,
+    measurements: recipe.measure ? await runMeasurements(recipe.measure, result.artifacts, out, opts.cache ?? new Cache()) : [],
+  };
+  const mPath = join(out, 'measurements.json');
+  await writeFileAtomic(mPath, `${JSON.stringify(measurements, null, 2)}\n`);
+  const record = buildRecord(result, randomUUID());
+  const bPath = join(out, 'build-record.json');
+  await writeFileAtomic(bPath, `${JSON.stringify(record, null, 2)}\n`);
+
+  const files: PipelineResult['files'] = { measurements: mPath, buildRecord: bPath, manifest: [] };
+  let signingKey: PipelineResult['signingKey'];
+  if (recipe.sign && !opts.noSign) {
+    opts.onProgress?.({ kind: 'step', text: 'signing' });
+    const k = recipe.sign.key === 'default' ? await defaultKey(opts.notice ?? (() => {})) : { path: resolve(recipe.dir, recipe.sign.key), generated: false };
+    const { parsePrivateKey } = await import('../manifest/keys.js');
+    const { localSigner } = await import('../manifest/signer.js');
+    const { createManifest, MANIFEST_FORMATS } = await import('../manifest/create.js');
+    const pem = await readFile(k.path).catch(() => {
+      throw new InputError(`sign.key: cannot read ${k.path}`);
+    });
+    const signer = localSigner(parsePrivateKey(pem, k.path));
+    const m = await createManifest({
+      measurements,
+      buildRecord: record,
+      signer,
+      outDir: join(out, 'manifest'),
+      formats: (recipe.sign.formats as typeof MANIFEST_FORMATS | undefined) ?? MANIFEST_FORMATS,
+    });
+    files.manifest = m.files.map((f) => ({ format: f.format, path: f.path, sha256: f.sha256 }));
+    signingKey = { path: k.path, keyId: signer.keyId, generated: k.generated };
+  }
+  return { build: result, measurements, files, ...(check ? { check } : {}), ...(signingKey ? { signingKey } : {}) };
+}

@@ -1,0 +1,30 @@
+/**
+ * bubblewrap: every namespace unshared (the network namespace has only `lo`), uid/gid 0 inside, a read-only
+ * tmpfs root with the base rootfs's top-level entries bound read-only, fresh /dev, /proc, /tmp, /run, /var/tmp.
+ */
+import { join } from 'node:path';
+import { innerArgv, orderedBinds, rootfsTopLevel, spawnLogged, validateRun } from './common.js';
+import { smokeTest, toolMissing } from './smoke.js';
+import { SANDBOX_HOSTNAME, type Backend, type SandboxRun } from './types.js';
+
+export async function bwrapArgs(r: SandboxRun): Promise<string[]> {
+  validateRun(r);
+  const args = ['--unshare-all', '--die-with-parent', '--new-session', '--uid', '0', '--gid', '0', '--hostname', r.hostname ?? SANDBOX_HOSTNAME];
+  for (const e of await rootfsTopLevel(r.rootfs, r)) {
+    if (e.kind === 'symlink') args.push('--symlink', e.target, `/${e.name}`);
+    else args.push('--ro-bind', join(r.rootfs, e.name), `/${e.name}`);
+  }
+  args.push('--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--tmpfs', '/run', '--tmpfs', '/var/tmp');
+  for (const b of orderedBinds(r)) args.push(b.writable ? '--bind' : '--ro-bind', b.source, b.target);
+  return [...args, '--remount-ro', '/', '--', ...innerArgv(r)];
+}
+
+export const bwrap: Backend = {
+  name: 'bwrap',
+  async run(r) {
+    return { exitCode: await spawnLogged('bwrap', await bwrapArgs(r), r.logFile) };
+  },
+  async probe() {
+    return (await toolMissing('bwrap')) ?? smokeTest(this);
+  },
+};

@@ -1,0 +1,46 @@
+import type { Command } from 'commander';
+import { examples, group, jsonOption } from '../command.js';
+
+export function registerInspectFirmware(program: Command): void {
+  const cmd = group(program, 'inspect')
+    .command('firmware')
+    .description('show the OVMF footer GUID table, SEV metadata, SEV-ES reset EIP, SNP kernel-hash page and TDX metadata presence')
+    .argument('<file>', 'OVMF / SVSM image')
+    .addOption(jsonOption())
+    .action(async (file: string, opts: { json?: boolean }) => {
+      const { readInput } = await import('../../util/fs.js');
+      const { createHash } = await import('node:crypto');
+      const { describeOvmf, parseOvmf } = await import('../../formats/ovmf.js');
+      const { snpFirmwareSeed } = await import('../../measure/snp/launch.js');
+      const { printJson, printLine } = await import('../output.js');
+      const image = await readInput(file, 'firmware');
+      const d = describeOvmf(parseOvmf(image));
+      const pageAligned = image.length > 0 && image.length % 0x1000 === 0 && image.length <= 0x1_0000_0000;
+      const out = {
+        path: file,
+        sha256: createHash('sha256').update(image).digest('hex'),
+        sha384: createHash('sha384').update(image).digest('hex'),
+        ...d,
+        gpa: pageAligned ? `0x${(0x1_0000_0000 - image.length).toString(16)}` : null,
+        snpSeed: pageAligned ? snpFirmwareSeed(image).toString('hex') : null,
+      };
+      if (opts.json) return printJson(out);
+      const lines = [
+        `file             ${file} (${image.length} bytes${pageAligned ? `, loaded at ${out.gpa}` : ', not a whole number of 4 KiB pages'})`,
+        `sha256           ${out.sha256}`,
+        `sha384           ${out.sha384}`,
+        `snp seed         ${out.snpSeed ?? '-'}   (digest after the firmware pages: --print-seed)`,
+        `footer table     ${d.footerTable ? `at 0x${d.footerTable.offset.toString(16)}, ${d.footerTable.entries.length} entries` : 'none (no OVMF footer GUID at end-0x30)'}`,
+        ...(d.footerTable?.entries ?? []).map((e) => `  ${e.guid}  ${(e.name ?? '?').padEnd(20)} @0x${e.offset.toString(16)}  ${e.data}`),
+        `sev-es reset eip ${d.sevEsResetEip ?? 'none'}`,
+        `sev hash table   ${d.sevHashTable ? `gpa ${d.sevHashTable.gpa} size ${d.sevHashTable.size}` : 'none'}`,
+        `snp kernel hashes ${d.snpKernelHashes ? `page ${d.snpKernelHashes.pageGpa}, table at ${d.snpKernelHashes.tableGpa ?? '?'}` : 'none (no SNP_KERNEL_HASHES section: --kernel not supported under SNP)'}`,
+        `sev metadata     ${d.sevMetadata ? `at 0x${d.sevMetadata.offset.toString(16)}, version ${d.sevMetadata.version}, ${d.sevMetadata.sections.length} sections` : 'NONE (not an SNP-capable OVMF)'}`,
+        ...(d.sevMetadata?.sections ?? []).map((s) => `  ${s.type.padEnd(18)} gpa ${s.gpa.padEnd(10)} size ${s.size}`),
+        `svsm entry       ${d.svsmEntryOffset ?? 'none'}`,
+        `tdx metadata     ${d.tdxMetadata ? 'present' : 'absent'}`,
+      ];
+      printLine(lines.join('\n'));
+    });
+  examples(cmd, ['cvm-measure inspect firmware /usr/share/ovmf/OVMF.fd', 'cvm-measure inspect firmware OVMF.fd --json']);
+}

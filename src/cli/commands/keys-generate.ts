@@ -1,0 +1,49 @@
+import type { Command } from 'commander';
+import { examples, group, jsonOption } from '../command.js';
+
+interface Opts {
+  alg: string;
+  out: string;
+  force?: boolean;
+  json?: boolean;
+}
+
+/** KEY.pem / KEY.key.pem → KEY.pub.pem; anything else → KEY.pub.pem beside it. */
+export function publicKeyPath(privatePath: string): string {
+  return `${privatePath.replace(/(\.key)?\.pem$/, '')}.pub.pem`;
+}
+
+export function registerKeysGenerate(program: Command): void {
+  const cmd = group(program, 'keys')
+    .command('generate')
+    .description('create a signing key pair (PEM; private key mode 0600, public key beside it)')
+    .requiredOption('--alg <alg>', 'ecdsa-p256, ecdsa-p384 or ed25519')
+    .requiredOption('--out <file>', 'private key file (the public key goes to <file without .pem>.pub.pem)')
+    .option('--force', 'overwrite existing key files')
+    .addOption(jsonOption())
+    .action(async (opts: Opts) => {
+      const { generateKey, KEY_ALGS } = await import('../../manifest/keys.js');
+      const { parseChoice } = await import('../options.js');
+      const { exists, writeFileAtomic } = await import('../../util/fs.js');
+      const { InputError } = await import('../../errors.js');
+      const { printJson, printLine } = await import('../output.js');
+      const alg = parseChoice('--alg', opts.alg, KEY_ALGS);
+      const pub = publicKeyPath(opts.out);
+      for (const p of [opts.out, pub]) {
+        if (!opts.force && (await exists(p))) throw new InputError(`${p} already exists (use --force to overwrite)`);
+      }
+      const k = generateKey(alg);
+      await writeFileAtomic(opts.out, k.privatePem, 0o600);
+      await writeFileAtomic(pub, k.publicPem, 0o644);
+      if (opts.json) printJson({ alg, keyId: k.keyId, privateKey: opts.out, publicKey: pub });
+      else {
+        printLine(`${alg} key ${k.keyId}`);
+        printLine(`private: ${opts.out} (mode 0600)`);
+        printLine(`public:  ${pub}`);
+      }
+    });
+  examples(cmd, [
+    'cvm-measure keys generate --alg ed25519 --out release.pem',
+    'cvm-measure keys generate --alg ecdsa-p384 --out keys/release.key.pem --json',
+  ]);
+}

@@ -1,0 +1,19 @@
+import type { Command } from 'commander';
+import { examples, group, jsonOption } from '../command.js';
+
+export function registerManifestInspect(program: Command): void {
+  const cmd = group(program, 'manifest')
+    .command('inspect')
+    .description('show what a signed CoRIM, DSSE envelope, RVPS message or reference-values.json contains (no signature check)')
+    .argument('<file>', 'a file written by `manifest create` (or any CoRIM / COSE_Sign1 / DSSE envelope)')
+    .addOption(jsonOption())
+    .action(async (file: string, opts: { json?: boolean }) => {
+      const { readInput } = await import('../../util/fs.js');
+      const { printJson, printLine } = await import('../output.js');
+      const { inspectManifest, inspectText } = await import('../../manifest/inspect.js');
+      const info = inspectManifest(await readInput(file, 'manifest'));
+      if (opts.json) printJson(info);
+      else for (const l of inspectText(info)) printLine(l);
+    });
+  examples(cmd, ['cvm-measure manifest inspect out/snp.corim.cbor', 'cvm-measure manifest inspect out/reference-values.intoto.json --json']);
+}

@@ -1,0 +1,207 @@
+import { Option, type Command } from 'commander';
+import { InputError, UsageError } from '../../errors.js';
+import { examples, group, jsonOption } from '../command.js';
+import { parseBigInt, parseChoice, parseCountList, parseInteger } from '../options.js';
+
+interface Opts {
+  firmware: string;
+  mode: string;
+  vcpus?: string;
+  vcpuType?: string;
+  vcpuSig?: string;
+  vcpuFamily?: string;
+  vcpuModel?: string;
+  vcpuStepping?: string;
+  vmm: string;
+  guestFeatures: string;
+  kernel?: string;
+  initrd?: string;
+  append?: string;
+  svsm?: string;
+  varsSize?: string;
+  varsFile?: string;
+  seed?: string;
+  printSeed?: boolean;
+  quirk?: string[];
+  outputFormat: string;
+  json?: boolean;
+}
+
+export function registerMeasureSnp(program: Command): void {
+  const cmd = group(program, 'measure')
+    .command('snp')
+    .description('SEV / SEV-ES / SEV-SNP launch digest of an OVMF guest (semantics of virtee/sev-snp-measure 0.0.13)')
+    .requiredOption('--firmware <file>', 'OVMF image (e.g. OVMF.fd, AmdSevX64 OVMF.fd, OVMF_CODE.fd)')
+    .option('--mode <mode>', 'snp, sev-es or sev', 'snp')
+    .option('--vcpus <list>', 'vCPU counts: 1 | 1,2,4 | 1-64 | 1-8,16,32 (all computed in one pass)')
+    .option('--vcpu-type <name>', 'QEMU CPU model (EPYC, EPYC-v4, EPYC-Rome, EPYC-Milan, EPYC-Genoa, EPYC-Turin, ...)')
+    .option('--vcpu-sig <value>', 'vCPU signature (CPUID Fn0000_0001_EAX), e.g. 0xa00f11')
+    .option('--vcpu-family <n>', 'vCPU family (with --vcpu-model and --vcpu-stepping)')
+    .option('--vcpu-model <n>', 'vCPU model')
+    .option('--vcpu-stepping <n>', 'vCPU stepping')
+    .option('--vmm <vmm>', 'qemu, ec2 or gce (case-insensitive)', 'qemu')
+    .option('--guest-features <value>', 'SEV_FEATURES of SNP VMSAs', '0x1')
+    .option('--kernel <file>', 'measured direct boot: kernel (needs an AmdSev OVMF with a kernel-hashes page)')
+    .option('--initrd <file>', 'measured direct boot: initrd (with --kernel)')
+    .option('--append <cmdline>', 'measured direct boot: kernel command line (with --kernel)')
+    .option('--svsm <file>', 'coconut-svsm flat binary loaded below OVMF (qemu only; with --vars-size or --vars-file)')
+    .option('--vars-size <bytes>', 'size of the OVMF_VARS flash between SVSM and OVMF')
+    .option('--vars-file <file>', 'OVMF_VARS file whose size to use')
+    .option('--seed <hex>', 'start from a precomputed firmware digest (from --print-seed): skip hashing the firmware pages')
+    .option('--print-seed', 'print the SNP digest after the firmware pages only (sev-snp-measure --mode snp:ovmf-hash)')
+    .option('--quirk <name=value>', 'version-dependent VMM behaviour: ec2-rdx=0x600|0, qemu-fpu=sev-init2|sev-init, vmsa-gpa-bits=48|52 (repeatable)', (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
+    .addOption(new Option('--output-format <format>', 'digest encoding in text output').choices(['hex', 'base64']).default('hex'))
+    .addOption(jsonOption())
+    .action(async (opts: Opts) => {
+      await run(opts);
+    });
+  examples(cmd, [
+    'cvm-measure measure snp --firmware OVMF.fd --vcpu-type EPYC-Milan --vcpus 4',
+    'cvm-measure measure snp --firmware OVMF.fd --vcpu-type EPYC-Genoa --vcpus 1-64 --json',
+    'cvm-measure measure snp --firmware OVMF.fd --vmm ec2 --vcpus 2 --quirk ec2-rdx=0',
+    'cvm-measure measure snp --firmware AmdSev-OVMF.fd --vcpu-sig 0xa00f11 --kernel vmlinuz --initrd initrd.img --append "console=ttyS0"',
+    'cvm-measure measure snp --firmware OVMF.fd --print-seed',
+    'cvm-measure measure snp --firmware OVMF.fd --mode sev-es --vcpu-type EPYC-v4 --vcpus 2',
+  ]);
+}
+
+/** Flag-level checks (exit 2) that need no file. */
+function checkUsage(o: Opts, mode: string, vmm: string): void {
+  if (o.initrd !== undefined && o.kernel === undefined) throw new UsageError('--initrd requires --kernel');
+  if (o.append !== undefined && o.kernel === undefined) throw new UsageError('--append requires --kernel');
+  const fms = [o.vcpuFamily, o.vcpuModel, o.vcpuStepping].filter((x) => x !== undefined).length;
+  if (fms !== 0 && fms !== 3) throw new UsageError('--vcpu-family, --vcpu-model and --vcpu-stepping go together');
+  const given = [o.vcpuType, o.vcpuSig, fms ? 'fms' : undefined].filter((x) => x !== undefined).length;
+  if (given > 1) throw new UsageError('give only one of --vcpu-type, --vcpu-sig or --vcpu-family/--vcpu-model/--vcpu-stepping');
+  if (given === 0 && vmm === 'qemu' && mode !== 'sev' && !o.printSeed) {
+    throw new UsageError(`missing --vcpu-type, --vcpu-sig or --vcpu-family/--vcpu-model/--vcpu-stepping: QEMU ${mode} VMSAs carry the vCPU signature`);
+  }
+  if (o.svsm !== undefined && (o.varsSize === undefined) === (o.varsFile === undefined)) throw new UsageError('--svsm needs exactly one of --vars-size or --vars-file');
+  if (o.svsm === undefined && (o.varsSize !== undefined || o.varsFile !== undefined)) throw new UsageError('--vars-size/--vars-file apply only with --svsm');
+  if (o.printSeed && o.seed !== undefined) throw new UsageError('--print-seed computes the seed; drop --seed');
+  if (o.printSeed && mode !== 'snp') throw new UsageError(`--print-seed applies to --mode snp, not ${mode}`);
+}
+
+const QUIRKS = {
+  'ec2-rdx': (v: string) => ({ ec2Rdx: parseInteger('--quirk ec2-rdx', v, 0, 0xffffffff) }),
+  'qemu-fpu': (v: string) => ({ qemuFpu: parseChoice('--quirk qemu-fpu', v, ['sev-init2', 'sev-init'] as const) }),
+  'vmsa-gpa-bits': (v: string) => ({ vmsaGpaBits: Number(parseChoice('--quirk vmsa-gpa-bits', v, ['48', '52'] as const)) as 48 | 52 }),
+} as const;
+
+function parseQuirks(list: string[]) {
+  let out = {};
+  for (const q of list) {
+    const m = /^([a-z0-9-]+)=(.*)$/.exec(q);
+    const f = m && QUIRKS[m[1] as keyof typeof QUIRKS];
+    if (!m || !f) throw new UsageError(`--quirk: expected NAME=VALUE with NAME one of ${Object.keys(QUIRKS).join(', ')}, got ${JSON.stringify(q)}`);
+    out = { ...out, ...f(m[2]!) };
+  }
+  return out;
+}
+
+function vcpuSpec(o: Opts) {
+  if (o.vcpuType !== undefined) return { type: o.vcpuType };
+  if (o.vcpuSig !== undefined) return { signature: parseInteger('--vcpu-sig', o.vcpuSig, 0, 0xffffffff) };
+  if (o.vcpuFamily !== undefined) {
+    return {
+      family: parseInteger('--vcpu-family', o.vcpuFamily, 0, 0xff + 0xf),
+      model: parseInteger('--vcpu-model', o.vcpuModel!, 0, 0xff),
+      stepping: parseInteger('--vcpu-stepping', o.vcpuStepping!, 0, 0xf),
+    };
+  }
+  return undefined;
+}
+
+async function run(o: Opts): Promise<void> {
+  const mode = parseChoice('--mode', o.mode, ['snp', 'sev-es', 'sev'] as const);
+  const vmm = parseChoice('--vmm', o.vmm, ['qemu', 'ec2', 'gce'] as const);
+  checkUsage(o, mode, vmm);
+  const vcpus = o.vcpus === undefined ? [1] : parseCountList('--vcpus', o.vcpus);
+  const guestFeatures = parseBigInt('--guest-features', o.guestFeatures);
+  const quirks = parseQuirks(o.quirk ?? []);
+  const [{ fromHex, toHex }, { readInput, hashFile }, { stat }, { createHash }, { snpLaunchDigests, snpFirmwareSeed }, { describeOvmf, parseOvmf }, { printJson, printLine, warn }] =
+    await Promise.all([
+      import('../../util/bytes.js'),
+      import('../../util/fs.js'),
+      import('node:fs/promises'),
+      import('node:crypto'),
+      import('../../measure/snp/launch.js'),
+      import('../../formats/ovmf.js'),
+      import('../output.js'),
+    ]);
+  const seed = o.seed === undefined ? undefined : fromHex(o.seed, '--seed', 48);
+
+  const firmware = await readInput(o.firmware, 'firmware');
+  let svsm;
+  if (o.svsm !== undefined) {
+    const varsSize =
+      o.varsFile === undefined
+        ? parseInteger('--vars-size', o.varsSize!)
+        : (
+            await stat(o.varsFile).catch((e: NodeJS.ErrnoException) => {
+              throw new InputError(`cannot read --vars-file ${o.varsFile}: ${e.code ?? String(e)}`);
+            })
+          ).size;
+    svsm = { image: await readInput(o.svsm, 'SVSM image'), varsSize };
+  }
+  const encode = (d: Buffer) => (o.outputFormat === 'base64' ? d.toString('base64') : toHex(d));
+  const firmwareJson = (info: ReturnType<typeof parseOvmf>) => ({ path: o.firmware, sha256: createHash('sha256').update(firmware).digest('hex'), ...describeOvmf(info) });
+
+  if (o.printSeed) {
+    const s = snpFirmwareSeed(firmware, svsm);
+    if (o.json) printJson({ kind: 'snp', mode, digests: {}, seed: toHex(s), firmware: firmwareJson(parseOvmf(firmware)), warnings: [] });
+    else printLine(encode(s));
+    return;
+  }
+
+  let directBoot;
+  if (o.kernel !== undefined) {
+    const sha = async (path: string) => Buffer.from((await hashFile(path, ['sha256'])).digests.sha256!, 'hex');
+    directBoot = { kernelSha256: await sha(o.kernel), initrdSha256: o.initrd === undefined ? undefined : await sha(o.initrd), cmdline: o.append };
+  }
+  const r = snpLaunchDigests({ firmware, mode, vcpus, vcpu: vcpuSpec(o), vmm, guestFeatures, directBoot, svsm, seed, quirks });
+  for (const w of r.warnings) warn(w);
+  if (!o.json) {
+    if (r.digests.size === 1) printLine(encode([...r.digests.values()][0]!));
+    else printLine([...r.digests].map(([n, d]) => `${n} ${encode(d)}`).join('\n'));
+    return;
+  }
+  const h = (n: number | bigint) => `0x${n.toString(16)}`;
+  const p = r.vmsa?.profile;
+  printJson({
+    kind: 'snp',
+    mode: r.mode,
+    vmm: r.vmm,
+    digests: Object.fromEntries([...r.digests].map(([n, d]) => [String(n), toHex(d)])),
+    vcpu: r.vcpu ? { type: r.vcpu.type ?? null, signature: h(r.vcpu.signature) } : null,
+    guestFeatures: r.mode === 'snp' ? h(r.guestFeatures) : null,
+    quirks: { ec2Rdx: h(r.quirks.ec2Rdx), qemuFpu: r.quirks.qemuFpu, vmsaGpaBits: r.quirks.vmsaGpaBits },
+    vmsa:
+      r.vmsa && p
+        ? {
+            layout: r.vmsa.layout,
+            gpa: r.vmsa.gpa === undefined ? null : h(r.vmsa.gpa),
+            bspEip: h(r.vmsa.bspEip),
+            apEip: h(r.vmsa.apEip),
+            sevFeatures: h(r.vmsa.sevFeatures),
+            rdx: h(p.rdx),
+            mxcsr: h(p.mxcsr),
+            fcw: h(p.fcw),
+            gPat: h(p.gPat),
+            csAttrib: { bsp: h(p.csAttribBsp), ap: h(p.csAttribAp) },
+            ssAttrib: h(p.ssAttrib),
+            trAttrib: h(p.trAttrib),
+          }
+        : null,
+    measuredSections: r.sections.map((s) => ({ type: s.type, gpa: h(s.gpa), size: h(s.size), pageType: s.pageType })),
+    firmware: { ...firmwareJson(r.firmware), gpa: h(r.firmwareGpa) },
+    directBoot: r.sevHashes
+      ? { kernel: o.kernel ?? null, initrd: o.initrd ?? null, cmdline: o.append ?? null, kernelSha256: toHex(r.sevHashes.kernel), initrdSha256: toHex(r.sevHashes.initrd), cmdlineSha256: toHex(r.sevHashes.cmdline) }
+      : null,
+    svsm: r.svsm ? { path: o.svsm, size: r.svsm.size, gpa: h(r.svsm.gpa), varsSize: svsm!.varsSize, entryEip: h(r.vmsa!.apEip), sevMetadata: describeOvmf(r.svsm.info).sevMetadata } : null,
+    seed: r.seed ? toHex(r.seed) : null,
+    seedProvided: r.seedProvided,
+    warnings: r.warnings,
+    reference: 'virtee/sev-snp-measure 0.0.13',
+  });
+}

@@ -1,0 +1,77 @@
+import type { Command } from 'commander';
+import { examples, group, jsonOption } from '../command.js';
+import { parseInteger } from '../options.js';
+
+interface Opts {
+  kernel?: string;
+  kernelSize: string;
+  param?: string;
+  paramSize: string;
+  shim?: string;
+  teeInfo?: string;
+  separator: string;
+  json?: boolean;
+}
+
+export function registerMeasureTdShimPayload(program: Command): void {
+  const cmd = group(program, 'measure')
+    .command('td-shim-payload')
+    .description('td-shim reference values: payload (bzImage) and kernel-parameter hashes, and the TEE_INFO hash of a td-shim image')
+    .option('--kernel <file>', 'bzImage td-shim loads as its payload (boot protocol 2.06+)')
+    .option('--kernel-size <n>', 'KERNEL_SIZE of the target td-shim (payload region the image is zero-padded to)', '0x2000000')
+    .option('--param <cmdline>', 'kernel parameter string')
+    .option('--param-size <n>', 'KERNEL_PARAM_SIZE of the target td-shim', '0x1000')
+    .option('--shim <file>', 'td-shim image: adds its MRTD (single page order) and, with --tee-info, the TEE_INFO hash')
+    .option('--tee-info <manifest.json>', 'td-shim-tee-info-hash manifest (attributes, xfam, mrconfigid, mrowner, mrownerconfig; hex)')
+    .option('--separator <n>', 'separator td-shim extends into RTMR0/RTMR1 for the TEE_INFO hash', '0')
+    .addOption(jsonOption())
+    .action(async (opts: Opts) => {
+      const { UsageError, InputError } = await import('../../errors.js');
+      if (!opts.kernel && opts.param === undefined && !opts.shim) throw new UsageError('give --kernel, --param and/or --shim');
+      if (opts.teeInfo && !opts.shim) throw new UsageError('--tee-info needs --shim');
+      const kernelSize = parseInteger('--kernel-size', opts.kernelSize, 1, 1 << 30);
+      const paramSize = parseInteger('--param-size', opts.paramSize, 1, 1 << 30);
+      const separator = parseInteger('--separator', opts.separator, 0, 0xffffffff);
+      const { readInput } = await import('../../util/fs.js');
+      const { toHex } = await import('../../util/bytes.js');
+      const td = await import('../../measure/tdx/td-shim.js');
+      const out: Record<string, unknown> = { kind: 'tdx' };
+      if (opts.kernel) {
+        const k = await readInput(opts.kernel, 'kernel');
+        out.payload = { path: opts.kernel, size: k.length, kernelSize, sha384: toHex(td.tdShimPayloadHash(k, kernelSize)) };
+      }
+      if (opts.param !== undefined) out.param = { value: opts.param, paramSize, sha384: toHex(td.tdShimParamHash(opts.param, paramSize)) };
+      if (opts.shim) {
+        const { tdxMrtd } = await import('../../measure/tdx/mrtd.js');
+        const { mrtd } = tdxMrtd(await readInput(opts.shim, 'td-shim image'), 'single');
+        out.shim = { path: opts.shim, mrtd: toHex(mrtd) };
+        if (opts.teeInfo) {
+          let manifest: import('../../measure/tdx/td-shim.js').TeeInfoManifest;
+          try {
+            manifest = JSON.parse((await readInput(opts.teeInfo, 'TEE_INFO manifest')).toString('utf8')) as typeof manifest;
+          } catch (e) {
+            if (e instanceof InputError) throw e;
+            throw new InputError(`${opts.teeInfo}: not JSON (${(e as Error).message})`);
+          }
+          for (const k of ['attributes', 'xfam', 'mrconfigid', 'mrowner', 'mrownerconfig'] as const) {
+            if (typeof manifest[k] !== 'string') throw new InputError(`${opts.teeInfo}: "${k}" must be a hex string`);
+          }
+          out.teeInfoHash = toHex(td.teeInfoHash(manifest, mrtd, separator));
+        }
+      }
+      const { printJson, printLine } = await import('../output.js');
+      if (opts.json) return printJson(out);
+      const p = out.payload as { sha384: string } | undefined;
+      const q = out.param as { sha384: string } | undefined;
+      const s = out.shim as { mrtd: string } | undefined;
+      if (p) printLine(`payload: ${p.sha384}`);
+      if (q) printLine(`param:   ${q.sha384}`);
+      if (s) printLine(`MRTD:    ${s.mrtd}`);
+      if (out.teeInfoHash) printLine(`TEE_INFO hash: ${out.teeInfoHash as string}`);
+    });
+  examples(cmd, [
+    'cvm-measure measure td-shim-payload --kernel bzImage --kernel-size 0x10000000',
+    'cvm-measure measure td-shim-payload --param "root=/dev/vda1 console=hvc0 rw" --param-size 0x1000 --json',
+    'cvm-measure measure td-shim-payload --shim final.bin --tee-info manifest.json',
+  ]);
+}

@@ -1,0 +1,94 @@
+/**
+ * The UEFI variable store inside a firmware-volume image such as OVMF_VARS.fd: an
+ * EFI_FIRMWARE_VOLUME_HEADER (PI 1.8 vol. 3 section 3.2.1) whose body starts with a VARIABLE_STORE_HEADER
+ * followed by (AUTHENTICATED_)VARIABLE_HEADER records (edk2 MdeModulePkg/Include/Guid/VariableFormat.h).
+ */
+import { FormatError } from '../errors.js';
+import { checkRange, guidToString } from '../util/bytes.js';
+
+const WHAT = 'EFI variable store';
+/** UEFI 2.10 section 3.3 / 32.6: EFI_GLOBAL_VARIABLE and EFI_IMAGE_SECURITY_DATABASE_GUID. */
+export const EFI_GLOBAL_VARIABLE = '8be4df61-93ca-11d2-aa0d-00e098032b8c';
+export const EFI_IMAGE_SECURITY_DATABASE_GUID = 'd719b2cb-3d3a-4596-a3bc-dad00e67656f';
+/** PI vol. 3 3.2.1: "_FVH" at offset 40 of the firmware volume header. */
+const FV_SIGNATURE = 0x4856465f;
+/** VariableFormat.h: gEfiAuthenticatedVariableGuid / gEfiVariableGuid as the store signature. */
+const AUTH_VARIABLE_STORE = 'aaf32c78-947b-439a-a180-2e144ec37792';
+const VARIABLE_STORE = 'ddcf3616-3275-4164-98b6-fe85707ffe7d';
+/** VariableFormat.h: VARIABLE_STORE_HEADER is 28 bytes; variables start 4-byte aligned after it. */
+const STORE_HEADER_SIZE = 28;
+const VARIABLE_START_ID = 0x55aa;
+/** VariableFormat.h variable State values (bits are cleared as a variable ages). */
+const VAR_ADDED = 0x3f;
+const VAR_IN_DELETED_TRANSITION = 0xfe;
+
+export interface EfiVariable {
+  guid: string;
+  name: string;
+  attributes: number;
+  data: Uint8Array;
+}
+
+function align4(n: number): number {
+  return (n + 3) & ~3;
+}
+
+/** Lists the live variables (State VAR_ADDED, possibly in deleted transition) of a VARS firmware volume. */
+export function parseVarStore(fv: Uint8Array): EfiVariable[] {
+  checkRange(fv, 0, 0x38, `${WHAT} firmware volume header`);
+  const b = Buffer.from(fv.buffer, fv.byteOffset, fv.byteLength);
+  if (b.readUInt32LE(40) !== FV_SIGNATURE) throw new FormatError(WHAT, 'no "_FVH" firmware volume signature at offset 40');
+  const headerLength = b.readUInt16LE(48);
+  checkRange(fv, headerLength, STORE_HEADER_SIZE, `${WHAT} header`);
+  const sig = guidToString(b, headerLength);
+  const auth = sig === AUTH_VARIABLE_STORE;
+  if (!auth && sig !== VARIABLE_STORE) throw new FormatError(WHAT, `unknown variable store signature ${sig} at 0x${headerLength.toString(16)}`);
+  const storeSize = b.readUInt32LE(headerLength + 16);
+  checkRange(fv, headerLength, storeSize, `${WHAT} (Size 0x${storeSize.toString(16)})`);
+  const end = headerLength + storeSize;
+  // VariableFormat.h: AUTHENTICATED_VARIABLE_HEADER is 60 bytes, VARIABLE_HEADER 32.
+  const hdrSize = auth ? 60 : 32;
+  const out: EfiVariable[] = [];
+  let o = align4(headerLength + STORE_HEADER_SIZE);
+  while (o + hdrSize <= end && b.readUInt16LE(o) === VARIABLE_START_ID) {
+    const state = b[o + 2]!;
+    const attributes = b.readUInt32LE(o + 4);
+    const nameSize = b.readUInt32LE(o + (auth ? 36 : 8));
+    const dataSize = b.readUInt32LE(o + (auth ? 40 : 12));
+    const guid = guidToString(b, o + (auth ? 44 : 16));
+    const nameAt = o + hdrSize;
+    if (nameAt + nameSize + dataSize > end) throw new FormatError(WHAT, `variable at 0x${o.toString(16)} (NameSize ${nameSize}, DataSize ${dataSize}) runs past the store end 0x${end.toString(16)}`);
+    if (state === VAR_ADDED || state === (VAR_ADDED & VAR_IN_DELETED_TRANSITION)) {
+      const name = b.toString('utf16le', nameAt, nameAt + nameSize).replace(/\0+$/, '');
+      out.push({ guid, name, attributes, data: b.subarray(nameAt + nameSize, nameAt + nameSize + dataSize) });
+    }
+    o = align4(nameAt + nameSize + dataSize);
+  }
+  return out;
+}
+
+/** The Secure Boot policy variables firmware measures into PCR7 (absent ones are undefined). */
+export interface SecureBootVariables {
+  PK?: Uint8Array;
+  KEK?: Uint8Array;
+  db?: Uint8Array;
+  dbx?: Uint8Array;
+  /** "SecureBootEnable" (edk2 SecureBootConfig), when the store has it. */
+  secureBootEnable?: number;
+}
+
+export function secureBootVariables(vars: readonly EfiVariable[]): SecureBootVariables {
+  const get = (guid: string, name: string) => vars.find((v) => v.guid === guid && v.name === name)?.data;
+  const sbe = vars.find((v) => v.name === 'SecureBootEnable')?.data;
+  const r: SecureBootVariables = {};
+  const pk = get(EFI_GLOBAL_VARIABLE, 'PK');
+  const kek = get(EFI_GLOBAL_VARIABLE, 'KEK');
+  const db = get(EFI_IMAGE_SECURITY_DATABASE_GUID, 'db');
+  const dbx = get(EFI_IMAGE_SECURITY_DATABASE_GUID, 'dbx');
+  if (pk) r.PK = pk;
+  if (kek) r.KEK = kek;
+  if (db) r.db = db;
+  if (dbx) r.dbx = dbx;
+  if (sbe && sbe.length > 0) r.secureBootEnable = sbe[0]!;
+  return r;
+}

@@ -1,0 +1,352 @@
+/**
+ * TCG2 event logs (TCG PC Client Platform Firmware Profile, section 10 "Event Logging"): the
+ * crypto-agile format (TCG_PCR_EVENT2, announced by a "Spec ID Event03" header) and the legacy SHA-1
+ * format (TCG_PCR_EVENT only). Used for TPM logs (binary_bios_measurements) and TDX CCEL logs, whose
+ * "PCR index" field holds a CC measurement-register index (UEFI 2.10 section 38.4.1: 0 = MRTD, 1..4 = RTMR0..3).
+ *
+ * API: parseEventLog(bytes) → events (pcrIndex, type, digests by algorithm, raw data, decoded data);
+ * replayEventLog(events, { alg, map }) → register values.
+ */
+import { createHash } from 'node:crypto';
+import { FormatError } from '../errors.js';
+import { guidToString, toHex } from '../util/bytes.js';
+
+/** TCG Algorithm Registry: TPM_ALG_ID → name and digest size. */
+export const TPM_ALGS: Record<number, { name: HashAlg; size: number }> = {
+  0x0004: { name: 'sha1', size: 20 },
+  0x000b: { name: 'sha256', size: 32 },
+  0x000c: { name: 'sha384', size: 48 },
+  0x000d: { name: 'sha512', size: 64 },
+  0x0012: { name: 'sm3_256', size: 32 },
+};
+export type HashAlg = 'sha1' | 'sha256' | 'sha384' | 'sha512' | 'sm3_256';
+/** Banks this package can replay (node:crypto has no SM3). */
+export type ReplayAlg = Exclude<HashAlg, 'sm3_256'>;
+export const REPLAY_ALGS: readonly ReplayAlg[] = ['sha1', 'sha256', 'sha384', 'sha512'];
+
+/** PC Client PFP Table 9 (Events): event type names. */
+export const EVENT_TYPES: Record<number, string> = {
+  0x0: 'EV_PREBOOT_CERT',
+  0x1: 'EV_POST_CODE',
+  0x2: 'EV_UNUSED',
+  0x3: 'EV_NO_ACTION',
+  0x4: 'EV_SEPARATOR',
+  0x5: 'EV_ACTION',
+  0x6: 'EV_EVENT_TAG',
+  0x7: 'EV_S_CRTM_CONTENTS',
+  0x8: 'EV_S_CRTM_VERSION',
+  0x9: 'EV_CPU_MICROCODE',
+  0xa: 'EV_PLATFORM_CONFIG_FLAGS',
+  0xb: 'EV_TABLE_OF_DEVICES',
+  0xc: 'EV_COMPACT_HASH',
+  0xd: 'EV_IPL',
+  0xe: 'EV_IPL_PARTITION_DATA',
+  0xf: 'EV_NONHOST_CODE',
+  0x10: 'EV_NONHOST_CONFIG',
+  0x11: 'EV_NONHOST_INFO',
+  0x12: 'EV_OMIT_BOOT_DEVICE_EVENTS',
+  0x80000000: 'EV_EFI_EVENT_BASE',
+  0x80000001: 'EV_EFI_VARIABLE_DRIVER_CONFIG',
+  0x80000002: 'EV_EFI_VARIABLE_BOOT',
+  0x80000003: 'EV_EFI_BOOT_SERVICES_APPLICATION',
+  0x80000004: 'EV_EFI_BOOT_SERVICES_DRIVER',
+  0x80000005: 'EV_EFI_RUNTIME_SERVICES_DRIVER',
+  0x80000006: 'EV_EFI_GPT_EVENT',
+  0x80000007: 'EV_EFI_ACTION',
+  0x80000008: 'EV_EFI_PLATFORM_FIRMWARE_BLOB',
+  0x80000009: 'EV_EFI_HANDOFF_TABLES',
+  0x8000000a: 'EV_EFI_PLATFORM_FIRMWARE_BLOB2',
+  0x8000000b: 'EV_EFI_HANDOFF_TABLES2',
+  0x8000000c: 'EV_EFI_VARIABLE_BOOT2',
+  0x8000000d: 'EV_EFI_GPT_EVENT2',
+  0x80000010: 'EV_EFI_HCRTM_EVENT',
+  0x800000e0: 'EV_EFI_VARIABLE_AUTHORITY',
+  0x800000e1: 'EV_EFI_SPDM_FIRMWARE_BLOB',
+  0x800000e2: 'EV_EFI_SPDM_FIRMWARE_CONFIG',
+};
+
+export const EV_NO_ACTION = 0x3;
+
+export interface TcgEvent {
+  /** Position in the log (0 = the header event). */
+  index: number;
+  /** File offset of the event record. */
+  offset: number;
+  /** PCR index (TPM logs) or CC measurement-register index (CCEL). */
+  pcrIndex: number;
+  type: number;
+  typeName: string;
+  /** Lowercase hex digest by algorithm name. */
+  digests: Partial<Record<HashAlg, string>>;
+  data: Buffer;
+  /** Structured view of `data` for the event types this parser knows; absent otherwise. */
+  decoded?: Record<string, unknown>;
+}
+
+export interface EventLog {
+  format: 'tcg2' | 'sha1';
+  /** Banks announced by the Spec ID event (crypto-agile) or ['sha1']. */
+  algorithms: HashAlg[];
+  events: TcgEvent[];
+  /** Bytes consumed by events; anything after (CCEL 0xFF fill) is padding. */
+  length: number;
+}
+
+const WHAT = 'TCG event log';
+
+class Reader {
+  constructor(
+    readonly buf: Buffer,
+    public pos: number,
+    private readonly ctx: () => string,
+  ) {}
+  need(n: number, field: string): void {
+    if (this.pos + n > this.buf.length) {
+      throw new FormatError(WHAT, `truncated at offset 0x${this.pos.toString(16)}: ${this.ctx()} needs ${n} bytes for ${field}, ${this.buf.length - this.pos} left`);
+    }
+  }
+  u8(field: string): number {
+    this.need(1, field);
+    return this.buf.readUInt8(this.pos++);
+  }
+  u16(field: string): number {
+    this.need(2, field);
+    const v = this.buf.readUInt16LE(this.pos);
+    this.pos += 2;
+    return v;
+  }
+  u32(field: string): number {
+    this.need(4, field);
+    const v = this.buf.readUInt32LE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  bytes(n: number, field: string): Buffer {
+    this.need(n, field);
+    const v = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return v;
+  }
+}
+
+/** Is everything from `pos` on a fill byte (0xFF or 0x00)? CCEL areas are pre-filled; TPM logs end exactly. */
+function onlyPadding(buf: Buffer, pos: number): boolean {
+  if (pos >= buf.length) return true;
+  const fill = buf[pos];
+  if (fill !== 0xff && fill !== 0x00) return false;
+  for (let i = pos; i < buf.length; i++) if (buf[i] !== fill) return false;
+  return true;
+}
+
+/** PC Client PFP Table 22: TCG_EfiSpecIdEvent ("Spec ID Event03"): the banks of the crypto-agile log. */
+function parseSpecId(data: Buffer): { algorithms: { id: number; size: number }[]; decoded: Record<string, unknown> } | null {
+  if (data.length < 16 || data.subarray(0, 16).toString('latin1') !== 'Spec ID Event03\0') return null;
+  const r = new Reader(data, 16, () => 'Spec ID Event03');
+  const platformClass = r.u32('platformClass');
+  const minor = r.u8('specVersionMinor');
+  const major = r.u8('specVersionMajor');
+  const errata = r.u8('specErrata');
+  const uintnSize = r.u8('uintnSize');
+  const n = r.u32('numberOfAlgorithms');
+  if (n === 0 || n > 16) throw new FormatError(WHAT, `Spec ID Event03 announces ${n} algorithms`);
+  const algorithms = [];
+  for (let i = 0; i < n; i++) algorithms.push({ id: r.u16('algorithmId'), size: r.u16('digestSize') });
+  for (const a of algorithms) {
+    const known = TPM_ALGS[a.id];
+    if (known && known.size !== a.size) throw new FormatError(WHAT, `Spec ID Event03 gives ${known.name} a ${a.size}-byte digest, expected ${known.size}`);
+  }
+  return {
+    algorithms,
+    decoded: {
+      signature: 'Spec ID Event03',
+      platformClass,
+      specVersion: `${major}.${minor}.${errata}`,
+      uintnSize,
+      algorithms: algorithms.map((a) => ({ alg: TPM_ALGS[a.id]?.name ?? `0x${a.id.toString(16)}`, digestSize: a.size })),
+    },
+  };
+}
+
+/**
+ * Parses a TCG2 event log. Crypto-agile when the first (SHA-1 format) event is a Spec ID Event03,
+ * legacy SHA-1 otherwise. Trailing 0xFF/0x00 fill (CCEL) ends the log; anything else that does not
+ * parse is a one-line FormatError naming the offset and event.
+ */
+export function parseEventLog(buf: Buffer): EventLog {
+  let index = 0;
+  let start = 0;
+  const r = new Reader(buf, 0, () => `event ${index} (at 0x${start.toString(16)})`);
+  if (buf.length < 32) throw new FormatError(WHAT, `${buf.length} bytes is too short for a TCG_PCR_EVENT header`);
+  if (onlyPadding(buf.subarray(0, 32), 0)) throw new FormatError(WHAT, `no events: the input starts with 0x${buf[0]!.toString(16).padStart(2, '0')} fill bytes (an empty log area?)`);
+  const events: TcgEvent[] = [];
+  // PC Client PFP Table 19: TCG_PCR_EVENT (pcrIndex, eventType, SHA-1 digest, eventSize, event).
+  const readLegacy = (): TcgEvent => {
+    const pcrIndex = r.u32('pcrIndex');
+    const type = r.u32('eventType');
+    const sha1 = r.bytes(20, 'SHA-1 digest');
+    const size = r.u32('eventSize');
+    const data = r.bytes(size, `${size}-byte event data`);
+    return { index, offset: start, pcrIndex, type, typeName: typeName(type), digests: { sha1: toHex(sha1) }, data };
+  };
+  const first = readLegacy();
+  const spec = first.type === EV_NO_ACTION ? parseSpecId(first.data) : null;
+  if (spec) first.decoded = spec.decoded;
+  events.push(first);
+  const sizes = new Map(spec?.algorithms.map((a) => [a.id, a.size]));
+  for (;;) {
+    index = events.length;
+    start = r.pos;
+    if (start + 8 > buf.length ? onlyPadding(buf, start) : isEndMarker(buf, start)) break;
+    let ev: TcgEvent;
+    if (!spec) {
+      ev = readLegacy();
+    } else {
+      // PC Client PFP Table 18: TCG_PCR_EVENT2 (pcrIndex, eventType, TPML_DIGEST_VALUES, eventSize, event).
+      const pcrIndex = r.u32('pcrIndex');
+      const type = r.u32('eventType');
+      const count = r.u32('digest count');
+      if (count > sizes.size) throw new FormatError(WHAT, `event ${index} (at 0x${start.toString(16)}) has ${count} digests, the log announces ${sizes.size} algorithms`);
+      const digests: TcgEvent['digests'] = {};
+      for (let i = 0; i < count; i++) {
+        const alg = r.u16('hashAlg');
+        const size = sizes.get(alg);
+        if (size === undefined) throw new FormatError(WHAT, `event ${index} (at 0x${start.toString(16)}) uses algorithm 0x${alg.toString(16)} not announced by the Spec ID event`);
+        const d = r.bytes(size, `${TPM_ALGS[alg]?.name ?? alg} digest`);
+        const name = TPM_ALGS[alg]?.name;
+        if (name) digests[name] = toHex(d);
+      }
+      const size = r.u32('eventSize');
+      const data = r.bytes(size, `${size}-byte event data`);
+      ev = { index, offset: start, pcrIndex, type, typeName: typeName(type), digests, data };
+    }
+    const decoded = decodeEventData(ev.type, ev.data);
+    if (decoded) ev.decoded = decoded;
+    events.push(ev);
+  }
+  const algorithms = spec ? spec.algorithms.flatMap((a) => (TPM_ALGS[a.id] ? [TPM_ALGS[a.id]!.name] : [])) : (['sha1'] as HashAlg[]);
+  return { format: spec ? 'tcg2' : 'sha1', algorithms, events, length: r.pos };
+}
+
+/** A record header of all-0xFF or all-0x00 followed only by that fill byte ends the log. */
+function isEndMarker(buf: Buffer, pos: number): boolean {
+  const head = buf.readUInt32LE(pos) + buf.readUInt32LE(pos + 4);
+  return (head === 0 || head === 0x1fffffffe) && onlyPadding(buf, pos);
+}
+
+export function typeName(type: number): string {
+  return EVENT_TYPES[type] ?? `0x${type.toString(16).padStart(8, '0')}`;
+}
+
+const utf16 = (b: Buffer) => b.toString('utf16le').replace(/\0+$/, '');
+const printable = (b: Buffer) => /^[\x20-\x7e\t\r\n]*\0?$/.test(b.toString('latin1'));
+const isUtf16Text = (b: Buffer) => b.length >= 2 && b.length % 2 === 0 && /^[\x20-\x7e\t\r\n]+\0?$/.test(b.toString('utf16le')) && b.every((x, i) => i % 2 === 0 || x === 0);
+
+/** Structured view of well-known event data (PC Client PFP section 10.4); undefined when unknown or malformed. */
+export function decodeEventData(type: number, data: Buffer): Record<string, unknown> | undefined {
+  try {
+    switch (EVENT_TYPES[type]) {
+      case 'EV_SEPARATOR':
+        return { separator: toHex(data) };
+      case 'EV_ACTION':
+      case 'EV_EFI_ACTION':
+      case 'EV_IPL':
+      case 'EV_POST_CODE':
+      case 'EV_COMPACT_HASH':
+        if (printable(data)) return { text: data.toString('latin1').replace(/\0$/, '') };
+        // systemd-stub logs its PE section names (PCR11) as UTF-16LE
+        if (isUtf16Text(data)) return { text: utf16(data) };
+        return undefined;
+      case 'EV_S_CRTM_VERSION':
+        return { text: utf16(data) };
+      case 'EV_NO_ACTION': {
+        if (data.subarray(0, 16).toString('latin1') === 'StartupLocality\0') return { startupLocality: data.readUInt8(16) };
+        return undefined;
+      }
+      case 'EV_EVENT_TAG': {
+        // PC Client PFP Table 11: TCG_PCClientTaggedEvent.
+        const id = data.readUInt32LE(0);
+        const len = data.readUInt32LE(4);
+        const tag = data.subarray(8, 8 + len);
+        if (tag.length !== len) return undefined;
+        return { tagId: `0x${id.toString(16)}`, tagData: printable(tag) ? tag.toString('latin1').replace(/\0$/, '') : toHex(tag) };
+      }
+      case 'EV_EFI_VARIABLE_DRIVER_CONFIG':
+      case 'EV_EFI_VARIABLE_BOOT':
+      case 'EV_EFI_VARIABLE_BOOT2':
+      case 'EV_EFI_VARIABLE_AUTHORITY': {
+        // PC Client PFP Table 12: UEFI_VARIABLE_DATA.
+        const nameLen = Number(data.readBigUInt64LE(16));
+        const dataLen = Number(data.readBigUInt64LE(24));
+        if (32 + nameLen * 2 + dataLen > data.length) return undefined;
+        return { variableGuid: guidToString(data, 0), variableName: utf16(data.subarray(32, 32 + nameLen * 2)), variableDataLength: dataLen };
+      }
+      case 'EV_EFI_BOOT_SERVICES_APPLICATION':
+      case 'EV_EFI_BOOT_SERVICES_DRIVER':
+      case 'EV_EFI_RUNTIME_SERVICES_DRIVER': {
+        // PC Client PFP Table 13: UEFI_IMAGE_LOAD_EVENT.
+        const dpLen = Number(data.readBigUInt64LE(24));
+        if (32 + dpLen > data.length) return undefined;
+        return { imageBase: `0x${data.readBigUInt64LE(0).toString(16)}`, imageLength: Number(data.readBigUInt64LE(8)), devicePath: toHex(data.subarray(32, 32 + dpLen)) };
+      }
+      case 'EV_EFI_PLATFORM_FIRMWARE_BLOB':
+        // PC Client PFP Table 15: UEFI_PLATFORM_FIRMWARE_BLOB.
+        return { blobBase: `0x${data.readBigUInt64LE(0).toString(16)}`, blobLength: Number(data.readBigUInt64LE(8)) };
+      case 'EV_EFI_PLATFORM_FIRMWARE_BLOB2': {
+        // PC Client PFP Table 16: UEFI_PLATFORM_FIRMWARE_BLOB2.
+        const n = data.readUInt8(0);
+        return { description: data.subarray(1, 1 + n).toString('latin1').replace(/\0+$/, ''), blobBase: `0x${data.readBigUInt64LE(1 + n).toString(16)}`, blobLength: Number(data.readBigUInt64LE(9 + n)) };
+      }
+      case 'EV_EFI_HANDOFF_TABLES2': {
+        // PC Client PFP Table 17: UEFI_HANDOFF_TABLE_POINTERS2.
+        const n = data.readUInt8(0);
+        return { description: data.subarray(1, 1 + n).toString('latin1').replace(/\0+$/, '') };
+      }
+      case 'EV_EFI_GPT_EVENT':
+        return { gptEventLength: data.length };
+      default:
+        return undefined;
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+/** How event indexes become registers: TPM PCRs, or the CCEL MR index (1..4 → RTMR0..3; 0 = MRTD, not extendable). */
+export type LogRegisters = 'pcr' | 'ccel';
+
+/** Register name for an event index under `map`, or null when the event extends nothing replayable. */
+export function registerName(map: LogRegisters, index: number): string | null {
+  if (map === 'pcr') return index < 24 ? String(index) : null;
+  return index >= 1 && index <= 4 ? `rtmr${index - 1}` : null;
+}
+
+/**
+ * Replays the log: every event except EV_NO_ACTION extends its register with its `alg` digest
+ * (new = H(old || digest)). PCRs start at zero (PCR0 at the StartupLocality value when the log has one);
+ * CCEL yields all four RTMRs. An event lacking the `alg` digest is a FormatError.
+ */
+export function replayEventLog(events: readonly TcgEvent[], opts: { alg: ReplayAlg; map: LogRegisters }): Record<string, string> {
+  const size = Object.values(TPM_ALGS).find((a) => a.name === opts.alg)!.size;
+  const regs = new Map<string, Buffer>();
+  if (opts.map === 'ccel') for (let i = 1; i <= 4; i++) regs.set(registerName('ccel', i)!, Buffer.alloc(size));
+  for (const ev of events) {
+    if (ev.type === EV_NO_ACTION) {
+      const loc = ev.decoded?.startupLocality;
+      if (opts.map === 'pcr' && typeof loc === 'number') {
+        const init = Buffer.alloc(size);
+        init[size - 1] = loc;
+        regs.set('0', init);
+      }
+      continue;
+    }
+    const reg = registerName(opts.map, ev.pcrIndex);
+    if (reg === null && opts.map === 'ccel' && ev.pcrIndex === 0) continue; // MRTD: build-time only, cannot be replayed
+    if (reg === null) throw new FormatError(WHAT, `event ${ev.index} (${ev.typeName}) targets index ${ev.pcrIndex}, which is not an extendable ${opts.map === 'pcr' ? 'PCR' : 'RTMR'}`);
+    const d = ev.digests[opts.alg];
+    if (d === undefined) throw new FormatError(WHAT, `event ${ev.index} (${ev.typeName}) has no ${opts.alg} digest (log banks: ${Object.keys(ev.digests).join(', ')})`);
+    const old = regs.get(reg) ?? Buffer.alloc(size);
+    regs.set(reg, createHash(opts.alg).update(old).update(Buffer.from(d, 'hex')).digest());
+  }
+  const keys = [...regs.keys()].sort((a, b) => (opts.map === 'pcr' ? Number(a) - Number(b) : a.localeCompare(b)));
+  return Object.fromEntries(keys.map((k) => [k, toHex(regs.get(k)!)]));
+}

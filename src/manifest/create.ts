@@ -1,0 +1,132 @@
+/**
+ * `manifest create` as a library call: reference values → canonical JSON, signed CoRIMs, in-toto
+ * DSSE envelopes, Trustee RVPS messages, written atomically into one directory.
+ */
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { InputError } from '../errors.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { canonicalJson } from './canonical-json.js';
+import { corimFor, signCorim, type CorimOptions, type Platform } from './corim.js';
+import { INTOTO_PAYLOAD_TYPE, parseEnvelope, signEnvelope } from './dsse.js';
+import { checkStatement, referenceValuesStatement, SLSA_PROVENANCE_V1, statementBytes } from './intoto.js';
+import { canonicalReferenceValues, referenceValuesFrom, type ReferenceValues } from './model.js';
+import { rvpsCorimMessage, rvpsSampleMessage } from './rvps.js';
+import { sigstoreBundle } from './sigstore.js';
+import type { Signer } from './signer.js';
+
+export type ManifestFormat = 'corim' | 'intoto' | 'rvps' | 'json';
+export const MANIFEST_FORMATS: readonly ManifestFormat[] = ['corim', 'intoto', 'rvps', 'json'];
+const PLATFORMS: readonly Platform[] = ['snp', 'tdx', 'pcr'];
+
+export interface CreateManifestOptions {
+  /** Parsed measurements.json (combined) or one `measure … --json` output. */
+  measurements: unknown;
+  /** The build record: file bytes or parsed JSON (in-toto Statement with SLSA v1 predicate, or a DSSE envelope of one). */
+  buildRecord?: Uint8Array | object;
+  /** One signer, or several (every DSSE envelope gets all their signatures; CoRIM uses the first). */
+  signer: Signer | readonly Signer[];
+  outDir: string;
+  formats?: readonly ManifestFormat[];
+  /** corim-meta signer name, CWT iss, entity name. */
+  issuer?: string;
+  /** Start of the validity window (seconds since the epoch); default: the build record's finish time, then SOURCE_DATE_EPOCH, then 00:00 UTC today. */
+  notBefore?: number;
+  /** Length of the validity window in days (default 365). */
+  validDays?: number;
+}
+
+export interface ManifestFile {
+  format: ManifestFormat;
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+export interface CreatedManifest {
+  referenceValues: ReferenceValues;
+  /** sha256 of the canonical reference-values JSON. */
+  referenceValuesSha256: string;
+  keyIds: string[];
+  notBefore: number;
+  notAfter: number;
+  files: ManifestFile[];
+}
+
+interface BuildRecord {
+  bytes: Uint8Array;
+  statement: Record<string, unknown>;
+}
+
+function readBuildRecord(v: Uint8Array | object): BuildRecord {
+  const bytes = v instanceof Uint8Array ? v : Buffer.from(canonicalJson(v));
+  let doc: unknown;
+  try {
+    doc = v instanceof Uint8Array ? JSON.parse(Buffer.from(v).toString('utf8')) : v;
+  } catch {
+    throw new InputError('build record: not JSON');
+  }
+  const d = doc as Record<string, unknown>;
+  if (typeof d?.payloadType === 'string') doc = JSON.parse(Buffer.from(parseEnvelope(d).payload, 'base64').toString('utf8'));
+  const st = checkStatement(doc, 'build record');
+  if (st.predicateType !== SLSA_PROVENANCE_V1) throw new InputError(`build record: predicateType must be ${SLSA_PROVENANCE_V1}, got ${st.predicateType}`);
+  return { bytes, statement: doc as Record<string, unknown> };
+}
+
+/** When the signature's validity starts: the build's finish time, else SOURCE_DATE_EPOCH, else today 00:00 UTC. */
+function defaultNotBefore(br?: BuildRecord): number {
+  const md = (br?.statement.predicate as { runDetails?: { metadata?: { finishedOn?: string; startedOn?: string } } } | undefined)?.runDetails?.metadata;
+  const t = Date.parse(md?.finishedOn ?? md?.startedOn ?? '');
+  if (Number.isFinite(t)) return Math.floor(t / 1000);
+  const sde = process.env.SOURCE_DATE_EPOCH;
+  if (sde !== undefined && /^\d+$/.test(sde)) return Number(sde);
+  const now = Math.floor(Date.now() / 1000);
+  return now - (now % 86400);
+}
+
+export async function createManifest(o: CreateManifestOptions): Promise<CreatedManifest> {
+  const signers = Array.isArray(o.signer) ? (o.signer as readonly Signer[]) : [o.signer as Signer];
+  if (signers.length === 0) throw new InputError('manifest: no signing key');
+  const formats = new Set(o.formats ?? MANIFEST_FORMATS);
+  const br = o.buildRecord === undefined ? undefined : readBuildRecord(o.buildRecord);
+  const rv = referenceValuesFrom(o.measurements, br);
+  const doc = canonicalReferenceValues(rv);
+  const docSha = createHash('sha256').update(doc).digest('hex');
+  const notBefore = o.notBefore ?? defaultNotBefore(br);
+  const notAfter = notBefore + Math.round((o.validDays ?? 365) * 86400);
+  if (notAfter <= notBefore) throw new InputError('manifest: validity window is empty');
+  const copts: CorimOptions = { issuer: o.issuer ?? 'cvm-measure', notBefore, notAfter };
+
+  const outputs: { format: ManifestFormat; name: string; data: Uint8Array }[] = [];
+  const json = (v: unknown) => Buffer.from(canonicalJson(v), 'utf8');
+  if (formats.has('json')) outputs.push({ format: 'json', name: 'reference-values.json', data: doc });
+  const corims = new Map<Platform, Uint8Array>();
+  if (formats.has('corim') || formats.has('rvps')) {
+    for (const p of PLATFORMS) {
+      const c = corimFor(p, rv, docSha, copts);
+      if (c) corims.set(p, await signCorim(c, signers[0]!, copts));
+    }
+  }
+  if (formats.has('corim')) for (const [p, c] of corims) outputs.push({ format: 'corim', name: `${p}.corim.cbor`, data: c });
+  if (formats.has('intoto')) {
+    // each Statement as a DSSE envelope (all signatures) and as a sigstore bundle (first signature)
+    const statements: [string, Uint8Array][] = [['reference-values', statementBytes(referenceValuesStatement(rv, docSha))]];
+    if (br) statements.push(['provenance', Buffer.from(canonicalJson(br.statement), 'utf8')]);
+    for (const [name, body] of statements) {
+      const env = await signEnvelope(INTOTO_PAYLOAD_TYPE, body, signers);
+      outputs.push({ format: 'intoto', name: `${name}.intoto.json`, data: json(env) });
+      outputs.push({ format: 'intoto', name: `${name}.sigstore.json`, data: json(sigstoreBundle(env)) });
+    }
+  }
+  if (formats.has('rvps')) {
+    outputs.push({ format: 'rvps', name: 'rvps-sample.json', data: json(rvpsSampleMessage(rv)) });
+    for (const [p, c] of corims) outputs.push({ format: 'rvps', name: `rvps-corim-${p}.json`, data: json(rvpsCorimMessage(c)) });
+  }
+  const files: ManifestFile[] = [];
+  for (const out of outputs) {
+    const path = join(o.outDir, out.name);
+    await writeFileAtomic(path, out.data);
+    files.push({ format: out.format, path, sha256: createHash('sha256').update(out.data).digest('hex'), size: out.data.length });
+  }
+  return { referenceValues: rv, referenceValuesSha256: docSha, keyIds: signers.map((s) => s.keyId), notBefore, notAfter, files };
+}

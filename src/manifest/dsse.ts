@@ -1,0 +1,98 @@
+/**
+ * DSSE envelopes (in-toto attestation framework, dsse-protocol.md): signatures over
+ * PAE(type, body) = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body. ECDSA signatures are DER
+ * (what sigstore, cosign and securesystemslib verify); a raw r||s signature is rejected.
+ */
+import { verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { FormatError, VerificationError } from '../errors.js';
+import { derToRaw, isEcdsa, rawToDer } from './ecdsa.js';
+import { ALGS, keyAlg, keyId } from './keys.js';
+import type { Signer } from './signer.js';
+
+export const INTOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+
+export interface Envelope {
+  payloadType: string;
+  payload: string;
+  signatures: { keyid?: string; sig: string }[];
+}
+
+export function pae(payloadType: string, body: Uint8Array): Buffer {
+  const t = Buffer.from(payloadType, 'utf8');
+  return Buffer.concat([Buffer.from(`DSSEv1 ${t.length} `), t, Buffer.from(` ${body.length} `), body]);
+}
+
+/** Signs `body` with every signer (k-of-n envelopes carry several signatures). */
+export async function signEnvelope(payloadType: string, body: Uint8Array, signers: readonly Signer[]): Promise<Envelope> {
+  const msg = pae(payloadType, body);
+  const signatures = [];
+  for (const s of signers) {
+    const raw = await s.sign(msg);
+    signatures.push({ keyid: s.keyId, sig: Buffer.from(isEcdsa(s.alg) ? rawToDer(raw) : raw).toString('base64') });
+  }
+  return { payloadType, payload: Buffer.from(body).toString('base64'), signatures };
+}
+
+/** Standard or URL-safe base64, strictly (no stray characters). */
+function b64(s: unknown, what: string): Buffer {
+  if (typeof s !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(s)) throw new FormatError('DSSE envelope', `${what} is not base64`);
+  const b = Buffer.from(s, /[-_]/.test(s) ? 'base64url' : 'base64');
+  if (b.toString(/[-_]/.test(s) ? 'base64url' : 'base64').replace(/=+$/, '') !== s.replace(/=+$/, '')) throw new FormatError('DSSE envelope', `${what} is not canonical base64`);
+  return b;
+}
+
+export function parseEnvelope(v: unknown): Envelope {
+  const e = v as Partial<Envelope> | null;
+  if (!e || typeof e !== 'object' || typeof e.payloadType !== 'string' || typeof e.payload !== 'string' || !Array.isArray(e.signatures)) {
+    throw new FormatError('DSSE envelope', 'expected {payloadType, payload, signatures[]}');
+  }
+  if (e.signatures.length === 0) throw new FormatError('DSSE envelope', 'no signatures');
+  for (const [i, s] of e.signatures.entries()) {
+    if (!s || typeof s !== 'object' || typeof s.sig !== 'string') throw new FormatError('DSSE envelope', `signatures[${i}].sig missing`);
+  }
+  return e as Envelope;
+}
+
+export interface VerifiedEnvelope {
+  body: Buffer;
+  /** Indexes of the trusted keys that verified a signature. */
+  keyIndexes: number[];
+  keyIds: string[];
+}
+
+/**
+ * Verifies that at least `threshold` distinct trusted keys signed PAE(type, payload). A `keyid` is
+ * only a hint, but a wrong one is still an error: a signature whose keyid names a trusted key must
+ * verify with that key, and a signature that verifies must not carry another key's id.
+ */
+export function verifyEnvelope(env: Envelope, trusted: readonly KeyObject[], threshold = 1): VerifiedEnvelope {
+  const body = b64(env.payload, 'payload');
+  const msg = pae(env.payloadType, body);
+  const ids = trusted.map(keyId);
+  const ok = new Set<number>();
+  let rawSeen = false;
+  env.signatures.forEach((s, si) => {
+    const sig = b64(s.sig, `signatures[${si}].sig`);
+    const hit = trusted.findIndex((k) => {
+      const alg = keyAlg(k);
+      if (!isEcdsa(alg)) return sig.length === 64 && nodeVerify(null, msg, k, sig);
+      // strict DER only: raw r||s (IEEE P1363) is the COSE encoding, not DSSE's
+      try {
+        derToRaw(sig, ALGS[alg].scalarBytes!);
+      } catch {
+        if (sig.length === 2 * ALGS[alg].scalarBytes!) rawSeen = true;
+        return false;
+      }
+      return nodeVerify(ALGS[alg].hash!, msg, { key: k, dsaEncoding: 'der' }, sig);
+    });
+    const named = s.keyid ? ids.indexOf(s.keyid) : -1;
+    if (hit < 0 && named >= 0) throw new VerificationError(`DSSE: signatures[${si}] names trusted key ${s.keyid!.slice(0, 16)}… but does not verify with it${rawSeen ? ' (raw r||s; DSSE ECDSA signatures must be DER)' : ''}`);
+    if (hit >= 0 && s.keyid && s.keyid !== ids[hit]) throw new VerificationError(`DSSE: signatures[${si}].keyid does not match the key that verified it (${ids[hit]!.slice(0, 16)}…)`);
+    if (hit >= 0) ok.add(hit);
+  });
+  if (ok.size < threshold) {
+    throw new VerificationError(`DSSE: ${ok.size} of ${trusted.length} trusted key(s) verified, threshold ${threshold}${rawSeen ? '; a raw r||s signature was found, DSSE ECDSA signatures must be DER' : ''}`);
+  }
+  const keyIndexes = [...ok].sort((a, b) => a - b);
+  return { body, keyIndexes, keyIds: keyIndexes.map((i) => ids[i]!) };
+}

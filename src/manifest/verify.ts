@@ -1,0 +1,121 @@
+/**
+ * Verification of what `manifest create` writes: a signed CoRIM (COSE_Sign1) or a DSSE envelope,
+ * against trusted public keys, with a k-of-n threshold for envelopes and the validity window.
+ */
+import type { KeyObject } from 'node:crypto';
+import { FormatError, UsageError, VerificationError } from '../errors.js';
+import { asMap, decodeCbor } from '../formats/cbor.js';
+import { HEADER, verifySign1 } from '../formats/cose.js';
+import { corimHeader, readCorim, type CorimSummary } from './corim.js';
+import { parseEnvelope, verifyEnvelope } from './dsse.js';
+import { checkStatement } from './intoto.js';
+import { SIGSTORE_BUNDLE_V03 } from './sigstore.js';
+
+export interface VerifyOptions {
+  trusted: readonly KeyObject[];
+  /** Distinct trusted keys that must have signed (default 1). */
+  threshold?: number;
+  /** Seconds since the epoch (default: now). */
+  now?: number;
+}
+
+export type VerifyResult =
+  | { type: 'corim'; alg: string; keyIds: string[]; signer?: string; notBefore?: number; notAfter?: number; corim: CorimSummary }
+  | { type: 'dsse'; payloadType: string; keyIds: string[]; predicateType: string; subjects: { name: string; digest: Record<string, string> }[] };
+
+function checkWindow(what: string, now: number, nb?: number, na?: number): void {
+  const iso = (t: number) => new Date(t * 1000).toISOString();
+  if (nb !== undefined && now < nb) throw new VerificationError(`${what}: not valid before ${iso(nb)}`);
+  if (na !== undefined && now > na) throw new VerificationError(`${what}: expired at ${iso(na)}`);
+}
+
+export function verifyCorim(bytes: Uint8Array, o: VerifyOptions): VerifyResult {
+  const now = o.now ?? Math.floor(Date.now() / 1000);
+  if ((o.threshold ?? 1) > 1) throw new UsageError(`--threshold ${o.threshold}: a signed CoRIM (COSE_Sign1) carries one signature; thresholds apply to DSSE envelopes`);
+  // our CoRIMs are core deterministic end to end; anything else was not written by us (or was altered)
+  decodeCbor(bytes, { what: 'signed CoRIM', deterministic: true });
+  const h = corimHeader(bytes);
+  const v = verifySign1(h.sign1, o.trusted, [HEADER.corimMeta, HEADER.cwtClaims]);
+  checkWindow('corim-meta signature-validity', now, h.notBefore, h.notAfter);
+  const cwt = h.sign1.protected.get(HEADER.cwtClaims);
+  if (cwt !== undefined) {
+    const c = asMap(cwt, 'CWT claims');
+    const num = (k: number) => (typeof c.get(k) === 'number' ? (c.get(k) as number) : undefined);
+    checkWindow('CWT claims', now, num(5), num(4));
+  }
+  const corim = readCorim(h.sign1.payload);
+  checkWindow('CoRIM rim-validity', now, corim.notBefore, corim.notAfter);
+  return {
+    type: 'corim',
+    alg: v.alg,
+    keyIds: [v.keyId],
+    ...(h.signer ? { signer: h.signer } : {}),
+    ...(h.notBefore !== undefined ? { notBefore: h.notBefore } : {}),
+    ...(h.notAfter !== undefined ? { notAfter: h.notAfter } : {}),
+    corim,
+  };
+}
+
+const ENVELOPE_KEYS = new Set(['payload', 'payloadType', 'signatures']);
+const SIGNATURE_KEYS = new Set(['keyid', 'sig']);
+
+export function verifyDsse(text: string, o: VerifyOptions): VerifyResult {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new FormatError('DSSE envelope', 'not JSON');
+  }
+  const bundle = unwrapBundle(doc);
+  const env = parseEnvelope(bundle?.dsseEnvelope ?? doc);
+  // nothing outside the signature may be silently ignored: unknown members and keyid hints that name another key are errors
+  for (const k of Object.keys(env)) if (!ENVELOPE_KEYS.has(k)) throw new FormatError('DSSE envelope', `unknown member ${JSON.stringify(k)}`);
+  for (const [i, s] of env.signatures.entries()) {
+    for (const k of Object.keys(s)) if (!SIGNATURE_KEYS.has(k)) throw new FormatError('DSSE envelope', `signatures[${i}]: unknown member ${JSON.stringify(k)}`);
+  }
+  const v = verifyEnvelope(env, o.trusted, o.threshold ?? 1);
+  if (bundle && bundle.hint !== '' && !v.keyIds.includes(bundle.hint)) throw new VerificationError('sigstore bundle: publicKey.hint does not name the key that verified the envelope');
+  let statement: unknown;
+  try {
+    statement = JSON.parse(v.body.toString('utf8'));
+  } catch {
+    throw new FormatError('DSSE payload', 'not JSON');
+  }
+  const st = checkStatement(statement, 'DSSE payload');
+  return { type: 'dsse', payloadType: env.payloadType, keyIds: v.keyIds, predicateType: st.predicateType, subjects: st.subject };
+}
+
+const BUNDLE_KEYS = new Set(['mediaType', 'verificationMaterial', 'dsseEnvelope']);
+
+/** A sigstore bundle (public-key material, no tlog entries or timestamps): its envelope and key hint. */
+function unwrapBundle(doc: unknown): { dsseEnvelope: unknown; hint: string } | undefined {
+  const b = doc as { mediaType?: unknown; verificationMaterial?: { publicKey?: { hint?: unknown }; tlogEntries?: unknown[]; timestampVerificationData?: unknown }; dsseEnvelope?: unknown };
+  if (typeof b?.mediaType !== 'string') return undefined;
+  if (b.mediaType !== SIGSTORE_BUNDLE_V03) throw new FormatError('sigstore bundle', `unsupported mediaType ${JSON.stringify(b.mediaType)}`);
+  for (const k of Object.keys(b)) if (!BUNDLE_KEYS.has(k)) throw new FormatError('sigstore bundle', `unknown member ${JSON.stringify(k)}`);
+  const vm = b.verificationMaterial;
+  const only = (o: unknown, keys: string[], what: string) => {
+    if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new FormatError('sigstore bundle', `${what} must be an object`);
+    for (const k of Object.keys(o)) if (!keys.includes(k)) throw new FormatError('sigstore bundle', `${what}: unsupported member ${JSON.stringify(k)}`);
+  };
+  only(vm, ['publicKey', 'tlogEntries', 'timestampVerificationData'], 'verificationMaterial');
+  only(vm!.publicKey, ['hint'], 'verificationMaterial.publicKey (only public-key material is supported)');
+  if (typeof vm!.publicKey!.hint !== 'string') throw new FormatError('sigstore bundle', 'publicKey.hint must be a string');
+  // nothing here is verified offline, so nothing may be present to be silently ignored
+  if (vm!.tlogEntries !== undefined && !(Array.isArray(vm!.tlogEntries) && vm!.tlogEntries.length === 0)) throw new FormatError('sigstore bundle', 'transparency-log entries are not verified offline');
+  const tvd = vm!.timestampVerificationData as { rfc3161Timestamps?: unknown } | undefined;
+  if (tvd !== undefined) {
+    only(tvd, ['rfc3161Timestamps'], 'timestampVerificationData');
+    if (tvd.rfc3161Timestamps !== undefined && !(Array.isArray(tvd.rfc3161Timestamps) && tvd.rfc3161Timestamps.length === 0)) throw new FormatError('sigstore bundle', 'RFC 3161 timestamps are not verified offline');
+  }
+  return { dsseEnvelope: b.dsseEnvelope, hint: vm!.publicKey!.hint };
+}
+
+/** Verifies a file's bytes: CBOR tag 18 → CoRIM, a JSON object → DSSE envelope or sigstore bundle. */
+export function verifyManifest(bytes: Uint8Array, o: VerifyOptions): VerifyResult {
+  if (o.trusted.length === 0) throw new UsageError('--trust: at least one public key is needed');
+  if (bytes[0] === 0xd2) return verifyCorim(bytes, o);
+  const text = Buffer.from(bytes).toString('utf8');
+  if (text.trimStart().startsWith('{')) return verifyDsse(text, o);
+  throw new FormatError('manifest', 'neither a signed CoRIM (CBOR tag 18) nor a DSSE envelope (JSON)');
+}

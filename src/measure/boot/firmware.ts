@@ -1,0 +1,95 @@
+/**
+ * Events OVMF (edk2 SecurityPkg Tcg2Dxe, DxeTpm2MeasureBootLib, DxeImageVerificationLib) logs on every
+ * boot shape: the Secure Boot policy in PCR7, ready-to-boot separators, the boot-option action in PCR4
+ * and the ExitBootServices actions in PCR5.
+ */
+import { X509Certificate } from 'node:crypto';
+import { InputError } from '../../errors.js';
+import { EFI_CERT_SHA256_GUID, EFI_CERT_X509_GUID, parseSignatureLists } from '../../formats/efi-siglist.js';
+import { EFI_GLOBAL_VARIABLE, EFI_IMAGE_SECURITY_DATABASE_GUID, type SecureBootVariables } from '../../formats/efi-varstore.js';
+import { authenticode, signatureCertificates, type PeImage } from '../../formats/pe.js';
+import { efiAction, separator, variableEvent, type HashAlg, type MeasuredEvent } from './events.js';
+
+export interface FirmwareParams {
+  /** PK/KEK/db/dbx from the VARS store; absent → an empty store (Secure Boot off). */
+  secureBoot?: SecureBootVariables;
+}
+
+/** SecureBoot is 1 when a PK is enrolled and SecureBootEnable (if present) is not 0 (edk2 AuthVariableLib). */
+export function secureBootEnabled(fw: FirmwareParams): boolean {
+  const sb = fw.secureBoot;
+  return Boolean(sb?.PK && sb.PK.length > 0 && sb.secureBootEnable !== 0);
+}
+
+/**
+ * PCR7 (PFP 3.3.4.8): EV_EFI_VARIABLE_DRIVER_CONFIG for SecureBoot, PK, KEK, db, dbx (absent → empty
+ * data), then the PCR7 separator (Tcg2Dxe MeasureAllSecureVariables + MeasureSecureBootPolicy).
+ */
+export function secureBootPolicyEvents(fw: FirmwareParams, algs: readonly HashAlg[]): MeasuredEvent[] {
+  const sb = fw.secureBoot ?? {};
+  const empty = new Uint8Array(0);
+  return [
+    variableEvent(7, 'EV_EFI_VARIABLE_DRIVER_CONFIG', EFI_GLOBAL_VARIABLE, 'SecureBoot', Uint8Array.of(secureBootEnabled(fw) ? 1 : 0), algs),
+    variableEvent(7, 'EV_EFI_VARIABLE_DRIVER_CONFIG', EFI_GLOBAL_VARIABLE, 'PK', sb.PK ?? empty, algs),
+    variableEvent(7, 'EV_EFI_VARIABLE_DRIVER_CONFIG', EFI_GLOBAL_VARIABLE, 'KEK', sb.KEK ?? empty, algs),
+    variableEvent(7, 'EV_EFI_VARIABLE_DRIVER_CONFIG', EFI_IMAGE_SECURITY_DATABASE_GUID, 'db', sb.db ?? empty, algs),
+    variableEvent(7, 'EV_EFI_VARIABLE_DRIVER_CONFIG', EFI_IMAGE_SECURITY_DATABASE_GUID, 'dbx', sb.dbx ?? empty, algs),
+    separator(7, algs),
+  ];
+}
+
+/**
+ * The db entry (EFI_SIGNATURE_DATA) that lets `image` load under Secure Boot, as DxeImageVerificationLib
+ * IsAllowedByDb finds it: the first X.509 entry that is, or issued, a certificate of the image's
+ * Authenticode signature; else the first SHA-256 entry equal to the image's Authenticode hash.
+ */
+export function dbAuthority(db: Uint8Array, image: PeImage): Uint8Array | undefined {
+  const sigs = parseSignatureLists(db);
+  const x509 = (der: Uint8Array) => {
+    try {
+      return new X509Certificate(der);
+    } catch {
+      return undefined;
+    }
+  };
+  const embedded = signatureCertificates(image).map((der) => ({ der, cert: x509(der) }));
+  for (const s of sigs) {
+    if (s.type !== EFI_CERT_X509_GUID) continue;
+    const ca = x509(s.data);
+    if (!ca) continue;
+    const trusted = embedded.some((e) => Buffer.compare(Buffer.from(e.der), Buffer.from(s.data)) === 0 || (e.cert?.checkIssued(ca) && e.cert.verify(ca.publicKey)));
+    if (trusted) return s.signatureData;
+  }
+  const hash = authenticode(image, ['sha256']).sha256;
+  return sigs.find((s) => s.type === EFI_CERT_SHA256_GUID && Buffer.compare(Buffer.from(s.data), hash) === 0)?.signatureData;
+}
+
+/**
+ * Secure Boot on: EV_EFI_VARIABLE_AUTHORITY (PFP 3.3.4.8) for the db entry that verified `image`, once
+ * per distinct entry per boot (`logged`). Secure Boot off: nothing. An image no db entry admits would
+ * not load, which is an InputError.
+ */
+export function authorityEvents(fw: FirmwareParams, image: PeImage, what: string, logged: Set<string>, algs: readonly HashAlg[]): MeasuredEvent[] {
+  if (!secureBootEnabled(fw)) return [];
+  const a = dbAuthority(fw.secureBoot?.db ?? new Uint8Array(0), image);
+  if (!a) throw new InputError(`${what}: Secure Boot is on but no db entry verifies this image (not signed by a db certificate nor listed by hash); the firmware would refuse it`);
+  const key = Buffer.from(a).toString('hex');
+  if (logged.has(key)) return [];
+  logged.add(key);
+  return [variableEvent(7, 'EV_EFI_VARIABLE_AUTHORITY', EFI_IMAGE_SECURITY_DATABASE_GUID, 'db', a, algs, `db authority for ${what}`)];
+}
+
+/** BDS: "Calling EFI Application from Boot Option" (PCR4) when the first boot option starts. */
+export function bootAttemptEvent(algs: readonly HashAlg[]): MeasuredEvent {
+  return efiAction(4, 'Calling EFI Application from Boot Option', algs);
+}
+
+/** Ready-to-boot separators for PCR0–6 (PCR7's comes with the policy). */
+export function readyToBootSeparators(algs: readonly HashAlg[]): MeasuredEvent[] {
+  return [0, 1, 2, 3, 4, 5, 6].map((pcr) => separator(pcr, algs));
+}
+
+/** PFP 3.3.4.5: PCR5 actions around a successful ExitBootServices. */
+export function exitBootServicesEvents(algs: readonly HashAlg[]): MeasuredEvent[] {
+  return [efiAction(5, 'Exit Boot Services Invocation', algs), efiAction(5, 'Exit Boot Services Returned with Success', algs)];
+}

@@ -1,0 +1,102 @@
+/**
+ * MRTD: the SHA-384 the TDX module accumulates while the VMM builds the TD (Intel TDX Module ABI
+ * spec, TDH.MEM.PAGE.ADD and TDH.MR.EXTEND "MRTD extension" 128-byte buffers), replayed from the
+ * TDVF metadata. Pure: image bytes + metadata + page order → digest.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { PAGE_SIZE, parseTdvfMetadata, type TdvfMetadata, type TdvfSection } from '../../formats/tdvf.js';
+
+/**
+ * Host-side order of the build-time SEAMCALLs.
+ * - `single`: per 4 KiB page, PAGE.ADD then its 16 MR.EXTENDs (upstream KVM/QEMU >= 9, GCE, td-shim).
+ * - `two-pass`: for each section, all PAGE.ADDs, then all MR.EXTENDs (QEMU 8.x TDX builds).
+ */
+export type PageOrder = 'single' | 'two-pass';
+export const PAGE_ORDERS: readonly PageOrder[] = ['single', 'two-pass'];
+
+/** TDH.MR.EXTEND measures 256-byte chunks. */
+const MR_EXTEND_CHUNK = 0x100;
+const CHUNKS_PER_PAGE = PAGE_SIZE / MR_EXTEND_CHUNK;
+/** TDX Module ABI: MRTD extension buffer = ASCII op name padded to 16, GPA u64 LE at 16, zero to 128. */
+const EXT_BUF = 128;
+
+function extensionBuffer(op: 'MEM.PAGE.ADD' | 'MR.EXTEND'): Buffer {
+  const b = Buffer.alloc(EXT_BUF);
+  b.write(op, 0, 'ascii');
+  return b;
+}
+
+/** Bytes of page `page` of a section as the TD sees them: raw data, zero-filled up to MemoryDataSize. */
+function pageBytes(image: Buffer, s: TdvfSection, page: number, out: Buffer): Buffer {
+  const start = page * PAGE_SIZE;
+  out.fill(0);
+  if (start < s.rawDataSize) {
+    const n = Math.min(PAGE_SIZE, s.rawDataSize - start);
+    image.copy(out, 0, s.dataOffset + start, s.dataOffset + start + n);
+  }
+  return out;
+}
+
+class MrtdBuilder {
+  private readonly h: Hash = createHash('sha384');
+  private readonly add = extensionBuffer('MEM.PAGE.ADD');
+  /** One page's worth of MR.EXTEND records: 16 × (128-byte header + 256 data bytes). */
+  private readonly extend = Buffer.alloc(CHUNKS_PER_PAGE * (EXT_BUF + MR_EXTEND_CHUNK));
+  private readonly page = Buffer.alloc(PAGE_SIZE);
+
+  constructor() {
+    for (let i = 0; i < CHUNKS_PER_PAGE; i++) extensionBuffer('MR.EXTEND').copy(this.extend, i * (EXT_BUF + MR_EXTEND_CHUNK));
+  }
+
+  pageAdd(gpa: number): void {
+    this.add.writeBigUInt64LE(BigInt(gpa), 16);
+    this.h.update(this.add);
+  }
+
+  mrExtendPage(gpa: number, data: Buffer): void {
+    for (let i = 0; i < CHUNKS_PER_PAGE; i++) {
+      const o = i * (EXT_BUF + MR_EXTEND_CHUNK);
+      this.extend.writeBigUInt64LE(BigInt(gpa + i * MR_EXTEND_CHUNK), o + 16);
+      data.copy(this.extend, o + EXT_BUF, i * MR_EXTEND_CHUNK, (i + 1) * MR_EXTEND_CHUNK);
+    }
+    this.h.update(this.extend);
+  }
+
+  section(image: Buffer, s: TdvfSection, order: PageOrder): void {
+    const pages = s.memoryDataSize / PAGE_SIZE;
+    const gpa = (p: number) => s.memoryAddress + p * PAGE_SIZE;
+    const adds = !s.pageAug;
+    if (order === 'two-pass') {
+      if (adds) for (let p = 0; p < pages; p++) this.pageAdd(gpa(p));
+      if (s.mrExtend) for (let p = 0; p < pages; p++) this.mrExtendPage(gpa(p), pageBytes(image, s, p, this.page));
+    } else {
+      for (let p = 0; p < pages; p++) {
+        if (adds) this.pageAdd(gpa(p));
+        if (s.mrExtend) this.mrExtendPage(gpa(p), pageBytes(image, s, p, this.page));
+      }
+    }
+  }
+
+  digest(): Buffer {
+    return this.h.digest();
+  }
+}
+
+/** MRTD of `image` (the file the metadata was parsed from) for the given host page order. */
+export function computeMrtd(image: Buffer, metadata: TdvfMetadata, order: PageOrder = 'single'): Buffer {
+  const b = new MrtdBuilder();
+  for (const s of metadata.sections) b.section(image, s, order);
+  return b.digest();
+}
+
+/** Pages a section contributes to MRTD: added (PAGE.ADD, unless PAGE.AUG) and extended (MR.EXTEND). */
+export function sectionPages(s: TdvfSection): { added: number; extended: number } {
+  const pages = s.memoryDataSize / PAGE_SIZE;
+  return { added: s.pageAug ? 0 : pages, extended: s.mrExtend ? pages : 0 };
+}
+
+/** Parses the TDVF metadata of a TDVF/OVMF or td-shim image and returns its MRTD for `order`. */
+export function tdxMrtd(image: Buffer, order: PageOrder = 'single'): { mrtd: Buffer; metadata: TdvfMetadata } {
+  const metadata = parseTdvfMetadata(image);
+  return { mrtd: computeMrtd(image, metadata, order), metadata };
+}

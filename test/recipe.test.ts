@@ -1,0 +1,89 @@
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadRecipe, parseRecipe } from '../src/build/recipe.js';
+import { cli, errorLine } from './helpers/cli.js';
+import { ROOT } from './helpers/shared.js';
+
+const GOOD = `name: t
+sourceDateEpoch: 1700000000
+inputs:
+  busybox: { debian-binary: busybox-static=1:1.35.0-4+deb12u1+b1 }
+  vmlinuz: { from: kernel.vmlinuz }
+components:
+  kernel:
+    type: extract
+    source: { input: busybox, member: bin/busybox }
+    output: vmlinuz
+  cmdline:
+    type: cmdline
+    value: "console=ttyS0"
+    output: cmdline.txt
+  uki:
+    type: uki
+    stub: busybox
+    kernel: vmlinuz
+    output: uki.efi
+`;
+
+/** The error message for recipe text (throws if it parses). */
+function err(text: string): string {
+  try {
+    parseRecipe(text, 'r.yaml');
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error('expected the recipe to be rejected');
+}
+
+describe('recipe loader', () => {
+  it('parses a valid recipe and orders components by from: dependencies', () => {
+    const r = parseRecipe(GOOD, 'r.yaml');
+    expect(Object.keys(r.components)).toEqual(['kernel', 'cmdline', 'uki']);
+    expect(r.inputs.busybox).toEqual({ kind: 'debian-binary', package: 'busybox-static', version: '1:1.35.0-4+deb12u1+b1' });
+    expect(r.inputs.vmlinuz).toEqual({ kind: 'from', component: 'kernel', output: 'vmlinuz' });
+  });
+
+  it('every shipped recipe validates', async () => {
+    const files = readdirSync(resolve(ROOT, 'recipes')).filter((f) => f.endsWith('.yaml'));
+    expect(files).toEqual(expect.arrayContaining(['default.yaml', 'initrd.yaml', 'uki.yaml', 'cmdline.yaml']));
+    for (const f of files) await expect(loadRecipe(resolve(ROOT, 'recipes', f))).resolves.toMatchObject({ name: f.replace('.yaml', '') });
+  });
+
+  it('bad YAML: one line with line:col', () => {
+    expect(err('name: t\ncomponents:\n  a: [1, 2\n')).toMatch(/^r\.yaml:4:1: bad YAML: /);
+    expect(err('name: t\nname: u\n')).toMatch(/^r\.yaml:2:1: bad YAML: Map keys must be unique/);
+  });
+
+  it('schema errors point at the offending line', () => {
+    const lines = GOOD.split('\n');
+    // unknown key inside a component (line 13 is `value: ...` of cmdline)
+    const withTypo = [...lines.slice(0, 13), '    valeu: "x"', ...lines.slice(13)].join('\n');
+    expect(err(withTypo)).toBe('r.yaml:14:5: components.cmdline.valeu: unknown key');
+    expect(err(GOOD.replace('sourceDateEpoch: 1700000000', 'sourceDateEpoch: -5'))).toBe('r.yaml:2:18: sourceDateEpoch: must be >= 0');
+    expect(err(GOOD.replace('{ from: kernel.vmlinuz }', '{ from: kernel.vmlinuz, file: x }'))).toBe(
+      'r.yaml:5:12: inputs.vmlinuz: give exactly one of file, url (+sha256), debian-binary, debian-source, git (+commit), from',
+    );
+    expect(err(GOOD.replace('    type: uki\n', '    type: ukii\n'))).toMatch(/^r\.yaml:16:11: components\.uki\.type: must be one of "run", "extract"/);
+    expect(err(GOOD.replace('    output: uki.efi\n', ''))).toBe('r.yaml:16:5: components.uki: missing required key "output"');
+    expect(err(GOOD.replace('name: t', 'name: T x'))).toMatch(/^r\.yaml:1:7: name: malformed value/);
+  });
+
+  it('cross-reference errors point at the reference', () => {
+    expect(err(GOOD.replace('kernel: vmlinuz', 'kernel: nothere'))).toBe('r.yaml:18:13: components.uki.kernel: no input named "nothere" (declare it under inputs:)');
+    expect(err(GOOD.replace('{ from: kernel.vmlinuz }', '{ from: kernel.bzImage }'))).toBe('r.yaml:5:20: inputs.vmlinuz.from: no component output "kernel.bzImage"');
+    expect(err(GOOD.replace('output: cmdline.txt', 'output: vmlinuz'))).toBe('r.yaml:12:5: components.cmdline: output "vmlinuz" is also an output of component "kernel" (output file names are unique per recipe)');
+    const cyclic = GOOD.replace('source: { input: busybox, member: bin/busybox }', 'source: vmlinuz');
+    expect(err(cyclic)).toBe('r.yaml:8:5: components.kernel: dependency cycle: kernel -> kernel');
+    expect(err(`${GOOD}  k:\n    type: run\n    steps: [{ run: "true" }]\n    outputs: [o]\n`)).toBe('r.yaml:21:5: components.k: a run component needs a base image (top-level or component "base:")');
+  });
+
+  it('the CLI prints the one-line error and exits 1', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'recipe-'));
+    writeFileSync(join(dir, 'bad.yaml'), 'name: t\nsourceDateEpoch: 1\ncomponents:\n  c:\n    type: cmdline\n    value: 1\n    output: c.txt\n');
+    const r = await cli(['build', join(dir, 'bad.yaml'), '--out', join(dir, 'out')]);
+    expect(r.code).toBe(1);
+    expect(errorLine(r)).toBe(`cvm-measure: error: ${join(dir, 'bad.yaml')}:6:12: components.c.value: must be string`);
+  });
+});
