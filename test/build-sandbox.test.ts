@@ -60,7 +60,7 @@ suite('build: sandboxed run components', () => {
   it('runs steps with /src read-only and publishes /out; --check names the output that depends on JOBS', async () => {
     const dir = recipeDir(RECIPE);
     const out = mkdtempSync(join(tmpdir(), 'sb-out-'));
-    const r = await cli(['build', join(dir, 'r.yaml'), '--out', out, '--json', '--jobs', '2'], { env });
+    const r = await cli(['build', join(dir, 'r.yaml'), '--out', out, '--json', '--jobs', '2', '--rebuild'], { env });
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout) as { backend: string; components: { name: string; type: string }[] };
     expect(['docker', 'podman', 'bwrap', 'chroot']).toContain(j.backend);
@@ -69,6 +69,14 @@ suite('build: sandboxed run components', () => {
     expect(readFileSync(join(out, 'logs/build.log'), 'utf8')).toContain(`run hello copy in ${j.backend}`);
     const lock = JSON.parse(readFileSync(join(dir, 'r.lock.json'), 'utf8')) as { bases: { suite: string; sha256: string }[] };
     expect(lock.bases).toEqual([{ suite: 'bookworm', variant: 'minbase', include: [], sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
+
+    // a lock-pinned base this cache does not have (the mirror moved on): rebuilt and re-pinned, with a warning
+    const pinned = lock.bases[0]!.sha256;
+    writeFileSync(join(dir, 'r.lock.json'), readFileSync(join(dir, 'r.lock.json'), 'utf8').replace(pinned, 'ab'.repeat(32)));
+    const moved = await cli(['build', join(dir, 'r.yaml'), '--out', mkdtempSync(join(tmpdir(), 'sb-out-'))], { env });
+    expect(moved.code, moved.stderr).toBe(0);
+    expect(moved.stderr).toContain(`cvm-measure: warning: base bookworm/minbase: the mirror moved on since the lock (pinned abababababab…, built ${pinned.slice(0, 12)}…); re-pinned (--locked refuses this)`);
+    expect(readFileSync(join(dir, 'r.lock.json'), 'utf8')).toContain(pinned);
 
     const c = await cli(['build', join(dir, 'r.yaml'), '--out', mkdtempSync(join(tmpdir(), 'sb-out-')), '--check', '--locked'], { env });
     expect(c.code).toBe(1);

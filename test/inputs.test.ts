@@ -73,6 +73,22 @@ describe('pinned inputs: hostile and mismatching inputs leave nothing in the cac
     expect(busybox.subarray(0, 4)).toEqual(Buffer.from('\x7fELF', 'latin1'));
   });
 
+  it('debian-source: the .dsc (pinned) and every file it lists, each checked against the .dsc', async () => {
+    const cache = freshCache();
+    const ctx = { cache, recipeDir: tmpdir(), log };
+    const spec = { kind: 'debian-source' as const, package: 'hello', version: '2.10-3' };
+    await expect(fetchInput('hello', { ...spec, sha256: WRONG }, undefined, ctx)).rejects.toThrow(/input hello \(debian-source hello=2\.10-3\): sha256 mismatch: expected abab/);
+    expect(blobs(cache)).toEqual([]);
+    const r = await fetchInput('hello', spec, undefined, ctx);
+    expect(r.files!.map((f) => f.name)).toEqual(['hello_2.10-3.dsc', 'hello_2.10.orig.tar.gz', 'hello_2.10.orig.tar.gz.asc', 'hello_2.10-3.debian.tar.xz']);
+    expect(r.sha256).toBe(r.files![0]!.sha256);
+    const dsc = readFileSync(cache.blobPath(r.sha256), 'utf8');
+    for (const f of r.files!.slice(1)) {
+      expect(dsc).toContain(` ${f.sha256} ${f.size} ${f.name}`);
+      expect(sha256(readFileSync(cache.blobPath(f.sha256)))).toBe(f.sha256);
+    }
+  }, 120_000);
+
   it('git: the archive of a pinned commit, refused on a digest mismatch', async () => {
     const repo = mkdtempSync(join(tmpdir(), 'repo-'));
     const env = { ...process.env, GIT_AUTHOR_DATE: '2023-11-14T22:13:20Z', GIT_COMMITTER_DATE: '2023-11-14T22:13:20Z', GIT_AUTHOR_NAME: 'a', GIT_AUTHOR_EMAIL: 'a@b', GIT_COMMITTER_NAME: 'a', GIT_COMMITTER_EMAIL: 'a@b' };

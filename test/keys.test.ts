@@ -1,5 +1,5 @@
-import { createECDH, createHash, createPrivateKey, createPublicKey, verify } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { createECDH, createHash, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
@@ -86,6 +86,18 @@ describe('keys and signers', () => {
     await expect(commandSigner(['false'], parsePublicKey(g.publicPem, 'p')).sign(Buffer.from('x'))).rejects.toThrow('signer command false failed (exit 1)');
     const other = generateKey(alg);
     await expect(commandSigner(argv, parsePublicKey(other.publicPem, 'p')).sign(Buffer.from('x'))).rejects.toThrow('does not verify');
+  });
+
+  it('keeps a command signature that ends in a newline byte (binary stdout is not trimmed)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cvm-keys-'));
+    const g = generateKey('ed25519');
+    const keyPath = join(dir, 'k.pem');
+    writeFileSync(keyPath, g.privatePem, { mode: 0o600 });
+    const k = createPrivateKey(g.privatePem);
+    let m = 0;
+    while (sign(null, Buffer.from(String(m)), k).at(-1) !== 0x0a) m++;
+    const s = commandSigner(['sh', '-c', `t=$(mktemp); cat > "$t"; openssl pkeyutl -sign -rawin -inkey '${keyPath}' -in "$t"; r=$?; rm -f "$t"; exit $r`], parsePublicKey(g.publicPem, 'p'));
+    expect(Buffer.from(await s.sign(Buffer.from(String(m)))).equals(sign(null, Buffer.from(String(m)), k))).toBe(true);
   });
 
   it('rejects unsupported keys with one line naming the file', () => {

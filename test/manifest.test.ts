@@ -177,6 +177,11 @@ describeShared('manifest create / verify on real measurements', () => {
     expect(Object.keys(doc.tdx[0].notPredicted)).toEqual(['0', '3']);
     expect(doc.pcr[0].banks.sha256['4']).toBe(pcr.pcrs.sha256['4']);
     expect(JSON.stringify(doc)).not.toContain('/work/');
+    // the document names the build record by the digest of the exact Statement bytes provenance.intoto.json signs
+    const prov = JSON.parse(readFileSync(join(out('ed25519'), 'provenance.intoto.json'), 'utf8'));
+    const provBody = Buffer.from(prov.payload, 'base64');
+    expect(provBody.equals(readFileSync(join(dir, 'build-record.json')))).toBe(true);
+    expect(doc.buildRecord).toEqual({ sha256: createHash('sha256').update(provBody).digest('hex'), predicateType: 'https://slsa.dev/provenance/v1' });
     const pcrCorim = await cli(['manifest', 'inspect', join(out('ed25519'), 'pcr.corim.cbor'), '--json']);
     const pv = JSON.parse(pcrCorim.stdout).corim.values as { key: string; environment: string; digests: Record<string, string> }[];
     expect(pv.find((x) => x.key === 'ir4')).toEqual({ key: 'ir4', environment: 'vTPM PCRs (direct)', digests: { 1: pcr.pcrs.sha256['4'], 7: pcr.pcrs.sha384['4'] } });
@@ -231,6 +236,19 @@ describeShared('manifest create / verify on real measurements', () => {
     expect(cor.code).toBe(2);
   });
 
+  it('an SNP policy becomes POLICY (mkey 2) as #6.560 little-endian bytes, accepted by verify_corim.py --strict', async () => {
+    const withPolicy = join(dir, 'policy.json');
+    writeFileSync(withPolicy, JSON.stringify({ ...snp, policy: '0x30000' }));
+    const o = join(dir, 'policy');
+    expect((await cli(['manifest', 'create', '--measurements', withPolicy, '--key', key('ecdsa-p384'), '--out', o, '--formats', 'corim'], { env })).code).toBe(0);
+    const r = await tool(PY, [shared('tools/validate/verify_corim.py'), join(o, 'snp.corim.cbor'), '--pub', pub('ecdsa-p384'), '--strict', '--dump', '--expect', `641=7:${snp.digests['2']}`]);
+    expect(r.out).toContain("h'0000030000000000'");
+    expect(r.out).toContain('RESULT: OK (0 errors, 0 warnings)');
+    writeFileSync(withPolicy, JSON.stringify({ ...snp, policy: 'debug' }));
+    const bad = await cli(['manifest', 'create', '--measurements', withPolicy, '--key', key('ecdsa-p384'), '--out', o]);
+    expect([bad.code, errorLine(bad)]).toEqual([1, 'cvm-measure: error: snp policy: "debug" is not a 64-bit integer']);
+  });
+
   it('CLI errors are one line with exit 2 for usage and 1 for bad input', async () => {
     const m = join(dir, 'measurements.json');
     const noKey = await cli(['manifest', 'create', '--measurements', m, '--out', join(dir, 'x')]);
@@ -242,6 +260,8 @@ describeShared('manifest create / verify on real measurements', () => {
     expect([bad.code, errorLine(bad)]).toEqual([1, 'cvm-measure: error: measurements[0].digests[1]: expected 48 bytes of hex, got "00"']);
     const notKey = await cli(['manifest', 'create', '--measurements', m, '--key', m, '--out', join(dir, 'x')]);
     expect([notKey.code, errorLine(notKey)]).toEqual([1, `cvm-measure: error: ${m}: not a PEM private key (expected PKCS#8 or SEC1, unencrypted)`]);
+    const unsigned = await cli(['manifest', 'verify', join(out('ed25519'), 'reference-values.json'), '--trust', pub('ed25519')]);
+    expect(errorLine(unsigned)).toContain('reference-values.json is not signed; verify its envelope reference-values.intoto.json');
     const notManifest = await cli(['manifest', 'verify', OVMF, '--trust', pub('ed25519')]);
     expect([notManifest.code, errorLine(notManifest)]).toEqual([1, `cvm-measure: error: ${OVMF}: manifest: neither a signed CoRIM (CBOR tag 18) nor a DSSE envelope (JSON)`]);
   });
@@ -308,7 +328,7 @@ describe('manifest verify rejects tampering', () => {
     const top = decodeCbor(corim) as Tagged;
     const arr = top.value as CborValue[];
     const der = encodeCbor(new Tagged(18, [arr[0], arr[1], arr[2], rawToDer(arr[3] as Uint8Array)]));
-    expect(() => verifyManifest(der, { trusted, now })).toThrow(/signature must be raw r\|\|s of 64 bytes, got 7\d \(looks like DER\)/);
+    expect(() => verifyManifest(der, { trusted, now })).toThrow(/signature must be raw r\|\|s of 64 bytes, got \d+ \(looks like DER\)/);
     const e = JSON.parse(envelope.toString('utf8'));
     const { derToRaw } = await import('../src/manifest/ecdsa.js');
     e.signatures[0].sig = derToRaw(Buffer.from(e.signatures[0].sig, 'base64'), 32).toString('base64');

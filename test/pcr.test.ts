@@ -171,6 +171,13 @@ describeShared('measure pcr / eventlog diff CLI', () => {
     }
   });
 
+  it('--disk (a disk image, of which only the first LBAs are read) measures the same GPT as --gpt', async () => {
+    const a = JSON.parse((await cli(ukiArgs())).stdout);
+    const b = JSON.parse((await cli(ukiArgs().map((x) => (x === '--gpt' ? '--disk' : x)))).stdout);
+    expect(b.pcrs).toEqual(a.pcrs);
+    expect(b.boot.gpt).toEqual({ diskGuid: '11111111-2222-3333-4444-555555555555', partitions: 1 });
+  });
+
   it('eventlog diff: a matching log passes; a log of the other boot is named at its first differing event', async () => {
     const validate = schema('pcr-eventlog-diff.schema.json');
     const expected = join(dir, 'uki.json');

@@ -51,6 +51,14 @@ describe('recipe loader', () => {
     for (const f of files) await expect(loadRecipe(resolve(ROOT, 'recipes', f))).resolves.toMatchObject({ name: f.replace('.yaml', '') });
   });
 
+  it('default.yaml builds the same kernel (base + component) as kernel.yaml, so they share its cache key', async () => {
+    const d = await loadRecipe(resolve(ROOT, 'recipes/default.yaml'));
+    const k = await loadRecipe(resolve(ROOT, 'recipes/kernel.yaml'));
+    expect(d.components.kernel).toEqual(k.components.kernel);
+    expect(d.base).toEqual(k.base);
+    for (const i of ['linux-source', 'config']) expect(d.inputs[i]).toEqual(k.inputs[i]);
+  });
+
   it('bad YAML: one line with line:col', () => {
     expect(err('name: t\ncomponents:\n  a: [1, 2\n')).toMatch(/^r\.yaml:4:1: bad YAML: /);
     expect(err('name: t\nname: u\n')).toMatch(/^r\.yaml:2:1: bad YAML: Map keys must be unique/);

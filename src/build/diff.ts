@@ -94,10 +94,13 @@ function ffsFiles(img: Uint8Array): Map<string, string> | undefined {
 }
 
 function fvParts(a: Uint8Array, b: Uint8Array): string[] | undefined {
-  const fa = ffsFiles(a);
-  const fb = ffsFiles(b);
-  if (!fa || !fb) return undefined;
-  return mapDiff('firmware', fa, fb);
+  try {
+    const fa = ffsFiles(a);
+    const fb = ffsFiles(b);
+    return fa && fb ? mapDiff('firmware', fa, fb) : undefined;
+  } catch {
+    return undefined; // a malformed volume header: fall back to the byte offset
+  }
 }
 
 /** One line per differing part of two outputs (empty when they are identical). */

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { execa } from 'execa';
+import { execFile } from 'node:child_process';
 import { BuildError } from '../errors.js';
 import { canonicalJson } from '../manifest/canonical-json.js';
 import type { Cache } from './cache.js';
@@ -87,7 +87,11 @@ export async function runMeasurements(m: MeasureSpec, artifacts: Artifact[], out
         results[i] = cached;
         continue;
       }
-      const r = await execa(process.execPath, [cli, ...argv], { cwd: out, reject: false, env: { NO_COLOR: '1' } });
+      const r = await new Promise<{ exitCode: number; stdout: string; stderr: string }>((res) =>
+        execFile(process.execPath, [cli, ...argv], { cwd: out, env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 256 << 20 }, (e, stdout, stderr) =>
+          res({ exitCode: e ? Number((e as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        ),
+      );
       if (r.exitCode !== 0) {
         const err = r.stderr.split('\n').find((l) => l.includes('error:')) ?? r.stderr.trim().split('\n')[0];
         throw new BuildError(`measure: cvm-measure ${argv.slice(0, 2).join(' ')} failed: ${err?.replace(/^cvm-measure: error: /, '')}`);

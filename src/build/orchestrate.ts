@@ -5,16 +5,14 @@
  * signing follow in build.ts (the CLI) through measure.ts / provenance.ts.
  */
 import { createHash } from 'node:crypto';
-import { appendFile, copyFile, lstat, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, copyFile, lstat, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { BuildError, InputError } from '../errors.js';
 import { canonicalJson } from '../manifest/canonical-json.js';
 import { hashFile } from '../util/fs.js';
-import { runBuiltin } from './builtin.js';
 import { Cache, type Blob } from './cache.js';
 import { fetchInput, hashLocal, inputRef, type ResolvedInput } from './inputs/index.js';
-import { readMember } from './inputs/member.js';
 import { lockedBase, lockedInput, lockPath, lockText, readLock, writeLock, type LockedBase } from './lock.js';
 import { componentInputs, componentOutputs, type BaseSpec, type ComponentSpec, type Recipe, type SourceRef } from './recipe.js';
 import { sandboxEnv } from './sandbox/env.js';
@@ -50,6 +48,8 @@ export interface BuildOptions {
   /** Do not write the lock file or component records (the second build of --check). */
   readOnlyLock?: boolean;
   onProgress?: (event: ProgressEvent) => void;
+  /** Things the user should know (a re-pinned base); the CLI prints them as warnings. */
+  notice?: (line: string) => void;
 }
 
 export type ProgressEvent =
@@ -187,6 +187,7 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
     const r = await ensureInput(ref.input);
     const what = `input ${ref.input}`;
     if (ref.member === undefined) return cache.readBlob(r.sha256, what);
+    const { readMember } = await import('./inputs/member.js');
     return readMember(await cache.verified(r.sha256, what), ref.member, what);
   };
 
@@ -199,24 +200,45 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
       const t0 = performance.now();
       const base = baseOf(spec);
       let baseSha = base ? basePins.get(baseKey(base)) : undefined;
-      if (base && !baseSha) {
-        // unpinned: reuse a base this cache built for the same package set and SOURCE_DATE_EPOCH, else mmdebstrap
-        const indexKey = sha256Hex(canonicalJson({ ...base, sourceDateEpoch: recipe.sourceDateEpoch }));
+      /** Unpinned: a base this cache built for the same package set and SOURCE_DATE_EPOCH, else mmdebstrap. */
+      const currentBase = async (b: BaseSpec): Promise<string> => {
+        const indexKey = sha256Hex(canonicalJson({ ...b, sha256: undefined, sourceDateEpoch: recipe.sourceDateEpoch }));
         const known = await cache.getJson<{ sha256: string }>('bases', indexKey);
         if (known && (await cache.has(known.sha256))) {
-          baseSha = known.sha256;
-          await log.line(`base ${base.suite}/${base.variant}: reusing cached ${baseSha}`);
-        } else {
-          emit({ kind: 'step', text: `[${i + 1}/${names.length}] ${name}: base image ${base.suite}/${base.variant} (mmdebstrap)` });
-          baseSha = await ensureBase(cache, base, recipe.sourceDateEpoch, undefined, log);
-          await cache.putJson('bases', indexKey, { sha256: baseSha });
+          await log.line(`base ${b.suite}/${b.variant}: reusing cached ${known.sha256}`);
+          return known.sha256;
         }
+        emit({ kind: 'step', text: `[${i + 1}/${names.length}] ${name}: base image ${b.suite}/${b.variant} (mmdebstrap)` });
+        const sha = await ensureBase(cache, b, recipe.sourceDateEpoch, undefined, log);
+        await cache.putJson('bases', indexKey, { sha256: sha });
+        return sha;
+      };
+      if (base && !baseSha) {
+        baseSha = await currentBase(base);
         basePins.set(baseKey(base), baseSha);
         bases.set(baseSha, { suite: base.suite, variant: base.variant, include: base.include, sha256: baseSha });
       }
       const inputDigests = Object.fromEntries(componentInputs(spec).map((n) => [n, digestOf(n)]));
-      const key = sha256Hex(canonicalJson({ v: KEY_VERSION, spec, inputs: inputDigests, base: baseSha ?? null, sourceDateEpoch: recipe.sourceDateEpoch }));
-      const hit = opts.rebuild ? undefined : await cache.getComponent(key);
+      const keyFor = (b: string | undefined) => sha256Hex(canonicalJson({ v: KEY_VERSION, spec, inputs: inputDigests, base: b ?? null, sourceDateEpoch: recipe.sourceDateEpoch }));
+      let key = keyFor(baseSha);
+      let hit = opts.rebuild ? undefined : await cache.getComponent(key);
+      if (!hit && base && baseSha && !(await cache.has(baseSha))) {
+        // the pinned base is not in this cache: rebuild it. A recipe pin or --locked demands the same
+        // digest; a lock pin alone follows the mirror (package updates change the tarball) and is re-pinned.
+        const strict = opts.locked || base.sha256 !== undefined;
+        if (strict) emit({ kind: 'step', text: `[${i + 1}/${names.length}] ${name}: base image ${base.suite}/${base.variant} (mmdebstrap)` });
+        const built = strict ? await ensureBase(cache, base, recipe.sourceDateEpoch, baseSha, log) : await currentBase(base);
+        if (built !== baseSha) {
+          opts.notice?.(`base ${base.suite}/${base.variant}: the mirror moved on since the lock (pinned ${baseSha.slice(0, 12)}…, built ${built.slice(0, 12)}…); re-pinned (--locked refuses this)`);
+          await log.line(`base ${base.suite}/${base.variant} re-pinned ${baseSha} -> ${built}`);
+          bases.delete(baseSha);
+          bases.set(built, { suite: base.suite, variant: base.variant, include: base.include, sha256: built });
+          basePins.set(baseKey(base), built);
+          baseSha = built;
+          key = keyFor(built);
+          hit = opts.rebuild ? undefined : await cache.getComponent(key);
+        }
+      }
       let outputs: Record<string, Blob>;
       if (hit) {
         outputs = hit.outputs;
@@ -228,6 +250,7 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
         outputs = await runComponent({ recipe, name, spec, cache, sandbox, workspace, rootfs, jobs, v, logDir, log, ensureInput, emit, index: `[${i + 1}/${names.length}]` });
       } else {
         emit({ kind: 'step', text: `[${i + 1}/${names.length}] ${name}: ${spec.type}` });
+        const { runBuiltin } = await import('./builtin.js');
         const bytes = await runBuiltin(spec, readSource, recipe.sourceDateEpoch);
         outputs = { [spec.output]: await cache.putBytes(bytes) };
       }
@@ -249,6 +272,7 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
       const dest = join(opts.out, output);
       const tmp = join(opts.out, `.${output}.${process.pid}.tmp`);
       await copyFile(await cache.verified(blob.sha256, `${r.name}.${output}`), tmp);
+      await chmod(tmp, 0o644);
       await rename(tmp, dest);
       const { size, digests } = await hashFile(dest, ['sha256', 'sha384']);
       artifacts.push({ name: `${r.name}.${output}`, path: output, size, sha256: digests.sha256!, sha384: digests.sha384! });

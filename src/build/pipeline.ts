@@ -8,7 +8,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { writeFileAtomic, exists } from '../util/fs.js';
-import { checkBuild, type CheckDifference } from './check.js';
+import type { CheckDifference } from './check.js';
 import { MEASUREMENTS_SCHEMA, runMeasurements, type MeasurementsFile } from './measure.js';
 import { Cache } from './cache.js';
 import { build, type BuildOptions, type BuildResult } from './orchestrate.js';
@@ -17,9 +17,6 @@ import type { Recipe } from './recipe.js';
 
 export interface PipelineOptions extends BuildOptions {
   check?: boolean;
-  /** Skip signing even when the recipe has `sign:` (tests, benches). */
-  noSign?: boolean;
-  notice?: (line: string) => void;
 }
 
 export interface PipelineResult {
@@ -51,6 +48,7 @@ export async function runPipeline(recipe: Recipe, opts: PipelineOptions): Promis
   let result: BuildResult;
   let check: PipelineResult['check'];
   if (opts.check) {
+    const { checkBuild } = await import('./check.js');
     const c = await checkBuild(recipe, o);
     result = c.first;
     const { env, ...rest } = c.variation;
@@ -71,7 +69,7 @@ export async function runPipeline(recipe: Recipe, opts: PipelineOptions): Promis
 
   const files: PipelineResult['files'] = { measurements: mPath, buildRecord: bPath, manifest: [] };
   let signingKey: PipelineResult['signingKey'];
-  if (recipe.sign && !opts.noSign) {
+  if (recipe.sign) {
     opts.onProgress?.({ kind: 'step', text: 'signing' });
     const k = recipe.sign.key === 'default' ? await defaultKey(opts.notice ?? (() => {})) : { path: resolve(recipe.dir, recipe.sign.key), generated: false };
     const { parsePrivateKey } = await import('../manifest/keys.js');

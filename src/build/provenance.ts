@@ -44,7 +44,10 @@ export function buildRecord(r: BuildResult, invocationId: string): Statement {
           env: r.env,
           backend: r.backend ?? null,
           jobs: r.jobs,
-          components: r.components.map((c) => ({ name: c.name, type: c.type, cacheKey: c.key, cached: c.cached })),
+          components: r.components.map((c) => {
+            const spec = r.recipe.components[c.name]!;
+            return { name: c.name, type: c.type, cacheKey: c.key, cached: c.cached, ...(spec.type === 'run' ? { env: spec.env } : {}) };
+          }),
         },
         resolvedDependencies: deps,
       },

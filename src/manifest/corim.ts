@@ -64,7 +64,8 @@ function snpTriples(list: SnpValues[]): CborValue[] {
       const claims: CborValue[] = [m([[0, MKEY.snpMeasurement], [1, m([[2, [[NI_ALG.sha384!, hex(s.launchDigests[vcpus]!)]]]])]])];
       const policy = s.parameters.policy;
       if (policy !== undefined) {
-        const p = Buffer.alloc(8);
+        if (!/^(0x[0-9a-f]{1,16}|\d+)$/i.test(String(policy)) || BigInt(policy) >= 1n << 64n) throw new InputError(`snp policy: ${JSON.stringify(policy)} is not a 64-bit integer`);
+        const p = Buffer.alloc(8); // ATTESTATION_REPORT POLICY R[0x008:0x010], little-endian
         p.writeBigUInt64LE(BigInt(policy));
         claims.push(m([[0, MKEY.snpPolicy], [1, m([[4, tagged(560, p)]])]]));
       }

@@ -53,21 +53,29 @@ export interface CreatedManifest {
   files: ManifestFile[];
 }
 
+/** The build's Statement: the exact bytes signed in provenance.intoto.json (and hashed into the document) and its parse. */
 interface BuildRecord {
   bytes: Uint8Array;
   statement: Record<string, unknown>;
 }
 
-function readBuildRecord(v: Uint8Array | object): BuildRecord {
-  const bytes = v instanceof Uint8Array ? v : Buffer.from(canonicalJson(v));
-  let doc: unknown;
+function parseJson(b: Uint8Array, what: string): unknown {
   try {
-    doc = v instanceof Uint8Array ? JSON.parse(Buffer.from(v).toString('utf8')) : v;
+    return JSON.parse(Buffer.from(b).toString('utf8'));
   } catch {
-    throw new InputError('build record: not JSON');
+    throw new InputError(`${what}: not JSON`);
   }
+}
+
+/** File bytes are kept as they are; an object is serialized as canonical JSON; a DSSE envelope gives its payload. */
+function readBuildRecord(v: Uint8Array | object): BuildRecord {
+  let bytes: Uint8Array = v instanceof Uint8Array ? v : Buffer.from(canonicalJson(v), 'utf8');
+  let doc = v instanceof Uint8Array ? parseJson(v, 'build record') : v;
   const d = doc as Record<string, unknown>;
-  if (typeof d?.payloadType === 'string') doc = JSON.parse(Buffer.from(parseEnvelope(d).payload, 'base64').toString('utf8'));
+  if (typeof d?.payloadType === 'string') {
+    bytes = Buffer.from(parseEnvelope(d).payload, 'base64');
+    doc = parseJson(bytes, 'build record envelope payload');
+  }
   const st = checkStatement(doc, 'build record');
   if (st.predicateType !== SLSA_PROVENANCE_V1) throw new InputError(`build record: predicateType must be ${SLSA_PROVENANCE_V1}, got ${st.predicateType}`);
   return { bytes, statement: doc as Record<string, unknown> };
@@ -111,7 +119,7 @@ export async function createManifest(o: CreateManifestOptions): Promise<CreatedM
   if (formats.has('intoto')) {
     // each Statement as a DSSE envelope (all signatures) and as a sigstore bundle (first signature)
     const statements: [string, Uint8Array][] = [['reference-values', statementBytes(referenceValuesStatement(rv, docSha))]];
-    if (br) statements.push(['provenance', Buffer.from(canonicalJson(br.statement), 'utf8')]);
+    if (br) statements.push(['provenance', br.bytes]);
     for (const [name, body] of statements) {
       const env = await signEnvelope(INTOTO_PAYLOAD_TYPE, body, signers);
       outputs.push({ format: 'intoto', name: `${name}.intoto.json`, data: json(env) });

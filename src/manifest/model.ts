@@ -55,7 +55,7 @@ export interface ReferenceValues {
   snp: SnpValues[];
   tdx: TdxValues[];
   pcr: PcrValues[];
-  /** The build record these values came with (digest of its bytes, predicate type). */
+  /** The build record these values came with: sha256 of the Statement bytes signed in provenance.intoto.json, predicate type. */
   buildRecord?: { sha256: string; predicateType?: string };
 }
 

@@ -56,6 +56,7 @@ export function commandSigner(argv: readonly string[], publicKey: KeyObject): Si
       const r = await execa(argv[0]!, argv.slice(1), {
         input,
         encoding: 'buffer',
+        stripFinalNewline: false, // binary signatures may end in 0x0a
         reject: false,
         env: { CVM_SIGN_ALG: info.coseName, CVM_SIGN_INPUT: info.hash ? 'digest' : 'message', CVM_SIGN_HASH: info.hash ?? '' },
       });

@@ -9,6 +9,7 @@ import { HEADER, verifySign1 } from '../formats/cose.js';
 import { corimHeader, readCorim, type CorimSummary } from './corim.js';
 import { parseEnvelope, verifyEnvelope } from './dsse.js';
 import { checkStatement } from './intoto.js';
+import { REFERENCE_VALUES_SCHEMA } from './model.js';
 import { SIGSTORE_BUNDLE_V03 } from './sigstore.js';
 
 export interface VerifyOptions {
@@ -66,6 +67,9 @@ export function verifyDsse(text: string, o: VerifyOptions): VerifyResult {
   } catch {
     throw new FormatError('DSSE envelope', 'not JSON');
   }
+  const d = doc as Record<string, unknown> | null;
+  if (d?.schema === REFERENCE_VALUES_SCHEMA) throw new FormatError('manifest', 'reference-values.json is not signed; verify its envelope reference-values.intoto.json');
+  if (typeof d?.type === 'string' && 'version' in d && !('signatures' in d)) throw new FormatError('manifest', 'an RVPS message is not signed; verify the CoRIM or DSSE envelope it was made from');
   const bundle = unwrapBundle(doc);
   const env = parseEnvelope(bundle?.dsseEnvelope ?? doc);
   // nothing outside the signature may be silently ignored: unknown members and keyid hints that name another key are errors

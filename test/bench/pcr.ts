@@ -3,6 +3,7 @@
  * events, replay three banks) and the Authenticode hash of the 8 MiB Debian kernel next to `sha256sum`
  * of the same file — the floor for anything that reads and hashes it once. Needs ../shared (fixtures).
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { authenticode, parsePe } from '../../src/formats/pe.js';
 import { parseGpt } from '../../src/formats/gpt.js';
@@ -28,7 +29,13 @@ export function pcrCases(): BenchCase[] {
   const firmware = () => ({ secureBoot: secureBootVariables(parseVarStore(vars)) });
   return [
     { name: 'pcr: sha256sum vmlinuz (8 MiB)', command: ['sha256sum', kernelPath] },
+    { name: 'pcr: sha256 vmlinuz (node:crypto)', fn: () => createHash('sha256').update(kernel).digest() },
     { name: 'pcr: authenticode sha256 vmlinuz', fn: () => authenticode(parsePe(kernel), ['sha256']) },
+    {
+      name: 'pcr: measure pcr --unpatched-kernel --banks sha256 (≈ one Authenticode pass)',
+      cli: ['measure', 'pcr', '--boot', 'direct', '--kernel', kernelPath, '--unpatched-kernel', '--banks', 'sha256', '--json'],
+      relativeTo: 'pcr: sha256sum vmlinuz (8 MiB)',
+    },
     { name: 'pcr: authenticode sha1+sha256+sha384 vmlinuz', fn: () => authenticode(parsePe(kernel), HASH_ALGS) },
     {
       name: 'pcr: measure pcr --boot direct (3 banks)',

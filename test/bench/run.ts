@@ -6,8 +6,9 @@ import { tdxCases } from './tdx.js';
 import { snpCases } from './snp.js';
 import { pcrCases } from './pcr.js';
 import { buildCases } from './build.js';
+import { sandboxCases } from './sandbox.js';
 
-const suites: (() => BenchCase[] | Promise<BenchCase[]>)[] = [startupCases, tdxCases, snpCases, manifestCases, pcrCases, buildCases];
+const suites: (() => BenchCase[] | Promise<BenchCase[]>)[] = [startupCases, tdxCases, snpCases, manifestCases, pcrCases, buildCases, sandboxCases];
 
 const filter = process.argv[2];
 const results = [];

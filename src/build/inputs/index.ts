@@ -8,12 +8,10 @@ import { copyFile, readFile, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { execa } from 'execa';
 import { BuildError, InputError } from '../../errors.js';
 import { hashFile } from '../../util/fs.js';
 import type { Cache } from '../cache.js';
 import type { InputSpec } from '../recipe.js';
-import { aptDownload, aptSourceDownload, dscFiles } from './apt.js';
 
 export interface PinnedFile {
   name: string;
@@ -119,6 +117,7 @@ export async function fetchInput(name: string, spec: Exclude<InputSpec, { kind: 
     }
     case 'debian-binary': {
       ctx.log(`apt-get download ${ref}`);
+      const { aptDownload } = await import('./apt.js');
       const dir = await cache.tempDir('deb');
       try {
         const deb = await aptDownload(spec.package, spec.version, dir);
@@ -129,6 +128,7 @@ export async function fetchInput(name: string, spec: Exclude<InputSpec, { kind: 
     }
     case 'debian-source': {
       ctx.log(`apt-get source --download-only ${ref}`);
+      const { aptSourceDownload, dscFiles } = await import('./apt.js');
       const dir = await cache.tempDir('src');
       try {
         const dscPath = await aptSourceDownload(spec.package, spec.version, dir, join(cache.root, 'apt'));
@@ -145,6 +145,7 @@ export async function fetchInput(name: string, spec: Exclude<InputSpec, { kind: 
     }
     case 'git': {
       ctx.log(`git archive ${ref}`);
+      const { execa } = await import('execa');
       const dir = await cache.tempDir('git');
       try {
         const git = (args: string[]) => execa('git', args, { cwd: dir, reject: false, all: true, env: { GIT_TERMINAL_PROMPT: '0' } });

@@ -16,7 +16,7 @@ export async function bwrapArgs(r: SandboxRun): Promise<string[]> {
   }
   args.push('--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--tmpfs', '/run', '--tmpfs', '/var/tmp');
   for (const b of orderedBinds(r)) args.push(b.writable ? '--bind' : '--ro-bind', b.source, b.target);
-  return [...args, '--remount-ro', '/', '--', ...innerArgv(r)];
+  return [...args, '--remount-ro', '/', '--chdir', '/', '--', ...innerArgv(r)];
 }
 
 export const bwrap: Backend = {

@@ -86,7 +86,12 @@ export async function spawnLogged(cmd: string, args: readonly string[], logFile:
   }
 }
 
-/** The environment of the backend tool itself (not of the step): PATH and nothing else. */
+/** Host variables the backend tools themselves read (engine address, rootless state); never seen by the step. */
+const TOOL_VARS = ['HOME', 'USER', 'TMPDIR', 'XDG_RUNTIME_DIR', 'XDG_CONFIG_HOME', 'DOCKER_HOST', 'DOCKER_CONTEXT', 'DOCKER_CONFIG', 'CONTAINER_HOST'];
+
+/** The environment of the backend tool itself (not of the step, which gets exactly SandboxRun.env). */
 export function hostToolEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...extra };
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
+  for (const k of TOOL_VARS) if (process.env[k] !== undefined) env[k] = process.env[k];
+  return { ...env, ...extra };
 }

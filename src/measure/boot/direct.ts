@@ -36,7 +36,7 @@ export function directBootEvents(inputs: DirectBootInputs, fw: FirmwareParams, a
   }
   return [
     ...secureBootPolicyEvents(fw, algs),
-    ...authorityEvents(fw, image, 'kernel', new Set(), algs),
+    ...authorityEvents(fw, image, 'kernel', algs),
     event(4, 'EV_EFI_BOOT_SERVICES_APPLICATION', patched ? 'kernel (QEMU-patched bzImage)' : 'kernel', { authenticode: image }, algs),
     bootAttemptEvent(algs),
     ...readyToBootSeparators(algs),

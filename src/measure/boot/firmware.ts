@@ -65,17 +65,14 @@ export function dbAuthority(db: Uint8Array, image: PeImage): Uint8Array | undefi
 }
 
 /**
- * Secure Boot on: EV_EFI_VARIABLE_AUTHORITY (PFP 3.3.4.8) for the db entry that verified `image`, once
- * per distinct entry per boot (`logged`). Secure Boot off: nothing. An image no db entry admits would
- * not load, which is an InputError.
+ * Secure Boot on: EV_EFI_VARIABLE_AUTHORITY (PFP 3.3.4.8) for the db entry that verified `image`
+ * (DxeImageVerificationLib logs each distinct entry once per boot; these shapes verify one image).
+ * Secure Boot off: nothing. An image no db entry admits would not load, which is an InputError.
  */
-export function authorityEvents(fw: FirmwareParams, image: PeImage, what: string, logged: Set<string>, algs: readonly HashAlg[]): MeasuredEvent[] {
+export function authorityEvents(fw: FirmwareParams, image: PeImage, what: string, algs: readonly HashAlg[]): MeasuredEvent[] {
   if (!secureBootEnabled(fw)) return [];
   const a = dbAuthority(fw.secureBoot?.db ?? new Uint8Array(0), image);
   if (!a) throw new InputError(`${what}: Secure Boot is on but no db entry verifies this image (not signed by a db certificate nor listed by hash); the firmware would refuse it`);
-  const key = Buffer.from(a).toString('hex');
-  if (logged.has(key)) return [];
-  logged.add(key);
   return [variableEvent(7, 'EV_EFI_VARIABLE_AUTHORITY', EFI_IMAGE_SECURITY_DATABASE_GUID, 'db', a, algs, `db authority for ${what}`)];
 }
 

@@ -56,14 +56,15 @@ export function ukiSectionEvents(uki: Uki, stubVersion: number, algs: readonly H
 export function ukiBootEvents(inputs: UkiBootInputs, fw: FirmwareParams, algs: readonly HashAlg[]): MeasuredEvent[] {
   const uki = parseUki(inputs.uki);
   const stubVersion = ukiStubVersion(uki, inputs.stubVersion);
-  const linux = parsePe(uki.sections.get('.linux')!);
+  const linuxBytes = uki.sections.get('.linux')!;
+  const linux = parsePe(linuxBytes);
   const cmdline = uki.sections.get('.cmdline');
   const sb = secureBootEnabled(fw);
   return [
     ...secureBootPolicyEvents(fw, algs),
     bootAttemptEvent(algs),
     ...readyToBootSeparators(algs),
-    ...authorityEvents(fw, uki.pe, 'UKI', new Set(), algs),
+    ...authorityEvents(fw, uki.pe, 'UKI', algs),
     ...(inputs.gpt ? [event(5, 'EV_EFI_GPT_EVENT', 'GPT', uefiGptData(inputs.gpt), algs, uefiGptData(inputs.gpt))] : []),
     event(4, 'EV_EFI_BOOT_SERVICES_APPLICATION', 'UKI', { authenticode: uki.pe }, algs),
     ...ukiSectionEvents(uki, stubVersion, algs),
@@ -71,7 +72,7 @@ export function ukiBootEvents(inputs: UkiBootInputs, fw: FirmwareParams, algs: r
     // measures .linux (observed with systemd-stub 252); off: LoadImage measures it into PCR4.
     ...(sb ? [] : [event(4, 'EV_EFI_BOOT_SERVICES_APPLICATION', 'UKI .linux', { authenticode: linux }, algs)]),
     // systemd-stub passes .cmdline (converted to UTF-16, NUL-terminated) as the kernel's LoadOptions.
-    ...linuxStubEvents(uki.sections.get('.linux')!, cmdline ? utf16z(Buffer.from(cmdline).toString('utf8').split('\0')[0]!) : undefined, uki.sections.get('.initrd'), algs),
+    ...linuxStubEvents(linuxBytes, cmdline ? utf16z(Buffer.from(cmdline).toString('utf8').split('\0')[0]!) : undefined, uki.sections.get('.initrd'), algs),
     ...exitBootServicesEvents(algs),
   ];
 }
