@@ -4,22 +4,6 @@ import { Command, CommanderError } from 'commander';
 import { isCvmError } from '../errors.js';
 import { printError } from './output.js';
 import { createRequire } from 'node:module';
-import { registerDoctor } from './commands/doctor.js';
-import { registerMeasureSnp } from './commands/measure-snp.js';
-import { registerSnpIdBlock } from './commands/snp-id-block.js';
-import { registerInspectFirmware } from './commands/inspect-firmware.js';
-import { registerMeasureTdx } from './commands/measure-tdx.js';
-import { registerMeasureTdShimPayload } from './commands/measure-td-shim-payload.js';
-import { registerEventlogReplay } from './commands/eventlog-replay.js';
-import { registerMeasurePcr } from './commands/measure-pcr.js';
-import { registerUkiBuild } from './commands/uki-build.js';
-import { registerEventlogDiff } from './commands/eventlog-diff.js';
-import { registerKeysGenerate } from './commands/keys-generate.js';
-import { registerManifestCreate } from './commands/manifest-create.js';
-import { registerManifestInspect } from './commands/manifest-inspect.js';
-import { registerManifestVerify } from './commands/manifest-verify.js';
-import { registerBuild } from './commands/build.js';
-
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 const program = new Command('cvm-measure')
@@ -28,7 +12,45 @@ const program = new Command('cvm-measure')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const register of [registerDoctor, registerMeasureSnp, registerSnpIdBlock, registerInspectFirmware, registerMeasureTdx, registerMeasureTdShimPayload, registerEventlogReplay, registerMeasurePcr, registerUkiBuild, registerEventlogDiff, registerKeysGenerate, registerManifestCreate, registerManifestInspect, registerManifestVerify, registerBuild]) register(program);
+type Register = (program: Command) => void;
+
+/**
+ * Top-level command → the command files that declare it. Only the files of the command being run are
+ * imported (start-up is benchmarked); help and unknown commands load them all.
+ */
+const COMMANDS: Record<string, (() => Promise<Register>)[]> = {
+  doctor: [() => import('./commands/doctor.js').then((m) => m.registerDoctor)],
+  build: [() => import('./commands/build.js').then((m) => m.registerBuild)],
+  measure: [
+    () => import('./commands/measure-snp.js').then((m) => m.registerMeasureSnp),
+    () => import('./commands/measure-tdx.js').then((m) => m.registerMeasureTdx),
+    () => import('./commands/measure-td-shim-payload.js').then((m) => m.registerMeasureTdShimPayload),
+    () => import('./commands/measure-pcr.js').then((m) => m.registerMeasurePcr),
+  ],
+  inspect: [() => import('./commands/inspect-firmware.js').then((m) => m.registerInspectFirmware)],
+  snp: [() => import('./commands/snp-id-block.js').then((m) => m.registerSnpIdBlock)],
+  eventlog: [
+    () => import('./commands/eventlog-replay.js').then((m) => m.registerEventlogReplay),
+    () => import('./commands/eventlog-diff.js').then((m) => m.registerEventlogDiff),
+  ],
+  uki: [() => import('./commands/uki-build.js').then((m) => m.registerUkiBuild)],
+  keys: [() => import('./commands/keys-generate.js').then((m) => m.registerKeysGenerate)],
+  manifest: [
+    () => import('./commands/manifest-create.js').then((m) => m.registerManifestCreate),
+    () => import('./commands/manifest-inspect.js').then((m) => m.registerManifestInspect),
+    () => import('./commands/manifest-verify.js').then((m) => m.registerManifestVerify),
+  ],
+};
+
+const first = process.argv.slice(2).find((a) => !a.startsWith('-'));
+const loaders = (first !== undefined && COMMANDS[first]) || Object.values(COMMANDS).flat();
+for (const register of await Promise.all(loaders.map((load) => load()))) register(program);
+
+// `cvm-measure ... | head` closes stdout early: that is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 
 try {
   await program.parseAsync(process.argv);

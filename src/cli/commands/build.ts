@@ -35,6 +35,10 @@ export function registerBuild(program: Command): void {
       const recipe = await loadRecipe(recipeArg ?? DEFAULT_RECIPE);
       const p = progress();
       const t0 = performance.now();
+      // the current step with its elapsed time, redrawn every second (progress() draws only on a TTY)
+      let step = { text: '', since: 0 };
+      const draw = () => step.text && p.step(`${step.text} ${Math.round((performance.now() - step.since) / 1000)}s`);
+      const ticker = setInterval(draw, 1000).unref();
       const r = await runPipeline(recipe, {
         out: opts.out,
         backend,
@@ -43,9 +47,19 @@ export function registerBuild(program: Command): void {
         check: Boolean(opts.check),
         rebuild: Boolean(opts.rebuild),
         notice: warn,
-        onProgress: (e) => (e.kind === 'step' ? p.step(e.text) : p.done(`${e.cached ? 'cached' : 'built '}  ${e.component} (${e.seconds.toFixed(1)} s)`)),
+        onProgress: (e) => {
+          if (e.kind === 'step') {
+            step = { text: e.text, since: performance.now() };
+            draw();
+          } else {
+            step.text = '';
+            p.done(`${e.cached ? 'cached' : 'built '}  ${e.component} (${e.seconds.toFixed(1)} s)`);
+          }
+        },
+      }).finally(() => {
+        clearInterval(ticker);
+        p.done();
       });
-      p.done();
       const seconds = (performance.now() - t0) / 1000;
       if (opts.json) {
         printJson({
