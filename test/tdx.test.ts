@@ -128,8 +128,11 @@ describe('TDVF metadata parsing', () => {
 
   it('MR.EXTEND measures the section bytes; raw data shorter than the section is zero-filled', () => {
     const full = synthImage({ sections: [[0, 0x2000, 0xff000000, 0x2000, 0, 1]] });
-    const short = synthImage({ sections: [[0, 0x1000, 0xff000000, 0x2000, 0, 1]] });
+    const short = synthImage({ sections: [[0, 0x1800, 0xff000000, 0x2000, 0, 1]] });
     expect(tdxMrtd(full).mrtd).not.toEqual(tdxMrtd(short).mrtd);
+    const zeroedTail = Buffer.from(full);
+    zeroedTail.fill(0, 0x1800, 0x2000);
+    expect(tdxMrtd(zeroedTail).mrtd).toEqual(tdxMrtd(short).mrtd);
     const changed = Buffer.from(full);
     changed[0x10] = 0;
     expect(tdxMrtd(changed).mrtd).not.toEqual(tdxMrtd(full).mrtd);

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # Builds one edk2 platform from the pinned Debian edk2 source package inside the cvm-measure sandbox.
 #   edk2-build.sh unpack      dpkg-source -x the .dsc in /src/edk2 (checksums verified, Debian patches applied) into ./edk2
 #   edk2-build.sh basetools   make -C BaseTools
@@ -13,7 +13,7 @@ unpack)
   ;;
 basetools)
   cd edk2
-  set +u; . ./edksetup.sh >/dev/null; set -u
+  set +u --; . ./edksetup.sh >/dev/null; set -u
   make -s -C BaseTools -j"$JOBS"
   ;;
 build)
@@ -28,7 +28,7 @@ build)
   # grub modules the suite's grub-efi-amd64-bin lacks (bookworm's 2.06 has no sevsecret) are dropped
   # from AmdSev's grub.sh module list: the only source change, and only when the recipe asks for it.
   for m in ${EDK2_GRUB_DROP_MODULES:-}; do sed -i "/^ *$m\$/d" OvmfPkg/AmdSev/Grub/grub.sh; done
-  set +u; . ./edksetup.sh >/dev/null; set -u
+  set +u --; . ./edksetup.sh >/dev/null; set -u
   # shellcheck disable=SC2086 # EDK2_FLAGS is a word list
   build -a X64 -t GCC5 -b RELEASE -n "$JOBS" -p "$EDK2_DSC" $EDK2_FLAGS
   for f in $EDK2_OUTPUTS; do cp "Build/$EDK2_BUILD_DIR/RELEASE_GCC5/FV/$f" "/out/$f"; done

@@ -15,7 +15,7 @@ function q(s: string): string {
 
 const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
 
-/** The host-side script run inside the new namespaces; it ends by exec'ing chroot. */
+/** The host-side script run inside the new namespaces: assemble the root, chroot, remove the mount point. */
 export async function chrootScript(r: SandboxRun): Promise<string> {
   validateRun(r);
   const R = '"$R"';
@@ -44,7 +44,8 @@ export async function chrootScript(r: SandboxRun): Promise<string> {
   lines.push(`mount -o remount,ro ${R}`);
   lines.push(`printf %s ${q(r.hostname ?? SANDBOX_HOSTNAME)} > /proc/sys/kernel/hostname`);
   lines.push('if command -v ip >/dev/null; then ip link set lo up; fi');
-  lines.push(`exec chroot ${R} ${innerArgv(r).map(q).join(' ')}`);
+  // Not exec: the mount point directory itself lives on the host and is removed after the step.
+  lines.push('set +e', `chroot ${R} ${innerArgv(r).map(q).join(' ')}`, 'rc=$?', `umount -l ${R}`, `rmdir ${R}`, 'exit $rc');
   return lines.join('\n');
 }
 

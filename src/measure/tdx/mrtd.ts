@@ -26,15 +26,10 @@ function extensionBuffer(op: 'MEM.PAGE.ADD' | 'MR.EXTEND'): Buffer {
   return b;
 }
 
-/** Bytes of page `page` of a section as the TD sees them: raw data, zero-filled up to MemoryDataSize. */
-function pageBytes(image: Buffer, s: TdvfSection, page: number, out: Buffer): Buffer {
-  const start = page * PAGE_SIZE;
-  out.fill(0);
-  if (start < s.rawDataSize) {
-    const n = Math.min(PAGE_SIZE, s.rawDataSize - start);
-    image.copy(out, 0, s.dataOffset + start, s.dataOffset + start + n);
-  }
-  return out;
+/** Writes a GPA as u64 LE without BigInt (GPAs are below 2^53, checked by the TDVF parser). */
+function writeGpa(b: Buffer, gpa: number, at: number): void {
+  b.writeUInt32LE(gpa % 0x100000000, at);
+  b.writeUInt32LE(Math.floor(gpa / 0x100000000), at + 4);
 }
 
 class MrtdBuilder {
@@ -42,37 +37,41 @@ class MrtdBuilder {
   private readonly add = extensionBuffer('MEM.PAGE.ADD');
   /** One page's worth of MR.EXTEND records: 16 × (128-byte header + 256 data bytes). */
   private readonly extend = Buffer.alloc(CHUNKS_PER_PAGE * (EXT_BUF + MR_EXTEND_CHUNK));
-  private readonly page = Buffer.alloc(PAGE_SIZE);
 
-  constructor() {
+  constructor(private readonly image: Buffer) {
     for (let i = 0; i < CHUNKS_PER_PAGE; i++) extensionBuffer('MR.EXTEND').copy(this.extend, i * (EXT_BUF + MR_EXTEND_CHUNK));
   }
 
   pageAdd(gpa: number): void {
-    this.add.writeBigUInt64LE(BigInt(gpa), 16);
+    writeGpa(this.add, gpa, 16);
     this.h.update(this.add);
   }
 
-  mrExtendPage(gpa: number, data: Buffer): void {
+  /** TDH.MR.EXTEND of every chunk of page `page`: the section's raw data, zero-filled up to MemoryDataSize. */
+  mrExtendPage(s: TdvfSection, page: number): void {
+    const gpa = s.memoryAddress + page * PAGE_SIZE;
     for (let i = 0; i < CHUNKS_PER_PAGE; i++) {
       const o = i * (EXT_BUF + MR_EXTEND_CHUNK);
-      this.extend.writeBigUInt64LE(BigInt(gpa + i * MR_EXTEND_CHUNK), o + 16);
-      data.copy(this.extend, o + EXT_BUF, i * MR_EXTEND_CHUNK, (i + 1) * MR_EXTEND_CHUNK);
+      writeGpa(this.extend, gpa + i * MR_EXTEND_CHUNK, o + 16);
+      const rel = page * PAGE_SIZE + i * MR_EXTEND_CHUNK;
+      const n = Math.max(0, Math.min(MR_EXTEND_CHUNK, s.rawDataSize - rel));
+      if (n > 0) this.image.copy(this.extend, o + EXT_BUF, s.dataOffset + rel, s.dataOffset + rel + n);
+      if (n < MR_EXTEND_CHUNK) this.extend.fill(0, o + EXT_BUF + n, o + EXT_BUF + MR_EXTEND_CHUNK);
     }
     this.h.update(this.extend);
   }
 
-  section(image: Buffer, s: TdvfSection, order: PageOrder): void {
+  section(s: TdvfSection, order: PageOrder): void {
     const pages = s.memoryDataSize / PAGE_SIZE;
     const gpa = (p: number) => s.memoryAddress + p * PAGE_SIZE;
     const adds = !s.pageAug;
     if (order === 'two-pass') {
       if (adds) for (let p = 0; p < pages; p++) this.pageAdd(gpa(p));
-      if (s.mrExtend) for (let p = 0; p < pages; p++) this.mrExtendPage(gpa(p), pageBytes(image, s, p, this.page));
+      if (s.mrExtend) for (let p = 0; p < pages; p++) this.mrExtendPage(s, p);
     } else {
       for (let p = 0; p < pages; p++) {
         if (adds) this.pageAdd(gpa(p));
-        if (s.mrExtend) this.mrExtendPage(gpa(p), pageBytes(image, s, p, this.page));
+        if (s.mrExtend) this.mrExtendPage(s, p);
       }
     }
   }
@@ -84,8 +83,8 @@ class MrtdBuilder {
 
 /** MRTD of `image` (the file the metadata was parsed from) for the given host page order. */
 export function computeMrtd(image: Buffer, metadata: TdvfMetadata, order: PageOrder = 'single'): Buffer {
-  const b = new MrtdBuilder();
-  for (const s of metadata.sections) b.section(image, s, order);
+  const b = new MrtdBuilder(image);
+  for (const s of metadata.sections) b.section(s, order);
   return b.digest();
 }
 
