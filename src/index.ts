@@ -19,7 +19,7 @@ export { idBlock, createIdBlock, snpPublicKey, snpSign, snpKeyDigest, type IdBlo
 // TDX: TDVF metadata, MRTD, RTMRs over the boot-event model, td-shim, quotes; TCG2 event logs and CCEL.
 export { parseTdvfMetadata, TDVF_SECTION_TYPES, TD_SHIM_METADATA_GUID, type TdvfMetadata, type TdvfSection, type TdvfSectionType } from './formats/tdvf.js';
 export { computeMrtd, tdxMrtd, sectionPages, PAGE_ORDERS, type PageOrder } from './measure/tdx/mrtd.js';
-export { tdxDirectBootRtmrs, rtmrsFromBootEvents, ccEvents, qemuPatchesSetupHeader, RTMR0_DEPENDS_ON, type TdxDirectBoot, type RtmrEvent } from './measure/tdx/rtmr.js';
+export { tdxDirectBootRtmrs, rtmrsFromBootEvents, qemuPatchesSetupHeader, RTMR0_DEPENDS_ON, type TdxDirectBoot, type RtmrEvent } from './measure/tdx/rtmr.js';
 export { tdShimPayloadHash, tdShimParamHash, teeInfoHash, TD_SHIM_KERNEL_SIZE, TD_SHIM_PARAM_SIZE, type TeeInfoManifest } from './measure/tdx/td-shim.js';
 export { parseTdxQuote, type TdxQuote, type TdReportBody } from './formats/tdx-quote.js';
 export { parseCcelTable, type CcelTable } from './formats/ccel.js';

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BuildError } from '../src/errors.js';
 import { BACKEND_ORDER, probeBackend, sandboxEnv, selectSandbox, type BackendName, type Sandbox, type SandboxRun } from '../src/build/sandbox/index.js';
+import { innerArgv, rootfsTopLevel, validateRun } from '../src/build/sandbox/common.js';
 import { describeIf, rootfsUnavailable, testRootfs } from './sandbox.fixture.js';
 
 const NAMES = BACKEND_ORDER.map((b) => b.name);
@@ -81,6 +82,33 @@ describe('selectSandbox', () => {
   });
   it('rejects an unknown backend name', async () => {
     await expect(selectSandbox('lxc' as BackendName)).rejects.toThrow(/unknown sandbox backend "lxc"/);
+  });
+});
+
+describe('sandbox run validation (every backend)', () => {
+  const ok: SandboxRun = { rootfs: '/nonexistent', binds: [{ source: '/tmp', target: '/out', writable: true }], env: { PATH: '/usr/bin' }, argv: ['true'], cwd: '/out', umask: 0o022, logFile: '/dev/null' };
+  it.each([
+    [{ cwd: 'out' }, /cwd "out" is not a normalized absolute path/],
+    [{ binds: [{ source: '/tmp', target: '/out/../etc', writable: true }] }, /bind target "\/out\/\.\.\/etc" is not a normalized absolute path/],
+    [{ binds: [{ source: '/tmp', target: '/', writable: true }] }, /cannot bind over \//],
+    [{ binds: [{ source: 'tmp', target: '/out', writable: true }] }, /bind source "tmp" must be absolute/],
+    [{ binds: [{ source: '/a', target: '/out', writable: true }, { source: '/b', target: '/out', writable: false }] }, /two binds on \/out/],
+    [{ env: { 'BAD-NAME': 'x' } }, /invalid environment variable "BAD-NAME"/],
+    [{ argv: [] }, /empty argv/],
+    [{ umask: 0o1000 }, /umask 512 out of range/],
+  ] as [Partial<SandboxRun>, RegExp][])('refuses %o', (over, re) => {
+    expect(() => validateRun({ ...ok, ...over })).toThrow(re);
+  });
+  it('refuses a bind below a directory the base rootfs provides', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'cvm-topl-'));
+    await mkdir(join(root, 'usr'));
+    await expect(rootfsTopLevel(root, { ...ok, rootfs: root, binds: [{ source: '/tmp', target: '/usr/src', writable: false }] })).rejects.toThrow(/bind target \/usr\/src lies under \/usr/);
+    await rm(root, { recursive: true });
+  });
+  it('runs the step through env -i with exactly the given variables, sorted, then umask and cwd', () => {
+    expect(innerArgv({ ...ok, env: { B: '2', A: '1' }, umask: 0o027, argv: ['make', '-j2'] })).toEqual([
+      '/usr/bin/env', '-i', 'A=1', 'B=2', '/bin/sh', '-c', 'umask "$1" && cd "$2" && shift 2 && exec "$@"', 'cvm-sandbox', '0027', '/out', 'make', '-j2',
+    ]);
   });
 });
 

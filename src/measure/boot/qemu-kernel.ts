@@ -3,8 +3,9 @@
  * Linux boot-protocol setup header (Documentation/arch/x86/boot.rst "The Real-Mode Kernel Header")
  * before passing setup+kernel to the firmware over fw_cfg; OVMF's QemuKernelLoaderFsDxe re-joins them
  * and LoadImage measures that patched image. Modelled on QEMU 7.2 (verified against 7.2.22 boots); the
- * same patch applies through QEMU 9.x with OVMF that loads the fw_cfg kernel. QEMU skips it for SEV/TDX
- * guests (measured direct boot hashes the unmodified file), hence `patchSetupHeader`.
+ * same patch applies through QEMU 10.1. QEMU skips it for SEV guests (measured direct boot hashes the
+ * unmodified file) and, from 10.2.0 (commit a7542a38f399), for every confidential guest incl. TDX;
+ * hence `patchSetupHeader` (see qemuPatchesSetupHeader in src/measure/tdx/rtmr.ts).
  */
 import { InputError } from '../../errors.js';
 
@@ -13,7 +14,7 @@ export interface QemuDirectBoot {
   memMiB: number;
   /** QEMU machine type: q35 keeps at most 2 GiB below 4 GiB when RAM >= 2.75 GiB, i440fx ("pc") 3 GiB when >= 3.5 GiB. */
   machine?: 'q35' | 'pc';
-  /** false for SEV/SEV-SNP/TDX guests, where QEMU leaves the setup header alone. Default true. */
+  /** false where QEMU leaves the setup header alone (SEV/SEV-SNP guests; TDX guests from QEMU 10.2). Default true. */
   patchSetupHeader?: boolean;
 }
 

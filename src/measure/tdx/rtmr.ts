@@ -1,8 +1,6 @@
 /**
  * TDX RTMRs from the shared boot-event model (src/measure/boot): the events a vTPM would see, mapped by
  * edk2's CC measurement (PCR1,7 → RTMR0; PCR2–6 → RTMR1; PCR8–15 → RTMR2) and extended with SHA-384.
- * edk2's TdTcg2Dxe logs the ready-to-boot EV_SEPARATOR once per RTMR where a TPM gets one per PCR
- * (compare PCR2–6 with RTMR1 in a real CCEL log), so only the first separator per RTMR is kept.
  */
 import { toHex } from '../../util/bytes.js';
 import { bootEvents, CC_RTMR_MAP, replay, directLoadOptions, type MeasuredEvent } from '../boot/index.js';
@@ -24,22 +22,9 @@ export interface RtmrEvent {
   sha384: string;
 }
 
-/** The CC view of a PCR event list: events mapped to RTMRs, one EV_SEPARATOR per RTMR. */
-export function ccEvents(events: readonly MeasuredEvent[]): MeasuredEvent[] {
-  const separated = new Set<number>();
-  return events.filter((e) => {
-    const r = CC_RTMR_MAP.map(e.pcr);
-    if (r === undefined) return false;
-    if (e.type !== 'EV_SEPARATOR') return true;
-    if (separated.has(r)) return false;
-    separated.add(r);
-    return true;
-  });
-}
-
 /** RTMR0..2 (SHA-384) for a boot-event list, plus the events per RTMR. Events need sha384 digests. */
 export function rtmrsFromBootEvents(events: readonly MeasuredEvent[]): { rtmr: Buffer[]; events: RtmrEvent[] } {
-  const cc = ccEvents(events);
+  const cc = CC_RTMR_MAP.select(events);
   const regs = replay(cc, CC_RTMR_MAP, 'sha384', [0, 1, 2]);
   return {
     rtmr: [0, 1, 2].map((i) => regs.get(i)!),
