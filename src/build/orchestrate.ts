@@ -1,21 +1,22 @@
 /**
  * `build`: pins every input (recipe, lock, or by fetching it), builds each component in dependency
  * order — a cache hit when its key (spec + input digests + base digest + SOURCE_DATE_EPOCH) was built
- * before — and publishes the outputs into the output directory. Measuring, the build record and
- * signing follow in build.ts (the CLI) through measure.ts / provenance.ts.
+ * before; `run` components go through run-component.ts, built-ins through builtin.ts — and publishes
+ * the outputs into the output directory and the lock. pipeline.ts adds measurements, record, signing.
  */
 import { createHash } from 'node:crypto';
-import { appendFile, chmod, copyFile, lstat, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { BuildError, InputError } from '../errors.js';
+import { InputError } from '../errors.js';
 import { canonicalJson } from '../manifest/canonical-json.js';
 import { hashFile } from '../util/fs.js';
 import { Cache, type Blob } from './cache.js';
 import { fetchInput, hashLocal, inputRef, type ResolvedInput } from './inputs/index.js';
 import { lockedBase, lockedInput, lockPath, lockText, readLock, writeLock, type LockedBase } from './lock.js';
 import { componentInputs, componentOutputs, type BaseSpec, type ComponentSpec, type Recipe, type SourceRef } from './recipe.js';
-import { sandboxEnv } from './sandbox/env.js';
+import { ensureBase, ensureRootfs } from './base.js';
+import { runComponent, stepEnv } from './run-component.js';
 import type { BackendPref, Sandbox } from './sandbox/types.js';
 
 export const BACKEND_PREFS: readonly BackendPref[] = ['auto', 'docker', 'podman', 'bwrap', 'chroot'];
@@ -93,16 +94,12 @@ export interface BuildResult {
 
 export const DEFAULT_VARIATION: Variation = { jobs: 0, umask: 0o022, env: {}, workspaceName: 'work' };
 
-/** The complete, fixed environment of a sandboxed step of `component`. */
-export function stepEnv(recipe: Recipe, component: string, jobs: number, extra: Record<string, string>): Record<string, string> {
-  return sandboxEnv({ sourceDateEpoch: recipe.sourceDateEpoch, jobs, home: `/build/${component}/.home`, extra });
-}
-
 function sha256Hex(s: string): string {
   return createHash('sha256').update(s).digest('hex');
 }
 
-class Logger {
+/** Appends timestamped lines to build.log. */
+export class Logger {
   constructor(readonly file: string) {}
   async line(text: string): Promise<void> {
     await appendFile(this.file, `${new Date().toISOString()} ${text}\n`);
@@ -307,97 +304,4 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
     startedOn,
     finishedOn: new Date(),
   };
-}
-
-/** Builds the base tarball with mmdebstrap (reproducible) unless cached; returns its sha256 after checking `pin`. */
-async function ensureBase(cache: Cache, base: BaseSpec, sourceDateEpoch: number, pin: string | undefined, log: Logger): Promise<string> {
-  if (pin && (await cache.has(pin))) return pin;
-  const out = `${await cache.tempPath('rootfs')}.tar`;
-  await log.line(`mmdebstrap ${base.suite} ${base.variant} include=${base.include.join(',')}`);
-  try {
-    const { createRootfsTarball } = await import('./rootfs.js');
-    await createRootfsTarball({ suite: base.suite, variant: base.variant, include: base.include, sourceDateEpoch, out });
-    return (await cache.adopt(out, `base ${base.suite}/${base.variant}`, pin)).sha256;
-  } finally {
-    await rm(out, { force: true });
-  }
-}
-
-/** The extracted base rootfs for tarball `sha256` (extracted once, safely, into the cache). */
-async function ensureRootfs(cache: Cache, base: BaseSpec, sha256: string, sourceDateEpoch: number, log: Logger): Promise<string> {
-  const dir = cache.rootfsDir(sha256);
-  const { extractRootfs, rootfsOrigin } = await import('./rootfs.js');
-  if ((await rootfsOrigin(dir).catch(() => undefined))?.sha256 === sha256) return dir;
-  await ensureBase(cache, base, sourceDateEpoch, sha256, log);
-  await log.line(`extracting base ${sha256} into ${dir}`);
-  await extractRootfs(cache.blobPath(sha256), dir, sha256);
-  return dir;
-}
-
-interface RunArgs {
-  recipe: Recipe;
-  name: string;
-  spec: Extract<ComponentSpec, { type: 'run' }>;
-  cache: Cache;
-  sandbox: Sandbox;
-  workspace: string;
-  rootfs: string;
-  jobs: number;
-  v: Variation;
-  logDir: string;
-  log: Logger;
-  ensureInput: (name: string) => Promise<ResolvedInput | Blob>;
-  emit: (e: ProgressEvent) => void;
-  index: string;
-}
-
-/** Runs a component's steps in the sandbox: /src/<input> read-only, /build/<name> and /out writable. */
-async function runComponent(a: RunArgs): Promise<Record<string, Blob>> {
-  const { cache, name, spec, workspace } = a;
-  const srcDir = join(workspace, 'src', name);
-  const buildDir = join(workspace, 'build', name);
-  const outDir = join(workspace, 'out', name);
-  for (const d of [srcDir, join(buildDir, '.home'), outDir]) await mkdir(d, { recursive: true });
-  for (const input of spec.inputs) {
-    const r = await a.ensureInput(input);
-    const files = 'files' in r && r.files ? r.files : undefined;
-    if (files) {
-      await mkdir(join(srcDir, input));
-      for (const f of files) await cache.materialize(f.sha256, join(srcDir, input, f.name), `input ${input}`);
-    } else await cache.materialize(r.sha256, join(srcDir, input), `input ${input}`);
-  }
-  const logFile = join(a.logDir, `${name}.log`);
-  await writeFile(logFile, '');
-  const env = stepEnv(a.recipe, name, a.jobs, { ...spec.env, ...a.v.env });
-  for (const [i, step] of spec.steps.entries()) {
-    const label = step.name ?? `step ${i + 1}`;
-    a.emit({ kind: 'step', text: `${a.index} ${name}: ${label} (${a.sandbox.name}, -j${a.jobs})` });
-    const script = join(buildDir, `.step-${i + 1}.sh`);
-    await writeFile(script, step.run, { mode: 0o644 });
-    await appendFile(logFile, `### ${name}: ${label}\n`);
-    await a.log.line(`run ${name} ${label} in ${a.sandbox.name}`);
-    const { exitCode } = await a.sandbox.run({
-      rootfs: a.rootfs,
-      binds: [
-        { source: srcDir, target: '/src', writable: false },
-        { source: buildDir, target: `/build/${name}`, writable: true },
-        { source: outDir, target: '/out', writable: true },
-      ],
-      env,
-      argv: ['/bin/sh', '-eu', `/build/${name}/.step-${i + 1}.sh`],
-      cwd: `/build/${name}`,
-      umask: a.v.umask,
-      logFile,
-      ...(a.v.hostname ? { hostname: a.v.hostname } : {}),
-    });
-    if (exitCode !== 0) throw new BuildError(`component ${name}: ${label} failed (exit ${exitCode}); log: ${logFile}`);
-  }
-  const outputs: Record<string, Blob> = {};
-  for (const o of spec.outputs) {
-    const p = join(outDir, o);
-    const st = await lstat(p).catch(() => undefined);
-    if (!st?.isFile()) throw new BuildError(`component ${name}: declared output ${o} is ${st ? 'not a regular file' : 'missing'} in /out after the last step; log: ${logFile}`);
-    outputs[o] = await cache.adopt(p, `${name}.${o}`);
-  }
-  return outputs;
 }

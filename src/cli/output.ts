@@ -36,7 +36,7 @@ export function progress(): Progress {
   return {
     step(text) {
       if (!live) return;
-      const cols = process.stderr.columns ?? 80;
+      const cols = process.stderr.columns || 80;
       process.stderr.write(`\r\x1b[2K${paint('2', text.slice(0, cols - 1))}`);
       shown = true;
     },

@@ -33,26 +33,21 @@ async function systemSources(): Promise<AptSource[]> {
   return [...byKey.values()];
 }
 
-/** Signed-By of a sources entry (`file:line`), deb822 or one-line style. */
+/** Signed-By of a sources entry (`file:line`), deb822 (the stanza around that line) or one-line style. */
 async function signedByOf(entry: string | undefined): Promise<{ signedBy?: string }> {
   const m = /^(.*):(\d+)$/.exec(entry ?? '');
   if (!m) return {};
-  const text = await readFile(m[1]!, 'utf8').catch(() => '');
+  const lines = (await readFile(m[1]!, 'utf8').catch(() => '')).split('\n');
+  const at = Number(m[2]) - 1;
   if (m[1]!.endsWith('.sources')) {
-    const stanzas = text.split(/\n\s*\n/);
-    let lineNo = 1;
-    for (const st of stanzas) {
-      const n = st.split('\n').length;
-      if (Number(m[2]) >= lineNo && Number(m[2]) < lineNo + n + 1) {
-        const sb = /^Signed-By:\s*(\S+)\s*$/im.exec(st);
-        return sb ? { signedBy: sb[1]! } : {};
-      }
-      lineNo += n + 1;
-    }
-    return {};
+    let from = at;
+    let to = at;
+    while (from > 0 && lines[from - 1]!.trim() !== '') from--;
+    while (to < lines.length - 1 && lines[to + 1]!.trim() !== '') to++;
+    const sb = lines.slice(from, to + 1).map((l) => /^Signed-By:\s*(\S+)\s*$/i.exec(l)).find(Boolean);
+    return sb ? { signedBy: sb[1]! } : {};
   }
-  const line = text.split('\n')[Number(m[2]) - 1] ?? '';
-  const sb = /signed-by=([^\s\]]+)/.exec(line);
+  const sb = /signed-by=([^\s\]]+)/.exec(lines[at] ?? '');
   return sb ? { signedBy: sb[1]! } : {};
 }
 
