@@ -16,11 +16,17 @@ export { VMMS, DEFAULT_QUIRKS, resolveQuirks, vmmProfile, svsmProfile, vmsaGpa, 
 export { VCPU_TYPES, cpuSignature, resolveVcpu, type VcpuSpec, type ResolvedVcpu } from './measure/snp/vcpu-types.js';
 export { sevHashes, sevHashTable, sevHashPage, type SevHashes, type DirectBoot } from './measure/snp/sev-hashes.js';
 export { idBlock, createIdBlock, snpPublicKey, snpSign, snpKeyDigest, type IdBlockParams, type IdBlockResult } from './measure/snp/id-block.js';
+export { snpMeasurement, snpSeedMeasurement, type SnpMeasurementInputs, type SnpMeasurementParams, type SnpMeasurementJson, type SnpSeedJson, type SnpFirmwareJson } from './measure/snp/report.js';
+export { describeInput, sha256Hex, type NamedBytes, type DirectBootFiles } from './measure/input.js';
 // TDX: TDVF metadata, MRTD, RTMRs over the boot-event model, td-shim, quotes; TCG2 event logs and CCEL.
 export { parseTdvfMetadata, TDVF_SECTION_TYPES, TD_SHIM_METADATA_GUID, type TdvfMetadata, type TdvfSection, type TdvfSectionType } from './formats/tdvf.js';
 export { computeMrtd, tdxMrtd, sectionPages, PAGE_ORDERS, type PageOrder } from './measure/tdx/mrtd.js';
 export { tdxDirectBootRtmrs, rtmrsFromBootEvents, qemuPatchesSetupHeader, RTMR0_DEPENDS_ON, type TdxDirectBoot, type RtmrEvent } from './measure/tdx/rtmr.js';
 export { tdShimPayloadHash, tdShimParamHash, teeInfoHash, TD_SHIM_KERNEL_SIZE, TD_SHIM_PARAM_SIZE, type TeeInfoManifest } from './measure/tdx/td-shim.js';
+export {
+  tdxMeasurement, tdShimMeasurement,
+  type TdxMeasurementInputs, type TdxMeasurementParams, type TdxMeasurementJson, type TdShimMeasurementInputs, type TdShimMeasurementParams, type TdShimMeasurementJson,
+} from './measure/tdx/report.js';
 export { parseTdxQuote, type TdxQuote, type TdReportBody } from './formats/tdx-quote.js';
 export { parseCcelTable, type CcelTable } from './formats/ccel.js';
 export { parseEventLog, replayEventLog, decodeEventData, registerName, REPLAY_ALGS, TPM_ALGS, type EventLog, type TcgEvent, type LogRegisters, type ReplayAlg } from './formats/tcg-eventlog.js';
@@ -50,4 +56,5 @@ export {
   type BootShape, type BootInputs, type BootParams, type MeasuredEvent, type HashAlg, type EventType, type RegisterMap, type FirmwareParams, type DirectBootInputs, type UkiBootInputs, type QemuDirectBoot,
 } from './measure/boot/index.js';
 export { pcrBanks, PREDICTED_PCRS, NOT_PREDICTED, type PcrBanks } from './measure/tpm/pcr.js';
+export { pcrMeasurement, type PcrMeasurementInputs, type PcrMeasurementParams, type PcrMeasurementJson } from './measure/tpm/report.js';
 export { diffEventLog, type EventlogDiff, type Divergence, type ExpectedEvent } from './measure/tpm/eventlog-diff.js';

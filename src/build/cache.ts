@@ -2,7 +2,6 @@
  * Content-addressed cache (`$CVM_CACHE`, else `$XDG_CACHE_HOME/cvm-measure` or `~/.cache/cvm-measure`):
  *   blobs/sha256/<hex>       read-only files named by their sha256 (verified when stored and before use)
  *   components/<key>.json    which output blobs a component produced for a given cache key
- *   measurements/<key>.json  a measure command's JSON for (code digest, argv, artifact digests)
  *   bases/<key>.json         the base tarball digest last built for a package set + SOURCE_DATE_EPOCH
  *   rootfs/<sha256>/         extracted base images (a `.complete` marker is written last)
  *   tmp/                     downloads in flight (same filesystem, so publishing is a rename)
@@ -20,8 +19,8 @@ export function defaultCacheDir(): string {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'cvm-measure');
 }
 
-/** Small JSON records: component outputs, cached measurements, and the base tarball built per package set. */
-type JsonKind = 'components' | 'measurements' | 'bases';
+/** Small JSON records: component outputs and the base tarball built per package set. */
+type JsonKind = 'components' | 'bases';
 
 export interface Blob {
   sha256: string;

@@ -10,7 +10,6 @@ import { InputError } from '../errors.js';
 import { writeFileAtomic, exists } from '../util/fs.js';
 import type { CheckDifference } from './check.js';
 import { MEASUREMENTS_SCHEMA, runMeasurements, type MeasurementsFile } from './measure.js';
-import { Cache } from './cache.js';
 import { build, type BuildOptions, type BuildResult } from './orchestrate.js';
 import { buildRecord } from './provenance.js';
 import type { Recipe } from './recipe.js';
@@ -59,7 +58,7 @@ export async function runPipeline(recipe: Recipe, opts: PipelineOptions): Promis
   const measurements: MeasurementsFile = {
     schema: MEASUREMENTS_SCHEMA,
     artifacts: result.artifacts,
-    measurements: recipe.measure ? await runMeasurements(recipe.measure, result.artifacts, out, opts.cache ?? new Cache()) : [],
+    measurements: recipe.measure ? await runMeasurements(recipe.measure, result.artifacts, out) : [],
   };
   const mPath = join(out, 'measurements.json');
   await writeFileAtomic(mPath, `${JSON.stringify(measurements, null, 2)}\n`);

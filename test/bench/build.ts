@@ -1,8 +1,8 @@
 /**
  * build bench: (1) orchestration overhead — `cvm-measure build --rebuild` of a one-step recipe vs the
  * same step run straight through the sandbox module (same backend, rootfs, binds, env), both whole
- * processes; target ≤ 1.05×. (2) a warm-cache no-op build of the uki recipe (artifacts, measurements,
- * record all cached); target ≤ 2 s. Uses the test cache ($CVM_TEST_CACHE or $TMPDIR/cvm-measure-test-cache).
+ * processes; target ≤ 1.05×. (2) a warm-cache no-op build of the uki recipe (artifacts cached, the
+ * measure block recomputed in-process, record rewritten); target ≤ 2 s. Uses the test cache ($CVM_TEST_CACHE or $TMPDIR/cvm-measure-test-cache).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';

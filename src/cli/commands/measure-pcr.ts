@@ -43,7 +43,7 @@ export function registerMeasurePcr(program: Command): void {
     .action(async (opts: Opts) => {
       const { UsageError } = await import('../../errors.js');
       const shape = parseChoice('--boot', opts.boot, ['direct', 'uki'] as const);
-      const banks = [...new Set(opts.banks.split(',').map((b) => parseChoice('--banks', b.trim(), ['sha1', 'sha256', 'sha384'] as const)))];
+      const banks = opts.banks.split(',').map((b) => parseChoice('--banks', b.trim(), ['sha1', 'sha256', 'sha384'] as const));
       const machine = parseChoice('--machine', opts.machine, ['q35', 'pc'] as const);
       const memMiB = parseInteger('--mem', opts.mem, 1, 16 << 20);
       const stubVersion = opts.stubVersion === undefined ? undefined : parseInteger('--stub-version', opts.stubVersion, 200, 999);
@@ -61,58 +61,23 @@ export function registerMeasurePcr(program: Command): void {
       }
 
       const { readInput } = await import('../../util/fs.js');
-      const { createHash } = await import('node:crypto');
-      const { bootEvents } = await import('../../measure/boot/index.js');
-      const { pcrBanks, NOT_PREDICTED } = await import('../../measure/tpm/pcr.js');
-      const { toHex } = await import('../../util/bytes.js');
-      const file = (path: string, bytes: Uint8Array) => ({ path, size: bytes.length, digests: { sha256: createHash('sha256').update(bytes).digest('hex') } });
-
-      let secureBoot: import('../../formats/efi-varstore.js').SecureBootVariables | undefined;
-      let vars: Buffer | undefined;
-      if (opts.vars) {
-        const { parseVarStore, secureBootVariables } = await import('../../formats/efi-varstore.js');
-        vars = await readInput(opts.vars, 'VARS firmware volume');
-        secureBoot = secureBootVariables(parseVarStore(vars));
-      }
-      const firmware = secureBoot ? { secureBoot } : {};
-      const { secureBootEnabled } = await import('../../measure/boot/firmware.js');
-      const boot: Record<string, unknown> = { shape, secureBoot: secureBootEnabled(firmware), ...(opts.vars && vars ? { vars: file(opts.vars, vars) } : {}) };
-      let events;
-      if (shape === 'direct') {
-        const kernel = await readInput(opts.kernel!, 'kernel');
-        const initrd = opts.initrd ? await readInput(opts.initrd, 'initrd') : undefined;
-        const qemu = { memMiB, machine, patchSetupHeader: !opts.unpatchedKernel };
-        events = bootEvents({ shape, kernel, initrd, cmdline: opts.append ?? '', qemu }, { algs: banks, firmware });
-        Object.assign(boot, { kernel: file(opts.kernel!, kernel), ...(opts.initrd && initrd ? { initrd: file(opts.initrd, initrd) } : {}), cmdline: opts.append ?? '', memMiB, machine, setupHeaderPatched: qemu.patchSetupHeader });
-      } else {
-        const uki = await readInput(opts.uki!, 'UKI');
-        let gpt;
-        if (opts.disk || opts.gpt) {
-          const { parseGpt } = await import('../../formats/gpt.js');
-          gpt = parseGpt(opts.disk ? await readHead(opts.disk, DISK_HEAD) : await readInput(opts.gpt!, 'GPT'));
-          boot.gpt = { diskGuid: gpt.diskGuid, partitions: gpt.partitions.length };
-        }
-        const { parseUki } = await import('../../formats/uki.js');
-        events = bootEvents({ shape, uki, ...(gpt ? { gpt } : {}), ...(stubVersion !== undefined ? { stubVersion } : {}) }, { algs: banks, firmware });
-        boot.uki = { ...file(opts.uki!, uki), stubVersion: parseUki(uki).stubVersion ?? null };
-      }
-      const out = {
-        kind: 'pcr',
-        boot,
-        pcrs: pcrBanks(events, banks),
-        events: events.map((e) => ({
-          pcr: e.pcr,
-          type: e.type,
-          component: e.component,
-          digests: Object.fromEntries(Object.entries(e.digests).map(([a, d]) => [a, toHex(d)])),
-          ...(e.eventData ? { eventData: toHex(e.eventData) } : {}),
-        })),
-        notPredicted: NOT_PREDICTED,
-      };
+      const { pcrMeasurement } = await import('../../measure/tpm/report.js');
+      const file = async (name: string, what: string) => ({ name, bytes: await readInput(name, what) });
+      const vars = opts.vars ? await file(opts.vars, 'VARS firmware volume') : undefined;
+      const out =
+        shape === 'direct'
+          ? pcrMeasurement(
+              { shape, vars, kernel: await file(opts.kernel!, 'kernel'), initrd: opts.initrd ? await file(opts.initrd, 'initrd') : undefined, cmdline: opts.append },
+              { banks, memMiB, machine, patchSetupHeader: !opts.unpatchedKernel },
+            )
+          : pcrMeasurement(
+              { shape, vars, uki: await file(opts.uki!, 'UKI'), gpt: opts.disk ? await readHead(opts.disk, DISK_HEAD) : opts.gpt ? await readInput(opts.gpt, 'GPT') : undefined },
+              { banks, stubVersion },
+            );
       const { printJson, printLine } = await import('../output.js');
       if (opts.json) return printJson(out);
       for (const [alg, regs] of Object.entries(out.pcrs)) for (const [i, v] of Object.entries(regs)) printLine(`${alg.padEnd(6)} PCR${i.padEnd(2)} ${v}`);
-      for (const [i, why] of Object.entries(NOT_PREDICTED)) printLine(`not predicted PCR${i}: ${why}`);
+      for (const [i, why] of Object.entries(out.notPredicted)) printLine(`not predicted PCR${i}: ${why}`);
     });
   examples(cmd, [
     'cvm-measure measure pcr --boot direct --kernel vmlinuz --initrd initrd.cpio --append "console=ttyS0" --mem 1024',

@@ -119,19 +119,17 @@ async function run(o: Opts): Promise<void> {
   const vcpus = o.vcpus === undefined ? [1] : parseCountList('--vcpus', o.vcpus);
   const guestFeatures = parseBigInt('--guest-features', o.guestFeatures);
   const quirks = parseQuirks(o.quirk ?? []);
-  const [{ fromHex, toHex }, { readInput, hashFile }, { stat }, { createHash }, { snpLaunchDigests, snpFirmwareSeed }, { describeOvmf, parseOvmf }, { printJson, printLine, warn }] =
-    await Promise.all([
-      import('../../util/bytes.js'),
-      import('../../util/fs.js'),
-      import('node:fs/promises'),
-      import('node:crypto'),
-      import('../../measure/snp/launch.js'),
-      import('../../formats/ovmf.js'),
-      import('../output.js'),
-    ]);
+  const [{ fromHex }, { readInput }, { stat }, { snpMeasurement, snpSeedMeasurement }, { printJson, printLine, warn }] = await Promise.all([
+    import('../../util/bytes.js'),
+    import('../../util/fs.js'),
+    import('node:fs/promises'),
+    import('../../measure/snp/report.js'),
+    import('../output.js'),
+  ]);
   const seed = o.seed === undefined ? undefined : fromHex(o.seed, '--seed', 48);
+  const file = async (name: string, what: string) => ({ name, bytes: await readInput(name, what) });
 
-  const firmware = await readInput(o.firmware, 'firmware');
+  const firmware = await file(o.firmware, 'firmware');
   let svsm;
   if (o.svsm !== undefined) {
     const varsSize =
@@ -142,66 +140,20 @@ async function run(o: Opts): Promise<void> {
               throw new InputError(`cannot read --vars-file ${o.varsFile}: ${e.code ?? String(e)}`);
             })
           ).size;
-    svsm = { image: await readInput(o.svsm, 'SVSM image'), varsSize };
+    svsm = { ...(await file(o.svsm, 'SVSM image')), varsSize };
   }
-  const encode = (d: Buffer) => (o.outputFormat === 'base64' ? d.toString('base64') : toHex(d));
-  const firmwareJson = (info: ReturnType<typeof parseOvmf>) => ({ path: o.firmware, sha256: createHash('sha256').update(firmware).digest('hex'), ...describeOvmf(info) });
+  const encode = (hex: string) => (o.outputFormat === 'base64' ? Buffer.from(hex, 'hex').toString('base64') : hex);
 
   if (o.printSeed) {
-    const s = snpFirmwareSeed(firmware, svsm);
-    if (o.json) printJson({ kind: 'snp', mode, digests: {}, seed: toHex(s), firmware: firmwareJson(parseOvmf(firmware)), warnings: [] });
-    else printLine(encode(s));
-    return;
+    const r = snpSeedMeasurement({ firmware, svsm });
+    return o.json ? printJson(r) : printLine(encode(r.seed));
   }
-
-  let directBoot;
-  if (o.kernel !== undefined) {
-    const sha = async (path: string) => Buffer.from((await hashFile(path, ['sha256'])).digests.sha256!, 'hex');
-    directBoot = { kernelSha256: await sha(o.kernel), initrdSha256: o.initrd === undefined ? undefined : await sha(o.initrd), cmdline: o.append };
-  }
-  const r = snpLaunchDigests({ firmware, mode, vcpus, vcpu: vcpuSpec(o), vmm, guestFeatures, directBoot, svsm, seed, quirks });
+  const kernel = o.kernel === undefined ? undefined : await file(o.kernel, 'kernel');
+  const initrd = o.initrd === undefined ? undefined : await file(o.initrd, 'initrd');
+  const inputs = { firmware, svsm, kernel, initrd, cmdline: o.append };
+  const r = snpMeasurement(inputs, { mode, vcpus, vcpu: vcpuSpec(o), vmm, guestFeatures, seed, quirks });
   for (const w of r.warnings) warn(w);
-  if (!o.json) {
-    if (r.digests.size === 1) printLine(encode([...r.digests.values()][0]!));
-    else printLine([...r.digests].map(([n, d]) => `${n} ${encode(d)}`).join('\n'));
-    return;
-  }
-  const h = (n: number | bigint) => `0x${n.toString(16)}`;
-  const p = r.vmsa?.profile;
-  printJson({
-    kind: 'snp',
-    mode: r.mode,
-    vmm: r.vmm,
-    digests: Object.fromEntries([...r.digests].map(([n, d]) => [String(n), toHex(d)])),
-    vcpu: r.vcpu ? { type: r.vcpu.type ?? null, signature: h(r.vcpu.signature) } : null,
-    guestFeatures: r.mode === 'snp' ? h(r.guestFeatures) : null,
-    quirks: { ec2Rdx: h(r.quirks.ec2Rdx), qemuFpu: r.quirks.qemuFpu, vmsaGpaBits: r.quirks.vmsaGpaBits },
-    vmsa:
-      r.vmsa && p
-        ? {
-            layout: r.vmsa.layout,
-            gpa: r.vmsa.gpa === undefined ? null : h(r.vmsa.gpa),
-            bspEip: h(r.vmsa.bspEip),
-            apEip: h(r.vmsa.apEip),
-            sevFeatures: h(r.vmsa.sevFeatures),
-            rdx: h(p.rdx),
-            mxcsr: h(p.mxcsr),
-            fcw: h(p.fcw),
-            gPat: h(p.gPat),
-            csAttrib: { bsp: h(p.csAttribBsp), ap: h(p.csAttribAp) },
-            ssAttrib: h(p.ssAttrib),
-            trAttrib: h(p.trAttrib),
-          }
-        : null,
-    measuredSections: r.sections.map((s) => ({ type: s.type, gpa: h(s.gpa), size: h(s.size), pageType: s.pageType })),
-    firmware: { ...firmwareJson(r.firmware), gpa: h(r.firmwareGpa) },
-    directBoot: r.sevHashes
-      ? { kernel: o.kernel ?? null, initrd: o.initrd ?? null, cmdline: o.append ?? null, kernelSha256: toHex(r.sevHashes.kernel), initrdSha256: toHex(r.sevHashes.initrd), cmdlineSha256: toHex(r.sevHashes.cmdline) }
-      : null,
-    svsm: r.svsm ? { path: o.svsm, size: r.svsm.size, gpa: h(r.svsm.gpa), varsSize: svsm!.varsSize, entryEip: h(r.vmsa!.apEip), sevMetadata: describeOvmf(r.svsm.info).sevMetadata } : null,
-    seed: r.seed ? toHex(r.seed) : null,
-    seedProvided: r.seedProvided,
-    warnings: r.warnings,
-    reference: 'virtee/sev-snp-measure 0.0.13',
-  });
+  if (o.json) return printJson(r);
+  const digests = Object.entries(r.digests);
+  printLine(digests.length === 1 ? encode(digests[0]![1]) : digests.map(([n, d]) => `${n} ${encode(d)}`).join('\n'));
 }

@@ -33,41 +33,29 @@ export function registerMeasureTdShimPayload(program: Command): void {
       const paramSize = parseInteger('--param-size', opts.paramSize, 1, 1 << 30);
       const separator = parseInteger('--separator', opts.separator, 0, 0xffffffff);
       const { readInput } = await import('../../util/fs.js');
-      const { toHex } = await import('../../util/bytes.js');
-      const td = await import('../../measure/tdx/td-shim.js');
-      const out: Record<string, unknown> = { kind: 'tdx' };
-      if (opts.kernel) {
-        const k = await readInput(opts.kernel, 'kernel');
-        out.payload = { path: opts.kernel, size: k.length, kernelSize, sha384: toHex(td.tdShimPayloadHash(k, kernelSize)) };
-      }
-      if (opts.param !== undefined) out.param = { value: opts.param, paramSize, sha384: toHex(td.tdShimParamHash(opts.param, paramSize)) };
-      if (opts.shim) {
-        const { tdxMrtd } = await import('../../measure/tdx/mrtd.js');
-        const { mrtd } = tdxMrtd(await readInput(opts.shim, 'td-shim image'), 'single');
-        out.shim = { path: opts.shim, mrtd: toHex(mrtd) };
-        if (opts.teeInfo) {
-          let manifest: import('../../measure/tdx/td-shim.js').TeeInfoManifest;
-          try {
-            manifest = JSON.parse((await readInput(opts.teeInfo, 'TEE_INFO manifest')).toString('utf8')) as typeof manifest;
-          } catch (e) {
-            if (e instanceof InputError) throw e;
-            throw new InputError(`${opts.teeInfo}: not JSON (${(e as Error).message})`);
-          }
-          for (const k of ['attributes', 'xfam', 'mrconfigid', 'mrowner', 'mrownerconfig'] as const) {
-            if (typeof manifest[k] !== 'string') throw new InputError(`${opts.teeInfo}: "${k}" must be a hex string`);
-          }
-          out.teeInfoHash = toHex(td.teeInfoHash(manifest, mrtd, separator));
+      const { tdShimMeasurement } = await import('../../measure/tdx/report.js');
+      const file = async (name: string, what: string) => ({ name, bytes: await readInput(name, what) });
+      const kernel = opts.kernel ? await file(opts.kernel, 'kernel') : undefined;
+      const shim = opts.shim ? await file(opts.shim, 'td-shim image') : undefined;
+      let teeInfo: import('../../measure/tdx/td-shim.js').TeeInfoManifest | undefined;
+      if (opts.teeInfo) {
+        try {
+          teeInfo = JSON.parse((await readInput(opts.teeInfo, 'TEE_INFO manifest')).toString('utf8')) as typeof teeInfo;
+        } catch (e) {
+          if (e instanceof InputError) throw e;
+          throw new InputError(`${opts.teeInfo}: not JSON (${(e as Error).message})`);
+        }
+        for (const k of ['attributes', 'xfam', 'mrconfigid', 'mrowner', 'mrownerconfig'] as const) {
+          if (typeof teeInfo?.[k] !== 'string') throw new InputError(`${opts.teeInfo}: "${k}" must be a hex string`);
         }
       }
+      const out = tdShimMeasurement({ kernel, param: opts.param, shim, teeInfo }, { kernelSize, paramSize, separator });
       const { printJson, printLine } = await import('../output.js');
       if (opts.json) return printJson(out);
-      const p = out.payload as { sha384: string } | undefined;
-      const q = out.param as { sha384: string } | undefined;
-      const s = out.shim as { mrtd: string } | undefined;
-      if (p) printLine(`payload: ${p.sha384}`);
-      if (q) printLine(`param:   ${q.sha384}`);
-      if (s) printLine(`MRTD:    ${s.mrtd}`);
-      if (out.teeInfoHash) printLine(`TEE_INFO hash: ${out.teeInfoHash as string}`);
+      if (out.payload) printLine(`payload: ${out.payload.sha384}`);
+      if (out.param) printLine(`param:   ${out.param.sha384}`);
+      if (out.shim) printLine(`MRTD:    ${out.shim.mrtd}`);
+      if (out.teeInfoHash) printLine(`TEE_INFO hash: ${out.teeInfoHash}`);
     });
   examples(cmd, [
     'cvm-measure measure td-shim-payload --kernel bzImage --kernel-size 0x10000000',

@@ -26,60 +26,30 @@ export function registerMeasureTdx(program: Command): void {
     .option('--qemu-version <x.y>', 'QEMU version of the host: before 10.2 QEMU patches the kernel setup header before OVMF measures it', '9.2')
     .addOption(jsonOption())
     .action(async (opts: Opts) => {
-      const { tdxMrtd, sectionPages, PAGE_ORDERS } = await import('../../measure/tdx/mrtd.js');
+      const { UsageError } = await import('../../errors.js');
+      const { PAGE_ORDERS } = await import('../../measure/tdx/mrtd.js');
       const pageOrder = parseChoice('--page-order', opts.pageOrder, PAGE_ORDERS);
       const memMiB = parseInteger('--mem', opts.mem ?? '2048', 1, 16 << 20);
-      if (!opts.kernel && (opts.initrd || opts.append !== undefined)) {
-        const { UsageError } = await import('../../errors.js');
-        throw new UsageError(`${opts.initrd ? '--initrd' : '--append'} needs --kernel`);
+      if (!opts.kernel && (opts.initrd || opts.append !== undefined)) throw new UsageError(`${opts.initrd ? '--initrd' : '--append'} needs --kernel`);
+      const qemuVersion = opts.qemuVersion ?? '9.2';
+      if (opts.kernel && !/^\d+\.\d+(\.\d+)?$/.test(qemuVersion)) {
+        throw new UsageError(`--qemu-version: expected a version such as 9.2 or 10.2.0, got ${JSON.stringify(qemuVersion)}`);
       }
       const { readInput } = await import('../../util/fs.js');
-      const { createHash } = await import('node:crypto');
-      const { toHex } = await import('../../util/bytes.js');
-      const image = await readInput(opts.firmware, 'firmware');
-      const { mrtd, metadata } = tdxMrtd(image, pageOrder);
-      const out: Record<string, unknown> = {
-        kind: 'tdx',
-        mrtd: toHex(mrtd),
-        pageOrder,
-        firmware: { path: opts.firmware, size: image.length, sha256: createHash('sha256').update(image).digest('hex'), metadata: metadata.locator, descriptorOffset: metadata.descriptorOffset },
-        sections: metadata.sections.map((s) => ({
-          index: s.index,
-          type: s.type,
-          dataOffset: s.dataOffset,
-          rawDataSize: s.rawDataSize,
-          memoryAddress: `0x${s.memoryAddress.toString(16)}`,
-          memoryDataSize: s.memoryDataSize,
-          attributes: [...(s.mrExtend ? ['MR.EXTEND'] : []), ...(s.pageAug ? ['PAGE.AUG'] : [])],
-          ...sectionPages(s),
-        })),
-      };
-      if (opts.kernel) {
-        const { tdxDirectBootRtmrs, qemuPatchesSetupHeader } = await import('../../measure/tdx/rtmr.js');
-        const kernel = await readInput(opts.kernel, 'kernel');
-        const initrd = opts.initrd ? await readInput(opts.initrd, 'initrd') : undefined;
-        const qemuVersion = opts.qemuVersion ?? '9.2';
-        if (!/^\d+\.\d+(\.\d+)?$/.test(qemuVersion)) {
-          const { UsageError } = await import('../../errors.js');
-          throw new UsageError(`--qemu-version: expected a version such as 9.2 or 10.2.0, got ${JSON.stringify(qemuVersion)}`);
-        }
-        const patch = qemuPatchesSetupHeader(qemuVersion);
-        const r = tdxDirectBootRtmrs({ kernel, initrd, cmdline: opts.append ?? '', memMiB, patchSetupHeader: patch });
-        out.rtmr = { '1': toHex(r.rtmr[1]!), '2': toHex(r.rtmr[2]!) };
-        out.boot = { shape: 'direct', qemuVersion, setupHeaderPatched: patch, memMiB, measuredCmdline: r.measuredCmdline };
-        out.events = r.events;
-      }
-      const { RTMR0_DEPENDS_ON } = await import('../../measure/tdx/rtmr.js');
-      out.rtmr0 = { computed: false, dependsOn: RTMR0_DEPENDS_ON };
+      const { tdxMeasurement } = await import('../../measure/tdx/report.js');
+      const file = async (name: string, what: string) => ({ name, bytes: await readInput(name, what) });
+      const firmware = await file(opts.firmware, 'firmware');
+      const kernel = opts.kernel ? await file(opts.kernel, 'kernel') : undefined;
+      const initrd = opts.initrd ? await file(opts.initrd, 'initrd') : undefined;
+      const out = tdxMeasurement({ firmware, kernel, initrd, cmdline: opts.append }, { pageOrder, memMiB, qemuVersion });
       const { printJson, printLine } = await import('../output.js');
       if (opts.json) return printJson(out);
-      printLine(`MRTD (${pageOrder}): ${out.mrtd as string}`);
+      printLine(`MRTD (${pageOrder}): ${out.mrtd}`);
       if (out.rtmr) {
-        const rt = out.rtmr as Record<string, string>;
-        printLine(`RTMR1: ${rt['1']}`);
-        printLine(`RTMR2: ${rt['2']}`);
+        printLine(`RTMR1: ${out.rtmr['1']}`);
+        printLine(`RTMR2: ${out.rtmr['2']}`);
       }
-      printLine(`RTMR0: not computed; it depends on ${RTMR0_DEPENDS_ON.join('; ')}`);
+      printLine(`RTMR0: not computed; it depends on ${out.rtmr0.dependsOn.join('; ')}`);
     });
   examples(cmd, [
     'cvm-measure measure tdx --firmware OVMF.fd',

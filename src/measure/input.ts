@@ -1,0 +1,26 @@
+/**
+ * A file a measurement report takes: the name to report (usually the path the caller read it from) and
+ * its bytes. Reports hash the bytes and never open the name.
+ */
+import { createHash } from 'node:crypto';
+
+export interface NamedBytes {
+  name: string;
+  bytes: Uint8Array;
+}
+
+/** A QEMU direct kernel boot: -kernel, -initrd, -append. */
+export interface DirectBootFiles {
+  kernel?: NamedBytes;
+  initrd?: NamedBytes;
+  cmdline?: string;
+}
+
+/** `{path, size, digests: {sha256}}`: how reports describe an input file. */
+export function describeInput(f: NamedBytes): { path: string; size: number; digests: { sha256: string } } {
+  return { path: f.name, size: f.bytes.length, digests: { sha256: sha256Hex(f.bytes) } };
+}
+
+export function sha256Hex(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex');
+}
