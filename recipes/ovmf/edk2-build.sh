@@ -6,6 +6,10 @@
 # The tree must stay at the same absolute path (/build/<component>/edk2): GenFw pads .data by the
 # length of the build path, so another path gives other bytes.
 set -eu
+# BaseTools parses the text of the tools' output (the GNU ld map file for VFR/HII variable offsets):
+# translated messages change the firmware, so they stay untranslated whatever the caller's locale.
+unset LANGUAGE LC_MESSAGES
+export LC_ALL=C.UTF-8
 case "$1" in
 unpack)
   rm -rf edk2
