@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseBigInt, parseCountList } from '../cli/options.js';
 import { BuildError, isCvmError } from '../errors.js';
+import { MEASUREMENTS_SCHEMA } from '../manifest/model.js';
 import type { DirectBootFiles, NamedBytes } from '../measure/input.js';
 import { snpMeasurement } from '../measure/snp/report.js';
 import type { Vmm } from '../measure/snp/vmm.js';
@@ -15,7 +16,6 @@ import { pcrMeasurement } from '../measure/tpm/report.js';
 import type { Artifact } from './orchestrate.js';
 import type { MeasureSpec } from './recipe.js';
 
-export const MEASUREMENTS_SCHEMA = 'cvm-measure/measurements/v1';
 
 export interface MeasurementsFile {
   schema: typeof MEASUREMENTS_SCHEMA;

@@ -8,6 +8,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { BuildError, InputError } from '../errors.js';
 import { hashFile, writeFileAtomic } from '../util/fs.js';
+import { systemSources } from './inputs/apt.js';
 import { extractTar } from './tar.js';
 
 export interface RootfsSpec {
@@ -24,18 +25,11 @@ export interface RootfsSpec {
  * them (`apt-get indextargets`), so no repository host is named here.
  */
 export async function aptMirrors(suite: string): Promise<string[]> {
-  const r = await execa('apt-get', ['indextargets', '--format', '$(TARGET_OF)\t$(REPO_URI)\t$(RELEASE)\t$(COMPONENT)'], { reject: false });
-  if (r.exitCode !== 0) throw new BuildError(`apt-get indextargets failed: ${String(r.stderr).split('\n')[0]}`);
-  const bySource = new Map<string, Set<string>>();
-  for (const line of String(r.stdout).split('\n')) {
-    const [of, uri, release, component] = line.split('\t');
-    if (of !== 'deb' || !uri || !release || !component) continue;
-    if (release !== suite && !release.startsWith(`${suite}-`)) continue;
-    const key = `${uri} ${release}`;
-    bySource.set(key, (bySource.get(key) ?? new Set()).add(component));
-  }
-  if (bySource.size === 0) throw new BuildError(`the system apt configuration has no deb entry for suite ${suite} (apt-get indextargets; run apt-get update?)`);
-  return [...bySource].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, comps]) => `deb ${k} ${[...comps].sort().join(' ')}`);
+  const sources = (await systemSources()).filter((s) => s.suite === suite || s.suite.startsWith(`${suite}-`));
+  if (sources.length === 0) throw new BuildError(`the system apt configuration has no deb entry for suite ${suite} (apt-get indextargets; run apt-get update?)`);
+  return sources
+    .map((s) => `deb ${s.uri} ${s.suite} ${[...s.components].sort().join(' ')}`)
+    .sort((a, b) => (a < b ? -1 : 1));
 }
 
 /**

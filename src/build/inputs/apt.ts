@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { BuildError, InputError } from '../../errors.js';
 
-interface AptSource {
+export interface AptSource {
   uri: string;
   suite: string;
   components: Set<string>;
@@ -17,7 +17,7 @@ interface AptSource {
 }
 
 /** The system's `deb` entries, as apt itself reports them (`apt-get indextargets`). */
-async function systemSources(): Promise<AptSource[]> {
+export async function systemSources(): Promise<AptSource[]> {
   const r = await execa('apt-get', ['indextargets', '--format', '$(TARGET_OF)\t$(REPO_URI)\t$(RELEASE)\t$(COMPONENT)\t$(SOURCESENTRY)'], { reject: false });
   if (r.exitCode !== 0) throw new BuildError(`apt-get indextargets failed: ${r.stderr.split('\n')[0]}`);
   const byKey = new Map<string, AptSource>();
