@@ -4,9 +4,9 @@
  * buildDefinition {buildType, externalParameters, internalParameters, resolvedDependencies},
  * runDetails {builder, metadata, byproducts}). ResourceDescriptors per resource_descriptor.md.
  */
-import { createRequire } from 'node:module';
 import { relative } from 'node:path';
 import { SLSA_PROVENANCE_V1, STATEMENT_V1, type Statement } from '../manifest/intoto.js';
+import { packageVersion } from '../util/package.js';
 import { inputUri } from './inputs/index.js';
 import type { BuildResult } from './orchestrate.js';
 
@@ -21,7 +21,7 @@ interface ResourceDescriptor {
 }
 
 export function buildRecord(r: BuildResult, invocationId: string): Statement {
-  const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+  const version = packageVersion();
   const deps: ResourceDescriptor[] = [{ name: `recipe:${relative(process.cwd(), r.recipe.path) || r.recipe.path}`, digest: { sha256: r.recipe.sha256 } }];
   for (const b of r.bases) {
     deps.push({ name: `base:${b.suite}/${b.variant}`, digest: { sha256: b.sha256 }, annotations: { tool: 'mmdebstrap', include: b.include, sourceDateEpoch: r.recipe.sourceDateEpoch } });

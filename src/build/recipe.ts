@@ -9,9 +9,9 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { InputError } from '../errors.js';
 import { readInput } from '../util/fs.js';
+import { PACKAGE_ROOT } from '../util/package.js';
 
 /** The package root (recipes/ and schemas/ ship beside dist/). */
-export const PACKAGE_ROOT = resolve(import.meta.dirname, '../..');
 export const DEFAULT_RECIPE = resolve(PACKAGE_ROOT, 'recipes/default.yaml');
 
 export interface BaseSpec {

@@ -1,5 +1,5 @@
 /** Shared commander plumbing so each command file stays a thin declaration. */
-import { Command, Option } from 'commander';
+import type { Command, Option } from 'commander';
 
 const GROUPS: Record<string, string> = {
   measure: 'predict launch measurements (SNP digest, TDX MRTD/RTMRs, vTPM PCRs)',
@@ -16,9 +16,12 @@ export function group(program: Command, name: keyof typeof GROUPS & string): Com
   return program.commands.find((c) => c.name() === name) ?? program.command(name).description(GROUPS[name] ?? name);
 }
 
-/** `--json` with the wording every command shares. */
-export function jsonOption(): Option {
-  return new Option('--json', 'print one JSON object on stdout (shape documented in README)');
+/**
+ * `--json` with the wording every command shares. Options come from `program.createOption` so that
+ * only the entry point imports commander (it is bundled there; see the build script).
+ */
+export function jsonOption(program: Command): Option {
+  return program.createOption('--json', 'print one JSON object on stdout (shape documented in README)');
 }
 
 /** Appends an "Examples:" block to a command's --help. */

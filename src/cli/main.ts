@@ -1,49 +1,62 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS CVM_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
 /** cvm-measure entry point: declares commands (cheap), runs one (its implementation is imported lazily). */
 import { Command, CommanderError } from 'commander';
 import { isCvmError } from '../errors.js';
 import { printError } from './output.js';
-import { createRequire } from 'node:module';
-const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+import { packageVersion } from '../util/package.js';
+
+// The shebang moved NODE_EXTRA_CA_CERTS aside so Node does not parse it at start-up (util/download.ts
+// applies it to the downloads that need it); give it back for child processes and downloads.
+if (process.env.CVM_EXTRA_CA_CERTS) process.env.NODE_EXTRA_CA_CERTS = process.env.CVM_EXTRA_CA_CERTS;
+delete process.env.CVM_EXTRA_CA_CERTS;
 
 const program = new Command('cvm-measure')
   .description('Reproducible, checkable confidential-VM measurements (SEV-SNP, TDX, vTPM)')
-  .version(version)
+  .version(packageVersion())
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
 type Register = (program: Command) => void;
+type Loader = () => Promise<Register>;
 
 /**
- * Top-level command → the command files that declare it. Only the files of the command being run are
- * imported (start-up is benchmarked); help and unknown commands load them all.
+ * Command path → the file that declares it. Only the file of the command being run is imported
+ * (start-up is benchmarked); a bare group (`measure --help`) loads its members, help loads them all.
  */
-const COMMANDS: Record<string, (() => Promise<Register>)[]> = {
-  doctor: [() => import('./commands/doctor.js').then((m) => m.registerDoctor)],
-  build: [() => import('./commands/build.js').then((m) => m.registerBuild)],
-  measure: [
-    () => import('./commands/measure-snp.js').then((m) => m.registerMeasureSnp),
-    () => import('./commands/measure-tdx.js').then((m) => m.registerMeasureTdx),
-    () => import('./commands/measure-td-shim-payload.js').then((m) => m.registerMeasureTdShimPayload),
-    () => import('./commands/measure-pcr.js').then((m) => m.registerMeasurePcr),
-  ],
-  inspect: [() => import('./commands/inspect-firmware.js').then((m) => m.registerInspectFirmware)],
-  snp: [() => import('./commands/snp-id-block.js').then((m) => m.registerSnpIdBlock)],
-  eventlog: [
-    () => import('./commands/eventlog-replay.js').then((m) => m.registerEventlogReplay),
-    () => import('./commands/eventlog-diff.js').then((m) => m.registerEventlogDiff),
-  ],
-  uki: [() => import('./commands/uki-build.js').then((m) => m.registerUkiBuild)],
-  keys: [() => import('./commands/keys-generate.js').then((m) => m.registerKeysGenerate)],
-  manifest: [
-    () => import('./commands/manifest-create.js').then((m) => m.registerManifestCreate),
-    () => import('./commands/manifest-inspect.js').then((m) => m.registerManifestInspect),
-    () => import('./commands/manifest-verify.js').then((m) => m.registerManifestVerify),
-  ],
-};
+const COMMANDS: [path: string, load: Loader][] = [
+  ['doctor', () => import('./commands/doctor.js').then((m) => m.registerDoctor)],
+  ['build', () => import('./commands/build.js').then((m) => m.registerBuild)],
+  ['measure snp', () => import('./commands/measure-snp.js').then((m) => m.registerMeasureSnp)],
+  ['measure tdx', () => import('./commands/measure-tdx.js').then((m) => m.registerMeasureTdx)],
+  ['measure td-shim-payload', () => import('./commands/measure-td-shim-payload.js').then((m) => m.registerMeasureTdShimPayload)],
+  ['measure pcr', () => import('./commands/measure-pcr.js').then((m) => m.registerMeasurePcr)],
+  ['inspect firmware', () => import('./commands/inspect-firmware.js').then((m) => m.registerInspectFirmware)],
+  ['snp id-block', () => import('./commands/snp-id-block.js').then((m) => m.registerSnpIdBlock)],
+  ['eventlog replay', () => import('./commands/eventlog-replay.js').then((m) => m.registerEventlogReplay)],
+  ['eventlog diff', () => import('./commands/eventlog-diff.js').then((m) => m.registerEventlogDiff)],
+  ['uki build', () => import('./commands/uki-build.js').then((m) => m.registerUkiBuild)],
+  ['keys generate', () => import('./commands/keys-generate.js').then((m) => m.registerKeysGenerate)],
+  ['manifest create', () => import('./commands/manifest-create.js').then((m) => m.registerManifestCreate)],
+  ['manifest inspect', () => import('./commands/manifest-inspect.js').then((m) => m.registerManifestInspect)],
+  ['manifest verify', () => import('./commands/manifest-verify.js').then((m) => m.registerManifestVerify)],
+];
 
-const first = process.argv.slice(2).find((a) => !a.startsWith('-'));
-const loaders = (first !== undefined && COMMANDS[first]) || Object.values(COMMANDS).flat();
+/** The loaders for argv's leading words: the longest command path they name, none for a bare --version, else everything. */
+function loadersFor(words: string[], flags: string[]): Loader[] {
+  if (!words.length && flags.length === 1 && (flags[0] === '--version' || flags[0] === '-V')) return [];
+  for (let n = Math.min(words.length, 2); n > 0; n--) {
+    const prefix = words.slice(0, n).join(' ');
+    const hit = COMMANDS.filter(([path]) => path === prefix || path.startsWith(`${prefix} `));
+    if (hit.length) return hit.map(([, load]) => load);
+  }
+  return COMMANDS.map(([, load]) => load);
+}
+
+const args = process.argv.slice(2);
+const loaders = loadersFor(
+  args.filter((a) => !a.startsWith('-')),
+  args.filter((a) => a.startsWith('-')),
+);
 for (const register of await Promise.all(loaders.map((load) => load()))) register(program);
 
 // `cvm-measure ... | head` closes stdout early: that is not an error.

@@ -1,14 +1,14 @@
 /** File I/O used by the CLI and build layers (never by src/measure). Writes are atomic. */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream, readFileSync } from 'node:fs';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { InputError } from '../errors.js';
 
 /** Reads a whole input file; a missing or unreadable file is a one-line InputError. */
 export async function readInput(path: string, what = 'input'): Promise<Buffer> {
   try {
-    return await readFile(path);
+    return readFileSync(path);
   } catch (e) {
     throw new InputError(`cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }

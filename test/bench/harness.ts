@@ -1,6 +1,7 @@
 /**
  * Benchmark harness (`npm run bench`): each case is timed as a whole process (the built CLI or an
- * external command) and/or in-process (a function), median of N runs after a warm-up. Not a test.
+ * external command; rounds interleave the cases) and/or in-process (a function), median of N runs after
+ * a warm-up. Not a test.
  */
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -10,7 +11,7 @@ export const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js');
 
 export interface BenchCase {
   name: string;
-  /** Whole-process: argv of cvm-measure (run with this Node) ... */
+  /** Whole-process: argv of cvm-measure (the bin executed as users run it, through its shebang) ... */
   cli?: string[];
   /** ... or of any external command (a baseline such as sha384sum or a reference tool). */
   command?: string[];
@@ -44,13 +45,39 @@ async function time(runs: number, f: () => unknown): Promise<number> {
   return median(t);
 }
 
-export async function runCase(c: BenchCase): Promise<BenchResult> {
-  const runs = c.runs ?? 7;
-  const argv = c.cli ? [process.execPath, CLI, ...c.cli] : c.command;
-  const r: BenchResult = { name: c.name, ...(c.relativeTo ? { relativeTo: c.relativeTo } : {}) };
-  if (argv) r.processMs = await time(runs, () => execFileSync(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'inherit'] }));
-  if (c.fn) r.inProcessMs = await time(runs, c.fn);
-  return r;
+const runProcess = (argv: string[]) => () => execFileSync(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'inherit'] });
+
+/**
+ * Runs the cases: whole-process timings interleaved (round k runs every case that wants a k-th run, so
+ * slow drift in machine load hits all cases alike), then in-process timings case by case.
+ */
+export async function runCases(cases: BenchCase[], log: (name: string) => void): Promise<BenchResult[]> {
+  const results = cases.map((c): BenchResult => ({ name: c.name, ...(c.relativeTo ? { relativeTo: c.relativeTo } : {}) }));
+  const procs = cases.map((c) => {
+    const argv = c.cli ? [CLI, ...c.cli] : c.command;
+    return argv && { run: runProcess(argv), runs: c.runs ?? 7, times: [] as number[] };
+  });
+  for (const [i, p] of procs.entries()) {
+    if (!p) continue;
+    log(`${cases[i]!.name} (warm-up)`);
+    p.run();
+  }
+  for (let round = 0; round < Math.max(0, ...procs.map((p) => p?.runs ?? 0)); round++) {
+    for (const p of procs) {
+      if (!p || round >= p.runs) continue;
+      const t0 = performance.now();
+      p.run();
+      p.times.push(performance.now() - t0);
+    }
+  }
+  for (const [i, c] of cases.entries()) {
+    if (procs[i]) results[i]!.processMs = median(procs[i]!.times);
+    if (c.fn) {
+      log(`${c.name} (in-process)`);
+      results[i]!.inProcessMs = await time(c.runs ?? 7, c.fn);
+    }
+  }
+  return results;
 }
 
 export function report(results: BenchResult[]): string {

@@ -31,6 +31,7 @@ export function snpCases(): BenchCase[] {
     {
       name: ONE,
       cli: ['measure', 'snp', '--firmware', ovmfPath, '--vcpu-type', 'EPYC-v4'],
+      runs: 21,
       fn: () => snpLaunchDigests({ firmware, vcpu: { type: 'EPYC-v4' } }),
     },
     ...(['qemu', 'ec2', 'gce'] as const).map(
@@ -71,7 +72,7 @@ export function snpCases(): BenchCase[] {
   if (oracle && existsSync(oracle)) {
     const ref = ['/usr/bin/python3', oracle, '--mode', 'snp', '--ovmf', ovmfPath, '--vcpu-type', 'EPYC-v4'];
     cases.push(
-      { name: 'sev-snp-measure 0.0.13: one digest', command: [...ref, '--vcpus', '1'], relativeTo: ONE },
+      { name: 'sev-snp-measure 0.0.13: one digest', command: [...ref, '--vcpus', '1'], relativeTo: ONE, runs: 21 },
       { name: 'sev-snp-measure 0.0.13: 512 vCPUs (one count)', command: [...ref, '--vcpus', '512'], relativeTo: ONE },
     );
   } else {

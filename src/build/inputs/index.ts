@@ -3,12 +3,10 @@
  * package) and how it is fetched into the content-addressed cache. A download that does not match its
  * pin is refused and leaves nothing in the cache.
  */
-import { createWriteStream } from 'node:fs';
 import { copyFile, readFile, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { BuildError, InputError } from '../../errors.js';
+import { download } from '../../util/download.js';
 import { hashFile } from '../../util/fs.js';
 import type { Cache } from '../cache.js';
 import type { InputSpec } from '../recipe.js';
@@ -69,17 +67,6 @@ export async function hashLocal(spec: Extract<InputSpec, { kind: 'file' }>, reci
     throw new InputError(`input ${name}: cannot read file ${path}`);
   });
   return { path, sha256: digests.sha256! };
-}
-
-async function download(url: string, dest: string, what: string): Promise<void> {
-  let res: Response;
-  try {
-    res = await fetch(url, { redirect: 'follow' });
-  } catch (e) {
-    throw new InputError(`${what}: cannot fetch ${url}: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`);
-  }
-  if (!res.ok || !res.body) throw new InputError(`${what}: ${url}: HTTP ${res.status}`);
-  await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(dest, { mode: 0o600 }));
 }
 
 /**

@@ -23,7 +23,7 @@ export function registerBuild(program: Command): void {
     .option('--locked', 'refuse any input or base image not pinned by the recipe or its lock file; never write the lock')
     .option('--rebuild', 'build every component again instead of reusing cached results (inputs still come from the cache)')
     .option('--check', 'build twice (no cache, varied workspace path, jobs, umask, hostname, locale, time) and compare every output')
-    .addOption(jsonOption())
+    .addOption(jsonOption(program))
     .action(async (recipeArg: string | undefined, opts: Opts) => {
       const { BACKEND_PREFS } = await import('../../build/orchestrate.js');
       const backend = parseChoice('--backend', opts.backend, BACKEND_PREFS);

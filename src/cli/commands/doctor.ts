@@ -8,7 +8,7 @@ export function registerDoctor(program: Command): void {
     .description('check (and with --fix install) the Debian packages builds and tests need')
     .option('--for <purpose>', 'build, test or all', 'all')
     .option('--fix', 'apt-get install whatever is missing')
-    .addOption(jsonOption())
+    .addOption(jsonOption(program))
     .action(async (opts: { for: string; fix?: boolean; json?: boolean }) => {
       const { checkRequirements, installPackages } = await import('../../build/system.js');
       const { printJson, printLine, warn } = await import('../output.js');

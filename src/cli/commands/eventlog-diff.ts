@@ -15,7 +15,7 @@ export function registerEventlogDiff(program: Command): void {
     .argument('<log>', 'TCG2 event log (e.g. /sys/kernel/security/tpm0/binary_bios_measurements)')
     .requiredOption('--expected <file>', 'output of `cvm-measure measure pcr --json`')
     .option('--bank <alg>', 'bank to compare: sha1, sha256 or sha384 (default: sha256 if both have it)')
-    .addOption(jsonOption())
+    .addOption(jsonOption(program))
     .action(async (path: string, opts: Opts) => {
       const { readInput } = await import('../../util/fs.js');
       const { InputError } = await import('../../errors.js');

@@ -16,7 +16,7 @@ export function registerEventlogReplay(program: Command): void {
     .option('--ccel-table <file>', 'ACPI CCEL table (/sys/firmware/acpi/tables/CCEL): read LOG as a TDX CCEL log of LAML bytes')
     .option('--ccel', 'read LOG as a TDX CCEL log (event index = MR index: 0 MRTD, 1-4 RTMR0-3) without the table')
     .option('--explain', 'group events by component (firmware, variables, boot loader, kernel, cmdline, initrd)')
-    .addOption(jsonOption())
+    .addOption(jsonOption(program))
     .action(async (path: string, opts: Opts) => {
       const { readInput } = await import('../../util/fs.js');
       const { parseEventLog, replayEventLog, REPLAY_ALGS, registerName, EV_NO_ACTION } = await import('../../formats/tcg-eventlog.js');

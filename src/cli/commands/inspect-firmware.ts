@@ -6,7 +6,7 @@ export function registerInspectFirmware(program: Command): void {
     .command('firmware')
     .description('show the OVMF footer GUID table, SEV metadata, SEV-ES reset EIP, SNP kernel-hash page and TDX metadata presence')
     .argument('<file>', 'OVMF / SVSM image')
-    .addOption(jsonOption())
+    .addOption(jsonOption(program))
     .action(async (file: string, opts: { json?: boolean }) => {
       const { readInput } = await import('../../util/fs.js');
       const { createHash } = await import('node:crypto');

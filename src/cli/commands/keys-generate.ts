@@ -20,7 +20,7 @@ export function registerKeysGenerate(program: Command): void {
     .requiredOption('--alg <alg>', 'ecdsa-p256, ecdsa-p384 or ed25519')
     .requiredOption('--out <file>', 'private key file (the public key goes to <file without .pem>.pub.pem)')
     .option('--force', 'overwrite existing key files')
-    .addOption(jsonOption())
+    .addOption(jsonOption(program))
     .action(async (opts: Opts) => {
       const { generateKey, KEY_ALGS } = await import('../../manifest/keys.js');
       const { parseChoice } = await import('../options.js');

@@ -29,7 +29,7 @@ export function registerManifestCreate(program: Command): void {
     .option('--issuer <name>', 'signer / issuer name in corim-meta, CWT claims and entities', 'cvm-measure')
     .option('--not-before <time>', 'start of validity (ISO 8601 or seconds since the epoch; default: the build record finish time, SOURCE_DATE_EPOCH, or today 00:00 UTC)')
     .option('--valid-days <n>', 'length of the validity window in days', '365')
-    .addOption(jsonOption())
+    .addOption(jsonOption(program))
     .action(async (opts: Opts) => {
       await run(opts);
     });

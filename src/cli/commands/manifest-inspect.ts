@@ -6,7 +6,7 @@ export function registerManifestInspect(program: Command): void {
     .command('inspect')
     .description('show what a signed CoRIM, DSSE envelope, RVPS message or reference-values.json contains (no signature check)')
     .argument('<file>', 'a file written by `manifest create` (or any CoRIM / COSE_Sign1 / DSSE envelope)')
-    .addOption(jsonOption())
+    .addOption(jsonOption(program))
     .action(async (file: string, opts: { json?: boolean }) => {
       const { readInput } = await import('../../util/fs.js');
       const { printJson, printLine } = await import('../output.js');

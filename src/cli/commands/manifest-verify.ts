@@ -16,7 +16,7 @@ export function registerManifestVerify(program: Command): void {
     .option('--trust <pub.pem...>', 'trusted public key(s), PEM (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--threshold <k>', 'distinct trusted keys that must have signed each DSSE envelope', '1')
     .option('--at <time>', 'check validity windows at this time instead of now (ISO 8601 or epoch seconds)')
-    .addOption(jsonOption())
+    .addOption(jsonOption(program))
     .action(async (files: string[], opts: Opts) => {
       const { UsageError } = await import('../../errors.js');
       const { readInput } = await import('../../util/fs.js');

@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { examples, group, jsonOption } from '../command.js';
 import { parseChoice, parseInteger } from '../options.js';
 
@@ -26,7 +26,7 @@ export function registerMeasurePcr(program: Command): void {
   const cmd = group(program, 'measure')
     .command('pcr')
     .description('predict vTPM PCRs (OVMF + QEMU) for a direct kernel boot or a UKI on a GPT disk, in every bank')
-    .addOption(new Option('--boot <shape>', 'boot shape: direct (QEMU -kernel/-initrd/-append) or uki (UKI as the ESP boot option)').makeOptionMandatory())
+    .addOption(program.createOption('--boot <shape>', 'boot shape: direct (QEMU -kernel/-initrd/-append) or uki (UKI as the ESP boot option)').makeOptionMandatory())
     .option('--kernel <file>', 'direct: bzImage passed with QEMU -kernel')
     .option('--initrd <file>', 'direct: initrd passed with QEMU -initrd')
     .option('--append <cmdline>', 'direct: kernel command line (QEMU -append)')
@@ -39,7 +39,7 @@ export function registerMeasurePcr(program: Command): void {
     .option('--vars <file>', 'OVMF VARS firmware volume (e.g. OVMF_VARS_4M.fd): Secure Boot state and PK/KEK/db/dbx for PCR7; default: an empty store')
     .option('--stub-version <n>', 'uki: systemd-stub major version (default: read from the UKI .sdmagic section)')
     .option('--banks <list>', 'PCR banks, comma-separated: sha1,sha256,sha384', 'sha1,sha256,sha384')
-    .addOption(jsonOption())
+    .addOption(jsonOption(program))
     .action(async (opts: Opts) => {
       const { UsageError } = await import('../../errors.js');
       const shape = parseChoice('--boot', opts.boot, ['direct', 'uki'] as const);

@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { InputError, UsageError } from '../../errors.js';
 import { examples, group, jsonOption } from '../command.js';
 import { parseBigInt, parseChoice, parseCountList, parseInteger } from '../options.js';
@@ -50,8 +50,8 @@ export function registerMeasureSnp(program: Command): void {
     .option('--seed <hex>', 'start from a precomputed firmware digest (from --print-seed): skip hashing the firmware pages')
     .option('--print-seed', 'print the SNP digest after the firmware pages only (sev-snp-measure --mode snp:ovmf-hash)')
     .option('--quirk <name=value>', 'version-dependent VMM behaviour: ec2-rdx=0x600|0, qemu-fpu=sev-init2|sev-init, vmsa-gpa-bits=48|52 (repeatable)', (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
-    .addOption(new Option('--output-format <format>', 'digest encoding in text output').choices(['hex', 'base64']).default('hex'))
-    .addOption(jsonOption())
+    .addOption(program.createOption('--output-format <format>', 'digest encoding in text output').choices(['hex', 'base64']).default('hex'))
+    .addOption(jsonOption(program))
     .action(async (opts: Opts) => {
       await run(opts);
     });

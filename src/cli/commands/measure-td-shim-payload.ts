@@ -24,7 +24,7 @@ export function registerMeasureTdShimPayload(program: Command): void {
     .option('--shim <file>', 'td-shim image: adds its MRTD (single page order) and, with --tee-info, the TEE_INFO hash')
     .option('--tee-info <manifest.json>', 'td-shim-tee-info-hash manifest (attributes, xfam, mrconfigid, mrowner, mrownerconfig; hex)')
     .option('--separator <n>', 'separator td-shim extends into RTMR0/RTMR1 for the TEE_INFO hash', '0')
-    .addOption(jsonOption())
+    .addOption(jsonOption(program))
     .action(async (opts: Opts) => {
       const { UsageError, InputError } = await import('../../errors.js');
       if (!opts.kernel && opts.param === undefined && !opts.shim) throw new UsageError('give --kernel, --param and/or --shim');

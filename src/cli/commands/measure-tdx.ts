@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { examples, group, jsonOption } from '../command.js';
 import { parseChoice, parseInteger } from '../options.js';
 
@@ -18,13 +18,13 @@ export function registerMeasureTdx(program: Command): void {
     .command('tdx')
     .description('predict a TDX TD\'s MRTD from its TDVF/OVMF or td-shim image, and RTMR1/RTMR2 for a direct kernel boot')
     .requiredOption('--firmware <file>', 'TDVF image: combined OVMF.fd (not a split OVMF_CODE.fd) or a td-shim image')
-    .addOption(new Option('--page-order <order>', 'host order of TDH.MEM.PAGE.ADD/TDH.MR.EXTEND: single (KVM/QEMU >= 9, GCE, td-shim) or two-pass (QEMU 8.x TDX)').default('single'))
+    .addOption(program.createOption('--page-order <order>', 'host order of TDH.MEM.PAGE.ADD/TDH.MR.EXTEND: single (KVM/QEMU >= 9, GCE, td-shim) or two-pass (QEMU 8.x TDX)').default('single'))
     .option('--kernel <file>', 'bzImage loaded with QEMU -kernel: adds RTMR1 and RTMR2')
     .option('--initrd <file>', 'initrd loaded with QEMU -initrd (needs --kernel)')
     .option('--append <cmdline>', 'kernel command line (QEMU -append; needs --kernel)')
     .option('--mem <MiB>', 'guest RAM in MiB (QEMU -m; the patched setup header depends on it)', '2048')
     .option('--qemu-version <x.y>', 'QEMU version of the host: before 10.2 QEMU patches the kernel setup header before OVMF measures it', '9.2')
-    .addOption(jsonOption())
+    .addOption(jsonOption(program))
     .action(async (opts: Opts) => {
       const { UsageError } = await import('../../errors.js');
       const { PAGE_ORDERS } = await import('../../measure/tdx/mrtd.js');

@@ -23,7 +23,7 @@ export function registerSnpIdBlock(program: Command): void {
     .option('--image-id <hex>', 'IMAGE_ID (16 bytes hex)')
     .option('--guest-svn <n>', 'GUEST_SVN', '0')
     .option('--policy <value>', 'guest POLICY', '0x30000')
-    .addOption(jsonOption())
+    .addOption(jsonOption(program))
     .action(async (o: Opts) => {
       const { parseBigInt, parseInteger } = await import('../options.js');
       const { fromHex, toHex } = await import('../../util/bytes.js');

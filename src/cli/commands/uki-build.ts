@@ -26,7 +26,7 @@ export function registerUkiBuild(program: Command): void {
     .option('--uname <str>', 'kernel release for the .uname section')
     .option('--source-date-epoch <s>', 'COFF TimeDateStamp (default $SOURCE_DATE_EPOCH or 0)')
     .requiredOption('--out <file>', 'output UKI (written atomically)')
-    .addOption(jsonOption())
+    .addOption(jsonOption(program))
     .action(async (opts: Opts) => {
       const epochText = opts.sourceDateEpoch ?? process.env.SOURCE_DATE_EPOCH ?? '0';
       const timeDateStamp = parseInteger(opts.sourceDateEpoch ? '--source-date-epoch' : 'SOURCE_DATE_EPOCH', epochText, 0, 0xffffffff);
