@@ -12,13 +12,21 @@ const common = { bundle: true, platform: 'node', format: 'esm', target: 'node20'
 const requireShim = { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" };
 const commands = (names) => names.map((n) => `dist/cli/commands/${n}.js`);
 
+// The bin is a sh/JS polyglot: sh runs line 2 (`:` ignores its argument), which re-executes the file
+// with node, NODE_EXTRA_CA_CERTS moved to CVM_EXTRA_CA_CERTS: Node 20 parses that certificate file
+// at start-up (~45 ms), and only downloads need it. For JS, line 2 is a string and a comment.
+// (Plain sh, not `env -S`, which BusyBox's env lacks.)
+const launcher = `#!/bin/sh
+':' //; CVM_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS"; export CVM_EXTRA_CA_CERTS; unset NODE_EXTRA_CA_CERTS; exec node "$0" "$@"
+`;
+
 await build({
   ...common,
   entryPoints: ['dist/cli/main.js'],
   outfile: 'dist/cli/main.js',
   external: ['./commands/*'],
   alias: { 'node:child_process': './src/cli/lazy-child-process.cjs' },
-  banner: requireShim,
+  banner: { js: launcher + requireShim.js },
 });
 await build({
   ...common,

@@ -1,12 +1,12 @@
-#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS CVM_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
 /** cvm-measure entry point: declares commands (cheap), runs one (its implementation is imported lazily). */
 import { Command, CommanderError } from 'commander';
 import { isCvmError } from '../errors.js';
 import { printError } from './output.js';
 import { packageVersion } from '../util/package.js';
 
-// The shebang moved NODE_EXTRA_CA_CERTS aside so Node does not parse it at start-up (util/download.ts
-// applies it to the downloads that need it); give it back for child processes and downloads.
+// The bin's launcher line (esbuild.config.mjs) moved NODE_EXTRA_CA_CERTS aside so Node does not parse
+// it at start-up (util/download.ts applies it to the downloads that need it); give it back for child
+// processes and downloads.
 if (process.env.CVM_EXTRA_CA_CERTS) process.env.NODE_EXTRA_CA_CERTS = process.env.CVM_EXTRA_CA_CERTS;
 delete process.env.CVM_EXTRA_CA_CERTS;
 

@@ -1,6 +1,6 @@
 /**
  * HTTP(S) GET to a file, following redirects. TLS trusts Node's bundled roots plus NODE_EXTRA_CA_CERTS,
- * passed explicitly: the CLI's shebang hides that variable from Node's start-up, which in Node 20
+ * passed explicitly: the CLI bin hides that variable from Node's start-up, which in Node 20
  * parses the file eagerly (~40 ms for a distribution bundle) although only downloads need it.
  */
 import { createWriteStream, readFileSync } from 'node:fs';

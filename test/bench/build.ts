@@ -1,7 +1,7 @@
 /**
  * build bench: (1) orchestration overhead — `cvm-measure build --rebuild` of a one-step recipe vs the
  * same step run straight through the sandbox module (same backend, rootfs, binds, env), both whole
- * processes; target ≤ 1.05×. (2) a warm-cache no-op build of the uki recipe (artifacts cached, the
+ * processes; target ≤ 1.05×; the same pair with an empty step gives the fixed cost in ms. (2) a warm-cache no-op build of the uki recipe (artifacts cached, the
  * measure block recomputed in-process, record rewritten); target ≤ 2 s. Uses the test cache ($CVM_TEST_CACHE or $TMPDIR/cvm-measure-test-cache).
  */
 import { execFileSync } from 'node:child_process';
@@ -29,7 +29,17 @@ const r = await sb.run({ rootfs, binds: [{ source: work, target: '/build/bench',
 if (r.exitCode !== 0) throw new Error('step failed');
 `;
 
-const NAMES = ['build: 2 GB sha256sum step via direct sandbox.run()', 'build: cvm-measure build --rebuild (same step)', 'build: recipes/uki.yaml warm cache (no-op)'];
+const NAMES = [
+  'build: 2 GB sha256sum step via direct sandbox.run()',
+  'build: cvm-measure build --rebuild (same step)',
+  'build: empty step via direct sandbox.run() (fixed cost)',
+  'build: cvm-measure build --rebuild (empty step)',
+  'build: recipes/uki.yaml warm cache (no-op)',
+];
+
+const stepRecipe = (run: string) =>
+  `name: bench\nsourceDateEpoch: 1700000000\nbase: { suite: bookworm, variant: minbase }\ncomponents:\n  bench:\n    type: run\n    steps: [{ run: "${run}" }]\n    outputs: [sum.txt]\n`;
+const EMPTY = 'echo > /out/sum.txt';
 
 export function buildCases(): BenchCase[] {
   const filter = process.argv[2];
@@ -37,24 +47,21 @@ export function buildCases(): BenchCase[] {
   process.env.CVM_CACHE = CACHE; // the harness runs commands with this process's environment
   const env = process.env;
   const dir = mkdtempSync(join(tmpdir(), 'bench-build-'));
-  writeFileSync(
-    join(dir, 'step.yaml'),
-    `name: bench\nsourceDateEpoch: 1700000000\nbase: { suite: bookworm, variant: minbase }\ncomponents:\n  bench:\n    type: run\n    steps: [{ run: "${STEP}" }]\n    outputs: [sum.txt]\n`,
-  );
+  writeFileSync(join(dir, 'step.yaml'), stepRecipe(STEP));
+  writeFileSync(join(dir, 'empty.yaml'), stepRecipe(EMPTY));
   // setup: pins (and if needed builds) the base rootfs, fills the cache for the uki recipe
   execFileSync(process.execPath, [CLI, 'build', join(dir, 'step.yaml'), '--out', join(dir, 'o'), '--backend', BACKEND], { env, stdio: 'inherit' });
+  execFileSync(process.execPath, [CLI, 'build', join(dir, 'empty.yaml'), '--out', join(dir, 'e'), '--backend', BACKEND], { env, stdio: 'inherit' });
   execFileSync(process.execPath, [CLI, 'build', resolve(ROOT, 'recipes/uki.yaml'), '--locked', '--out', join(dir, 'uki')], { env, stdio: 'inherit' });
   const lock = JSON.parse(readFileSync(join(dir, 'step.lock.json'), 'utf8')) as { bases: { sha256: string }[] };
   const rootfs = join(CACHE, 'rootfs', lock.bases[0]!.sha256);
-  const direct = [process.execPath, '--input-type=module', '-e', DIRECT, resolve(ROOT, 'dist'), BACKEND, rootfs, join(dir, 'direct-work'), join(dir, 'direct-out'), STEP];
+  const direct = (script: string) => [process.execPath, '--input-type=module', '-e', DIRECT, resolve(ROOT, 'dist'), BACKEND, rootfs, join(dir, 'direct-work'), join(dir, 'direct-out'), script];
+  const build = (recipe: string, out: string) => [CLI, 'build', join(dir, recipe), '--rebuild', '--locked', '--out', join(dir, out), '--backend', BACKEND];
   return [
-    { name: NAMES[0]!, command: direct, runs: 3 },
-    {
-      name: NAMES[1]!,
-      command: [process.execPath, CLI, 'build', join(dir, 'step.yaml'), '--rebuild', '--locked', '--out', join(dir, 'o'), '--backend', BACKEND],
-      relativeTo: NAMES[0]!,
-      runs: 3,
-    },
-    { name: NAMES[2]!, command: [process.execPath, CLI, 'build', resolve(ROOT, 'recipes/uki.yaml'), '--locked', '--out', join(dir, 'uki')], runs: 5 },
+    { name: NAMES[0]!, command: direct(STEP), runs: 5 },
+    { name: NAMES[1]!, command: build('step.yaml', 'o'), relativeTo: NAMES[0]!, runs: 5 },
+    { name: NAMES[2]!, command: direct(EMPTY), runs: 11 },
+    { name: NAMES[3]!, command: build('empty.yaml', 'e'), relativeTo: NAMES[2]!, runs: 11 },
+    { name: NAMES[4]!, command: [CLI, 'build', resolve(ROOT, 'recipes/uki.yaml'), '--locked', '--out', join(dir, 'uki')], runs: 5 },
   ];
 }
