@@ -1,7 +1,9 @@
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { hashLocal } from '../src/build/inputs/index.js';
+import { readLock } from '../src/build/lock.js';
 import { loadRecipe, parseRecipe } from '../src/build/recipe.js';
 import { cli, errorLine } from './helpers/cli.js';
 import { ROOT } from './helpers/shared.js';
@@ -94,4 +96,21 @@ describe('recipe loader', () => {
     expect(r.code).toBe(1);
     expect(errorLine(r)).toBe(`cvm-measure: error: ${join(dir, 'bad.yaml')}:6:12: components.c.value: must be string`);
   });
+});
+
+describe('committed lock files', () => {
+  const recipes = readdirSync(resolve(ROOT, 'recipes')).filter((f) => f.endsWith('.yaml'));
+  it.each(recipes.filter((f) => existsSync(resolve(ROOT, 'recipes', f.replace(/\.yaml$/, '.lock.json')))))(
+    '%s: every local file input matches its lock pin (so `build --locked` accepts it)',
+    async (file) => {
+      const recipe = await loadRecipe(resolve(ROOT, 'recipes', file));
+      const lock = await readLock(recipe);
+      expect(lock.recipe).toBe(recipe.name);
+      for (const [name, spec] of Object.entries(recipe.inputs)) {
+        if (spec.kind !== 'file') continue;
+        const { sha256 } = await hashLocal(spec, recipe.dir, name);
+        expect(lock.inputs[name]?.sha256, `${file}: input ${name}`).toBe(sha256);
+      }
+    },
+  );
 });
