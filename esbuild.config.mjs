@@ -5,12 +5,15 @@
 // - build, doctor, manifest create: split at their lazy imports, so `--help` loads only declarations
 //   while a run gets execa, yaml and ajv as a few files instead of ~250 modules.
 // Each bundle has its own copy of src/errors.ts; the CLI recognises errors by a brand, not a class.
+import { readdirSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const common = { bundle: true, platform: 'node', format: 'esm', target: 'node20', sourcemap: true, allowOverwrite: true, logLevel: 'warning' };
 // bundled CommonJS packages call require() for Node built-ins
 const requireShim = { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" };
-const commands = (names) => names.map((n) => `dist/cli/commands/${n}.js`);
+const SPLIT = ['build', 'doctor', 'manifest-create'];
+const commands = readdirSync('dist/cli/commands').filter((f) => f.endsWith('.js')).map((f) => f.slice(0, -3));
+const paths = (names) => names.map((n) => `dist/cli/commands/${n}.js`);
 
 // The bin is a sh/JS polyglot: sh runs line 2 (`:` ignores its argument), which re-executes the file
 // with node, NODE_EXTRA_CA_CERTS moved to CVM_EXTRA_CA_CERTS: Node 20 parses that certificate file
@@ -30,16 +33,13 @@ await build({
 });
 await build({
   ...common,
-  entryPoints: commands([
-    'measure-snp', 'measure-tdx', 'measure-td-shim-payload', 'measure-pcr', 'inspect-firmware', 'snp-id-block',
-    'eventlog-replay', 'eventlog-diff', 'uki-build', 'keys-generate', 'manifest-inspect', 'manifest-verify',
-  ]),
+  entryPoints: paths(commands.filter((c) => !SPLIT.includes(c))),
   outdir: 'dist/cli/commands',
   packages: 'external',
 });
 await build({
   ...common,
-  entryPoints: commands(['build', 'doctor', 'manifest-create']),
+  entryPoints: paths(SPLIT),
   outdir: 'dist/cli/commands',
   splitting: true,
   chunkNames: 'chunks/[name]-[hash]',

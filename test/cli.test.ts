@@ -1,5 +1,8 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, errorLine } from './helpers/cli.js';
+import { ROOT } from './helpers/shared.js';
 
 describe('cli conventions', () => {
   it('prints help with examples and exits 0', async () => {
@@ -23,5 +26,17 @@ describe('cli conventions', () => {
     expect(typeof out.ok).toBe('boolean');
     expect(out.packages.length).toBeGreaterThan(0);
     expect(r.code).toBe(out.ok ? 0 : 1);
+  });
+});
+
+describe('CLI bundles (esbuild.config.mjs)', () => {
+  it('the entry and every command file load no npm package when imported, so --help and --version stay lean', () => {
+    const dir = join(ROOT, 'dist/cli/commands');
+    const files = [join(ROOT, 'dist/cli/main.js'), ...readdirSync(dir).filter((f) => f.endsWith('.js')).map((f) => join(dir, f))];
+    expect(files.length).toBeGreaterThan(10);
+    for (const f of files) {
+      const packages = [...readFileSync(f, 'utf8').matchAll(/^import\s+(?:[^;]*?\bfrom\s*)?["']([^"']+)["']/gm)].map((m) => m[1]!).filter((p) => !p.startsWith('.') && !p.startsWith('node:'));
+      expect(packages, f).toEqual([]);
+    }
   });
 });
