@@ -21,8 +21,8 @@ export const CONTENT_TYPE = 'application/rim+cbor';
 export const SNP_PROFILE = 'tag:amd.com,2025:snp-corim-profile';
 /** Intel profile OID 2.16.840.1.113741.1.16.1, DER body for #6.111. */
 export const INTEL_PROFILE_OID = Buffer.from('6086480186f84d011001', 'hex');
-/** SEV-SNP "by chip" class-id 1.3.6.1.4.1.3704.3.1 (VCEK-signed reports). */
-export const SNP_CLASS_BY_CHIP = Buffer.from('06092b060104019c780301', 'hex');
+/** SEV-SNP "by chip" class-id 1.3.6.1.4.1.3704.3.1 (VCEK-signed reports): the OID's contents octets only (RFC 9090 §2). */
+export const SNP_CLASS_BY_CHIP = Buffer.from('2b060104019c780301', 'hex');
 /** IANA Named Information hash algorithm ids (RFC 6920 §9.4). */
 export const NI_ALG: Record<string, number> = { sha256: 1, sha384: 7, sha512: 8 };
 export const MKEY = { snpMeasurement: 641, snpPolicy: 2, teeMrtee: 83 } as const;
