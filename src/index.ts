@@ -38,7 +38,9 @@ export { generateKey, keyId, parsePrivateKey, parsePublicKey, keyAlg, KEY_ALGS, 
 export { localSigner, commandSigner, type Signer } from './manifest/signer.js';
 export { signDeterministic, rawToDer, derToRaw } from './manifest/ecdsa.js';
 export { canonicalJson } from './manifest/canonical-json.js';
-export { referenceValuesFrom, canonicalReferenceValues, REFERENCE_VALUES_SCHEMA, type ReferenceValues, type SnpValues, type TdxValues, type PcrValues, type Artifact } from './manifest/model.js';
+export type { Measurement, MeasurementKind, Origin } from './measure/measurement.js';
+export { importMeasurements } from './manifest/import.js';
+export { referenceValuesFrom, canonicalReferenceValues, REFERENCE_VALUES_SCHEMA, MEASUREMENTS_SCHEMA, SNP_SIGNED, TDX_SIGNED, PCR_SIGNED, type MeasurementsDocument, type ReferenceValues, type SnpValues, type TdxValues, type PcrValues, type Artifact } from './manifest/model.js';
 export { corimFor, signCorim, readCorim, type CorimSummary, type CorimReferenceValue } from './manifest/corim.js';
 export { pae, signEnvelope, verifyEnvelope, parseEnvelope, INTOTO_PAYLOAD_TYPE, type Envelope } from './manifest/dsse.js';
 export { referenceValuesStatement, checkStatement, STATEMENT_V1, SLSA_PROVENANCE_V1, REFERENCE_VALUES_PREDICATE, type Statement } from './manifest/intoto.js';

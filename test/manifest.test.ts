@@ -17,7 +17,10 @@ import { rawToDer } from '../src/manifest/ecdsa.js';
 import { createManifest } from '../src/manifest/create.js';
 import { corimFor, signCorim } from '../src/manifest/corim.js';
 import { generateKey, parsePrivateKey, type KeyAlg } from '../src/manifest/keys.js';
+import { importMeasurements } from '../src/manifest/import.js';
 import { referenceValuesFrom } from '../src/manifest/model.js';
+import type { SnpMeasurementJson } from '../src/measure/measurement.js';
+import { snpMeasurement } from '../src/measure/snp/report.js';
 import { localSigner, type Signer } from '../src/manifest/signer.js';
 import { verifyManifest } from '../src/manifest/verify.js';
 import { signSign1 } from '../src/formats/cose.js';
@@ -66,7 +69,7 @@ describeShared('manifest create / verify on real measurements', () => {
     const ovmf = readFileSync(OVMF);
     const combined = {
       schema: 'cvm-measure/measurements/v1',
-      artifacts: [{ name: 'OVMF.fd', path: OVMF, size: ovmf.length, sha256: createHash('sha256').update(ovmf).digest('hex'), sha384: createHash('sha384').update(ovmf).digest('hex') }],
+      artifacts: [{ name: 'firmware.OVMF.fd', path: 'OVMF.fd', size: ovmf.length, sha256: createHash('sha256').update(ovmf).digest('hex'), sha384: createHash('sha384').update(ovmf).digest('hex') }],
       measurements: [snp, tdx, pcr],
     };
     writeFileSync(join(dir, 'measurements.json'), JSON.stringify(combined, null, 2));
@@ -129,7 +132,7 @@ describeShared('manifest create / verify on real measurements', () => {
     it('verify_dsse.py --strict and securesystemslib verify both envelopes (DER ECDSA)', async () => {
       const ovmf = readFileSync(OVMF);
       for (const f of ['reference-values.intoto.json', 'provenance.intoto.json', 'reference-values.sigstore.json', 'provenance.sigstore.json']) {
-        const r = await tool(PY, [shared('tools/validate/verify_dsse.py'), join(out(alg), f), '--pub', pub(alg), '--strict', '--subject', `OVMF.fd=sha384:${createHash('sha384').update(ovmf).digest('hex')}`]);
+        const r = await tool(PY, [shared('tools/validate/verify_dsse.py'), join(out(alg), f), '--pub', pub(alg), '--strict', '--subject', `firmware.OVMF.fd=sha384:${createHash('sha384').update(ovmf).digest('hex')}`]);
         expect(r.out).toContain('RESULT: OK (0 errors, 0 warnings)');
         if (alg !== 'ed25519') expect(r.out).toContain('DER');
         expect(r.code).toBe(0);
@@ -238,7 +241,7 @@ describeShared('manifest create / verify on real measurements', () => {
 
   it('an SNP policy becomes POLICY (mkey 2) as #6.560 little-endian bytes, accepted by verify_corim.py --strict', async () => {
     const withPolicy = join(dir, 'policy.json');
-    writeFileSync(withPolicy, JSON.stringify({ ...snp, policy: '0x30000' }));
+    writeFileSync(withPolicy, JSON.stringify({ ...snp, policy: '0x30000' })); // as `measure snp --policy 0x30000` prints it
     const o = join(dir, 'policy');
     expect((await cli(['manifest', 'create', '--measurements', withPolicy, '--key', key('ecdsa-p384'), '--out', o, '--formats', 'corim'], { env })).code).toBe(0);
     const r = await tool(PY, [shared('tools/validate/verify_corim.py'), join(o, 'snp.corim.cbor'), '--pub', pub('ecdsa-p384'), '--strict', '--dump', '--expect', `641=7:${snp.digests['2']}`]);
@@ -246,7 +249,7 @@ describeShared('manifest create / verify on real measurements', () => {
     expect(r.out).toContain('RESULT: OK (0 errors, 0 warnings)');
     writeFileSync(withPolicy, JSON.stringify({ ...snp, policy: 'debug' }));
     const bad = await cli(['manifest', 'create', '--measurements', withPolicy, '--key', key('ecdsa-p384'), '--out', o]);
-    expect([bad.code, errorLine(bad)]).toEqual([1, 'cvm-measure: error: snp policy: "debug" is not a 64-bit integer']);
+    expect([bad.code, errorLine(bad)]).toEqual([1, 'cvm-measure: error: measurements.policy: must match pattern "^0x[0-9a-f]+$"']);
   });
 
   it('CLI errors are one line with exit 2 for usage and 1 for bad input', async () => {
@@ -257,7 +260,7 @@ describeShared('manifest create / verify on real measurements', () => {
     expect([fmt.code, errorLine(fmt)]).toEqual([2, 'cvm-measure: error: --formats: "xml" is not one of corim, intoto, rvps, json']);
     writeFileSync(join(dir, 'bad.json'), '{"kind": "snp", "digests": {"1": "00"}}');
     const bad = await cli(['manifest', 'create', '--measurements', join(dir, 'bad.json'), '--key', key('ed25519'), '--out', join(dir, 'x')]);
-    expect([bad.code, errorLine(bad)]).toEqual([1, 'cvm-measure: error: measurements[0].digests[1]: expected 48 bytes of hex, got "00"']);
+    expect([bad.code, errorLine(bad)]).toEqual([1, 'cvm-measure: error: measurements: must have required property \'origin\'']);
     const notKey = await cli(['manifest', 'create', '--measurements', m, '--key', m, '--out', join(dir, 'x')]);
     expect([notKey.code, errorLine(notKey)]).toEqual([1, `cvm-measure: error: ${m}: not a PEM private key (expected PKCS#8 or SEC1, unencrypted)`]);
     const unsigned = await cli(['manifest', 'verify', join(out('ed25519'), 'reference-values.json'), '--trust', pub('ed25519')]);
@@ -286,7 +289,7 @@ describeShared('manifest create / verify on real measurements', () => {
 describe('manifest verify rejects tampering', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cvm-tamper-'));
   // CONSTRUCTED HERE: one SNP digest (the 1-vCPU EPYC-v4 digest of Debian's OVMF 2022.11-6+deb12u2, as `measure snp` prints it)
-  const single = { kind: 'snp', mode: 'snp', vmm: 'qemu', vcpu: { type: 'EPYC-v4' }, digests: { '1': '11570979c77a0adb515761a702527c8b9e11554e730552621d950988613a3a75c6ff1703f540bd22a9beede8fe7a97e3' } };
+  const single = snpOutput({ '1': '11570979c77a0adb515761a702527c8b9e11554e730552621d950988613a3a75c6ff1703f540bd22a9beede8fe7a97e3' });
   const keys = Object.fromEntries(
     ALGS.map((a) => {
       const pem = generateKey(a).privatePem;
@@ -372,20 +375,38 @@ describe('manifest verify rejects tampering', () => {
   });
 });
 
-describe('reference-values adapter', () => {
-  it('accepts a single measure output and a combined document, tolerating field spellings', () => {
-    const d = 'ab'.repeat(48);
-    const a = referenceValuesFrom({ kind: 'snp', 'vcpu type': 'EPYC', digests: { '2': d }, firmware: { path: '/x/OVMF.fd', sha256: 'cd'.repeat(32) } });
-    expect(a.snp[0]!.parameters).toEqual({ 'vcpu type': 'EPYC' });
+/** A `measure snp` output for the Debian OVMF (fields as printed; the firmware description shortened). */
+function snpOutput(digests: Record<string, string>): SnpMeasurementJson {
+  return {
+    kind: 'snp', origin: 'predicted', mode: 'snp', vmm: 'qemu', digests, vcpu: { type: 'EPYC-v4', signature: '0x800f12' }, guestFeatures: '0x1', policy: null,
+    quirks: { ec2Rdx: '0x600', qemuFpu: 'sev-init2', vmsaGpaBits: 48 }, vmsa: null, measuredSections: [],
+    firmware: { path: '/x/OVMF.fd', sha256: 'cd'.repeat(32) } as SnpMeasurementJson['firmware'],
+    directBoot: null, svsm: null, seed: null, seedProvided: false, warnings: [], reference: 'virtee/sev-snp-measure 0.0.13',
+  };
+}
+
+describeShared('measurements enter the contract only through the importer', () => {
+  const d = 'ab'.repeat(48);
+  const fw = shared('fixtures', 'sev-snp-measure', 'ovmf_OvmfX64_suffix.bin');
+  const real = () => JSON.parse(JSON.stringify(snpMeasurement({ firmware: { name: fw, bytes: readFileSync(fw) } }, { vmm: 'qemu', vcpu: { type: 'EPYC-v4' }, vcpus: [1] })));
+  it('maps exactly the named fields: local paths become base names, derived detail is not signed', () => {
+    const a = referenceValuesFrom(snpOutput({ '2': d }));
+    expect(a.snp[0]!.parameters).toEqual({ mode: 'snp', vmm: 'qemu', 'vcpu.type': 'EPYC-v4', 'vcpu.signature': '0x800f12', guestFeatures: '0x1', 'quirks.ec2Rdx': '0x600', 'quirks.qemuFpu': 'sev-init2', 'quirks.vmsaGpaBits': 48, seedProvided: false, reference: 'virtee/sev-snp-measure 0.0.13' });
+    expect(a.snp[0]!.inputs).toEqual({ firmware: { sha256: 'cd'.repeat(32), file: 'OVMF.fd' } });
     expect(a.artifacts).toEqual([{ name: 'OVMF.fd', sha256: 'cd'.repeat(32) }]);
-    const b = referenceValuesFrom({ schema: 'cvm-measure/measurements/v1', artifacts: [{ name: 'k', sha384: d }], measurements: [{ kind: 'tdx', mrtd: d, rtmr: { rtmr1: d } }] });
-    expect(b.tdx[0]!.rtmr).toEqual({ '1': d });
-    expect(Object.keys(b.tdx[0]!.notPredicted)).toEqual(['0', '2', '3']);
   });
-  it('names the bad field in one line', () => {
-    expect(() => referenceValuesFrom({ kind: 'snp', digests: { '1': 'abcd' } })).toThrow('measurements[0].digests[1]: expected 48 bytes of hex, got "abcd"');
-    expect(() => referenceValuesFrom({ kind: 'sgx' })).toThrow('unknown kind "sgx"');
-    expect(() => referenceValuesFrom({ hello: 1 })).toThrow('neither a combined document');
+  it('accepts what measure prints, as is', () => {
+    expect(importMeasurements(real())).toEqual(real());
+    const doc = { schema: 'cvm-measure/measurements/v1', artifacts: [], measurements: [real()] };
+    expect(importMeasurements(doc)).toEqual(doc);
+  });
+  it('rejects unknown fields, observed values, unknown kinds and malformed digests, naming the JSON path', () => {
+    expect(() => importMeasurements({ ...real(), 'vcpu type': 'EPYC' })).toThrow('measurements: unknown field "vcpu type"');
+    expect(() => importMeasurements({ ...real(), digests: { '1': 'abcd' } })).toThrow("measurements.digests.1: must match pattern");
+    expect(() => importMeasurements({ kind: 'tdx', origin: 'observed', log: {}, events: [] })).toThrow('origin "observed" (an event-log replay): only predicted values are signed');
+    expect(() => importMeasurements({ kind: 'sgx' })).toThrow('measurements.kind: "sgx" is not one of snp, tdx, td-shim, pcr');
+    expect(() => importMeasurements({ hello: 1 })).toThrow('measurements.kind: undefined');
+    expect(() => importMeasurements({ schema: 'cvm-measure/measurements/v1', artifacts: [], measurements: [{ ...real(), origin: 'observed' }] })).toThrow('measurements.measurements[0]: origin "observed"');
+    expect(() => referenceValuesFrom({ ...snpOutput({}) })).toThrow('has no launch digests');
   });
 });
-

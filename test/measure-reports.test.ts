@@ -105,7 +105,7 @@ describeShared('tdxMeasurement', () => {
     const p = vector('td-shim-payload-param');
     const shim = { name: shared('fixtures/tdx/gce-clean-example-2MiB.fd'), bytes: readFileSync(shared('fixtures/tdx/gce-clean-example-2MiB.fd')) };
     const lib = tdShimMeasurement({ param: p.input.param, shim }, { paramSize: Number(p.input.size) });
-    expect(lib).toEqual({ kind: 'tdx', param: { value: p.input.param, paramSize: 0x1000, sha384: p.expected.sha384 }, shim: { path: shim.name, mrtd: expected('gce-clean-example-2MiB').mrtd_single_pass } });
+    expect(lib).toEqual({ kind: 'td-shim', origin: 'predicted', param: { value: p.input.param, paramSize: 0x1000, sha384: p.expected.sha384 }, shim: { path: shim.name, mrtd: expected('gce-clean-example-2MiB').mrtd_single_pass } });
     expect(await cliJson(['measure', 'td-shim-payload', '--param', p.input.param!, '--param-size', p.input.size!, '--shim', shim.name])).toEqual(lib);
   });
 });

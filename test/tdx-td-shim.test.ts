@@ -36,7 +36,8 @@ describeShared('td-shim payload measurements', () => {
     const r = await cli(['measure', 'td-shim-payload', '--param', v.input.param, '--param-size', v.input.size, '--kernel', shared(KERNEL), '--json']);
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
-    expect(j.kind).toBe('tdx');
+    expect(j.kind).toBe('td-shim');
+    expect(j.origin).toBe('predicted');
     expect(j.param.sha384).toBe(v.expected.sha384);
     expect(j.payload).toMatchObject({ kernelSize: TD_SHIM_KERNEL_SIZE, sha384: tdShimPayloadHash(readFileSync(shared(KERNEL))).toString('hex') });
   });

@@ -5,26 +5,23 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseBigInt, parseCountList } from '../cli/options.js';
 import { BuildError, isCvmError } from '../errors.js';
-import { MEASUREMENTS_SCHEMA } from '../manifest/model.js';
+import type { MeasurementsDocument } from '../manifest/model.js';
 import type { DirectBootFiles, NamedBytes } from '../measure/input.js';
+import type { Measurement } from '../measure/measurement.js';
 import { snpMeasurement } from '../measure/snp/report.js';
 import type { Vmm } from '../measure/snp/vmm.js';
 import { tdxMeasurement } from '../measure/tdx/report.js';
 import { pcrMeasurement } from '../measure/tpm/report.js';
 import type { Artifact } from './orchestrate.js';
 import type { MeasureSpec } from './recipe.js';
+import { parseBigInt, parseCountList } from '../util/values.js';
 
 
-export interface MeasurementsFile {
-  schema: typeof MEASUREMENTS_SCHEMA;
-  artifacts: Artifact[];
-  measurements: Record<string, unknown>[];
-}
+export type MeasurementsFile = MeasurementsDocument & { artifacts: Artifact[] };
 
 /** Measures the block in recipe order (snp per VMM and vCPU type, tdx, pcr per shape); each artifact is read once. */
-export async function runMeasurements(m: MeasureSpec, artifacts: Artifact[], out: string): Promise<Record<string, unknown>[]> {
+export async function runMeasurements(m: MeasureSpec, artifacts: Artifact[], out: string): Promise<Measurement[]> {
   const read = new Map<string, Promise<NamedBytes>>();
   const file = (ref: string): Promise<NamedBytes> => {
     const a = artifacts.find((x) => x.name === ref);
@@ -39,10 +36,10 @@ export async function runMeasurements(m: MeasureSpec, artifacts: Artifact[], out
     initrd: await optional(s.initrd),
     cmdline: s.cmdline ? Buffer.from((await file(s.cmdline)).bytes).toString('utf8') : undefined,
   });
-  const results: Record<string, unknown>[] = [];
-  const measure = async (kind: string, f: () => Promise<object>) => {
+  const results: Measurement[] = [];
+  const measure = async (kind: string, f: () => Promise<Measurement>) => {
     try {
-      results.push({ ...(await f()) });
+      results.push(await f());
     } catch (e) {
       throw isCvmError(e) && !(e instanceof BuildError) ? new BuildError(`measure: ${kind}: ${e.message}`) : e;
     }
@@ -54,7 +51,9 @@ export async function runMeasurements(m: MeasureSpec, artifacts: Artifact[], out
         await measure('snp', async () =>
           snpMeasurement(
             { firmware: await file(s.firmware), ...(await direct(s)) },
-            { vmm, vcpu: { type }, vcpus: parseCountList('vcpus', s.vcpus), guestFeatures: s.guestFeatures === undefined ? undefined : parseBigInt('guestFeatures', s.guestFeatures) },
+            { vmm, vcpu: { type }, vcpus: parseCountList('measure.snp.vcpus', s.vcpus), guestFeatures: s.guestFeatures === undefined ? undefined : parseBigInt('measure.snp.guestFeatures', s.guestFeatures),
+              ...(s.policy === undefined ? {} : { policy: parseBigInt('measure.snp.policy', s.policy) }),
+            },
           ),
         );
       }
@@ -70,8 +69,8 @@ export async function runMeasurements(m: MeasureSpec, artifacts: Artifact[], out
     for (const shape of p.shapes) {
       await measure('pcr', async () =>
         shape === 'direct'
-          ? pcrMeasurement({ shape, ...(await direct(p)), kernel: await required(p.kernel, 'pcr: shape direct needs kernel') }, { banks, memMiB: p.memory })
-          : pcrMeasurement({ shape, uki: await required(p.uki, 'pcr: shape uki needs uki') }, { banks }),
+          ? pcrMeasurement({ shape, ...(await direct(p)), kernel: await required(p.kernel, 'pcr: shape direct needs kernel'), vars: await optional(p.vars) }, { banks, memMiB: p.memory })
+          : pcrMeasurement({ shape, uki: await required(p.uki, 'pcr: shape uki needs uki'), vars: await optional(p.vars) }, { banks }),
       );
     }
   }

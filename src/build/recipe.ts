@@ -48,9 +48,9 @@ export type ComponentSpec =
   | { type: 'uki'; stub: SourceRef; kernel: SourceRef; initrd?: SourceRef; cmdline?: SourceRef; osRelease?: SourceRef; output: string };
 
 export interface MeasureSpec {
-  snp?: { firmware: string; kernel?: string; initrd?: string; cmdline?: string; vmm: string[]; vcpuType: string[]; vcpus: string; guestFeatures?: string };
-  tdx?: { firmware: string; kernel?: string; initrd?: string; cmdline?: string; uki?: string; memory?: number };
-  pcr?: { firmware: string; shapes: ('direct' | 'uki')[]; kernel?: string; initrd?: string; cmdline?: string; uki?: string; banks?: string[]; memory?: number };
+  snp?: { firmware: string; kernel?: string; initrd?: string; cmdline?: string; vmm: string[]; vcpuType: string[]; vcpus: string; guestFeatures?: string; policy?: string };
+  tdx?: { firmware: string; kernel?: string; initrd?: string; cmdline?: string; memory?: number };
+  pcr?: { vars?: string; shapes: ('direct' | 'uki')[]; kernel?: string; initrd?: string; cmdline?: string; uki?: string; banks?: string[]; memory?: number };
 }
 
 export interface Recipe {

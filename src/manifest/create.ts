@@ -10,7 +10,8 @@ import { canonicalJson } from './canonical-json.js';
 import { corimFor, signCorim, type CorimOptions, type Platform } from './corim.js';
 import { INTOTO_PAYLOAD_TYPE, parseEnvelope, signEnvelope } from './dsse.js';
 import { checkStatement, referenceValuesStatement, SLSA_PROVENANCE_V1, statementBytes } from './intoto.js';
-import { canonicalReferenceValues, referenceValuesFrom, type ReferenceValues } from './model.js';
+import type { Measurement } from '../measure/measurement.js';
+import { canonicalReferenceValues, referenceValuesFrom, type MeasurementsDocument, type ReferenceValues } from './model.js';
 import { rvpsCorimMessage, rvpsSampleMessage } from './rvps.js';
 import { sigstoreBundle } from './sigstore.js';
 import type { Signer } from './signer.js';
@@ -20,8 +21,8 @@ export const MANIFEST_FORMATS: readonly ManifestFormat[] = ['corim', 'intoto', '
 const PLATFORMS: readonly Platform[] = ['snp', 'tdx', 'pcr'];
 
 export interface CreateManifestOptions {
-  /** Parsed measurements.json (combined) or one `measure … --json` output. */
-  measurements: unknown;
+  /** A build's measurements.json or one measurement (foreign JSON: through importMeasurements). */
+  measurements: MeasurementsDocument | Measurement;
   /** The build record: file bytes or parsed JSON (in-toto Statement with SLSA v1 predicate, or a DSSE envelope of one). */
   buildRecord?: Uint8Array | object;
   /** One signer, or several (every DSSE envelope gets all their signatures; CoRIM uses the first). */

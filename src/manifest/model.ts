@@ -1,11 +1,13 @@
 /**
- * The reference-values document (schemas/reference-values.schema.json): one per build, built from a
- * combined measurements.json (schema cvm-measure/measurements/v1) or a single `measure … --json`
- * output (kind snp|tdx|pcr). The adapter is deliberately tolerant of field spelling ("vcpu type",
- * vcpuType, vcpu_type); every parameter it does not interpret is kept under `parameters`.
+ * The reference-values document (schemas/reference-values.schema.json): one per build, mapped from
+ * typed measurements (src/measure/measurement.ts) by an explicit per-platform table of what is signed.
+ * Nothing is signed by accident: a field a mapping does not name is not in the document, and a new
+ * field in a measure report changes nothing here until a mapping names it (test/contract.test.ts
+ * fails on a report field that no mapping classifies). Foreign JSON enters through ./import.ts.
  */
 import { createHash } from 'node:crypto';
 import { InputError } from '../errors.js';
+import type { Measurement, PcrMeasurementJson, SnpMeasurementJson, TdxMeasurementJson } from '../measure/measurement.js';
 import { canonicalJson } from './canonical-json.js';
 
 export const REFERENCE_VALUES_SCHEMA = 'cvm-measure/reference-values/v1';
@@ -59,94 +61,71 @@ export interface ReferenceValues {
   buildRecord?: { sha256: string; predicateType?: string };
 }
 
-/** Lowercase alphanumerics only: "vcpu type", "vcpuType" and "vcpu_type" all become "vcputype". */
-const norm = (k: string) => k.toLowerCase().replace(/[^a-z0-9]/g, '');
-
-function field(obj: Record<string, unknown>, ...names: string[]): unknown {
-  const want = new Set(names.map(norm));
-  for (const [k, v] of Object.entries(obj)) if (want.has(norm(k))) return v;
-  return undefined;
+/** The combined document `build` writes as measurements.json (schemas/measurements.schema.json). */
+export interface MeasurementsDocument {
+  schema: typeof MEASUREMENTS_SCHEMA;
+  artifacts: (Artifact & { path?: string })[];
+  measurements: Measurement[];
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+type Inputs = Record<string, Record<string, string>>;
 
-function hexDigest(v: unknown, bytes: number, what: string): string {
-  const s = typeof v === 'string' ? v.replace(/^0x/i, '').toLowerCase() : '';
-  if (!new RegExp(`^[0-9a-f]{${bytes * 2}}$`).test(s)) throw new InputError(`${what}: expected ${bytes} bytes of hex, got ${JSON.stringify(v)}`);
-  return s;
+/** A hashed input as signed: its digest and base name (never the local path). */
+function input(f: { path: string; sha256?: string; digests?: { sha256: string } } | undefined): Record<string, string> | undefined {
+  if (!f) return undefined;
+  return { sha256: (f.sha256 ?? f.digests!.sha256).toLowerCase(), file: baseName(f.path) };
 }
 
-const DIGEST_BYTES: Record<string, number> = { sha1: 20, sha256: 32, sha384: 48, sha512: 64 };
+const baseName = (p: string) => p.split('/').pop()!;
 
-/** Derived detail the measure commands print that is not a parameter of the reference value. */
-const DERIVED = new Set(['vmsa', 'measuredsections', 'events', 'footertable', 'warnings', 'sections', 'metadata']);
+/** Drops absent and null entries (an absent knob is not a signed parameter). */
+function defined<T>(o: Record<string, T | null | undefined>): Record<string, T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== null)) as Record<string, T>;
+}
 
 /**
- * Splits a measurement object into interpreted fields, scalar parameters (nested objects flattened
- * to dotted names) and hashed inputs (any object carrying sha256/sha384/...: firmware, kernel, ...).
- * Local paths are dropped so the document does not depend on where the build ran.
+ * SNP (AMD SEV-SNP ABI Table 23 MEASUREMENT): launch digests by vCPU count, and every knob that
+ * selected them. Derived detail (VMSA fields, measured sections, warnings) is not signed: the knobs
+ * determine it.
  */
-function split(m: Record<string, unknown>, interpreted: string[]): { parameters: Params; inputs: Record<string, Record<string, string>> } {
-  const skip = new Set(['kind', ...interpreted].map(norm));
-  const parameters: Params = {};
-  const inputs: Record<string, Record<string, string>> = {};
-  const walk = (obj: Record<string, unknown>, prefix: string) => {
-    for (const [k, v] of Object.entries(obj)) {
-      if ((prefix === '' && skip.has(norm(k))) || DERIVED.has(norm(k))) continue;
-      const name = prefix + k;
-      if (norm(k) === 'path') continue;
-      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') parameters[name] = v;
-      else if (isObj(v)) {
-        const d = Object.entries(isObj(v.digests) ? v.digests : v).filter(([a, x]) => a in DIGEST_BYTES && typeof x === 'string' && x.length === DIGEST_BYTES[a]! * 2) as [string, string][];
-        if (d.length > 0) inputs[name] = Object.fromEntries([...d.map(([a, x]) => [a, x.toLowerCase()]), ...(typeof v.path === 'string' ? [['file', v.path.split('/').pop()!]] : [])]);
-        else walk(v, `${name}.`);
-      }
-    }
-  };
-  walk(m, '');
-  return { parameters, inputs };
-}
+export const SNP_SIGNED = {
+  values: ['digests', 'seed'],
+  parameters: ['mode', 'vmm', 'vcpu', 'guestFeatures', 'policy', 'quirks', 'directBoot', 'svsm', 'seedProvided', 'reference'],
+  inputs: ['firmware'],
+  unsigned: ['kind', 'origin', 'vmsa', 'measuredSections', 'warnings'],
+} as const;
 
-function registerMap(v: unknown, bytes: number | undefined, what: string): Record<string, string> {
-  if (v === undefined) return {};
-  const out: Record<string, string> = {};
-  const entries = Array.isArray(v) ? v.map((x, i) => [String(i), x] as const) : isObj(v) ? Object.entries(v) : undefined;
-  if (!entries) throw new InputError(`${what}: expected an object of index → hex`);
-  for (const [k, x] of entries) {
-    if (x === null || x === undefined) continue;
-    const idx = k.replace(/^(rtmr|pcr)_?/i, '');
-    if (!/^\d+$/.test(idx)) throw new InputError(`${what}: bad register index ${JSON.stringify(k)}`);
-    const s = typeof x === 'string' ? x : '';
-    out[String(Number(idx))] = hexDigest(s, bytes ?? s.replace(/^0x/i, '').length / 2, `${what}[${k}]`);
-  }
-  return out;
-}
-
-function reasons(v: unknown, what: string): Record<string, string> {
-  if (v === undefined) return {};
-  if (Array.isArray(v)) return Object.fromEntries(v.map((i) => [String(i), 'not predicted']));
-  if (!isObj(v)) throw new InputError(`${what}: expected an object of index → reason`);
-  return Object.fromEntries(Object.entries(v).map(([k, r]) => [String(Number(k.replace(/^\D+/, ''))), String(r)]));
-}
-
-function snpValues(m: Record<string, unknown>, where: string): SnpValues {
-  const digests = field(m, 'digests', 'launchDigests');
-  const launchDigests: Record<string, string> = {};
-  if (isObj(digests)) {
-    for (const [k, v] of Object.entries(digests)) launchDigests[String(Number(k))] = hexDigest(v, 48, `${where}.digests[${k}]`);
-  } else if (Array.isArray(digests)) {
-    for (const [i, d] of digests.entries()) {
-      if (!isObj(d)) throw new InputError(`${where}.digests[${i}]: expected {vcpus, digest}`);
-      launchDigests[String(field(d, 'vcpus', 'vcpuCount'))] = hexDigest(field(d, 'digest', 'measurement', 'launchDigest'), 48, `${where}.digests[${i}]`);
-    }
-  } else {
-    const single = field(m, 'digest', 'measurement', 'launchDigest');
-    if (single === undefined) throw new InputError(`${where}: snp measurement has no digests`);
-    launchDigests[String(field(m, 'vcpus', 'vcpuCount') ?? 1)] = hexDigest(single, 48, `${where}.digest`);
-  }
-  if (Object.keys(launchDigests).some((k) => !/^[1-9]\d*$/.test(k))) throw new InputError(`${where}.digests: keys must be vCPU counts`);
-  const seed = field(m, 'seed');
-  return { ...split(m, ['digests', 'launchDigests', 'digest', 'measurement', 'launchDigest', 'seed', 'vcpus']), launchDigests, ...(seed === undefined ? {} : { seed }) };
+function snpValues(m: SnpMeasurementJson, where: string): SnpValues {
+  const launchDigests = { ...m.digests };
+  if (Object.keys(launchDigests).length === 0) throw new InputError(`${where}: snp measurement has no launch digests (a --print-seed output is not a reference value)`);
+  const d = m.directBoot;
+  const svsm = m.svsm;
+  const parameters = defined<string | number | boolean>({
+    mode: m.mode,
+    vmm: m.vmm,
+    'vcpu.type': m.vcpu?.type,
+    'vcpu.signature': m.vcpu?.signature,
+    guestFeatures: m.guestFeatures,
+    policy: m.policy,
+    'quirks.ec2Rdx': m.quirks.ec2Rdx,
+    'quirks.qemuFpu': m.quirks.qemuFpu,
+    'quirks.vmsaGpaBits': m.quirks.vmsaGpaBits,
+    'directBoot.kernel': d?.kernel && baseName(d.kernel),
+    'directBoot.initrd': d?.initrd && baseName(d.initrd),
+    'directBoot.cmdline': d?.cmdline,
+    'directBoot.kernelSha256': d?.kernelSha256,
+    'directBoot.initrdSha256': d?.initrdSha256,
+    'directBoot.cmdlineSha256': d?.cmdlineSha256,
+    'svsm.size': svsm?.size,
+    'svsm.gpa': svsm?.gpa,
+    'svsm.varsSize': svsm?.varsSize,
+    'svsm.entryEip': svsm?.entryEip,
+    'svsm.sevMetadata.offset': svsm?.sevMetadata?.offset,
+    'svsm.sevMetadata.version': svsm?.sevMetadata?.version,
+    seedProvided: m.seedProvided,
+    reference: m.reference,
+  });
+  return { parameters, launchDigests, ...(m.seed === null ? {} : { seed: m.seed }), inputs: defined({ firmware: input(m.firmware) }) };
 }
 
 /** RTMR0 holds the VMM's TD HOB / ACPI / CFV configuration, RTMR3 is extended at run time. */
@@ -155,95 +134,82 @@ const TDX_DEFAULT_REASONS: Record<string, string> = {
   '3': 'extended by the guest at run time',
 };
 
-function tdxValues(m: Record<string, unknown>, where: string): TdxValues {
-  const rtmr = registerMap(field(m, 'rtmr', 'rtmrs'), 48, `${where}.rtmr`);
-  const given = reasons(field(m, 'notPredicted', 'vmmDependent'), `${where}.notPredicted`);
-  // measure tdx prints {"rtmr0": {"computed": false, "dependsOn": [...]}} for registers it cannot predict
-  for (const i of ['0', '1', '2', '3']) {
-    const r = field(m, `rtmr${i}`);
-    if (isObj(r) && r.computed === false && Array.isArray(r.dependsOn)) given[i] ??= `VMM-dependent: ${r.dependsOn.join('; ')}`;
-  }
+/** TDX (Intel TDX Module ABI TDREPORT: MRTD, RTMR[0..3]): MRTD, the predicted RTMRs and why the others are not. */
+export const TDX_SIGNED = {
+  values: ['mrtd', 'rtmr', 'rtmr0'],
+  parameters: ['pageOrder', 'boot'],
+  inputs: ['firmware'],
+  unsigned: ['kind', 'origin', 'sections', 'events'],
+} as const;
+
+function tdxValues(m: TdxMeasurementJson): TdxValues {
+  const rtmr: Record<string, string> = { ...(m.rtmr ?? {}) };
+  const given: Record<string, string> = { '0': `VMM-dependent: ${m.rtmr0.dependsOn.join('; ')}` };
   const notPredicted: Record<string, string> = {};
   for (const i of ['0', '1', '2', '3']) if (!(i in rtmr)) notPredicted[i] = given[i] ?? TDX_DEFAULT_REASONS[i] ?? 'not predicted';
-  return {
-    ...split(m, ['mrtd', 'rtmr', 'rtmrs', 'notPredicted', 'vmmDependent', 'rtmr0', 'rtmr1', 'rtmr2', 'rtmr3']),
-    mrtd: hexDigest(field(m, 'mrtd'), 48, `${where}.mrtd`),
-    rtmr,
-    notPredicted,
-  };
-}
-
-function pcrValues(m: Record<string, unknown>, where: string): PcrValues {
-  const pcrs = field(m, 'pcrs', 'banks');
-  if (!isObj(pcrs)) throw new InputError(`${where}.pcrs: expected {bank: {index: hex}}`);
-  const banks: Record<string, Record<string, string>> = {};
-  for (const [bank, regs] of Object.entries(pcrs)) {
-    const b = bank.toLowerCase().replace(/[^a-z0-9]/g, '');
-    if (!(b in DIGEST_BYTES)) throw new InputError(`${where}.pcrs: unknown bank ${JSON.stringify(bank)}`);
-    banks[b] = registerMap(regs, DIGEST_BYTES[b], `${where}.pcrs.${bank}`);
-  }
-  return {
-    ...split(m, ['pcrs', 'banks', 'events', 'notPredicted']),
-    banks,
-    notPredicted: reasons(field(m, 'notPredicted'), `${where}.notPredicted`),
-  };
-}
-
-function artifactsOf(v: unknown): Artifact[] {
-  if (!Array.isArray(v)) return [];
-  return v.filter(isObj).map((a, i) => {
-    const name = field(a, 'name') ?? (typeof a.path === 'string' ? a.path.split('/').pop() : undefined);
-    if (typeof name !== 'string' || name === '') throw new InputError(`artifacts[${i}]: no name`);
-    const out: Artifact = { name };
-    const size = field(a, 'size');
-    if (typeof size === 'number') out.size = size;
-    for (const alg of ['sha256', 'sha384'] as const) {
-      const d = field(a, alg);
-      if (d !== undefined) out[alg] = hexDigest(d, DIGEST_BYTES[alg]!, `artifacts[${i}].${alg}`);
-    }
-    return out;
+  const b = m.boot;
+  const parameters = defined<string | number | boolean>({
+    pageOrder: m.pageOrder,
+    'boot.shape': b?.shape,
+    'boot.qemuVersion': b?.qemuVersion,
+    'boot.setupHeaderPatched': b?.setupHeaderPatched,
+    'boot.memMiB': b?.memMiB,
+    'boot.measuredCmdline': b?.measuredCmdline,
   });
+  return { parameters, mrtd: m.mrtd, rtmr, notPredicted, inputs: defined({ firmware: input(m.firmware) }) };
 }
 
-/** Artifacts of a single measure-command output: its hashed inputs (firmware, kernel, ...). */
-function artifactsFromInputs(values: { inputs: Record<string, Record<string, string>> }[]): Artifact[] {
+/** vTPM PCRs (TCG PC Client PFP §3.3.4): banks of predicted PCRs, the boot knobs and the hashed boot files. */
+export const PCR_SIGNED = {
+  values: ['pcrs', 'notPredicted'],
+  parameters: ['boot'],
+  inputs: ['boot.vars', 'boot.kernel', 'boot.initrd', 'boot.uki'],
+  unsigned: ['kind', 'origin', 'events'],
+} as const;
+
+function pcrValues(m: PcrMeasurementJson): PcrValues {
+  const b = m.boot;
+  const parameters = defined<string | number | boolean>({
+    'boot.shape': b.shape,
+    'boot.secureBoot': b.secureBoot,
+    'boot.cmdline': b.cmdline,
+    'boot.memMiB': b.memMiB,
+    'boot.machine': b.machine,
+    'boot.setupHeaderPatched': b.setupHeaderPatched,
+    'boot.gpt.diskGuid': b.gpt?.diskGuid,
+    'boot.gpt.partitions': b.gpt?.partitions,
+  });
+  const inputs: Inputs = defined({ 'boot.vars': input(b.vars), 'boot.kernel': input(b.kernel), 'boot.initrd': input(b.initrd), 'boot.uki': input(b.uki) });
+  const banks = Object.fromEntries(Object.entries(m.pcrs).map(([bank, regs]) => [bank, { ...(regs as Record<string, string>) }]));
+  return { parameters, banks, notPredicted: { ...m.notPredicted }, inputs };
+}
+
+/** Artifacts of a single measurement: its hashed inputs (firmware, kernel, ...). */
+function artifactsFromInputs(values: { inputs: Inputs }[]): Artifact[] {
   const byName = new Map<string, Artifact>();
-  for (const v of values) {
-    for (const [key, d] of Object.entries(v.inputs)) {
-      const name = d.file ?? key;
-      byName.set(name, { name, ...(d.sha256 ? { sha256: d.sha256 } : {}), ...(d.sha384 ? { sha384: d.sha384 } : {}) });
-    }
-  }
-  return [...byName.values()].filter((a) => a.sha256 || a.sha384);
+  for (const v of values) for (const d of Object.values(v.inputs)) byName.set(d.file!, { name: d.file!, sha256: d.sha256! });
+  return [...byName.values()];
 }
 
 /**
- * Builds the reference-values document from a measurements document (combined or single) and the
- * raw bytes of an optional build record (an in-toto Statement or a DSSE envelope around one).
+ * Maps typed measurements (a combined document, or one measurement) and the raw bytes of an optional
+ * build record (an in-toto Statement or a DSSE envelope around one) to the reference-values document.
+ * @throws InputError for a measurement that cannot be signed (observed values, a seed-only SNP
+ * output, a td-shim payload report without a launch register).
  */
-export function referenceValuesFrom(measurements: unknown, buildRecord?: { bytes: Uint8Array; statement: Record<string, unknown> }): ReferenceValues {
-  if (!isObj(measurements)) throw new InputError('measurements: expected a JSON object');
-  let list: unknown[];
-  let artifacts: Artifact[] | undefined;
-  if (measurements.schema === MEASUREMENTS_SCHEMA || Array.isArray(measurements.measurements)) {
-    if (!Array.isArray(measurements.measurements)) throw new InputError('measurements: "measurements" must be an array');
-    list = measurements.measurements;
-    artifacts = artifactsOf(measurements.artifacts);
-  } else if (typeof measurements.kind === 'string') {
-    list = [measurements];
-  } else {
-    throw new InputError(`measurements: neither a combined document (schema ${MEASUREMENTS_SCHEMA}) nor a measure output with "kind"`);
-  }
+export function referenceValuesFrom(measurements: MeasurementsDocument | Measurement, buildRecord?: { bytes: Uint8Array; statement: Record<string, unknown> }): ReferenceValues {
+  const doc = 'schema' in measurements ? measurements : undefined;
+  const list: Measurement[] = doc ? doc.measurements : [measurements as Measurement];
   const rv: ReferenceValues = { schema: REFERENCE_VALUES_SCHEMA, artifacts: [], snp: [], tdx: [], pcr: [] };
   list.forEach((m, i) => {
     const where = `measurements[${i}]`;
-    if (!isObj(m)) throw new InputError(`${where}: expected an object`);
+    if ((m.origin as string) !== 'predicted') throw new InputError(`${where}: origin ${JSON.stringify(m.origin)}: only predicted values are signed, never values read off evidence`);
     if (m.kind === 'snp') rv.snp.push(snpValues(m, where));
-    else if (m.kind === 'tdx') rv.tdx.push(tdxValues(m, where));
-    else if (m.kind === 'pcr') rv.pcr.push(pcrValues(m, where));
-    else throw new InputError(`${where}: unknown kind ${JSON.stringify(m.kind)} (expected snp, tdx or pcr)`);
+    else if (m.kind === 'tdx') rv.tdx.push(tdxValues(m));
+    else if (m.kind === 'pcr') rv.pcr.push(pcrValues(m));
+    else throw new InputError(`${where}: a td-shim payload report has no launch register to sign; sign the td-shim image's \`measure tdx\` output`);
   });
-  rv.artifacts = artifacts ?? artifactsFromInputs([...rv.snp, ...rv.tdx, ...rv.pcr]);
+  rv.artifacts = doc ? doc.artifacts.map(({ name, size, sha256, sha384 }) => ({ name, ...defined({ size, sha256, sha384 }) }) as Artifact) : artifactsFromInputs([...rv.snp, ...rv.tdx, ...rv.pcr]);
   // a build without a measure: block still has artifacts to attest
   if (rv.snp.length + rv.tdx.length + rv.pcr.length === 0 && rv.artifacts.length === 0) throw new InputError('measurements: no snp, tdx or pcr measurement and no artifact found');
   if (buildRecord) {

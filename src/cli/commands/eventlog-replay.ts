@@ -54,6 +54,7 @@ export function registerEventlogReplay(program: Command): void {
       }));
       const out: Record<string, unknown> = {
         kind: ccel ? 'tdx' : 'pcr',
+        origin: 'observed',
         log: { path, format: log.format, algorithms: log.algorithms, events: log.events.length, length: log.length, ...(table ? { ccelTable: table } : {}) },
       };
       if (ccel) {

@@ -46,6 +46,7 @@ async function run(opts: Opts): Promise<void> {
   const { parseInteger } = await import('../options.js');
   const { printJson, printLine } = await import('../output.js');
   const { createManifest, MANIFEST_FORMATS } = await import('../../manifest/create.js');
+  const { importMeasurements } = await import('../../manifest/import.js');
   const { parsePrivateKey, parsePublicKey } = await import('../../manifest/keys.js');
   const { commandSigner, localSigner } = await import('../../manifest/signer.js');
   const { parseTime } = await import('../time.js');
@@ -60,13 +61,14 @@ async function run(opts: Opts): Promise<void> {
     const argv = opts.signerCommand.trim().split(/\s+/);
     signers.push(commandSigner(argv, parsePublicKey(await readInput(opts.signerPublic!, 'public key'), opts.signerPublic!)));
   }
-  let measurements: unknown;
+  let json: unknown;
   try {
-    measurements = JSON.parse((await readInput(opts.measurements, 'measurements')).toString('utf8'));
+    json = JSON.parse((await readInput(opts.measurements, 'measurements')).toString('utf8'));
   } catch (e) {
     if (e instanceof SyntaxError) throw new InputError(`${opts.measurements}: not JSON (${e.message})`);
     throw e;
   }
+  const measurements = importMeasurements(json);
   const res = await createManifest({
     measurements,
     ...(opts.buildRecord ? { buildRecord: await readInput(opts.buildRecord, 'build record') } : {}),

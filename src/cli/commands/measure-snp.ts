@@ -14,6 +14,7 @@ interface Opts {
   vcpuStepping?: string;
   vmm: string;
   guestFeatures: string;
+  policy?: string;
   kernel?: string;
   initrd?: string;
   append?: string;
@@ -41,6 +42,7 @@ export function registerMeasureSnp(program: Command): void {
     .option('--vcpu-stepping <n>', 'vCPU stepping')
     .option('--vmm <vmm>', 'qemu, ec2 or gce (case-insensitive)', 'qemu')
     .option('--guest-features <value>', 'SEV_FEATURES of SNP VMSAs', '0x1')
+    .option('--policy <value>', 'guest policy the launch must use (not in the digest; signed by manifest create as POLICY)')
     .option('--kernel <file>', 'measured direct boot: kernel (needs an AmdSev OVMF with a kernel-hashes page)')
     .option('--initrd <file>', 'measured direct boot: initrd (with --kernel)')
     .option('--append <cmdline>', 'measured direct boot: kernel command line (with --kernel)')
@@ -151,7 +153,8 @@ async function run(o: Opts): Promise<void> {
   const kernel = o.kernel === undefined ? undefined : await file(o.kernel, 'kernel');
   const initrd = o.initrd === undefined ? undefined : await file(o.initrd, 'initrd');
   const inputs = { firmware, svsm, kernel, initrd, cmdline: o.append };
-  const r = snpMeasurement(inputs, { mode, vcpus, vcpu: vcpuSpec(o), vmm, guestFeatures, seed, quirks });
+  const policy = o.policy === undefined ? undefined : parseBigInt('--policy', o.policy);
+  const r = snpMeasurement(inputs, { mode, vcpus, vcpu: vcpuSpec(o), vmm, guestFeatures, seed, quirks, ...(policy === undefined ? {} : { policy }) });
   for (const w of r.warnings) warn(w);
   if (o.json) return printJson(r);
   const digests = Object.entries(r.digests);

@@ -16,18 +16,24 @@ export interface SnpMeasurementInputs extends DirectBootFiles {
   svsm?: NamedBytes & { varsSize: number };
 }
 
-export type SnpMeasurementParams = Omit<LaunchParams, 'firmware' | 'directBoot' | 'svsm'>;
+export type SnpMeasurementParams = Omit<LaunchParams, 'firmware' | 'directBoot' | 'svsm'> & {
+  /** Guest policy (SNP_LAUNCH_START POLICY, AMD SEV-SNP ABI Table 9): not in the digest, recorded as a reference value. */
+  policy?: bigint;
+};
 
 type Hex = string;
 export type SnpFirmwareJson = ReturnType<typeof describeOvmf> & { path: string; sha256: string; gpa?: Hex };
 
 export interface SnpMeasurementJson {
   kind: 'snp';
+  origin: 'predicted';
   mode: SevMode;
   vmm: Vmm;
   digests: Record<string, string>;
   vcpu: { type: string | null; signature: Hex } | null;
   guestFeatures: Hex | null;
+  /** Guest policy the launch must use, when given. */
+  policy: Hex | null;
   quirks: { ec2Rdx: Hex; qemuFpu: string; vmsaGpaBits: number };
   vmsa: {
     layout: 'reset' | 'svsm'; gpa: Hex | null; bspEip: Hex; apEip: Hex; sevFeatures: Hex; rdx: Hex; mxcsr: Hex; fcw: Hex; gPat: Hex;
@@ -47,6 +53,7 @@ export interface SnpMeasurementJson {
 /** `--print-seed`: the SNP digest after the firmware (and SVSM) pages only. */
 export interface SnpSeedJson {
   kind: 'snp';
+  origin: 'predicted';
   mode: 'snp';
   digests: Record<string, never>;
   seed: string;
@@ -62,21 +69,24 @@ function firmwareJson(f: NamedBytes, info: ReturnType<typeof parseOvmf>): SnpFir
 
 export function snpSeedMeasurement(inputs: Pick<SnpMeasurementInputs, 'firmware' | 'svsm'>): SnpSeedJson {
   const seed = snpFirmwareSeed(inputs.firmware.bytes, inputs.svsm && { image: inputs.svsm.bytes, varsSize: inputs.svsm.varsSize });
-  return { kind: 'snp', mode: 'snp', digests: {}, seed: toHex(seed), firmware: firmwareJson(inputs.firmware, parseOvmf(inputs.firmware.bytes)), warnings: [] };
+  return { kind: 'snp', origin: 'predicted', mode: 'snp', digests: {}, seed: toHex(seed), firmware: firmwareJson(inputs.firmware, parseOvmf(inputs.firmware.bytes)), warnings: [] };
 }
 
 export function snpMeasurement(inputs: SnpMeasurementInputs, params: SnpMeasurementParams = {}): SnpMeasurementJson {
   const { firmware, kernel, initrd, cmdline, svsm } = inputs;
   const directBoot = kernel || initrd || cmdline !== undefined ? { kernelSha256: kernel && sha256(kernel.bytes), initrdSha256: initrd && sha256(initrd.bytes), cmdline } : undefined;
-  const r = snpLaunchDigests({ ...params, firmware: firmware.bytes, directBoot, svsm: svsm && { image: svsm.bytes, varsSize: svsm.varsSize } });
+  const { policy: _policy, ...launch } = params;
+  const r = snpLaunchDigests({ ...launch, firmware: firmware.bytes, directBoot, svsm: svsm && { image: svsm.bytes, varsSize: svsm.varsSize } });
   const p = r.vmsa?.profile;
   return {
     kind: 'snp',
+    origin: 'predicted',
     mode: r.mode,
     vmm: r.vmm,
     digests: Object.fromEntries([...r.digests].map(([n, d]) => [String(n), toHex(d)])),
     vcpu: r.vcpu ? { type: r.vcpu.type ?? null, signature: h(r.vcpu.signature) } : null,
     guestFeatures: r.mode === 'snp' ? h(r.guestFeatures) : null,
+    policy: params.policy === undefined ? null : h(params.policy),
     quirks: { ec2Rdx: h(r.quirks.ec2Rdx), qemuFpu: r.quirks.qemuFpu, vmsaGpaBits: r.quirks.vmsaGpaBits },
     vmsa:
       r.vmsa && p

@@ -28,6 +28,7 @@ export interface TdxMeasurementParams {
 
 export interface TdxMeasurementJson {
   kind: 'tdx';
+  origin: 'predicted';
   mrtd: string;
   pageOrder: PageOrder;
   firmware: { path: string; size: number; sha256: string; metadata: 'ovmf-footer' | 'td-shim'; descriptorOffset: number };
@@ -47,6 +48,7 @@ export function tdxMeasurement(inputs: TdxMeasurementInputs, params: TdxMeasurem
   const { mrtd, metadata } = tdxMrtd(buffer(firmware.bytes), pageOrder);
   return {
     kind: 'tdx',
+    origin: 'predicted',
     mrtd: toHex(mrtd),
     pageOrder,
     firmware: { path: firmware.name, size: firmware.bytes.length, sha256: sha256Hex(firmware.bytes), metadata: metadata.locator, descriptorOffset: metadata.descriptorOffset },
@@ -97,7 +99,8 @@ export interface TdShimMeasurementParams {
 
 /** The `measure td-shim-payload --json` object (schemas/tdx-td-shim-payload.schema.json). */
 export interface TdShimMeasurementJson {
-  kind: 'tdx';
+  kind: 'td-shim';
+  origin: 'predicted';
   payload?: { path: string; size: number; kernelSize: number; sha384: string };
   param?: { value: string; paramSize: number; sha384: string };
   shim?: { path: string; mrtd: string };
@@ -107,7 +110,7 @@ export interface TdShimMeasurementJson {
 export function tdShimMeasurement(inputs: TdShimMeasurementInputs, params: TdShimMeasurementParams = {}): TdShimMeasurementJson {
   const { kernel, param, shim, teeInfo } = inputs;
   if (teeInfo && !shim) throw new InputError('the TEE_INFO hash needs the td-shim image (its MRTD)');
-  const out: TdShimMeasurementJson = { kind: 'tdx' };
+  const out: TdShimMeasurementJson = { kind: 'td-shim', origin: 'predicted' };
   if (kernel) {
     const kernelSize = params.kernelSize ?? TD_SHIM_KERNEL_SIZE;
     out.payload = { path: kernel.name, size: kernel.bytes.length, kernelSize, sha384: toHex(tdShimPayloadHash(buffer(kernel.bytes), kernelSize)) };

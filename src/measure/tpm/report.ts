@@ -35,6 +35,7 @@ type FileJson = ReturnType<typeof describeInput>;
 
 export interface PcrMeasurementJson {
   kind: 'pcr';
+  origin: 'predicted';
   boot: {
     shape: 'direct' | 'uki';
     secureBoot: boolean;
@@ -72,6 +73,7 @@ export function pcrMeasurement(inputs: PcrMeasurementInputs, params: PcrMeasurem
   }
   return {
     kind: 'pcr',
+    origin: 'predicted',
     boot,
     pcrs: pcrBanks(events, banks),
     events: events.map((e) => ({
