@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { derToRaw, rawToDer, signDeterministic } from '../src/manifest/ecdsa.js';
-import { generateKey, keyId, parsePrivateKey, parsePublicKey, type KeyAlg } from '../src/manifest/keys.js';
-import { commandSigner, localSigner } from '../src/manifest/signer.js';
+import { derToRaw, rawToDer, signDeterministic } from '../src/sign/ecdsa.js';
+import { generateKey, keyId, parsePrivateKey, parsePublicKey, type KeyAlg } from '../src/sign/keys.js';
+import { commandSigner, localSigner } from '../src/sign/signer.js';
 import { cli, errorLine } from './helpers/cli.js';
 import { ROOT } from './helpers/shared.js';
 

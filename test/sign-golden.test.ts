@@ -6,11 +6,11 @@
  */
 import { createECDH, createPrivateKey, type KeyObject } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { signSign1 } from '../src/formats/cose.js';
-import { canonicalJson } from '../src/manifest/canonical-json.js';
-import { signEnvelope } from '../src/manifest/dsse.js';
-import { rawToDer, signDeterministic } from '../src/manifest/ecdsa.js';
-import { localSigner } from '../src/manifest/signer.js';
+import { signSign1 } from '../src/sign/cose.js';
+import { canonicalJson } from '../src/sign/canonical-json.js';
+import { signEnvelope } from '../src/sign/dsse.js';
+import { rawToDer, signDeterministic } from '../src/sign/ecdsa.js';
+import { localSigner } from '../src/sign/signer.js';
 
 /** RFC 6979 Appendix A.2.5 / A.2.6 private keys; RFC 8032 §7.1 test 1 Ed25519 secret. */
 function ecKey(curve: 'P-256' | 'P-384', dHex: string): KeyObject {

@@ -46,8 +46,8 @@ async function run(opts: Opts): Promise<void> {
   const { parseInteger } = await import('../options.js');
   const { printJson, printLine } = await import('../output.js');
   const { createManifest, MANIFEST_FORMATS } = await import('../../manifest/create.js');
-  const { parsePrivateKey, parsePublicKey } = await import('../../manifest/keys.js');
-  const { commandSigner, localSigner } = await import('../../manifest/signer.js');
+  const { parsePrivateKey, parsePublicKey } = await import('../../sign/keys.js');
+  const { commandSigner, localSigner } = await import('../../sign/signer.js');
   const { parseTime } = await import('../time.js');
 
   const formats = opts.formats.split(',').map((f) => f.trim().toLowerCase());

@@ -5,9 +5,9 @@
  */
 import { verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { FormatError, VerificationError } from '../errors.js';
-import { ALGS, keyAlg, keyId, type KeyAlg } from '../manifest/keys.js';
-import type { Signer } from '../manifest/signer.js';
-import { asArray, asBytes, asMap, decodeCbor, encodeCbor, Tagged, type CborMap, type CborValue } from './cbor.js';
+import { ALGS, keyAlg, keyId, type KeyAlg } from './keys.js';
+import type { Signer } from './signer.js';
+import { asArray, asBytes, asMap, decodeCbor, encodeCbor, Tagged, type CborMap, type CborValue } from '../formats/cbor.js';
 
 /** COSE header labels (RFC 9052 §3.1; corim-meta 8 and CWT-Claims 15 per draft-ietf-rats-corim §4.2, RFC 9597). */
 export const HEADER = { alg: 1, crit: 2, contentType: 3, kid: 4, corimMeta: 8, cwtClaims: 15 } as const;
