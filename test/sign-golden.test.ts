@@ -4,23 +4,16 @@
  * implementation before it was replaced by @noble/curves. Any change in curve, hash, low-S policy or
  * DER/raw encoding changes these bytes.
  */
-import { createECDH, createPrivateKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { signSign1 } from '../src/sign/cose.js';
 import { canonicalJson } from '../src/sign/canonical-json.js';
 import { signEnvelope } from '../src/sign/dsse.js';
 import { rawToDer, signDeterministic } from '../src/sign/ecdsa.js';
 import { localSigner } from '../src/sign/signer.js';
+import { ecKey } from './helpers/keys.js';
 
 /** RFC 6979 Appendix A.2.5 / A.2.6 private keys; RFC 8032 §7.1 test 1 Ed25519 secret. */
-function ecKey(curve: 'P-256' | 'P-384', dHex: string): KeyObject {
-  const ecdh = createECDH(curve === 'P-256' ? 'prime256v1' : 'secp384r1');
-  ecdh.setPrivateKey(Buffer.from(dHex, 'hex'));
-  const pub = ecdh.getPublicKey();
-  const n = (pub.length - 1) / 2;
-  const b64 = (b: Buffer) => b.toString('base64url');
-  return createPrivateKey({ key: { kty: 'EC', crv: curve, d: b64(Buffer.from(dHex, 'hex')), x: b64(pub.subarray(1, 1 + n)), y: b64(pub.subarray(1 + n)) }, format: 'jwk' });
-}
 const P256 = ecKey('P-256', 'c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721');
 const P384 = ecKey('P-384', '6b9d3dad2e1b8c1c05b19875b6659f4de23c3b667bf297ba9aa47740787137d896d5724e4c70a825f872c9ea60d2edf5');
 const ED25519 = createPrivateKey({ key: Buffer.from('302e020100300506032b657004220420' + '9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'hex'), format: 'der', type: 'pkcs8' });

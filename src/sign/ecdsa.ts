@@ -21,10 +21,19 @@ export function signDeterministic(alg: 'ecdsa-p256' | 'ecdsa-p384', key: KeyObje
   const digest = createHash(info.hash!).update(message).digest();
   const sig = Buffer.from(CURVES[alg].sign(digest, d, { prehash: false, lowS: false, extraEntropy: false }));
   d.fill(0);
-  if (!nodeVerify(info.hash!, message, { key, dsaEncoding: 'ieee-p1363' }, sig)) {
+  if (!verifySignature(alg, key, message, sig)) {
     throw new VerificationError(`deterministic ${info.coseName} signature failed its own check`);
   }
   return sig;
+}
+
+/**
+ * node:crypto verification of `sig` over `message` with `key` (public, or private for its public half)
+ * of algorithm `alg`: ECDSA hashes with the curve's hash and takes raw r||s (`encoding` 'ieee-p1363')
+ * or DER; Ed25519 (PureEdDSA) takes the 64-byte signature and ignores `encoding`.
+ */
+export function verifySignature(alg: KeyAlg, key: KeyObject, message: Uint8Array, sig: Uint8Array, encoding: 'ieee-p1363' | 'der' = 'ieee-p1363'): boolean {
+  return isEcdsa(alg) ? nodeVerify(ALGS[alg].hash!, message, { key, dsaEncoding: encoding }, sig) : nodeVerify(null, message, key, sig);
 }
 
 // ---- signature encodings: raw r||s (IEEE P1363, COSE RFC 9053 §2.1) and DER (SEC 1 / X9.62, DSSE)
