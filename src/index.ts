@@ -36,7 +36,8 @@ export { encodeCbor, decodeCbor, diagnostic, Tagged, type CborValue, type CborMa
 export { signSign1, parseSign1, verifySign1, sigStructure, HEADER as COSE_HEADER, type Sign1, type VerifiedSign1 } from './sign/cose.js';
 export { generateKey, keyId, parsePrivateKey, parsePublicKey, keyAlg, KEY_ALGS, ALGS as KEY_ALG_INFO, type KeyAlg, type GeneratedKey } from './sign/keys.js';
 export { localSigner, commandSigner, type Signer } from './sign/signer.js';
-export { signDeterministic, rawToDer, derToRaw } from './sign/ecdsa.js';
+export { rawToDer, derToRaw, verifySignature } from './sign/ecdsa.js';
+export { signDeterministic } from './sign/rfc6979.js';
 export { canonicalJson } from './sign/canonical-json.js';
 export { referenceValuesFrom, canonicalReferenceValues, REFERENCE_VALUES_SCHEMA, type ReferenceValues, type SnpValues, type TdxValues, type PcrValues, type Artifact } from './manifest/model.js';
 export { corimFor, signCorim, readCorim, type CorimSummary, type CorimReferenceValue } from './manifest/corim.js';

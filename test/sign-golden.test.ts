@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { signSign1 } from '../src/sign/cose.js';
 import { canonicalJson } from '../src/sign/canonical-json.js';
 import { signEnvelope } from '../src/sign/dsse.js';
-import { rawToDer, signDeterministic } from '../src/sign/ecdsa.js';
+import { rawToDer } from '../src/sign/ecdsa.js';
+import { signDeterministic } from '../src/sign/rfc6979.js';
 import { localSigner } from '../src/sign/signer.js';
 import { ecKey } from './helpers/keys.js';
 

@@ -1,31 +1,11 @@
-// Spec: RFC 6979 §3.2 deterministic ECDSA (via @noble/curves); SEC 1 §C.5 / RFC 9053 §2.1 signature encodings.
+// Spec: SEC 1 §C.5 (DER) and RFC 9053 §2.1 (raw r||s) ECDSA signature encodings; node:crypto verification.
 /**
- * Deterministic ECDSA and the two ECDSA signature encodings.
- *
- * node:crypto's ECDSA picks a random nonce, so the same CoRIM signed twice would differ. Signing is
- * @noble/curves' RFC 6979 ECDSA (P-256/SHA-256, P-384/SHA-384) over the digest node:crypto computes,
- * without low-S normalization (`lowS: false`: s is whatever RFC 6979 gives, as COSE, DSSE and OpenSSL
- * accept) and without extra entropy. Every signature is verified with node:crypto before it is returned.
+ * ECDSA signature encodings (raw r||s for COSE, DER for DSSE) and signature verification through
+ * node:crypto. Deterministic signing is in rfc6979.ts.
  */
-import { createHash, verify as nodeVerify, type KeyObject } from 'node:crypto';
-import { p256, p384 } from '@noble/curves/nist.js';
-import { FormatError, VerificationError } from '../errors.js';
+import { verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { FormatError } from '../errors.js';
 import { ALGS, type KeyAlg } from './keys.js';
-
-const CURVES = { 'ecdsa-p256': p256, 'ecdsa-p384': p384 } as const;
-
-/** Deterministic ECDSA signature (raw r||s) of `message` with `key` (P-256/SHA-256 or P-384/SHA-384). */
-export function signDeterministic(alg: 'ecdsa-p256' | 'ecdsa-p384', key: KeyObject, message: Uint8Array): Buffer {
-  const info = ALGS[alg];
-  const d = Buffer.from(key.export({ format: 'jwk' }).d!, 'base64url');
-  const digest = createHash(info.hash!).update(message).digest();
-  const sig = Buffer.from(CURVES[alg].sign(digest, d, { prehash: false, lowS: false, extraEntropy: false }));
-  d.fill(0);
-  if (!verifySignature(alg, key, message, sig)) {
-    throw new VerificationError(`deterministic ${info.coseName} signature failed its own check`);
-  }
-  return sig;
-}
 
 /**
  * node:crypto verification of `sig` over `message` with `key` (public, or private for its public half)

@@ -8,7 +8,7 @@
 import { createHash, createPublicKey, sign as nodeSign, type KeyObject } from 'node:crypto';
 import { execa } from 'execa';
 import { BuildError, VerificationError } from '../errors.js';
-import { derToRaw, isEcdsa, signDeterministic, verifySignature } from './ecdsa.js';
+import { derToRaw, isEcdsa, verifySignature } from './ecdsa.js';
 import { ALGS, keyAlg, keyId, type KeyAlg } from './keys.js';
 
 export interface Signer {
@@ -32,7 +32,9 @@ export function localSigner(privateKey: KeyObject): Signer {
     keyId: keyId(publicKey),
     deterministic: true,
     async sign(message) {
-      return isEcdsa(alg) ? signDeterministic(alg, privateKey, message) : nodeSign(null, message, privateKey);
+      if (!isEcdsa(alg)) return nodeSign(null, message, privateKey);
+      const { signDeterministic } = await import('./rfc6979.js'); // @noble/curves only where something is signed
+      return signDeterministic(alg, privateKey, message);
     },
   };
 }
