@@ -33,16 +33,17 @@ export { parseEventLog, replayEventLog, decodeEventData, registerName, REPLAY_AL
 export { componentOf, groupByComponent, type Component } from './formats/eventlog-components.js';
 // Signed reference-value manifests: CBOR/COSE, keys and signers, CoRIM, in-toto/DSSE, RVPS.
 export { encodeCbor, decodeCbor, diagnostic, Tagged, type CborValue, type CborMap, type DecodeOptions } from './formats/cbor.js';
-export { signSign1, parseSign1, verifySign1, sigStructure, HEADER as COSE_HEADER, type Sign1, type VerifiedSign1 } from './formats/cose.js';
-export { generateKey, keyId, parsePrivateKey, parsePublicKey, keyAlg, KEY_ALGS, ALGS as KEY_ALG_INFO, type KeyAlg, type GeneratedKey } from './manifest/keys.js';
-export { localSigner, commandSigner, type Signer } from './manifest/signer.js';
-export { signDeterministic, rawToDer, derToRaw } from './manifest/ecdsa.js';
-export { canonicalJson } from './manifest/canonical-json.js';
+export { signSign1, parseSign1, verifySign1, sigStructure, HEADER as COSE_HEADER, type Sign1, type VerifiedSign1 } from './sign/cose.js';
+export { generateKey, keyId, parsePrivateKey, parsePublicKey, keyAlg, KEY_ALGS, ALGS as KEY_ALG_INFO, type KeyAlg, type GeneratedKey } from './sign/keys.js';
+export { localSigner, commandSigner, type Signer } from './sign/signer.js';
+export { rawToDer, derToRaw, verifySignature } from './sign/ecdsa.js';
+export { signDeterministic } from './sign/rfc6979.js';
+export { canonicalJson } from './sign/canonical-json.js';
 export type { Measurement, MeasurementKind, Origin } from './measure/measurement.js';
 export { importMeasurements } from './manifest/import.js';
 export { referenceValuesFrom, canonicalReferenceValues, REFERENCE_VALUES_SCHEMA, MEASUREMENTS_SCHEMA, SNP_SIGNED, TDX_SIGNED, PCR_SIGNED, type MeasurementsDocument, type ReferenceValues, type SnpValues, type TdxValues, type PcrValues, type Artifact } from './manifest/model.js';
 export { corimFor, signCorim, readCorim, type CorimSummary, type CorimReferenceValue } from './manifest/corim.js';
-export { pae, signEnvelope, verifyEnvelope, parseEnvelope, INTOTO_PAYLOAD_TYPE, type Envelope } from './manifest/dsse.js';
+export { pae, signEnvelope, verifyEnvelope, parseEnvelope, INTOTO_PAYLOAD_TYPE, type Envelope } from './sign/dsse.js';
 export { referenceValuesStatement, checkStatement, STATEMENT_V1, SLSA_PROVENANCE_V1, REFERENCE_VALUES_PREDICATE, type Statement } from './manifest/intoto.js';
 export { rvpsValues, rvpsSampleMessage, rvpsCorimMessage, type RvpsMessage } from './manifest/rvps.js';
 export { createManifest, MANIFEST_FORMATS, type CreateManifestOptions, type CreatedManifest, type ManifestFormat, type ManifestFile } from './manifest/create.js';

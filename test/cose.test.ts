@@ -2,9 +2,9 @@ import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeCbor, encodeCbor, Tagged } from '../src/formats/cbor.js';
-import { parseSign1, sigStructure, signSign1, verifySign1 } from '../src/formats/cose.js';
-import { generateKey, parsePrivateKey, parsePublicKey } from '../src/manifest/keys.js';
-import { localSigner } from '../src/manifest/signer.js';
+import { parseSign1, sigStructure, signSign1, verifySign1 } from '../src/sign/cose.js';
+import { generateKey, parsePrivateKey, parsePublicKey } from '../src/sign/keys.js';
+import { localSigner } from '../src/sign/signer.js';
 import { describeShared, shared } from './helpers/shared.js';
 
 describe('COSE_Sign1', () => {

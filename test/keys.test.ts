@@ -1,25 +1,18 @@
-import { createECDH, createHash, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { derToRaw, rawToDer, signDeterministic } from '../src/manifest/ecdsa.js';
-import { generateKey, keyId, parsePrivateKey, parsePublicKey, type KeyAlg } from '../src/manifest/keys.js';
-import { commandSigner, localSigner } from '../src/manifest/signer.js';
+import { derToRaw, rawToDer } from '../src/sign/ecdsa.js';
+import { signDeterministic } from '../src/sign/rfc6979.js';
+import { generateKey, keyId, parsePrivateKey, parsePublicKey, type KeyAlg } from '../src/sign/keys.js';
+import { commandSigner, localSigner } from '../src/sign/signer.js';
 import { cli, errorLine } from './helpers/cli.js';
+import { ecKey } from './helpers/keys.js';
 import { ROOT } from './helpers/shared.js';
 
-/** An EC private key from its scalar (public point computed by OpenSSL). */
-function ecKey(curve: 'P-256' | 'P-384', dHex: string) {
-  const ecdh = createECDH(curve === 'P-256' ? 'prime256v1' : 'secp384r1');
-  ecdh.setPrivateKey(Buffer.from(dHex, 'hex'));
-  const pub = ecdh.getPublicKey();
-  const n = (pub.length - 1) / 2;
-  const b64 = (b: Buffer) => b.toString('base64url');
-  return createPrivateKey({ key: { kty: 'EC', crv: curve, d: b64(Buffer.from(dHex, 'hex')), x: b64(pub.subarray(1, 1 + n)), y: b64(pub.subarray(1 + n)) }, format: 'jwk' });
-}
 
 describe('deterministic ECDSA (RFC 6979 Appendix A.2.5 / A.2.6, message "sample")', () => {
   it('P-256 / SHA-256', () => {

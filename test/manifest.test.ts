@@ -13,17 +13,17 @@ import { Ajv } from 'ajv';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CvmError } from '../src/errors.js';
 import { encodeCbor, decodeCbor, Tagged, type CborValue } from '../src/formats/cbor.js';
-import { rawToDer } from '../src/manifest/ecdsa.js';
+import { rawToDer } from '../src/sign/ecdsa.js';
 import { createManifest } from '../src/manifest/create.js';
 import { corimFor, signCorim } from '../src/manifest/corim.js';
-import { generateKey, parsePrivateKey, type KeyAlg } from '../src/manifest/keys.js';
+import { generateKey, parsePrivateKey, type KeyAlg } from '../src/sign/keys.js';
 import { importMeasurements } from '../src/manifest/import.js';
 import { referenceValuesFrom } from '../src/manifest/model.js';
 import type { SnpMeasurementJson } from '../src/measure/measurement.js';
 import { snpMeasurement } from '../src/measure/snp/report.js';
-import { localSigner, type Signer } from '../src/manifest/signer.js';
+import { localSigner, type Signer } from '../src/sign/signer.js';
 import { verifyManifest } from '../src/manifest/verify.js';
-import { signSign1 } from '../src/formats/cose.js';
+import { signSign1 } from '../src/sign/cose.js';
 import { cli, errorLine } from './helpers/cli.js';
 import { describeShared, ROOT, shared } from './helpers/shared.js';
 
@@ -171,7 +171,7 @@ describeShared('manifest create / verify on real measurements', () => {
   it('reference-values.json is canonical JSON valid against its schema, and inspect --json shows it', async () => {
     const text = readFileSync(join(out('ed25519'), 'reference-values.json'), 'utf8');
     const doc = JSON.parse(text);
-    const { canonicalJson } = await import('../src/manifest/canonical-json.js');
+    const { canonicalJson } = await import('../src/sign/canonical-json.js');
     expect(text).toBe(canonicalJson(doc));
     const v = schema('reference-values.schema.json');
     expect(v(doc), JSON.stringify(v.errors)).toBe(true);
@@ -333,7 +333,7 @@ describe('manifest verify rejects tampering', () => {
     const der = encodeCbor(new Tagged(18, [arr[0], arr[1], arr[2], rawToDer(arr[3] as Uint8Array)]));
     expect(() => verifyManifest(der, { trusted, now })).toThrow(/signature must be raw r\|\|s of 64 bytes, got \d+ \(looks like DER\)/);
     const e = JSON.parse(envelope.toString('utf8'));
-    const { derToRaw } = await import('../src/manifest/ecdsa.js');
+    const { derToRaw } = await import('../src/sign/ecdsa.js');
     e.signatures[0].sig = derToRaw(Buffer.from(e.signatures[0].sig, 'base64'), 32).toString('base64');
     expect(() => verifyManifest(Buffer.from(JSON.stringify(e)), { trusted, now })).toThrow('DSSE ECDSA signatures must be DER');
   });

@@ -9,7 +9,7 @@ import { appendFile, chmod, copyFile, mkdir, rename, rm } from 'node:fs/promises
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
-import { canonicalJson } from '../manifest/canonical-json.js';
+import { canonicalJson } from '../sign/canonical-json.js';
 import { hashFile } from '../util/fs.js';
 import { Cache, type Blob } from './cache.js';
 import { fetchInput, hashLocal, inputRef, type ResolvedInput } from './inputs/index.js';

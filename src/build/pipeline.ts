@@ -32,7 +32,7 @@ async function defaultKey(notice: (l: string) => void): Promise<{ path: string; 
   const dir = join(process.env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'cvm-measure');
   const path = join(dir, 'build-key.pem');
   if (await exists(path)) return { path, generated: false };
-  const { generateKey } = await import('../manifest/keys.js');
+  const { generateKey } = await import('../sign/keys.js');
   const k = generateKey('ecdsa-p256');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await writeFileAtomic(path, k.privatePem, 0o600);
@@ -72,8 +72,8 @@ export async function runPipeline(recipe: Recipe, opts: PipelineOptions): Promis
   if (recipe.sign) {
     opts.onProgress?.({ kind: 'step', text: 'signing' });
     const k = recipe.sign.key === 'default' ? await defaultKey(opts.notice ?? (() => {})) : { path: resolve(recipe.dir, recipe.sign.key), generated: false };
-    const { parsePrivateKey } = await import('../manifest/keys.js');
-    const { localSigner } = await import('../manifest/signer.js');
+    const { parsePrivateKey } = await import('../sign/keys.js');
+    const { localSigner } = await import('../sign/signer.js');
     const { createManifest, MANIFEST_FORMATS } = await import('../manifest/create.js');
     const pem = await readFile(k.path).catch(() => {
       throw new InputError(`sign.key: cannot read ${k.path}`);

@@ -10,9 +10,9 @@
 import { createHash } from 'node:crypto';
 import { FormatError, InputError } from '../errors.js';
 import { asArray, asBytes, asInt, asMap, decodeCbor, encodeCbor, Tagged, untag, type CborMap, type CborValue } from '../formats/cbor.js';
-import { HEADER, parseSign1, signSign1 } from '../formats/cose.js';
+import { HEADER, parseSign1, signSign1 } from '../sign/cose.js';
 import type { PcrValues, ReferenceValues, SnpValues, TdxValues } from './model.js';
-import type { Signer } from './signer.js';
+import type { Signer } from '../sign/signer.js';
 
 export const CORIM_TAG = 501;
 export const COMID_TAG = 506;

@@ -6,15 +6,15 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../util/fs.js';
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson } from '../sign/canonical-json.js';
 import { corimFor, signCorim, type CorimOptions, type Platform } from './corim.js';
-import { INTOTO_PAYLOAD_TYPE, parseEnvelope, signEnvelope } from './dsse.js';
+import { INTOTO_PAYLOAD_TYPE, parseEnvelope, signEnvelope } from '../sign/dsse.js';
 import { checkStatement, referenceValuesStatement, SLSA_PROVENANCE_V1, statementBytes } from './intoto.js';
 import type { Measurement } from '../measure/measurement.js';
 import { canonicalReferenceValues, referenceValuesFrom, type MeasurementsDocument, type ReferenceValues } from './model.js';
 import { rvpsCorimMessage, rvpsSampleMessage } from './rvps.js';
 import { sigstoreBundle } from './sigstore.js';
-import type { Signer } from './signer.js';
+import type { Signer } from '../sign/signer.js';
 
 export type ManifestFormat = 'corim' | 'intoto' | 'rvps' | 'json';
 export const MANIFEST_FORMATS: readonly ManifestFormat[] = ['corim', 'intoto', 'rvps', 'json'];

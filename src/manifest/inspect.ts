@@ -1,9 +1,9 @@
 /** `manifest inspect`: what a manifest file holds, without checking signatures. */
 import { FormatError } from '../errors.js';
 import { decodeCbor, diagnostic, Tagged } from '../formats/cbor.js';
-import { HEADER } from '../formats/cose.js';
+import { HEADER } from '../sign/cose.js';
 import { corimHeader, CORIM_TAG, readCorim, type CorimSummary } from './corim.js';
-import { parseEnvelope } from './dsse.js';
+import { parseEnvelope } from '../sign/dsse.js';
 import { REFERENCE_VALUES_SCHEMA, type ReferenceValues } from './model.js';
 
 export type Inspection =

@@ -4,7 +4,7 @@
  * build's SLSA provenance v1 (as the build wrote it) and one whose predicate is the reference values.
  */
 import { InputError } from '../errors.js';
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson } from '../sign/canonical-json.js';
 import type { ReferenceValues } from './model.js';
 
 export const STATEMENT_V1 = 'https://in-toto.io/Statement/v1';

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { InputError } from '../errors.js';
 import type { Measurement, PcrMeasurementJson, SnpMeasurementJson, TdxMeasurementJson } from '../measure/measurement.js';
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson } from '../sign/canonical-json.js';
 
 export const REFERENCE_VALUES_SCHEMA = 'cvm-measure/reference-values/v1';
 export const MEASUREMENTS_SCHEMA = 'cvm-measure/measurements/v1';

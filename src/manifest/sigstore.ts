@@ -4,7 +4,7 @@
  * for offline verification against a trusted key (e.g. @sigstore/verify with tlog/timestamp thresholds 0).
  * A bundle carries exactly one signature, so it gets the envelope's first one.
  */
-import type { Envelope } from './dsse.js';
+import type { Envelope } from '../sign/dsse.js';
 
 export const SIGSTORE_BUNDLE_V03 = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 

@@ -5,9 +5,9 @@
 import type { KeyObject } from 'node:crypto';
 import { FormatError, UsageError, VerificationError } from '../errors.js';
 import { asMap, decodeCbor } from '../formats/cbor.js';
-import { HEADER, verifySign1 } from '../formats/cose.js';
+import { HEADER, verifySign1 } from '../sign/cose.js';
 import { corimHeader, readCorim, type CorimSummary } from './corim.js';
-import { parseEnvelope, verifyEnvelope } from './dsse.js';
+import { parseEnvelope, verifyEnvelope } from '../sign/dsse.js';
 import { checkStatement } from './intoto.js';
 import { REFERENCE_VALUES_SCHEMA } from './model.js';
 import { SIGSTORE_BUNDLE_V03 } from './sigstore.js';

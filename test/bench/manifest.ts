@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { decodeCbor } from '../../src/formats/cbor.js';
-import { signDeterministic } from '../../src/manifest/ecdsa.js';
-import { generateKey, parsePrivateKey } from '../../src/manifest/keys.js';
+import { signDeterministic } from '../../src/sign/rfc6979.js';
+import { generateKey, parsePrivateKey } from '../../src/sign/keys.js';
 import { verifyManifest } from '../../src/manifest/verify.js';
 import { CLI, type BenchCase } from './harness.js';
 

@@ -22,7 +22,7 @@ export function registerKeysGenerate(program: Command): void {
     .option('--force', 'overwrite existing key files')
     .addOption(jsonOption(program))
     .action(async (opts: Opts) => {
-      const { generateKey, KEY_ALGS } = await import('../../manifest/keys.js');
+      const { generateKey, KEY_ALGS } = await import('../../sign/keys.js');
       const { parseChoice } = await import('../options.js');
       const { exists, writeFileAtomic } = await import('../../util/fs.js');
       const { InputError } = await import('../../errors.js');

@@ -47,8 +47,8 @@ async function run(opts: Opts): Promise<void> {
   const { printJson, printLine } = await import('../output.js');
   const { createManifest, MANIFEST_FORMATS } = await import('../../manifest/create.js');
   const { importMeasurements } = await import('../../manifest/import.js');
-  const { parsePrivateKey, parsePublicKey } = await import('../../manifest/keys.js');
-  const { commandSigner, localSigner } = await import('../../manifest/signer.js');
+  const { parsePrivateKey, parsePublicKey } = await import('../../sign/keys.js');
+  const { commandSigner, localSigner } = await import('../../sign/signer.js');
   const { parseTime } = await import('../time.js');
 
   const formats = opts.formats.split(',').map((f) => f.trim().toLowerCase());

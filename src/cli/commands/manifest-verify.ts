@@ -23,7 +23,7 @@ export function registerManifestVerify(program: Command): void {
       const { parseInteger } = await import('../options.js');
       const { parseTime } = await import('../time.js');
       const { printJson, printLine } = await import('../output.js');
-      const { parsePublicKey } = await import('../../manifest/keys.js');
+      const { parsePublicKey } = await import('../../sign/keys.js');
       const { verifyManifest } = await import('../../manifest/verify.js');
       if (opts.trust.length === 0) throw new UsageError('--trust: at least one public key is needed');
       const trusted = [];

@@ -1,3 +1,4 @@
+// Spec: RFC 5280 §4.1.2.7 SubjectPublicKeyInfo (key ids); RFC 9053 §2.1–2.2 ES256/ES384/EdDSA algorithm ids.
 /**
  * Signing-key algorithms, PEM key files and key ids. A key id is the lowercase hex SHA-256 of the
  * DER SubjectPublicKeyInfo (RFC 5280 §4.1.2.7), the same value for PEM, COSE `kid` and DSSE `keyid`.

@@ -1,3 +1,4 @@
+// Spec: RFC 8785 JSON Canonicalization Scheme (JCS), for the values this project emits.
 /**
  * Canonical JSON (the RFC 8785 JCS rules for the values we emit): object members sorted by their
  * UTF-16 code units, no insignificant whitespace, ECMAScript number and string serialization.

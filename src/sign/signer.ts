@@ -1,13 +1,14 @@
+// Spec: RFC 6979 deterministic ECDSA and RFC 8032 Ed25519 signers (local key, or an external command that signs a digest).
 /**
  * The signer interface every manifest format signs through, with two implementations: a local PEM
  * key (deterministic: Ed25519, or ECDSA with RFC 6979 nonces) and an external command that signs a
  * digest (a KMS / HSM wrapper). Signatures come back as raw r||s for ECDSA whatever the backend emits;
  * each format converts (COSE keeps raw, DSSE wants DER).
  */
-import { createHash, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, sign as nodeSign, type KeyObject } from 'node:crypto';
 import { execa } from 'execa';
 import { BuildError, VerificationError } from '../errors.js';
-import { derToRaw, isEcdsa, signDeterministic } from './ecdsa.js';
+import { derToRaw, isEcdsa, verifySignature } from './ecdsa.js';
 import { ALGS, keyAlg, keyId, type KeyAlg } from './keys.js';
 
 export interface Signer {
@@ -31,7 +32,9 @@ export function localSigner(privateKey: KeyObject): Signer {
     keyId: keyId(publicKey),
     deterministic: true,
     async sign(message) {
-      return isEcdsa(alg) ? signDeterministic(alg, privateKey, message) : nodeSign(null, message, privateKey);
+      if (!isEcdsa(alg)) return nodeSign(null, message, privateKey);
+      const { signDeterministic } = await import('./rfc6979.js'); // @noble/curves only where something is signed
+      return signDeterministic(alg, privateKey, message);
     },
   };
 }
@@ -65,8 +68,7 @@ export function commandSigner(argv: readonly string[], publicKey: KeyObject): Si
         throw new BuildError(`signer command ${argv[0]} failed (exit ${r.exitCode}): ${tail}`);
       }
       const sig = normalizeSignature(alg, decodeText(Buffer.from(r.stdout)));
-      const ok = nodeVerify(info.hash ?? null, message, isEcdsa(alg) ? { key: publicKey, dsaEncoding: 'ieee-p1363' } : publicKey, sig);
-      if (!ok) throw new VerificationError(`signer command ${argv[0]} returned a signature that does not verify with the given public key`);
+      if (!verifySignature(alg, publicKey, message, sig)) throw new VerificationError(`signer command ${argv[0]} returned a signature that does not verify with the given public key`);
       return sig;
     },
   };

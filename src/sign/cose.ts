@@ -1,13 +1,15 @@
+// Spec: RFC 9052 §4.2/§4.4 COSE_Sign1 and Sig_structure (RFC 9053 §2 algorithms).
 /**
  * COSE_Sign1 (RFC 9052 §4.2, tag 18) with a single signer: build the Sig_structure (§4.4), sign,
  * parse strictly and verify. ECDSA signatures are the fixed-size r||s of RFC 9053 §2.1 — a DER
  * signature is rejected, not converted.
  */
-import { verify as nodeVerify, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { FormatError, VerificationError } from '../errors.js';
-import { ALGS, keyAlg, keyId, type KeyAlg } from '../manifest/keys.js';
-import type { Signer } from '../manifest/signer.js';
-import { asArray, asBytes, asMap, decodeCbor, encodeCbor, Tagged, type CborMap, type CborValue } from './cbor.js';
+import { verifySignature } from './ecdsa.js';
+import { ALGS, keyAlg, keyId, type KeyAlg } from './keys.js';
+import type { Signer } from './signer.js';
+import { asArray, asBytes, asMap, decodeCbor, encodeCbor, Tagged, type CborMap, type CborValue } from '../formats/cbor.js';
 
 /** COSE header labels (RFC 9052 §3.1; corim-meta 8 and CWT-Claims 15 per draft-ietf-rats-corim §4.2, RFC 9597). */
 export const HEADER = { alg: 1, crit: 2, contentType: 3, kid: 4, corimMeta: 8, cwtClaims: 15 } as const;
@@ -85,8 +87,7 @@ export function verifySign1(msg: Sign1, trusted: readonly KeyObject[], understoo
   }
   const tbs = sigStructure(msg.protectedBytes, msg.payload);
   for (const [k, i] of candidates) {
-    const ok = info.hash ? nodeVerify(info.hash, tbs, { key: k, dsaEncoding: 'ieee-p1363' }, msg.signature) : nodeVerify(null, tbs, k, msg.signature);
-    if (ok) return { alg, keyIndex: i, keyId: keyId(k) };
+    if (verifySignature(alg, k, tbs, msg.signature)) return { alg, keyIndex: i, keyId: keyId(k) };
   }
   throw new VerificationError(`COSE_Sign1: ${info.coseName} signature does not verify with any of ${candidates.length} trusted key(s)`);
 }

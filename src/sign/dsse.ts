@@ -1,11 +1,12 @@
+// Spec: DSSE v1 (Dead Simple Signing Envelope protocol: PAE and the JSON envelope).
 /**
  * DSSE envelopes (in-toto attestation framework, dsse-protocol.md): signatures over
  * PAE(type, body) = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body. ECDSA signatures are DER
  * (what sigstore, cosign and securesystemslib verify); a raw r||s signature is rejected.
  */
-import { verify as nodeVerify, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { FormatError, VerificationError } from '../errors.js';
-import { derToRaw, isEcdsa, rawToDer } from './ecdsa.js';
+import { derToRaw, isEcdsa, rawToDer, verifySignature } from './ecdsa.js';
 import { ALGS, keyAlg, keyId } from './keys.js';
 import type { Signer } from './signer.js';
 
@@ -75,7 +76,7 @@ export function verifyEnvelope(env: Envelope, trusted: readonly KeyObject[], thr
     const sig = b64(s.sig, `signatures[${si}].sig`);
     const hit = trusted.findIndex((k) => {
       const alg = keyAlg(k);
-      if (!isEcdsa(alg)) return sig.length === 64 && nodeVerify(null, msg, k, sig);
+      if (!isEcdsa(alg)) return sig.length === 64 && verifySignature(alg, k, msg, sig);
       // strict DER only: raw r||s (IEEE P1363) is the COSE encoding, not DSSE's
       try {
         derToRaw(sig, ALGS[alg].scalarBytes!);
@@ -83,7 +84,7 @@ export function verifyEnvelope(env: Envelope, trusted: readonly KeyObject[], thr
         if (sig.length === 2 * ALGS[alg].scalarBytes!) rawSeen = true;
         return false;
       }
-      return nodeVerify(ALGS[alg].hash!, msg, { key: k, dsaEncoding: 'der' }, sig);
+      return verifySignature(alg, k, msg, sig, 'der');
     });
     const named = s.keyid ? ids.indexOf(s.keyid) : -1;
     if (hit < 0 && named >= 0) throw new VerificationError(`DSSE: signatures[${si}] names trusted key ${s.keyid!.slice(0, 16)}… but does not verify with it${rawSeen ? ' (raw r||s; DSSE ECDSA signatures must be DER)' : ''}`);
