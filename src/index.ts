@@ -55,7 +55,7 @@ export { parseVarStore, secureBootVariables, EFI_GLOBAL_VARIABLE, EFI_IMAGE_SECU
 export {
   TPM_ALGS, REPLAY_ALGS, tpmAlg, digestSize, hash, EVENT_TYPES, EV_NO_ACTION, eventTypeName, typeName,
   TPM_PCR_MAP, CC_MR_MAP, CC_RTMR_MAP, CC_MR_NAMES, LOG_MAPS, ccMrToRtmr, pcrToCcMr, registerKey, registerName,
-  replay, extend, zeroRegisters, startupLocalityPcr0,
+  replay, extend, extendFromZero, zeroRegisters, startupLocalityPcr0,
   type TpmAlgName, type HashAlg, type EventType, type RegisterMap, type MappedEvent, type LogRegisters, type RegisterValues, type ReplayEvent,
 } from './tcg/index.js';
 export {

@@ -9,7 +9,7 @@ import type { MappedEvent, RegisterMap } from './registers.js';
 /** Register index → value. */
 export type RegisterValues = Map<number, Uint8Array>;
 
-/** `count` zero registers of `alg`'s size, keyed by the given indexes. */
+/** Zero registers of `alg`'s size, keyed by the given indexes. */
 export function zeroRegisters(alg: HashAlg, indexes: Iterable<number>): RegisterValues {
   return new Map([...indexes].map((i) => [i, new Uint8Array(digestSize(alg))]));
 }
@@ -28,6 +28,13 @@ export function startupLocalityPcr0(alg: HashAlg, locality: number): Uint8Array 
 /** Extends `register` in `regs` (zero when unset) with `digest`. */
 export function extend(regs: RegisterValues, alg: HashAlg, register: number, digest: Uint8Array): void {
   regs.set(register, hash(alg, regs.get(register) ?? new Uint8Array(digestSize(alg)), digest));
+}
+
+/** One register after extending `digests` in order from zero (e.g. a TDX RTMR holding one separator). */
+export function extendFromZero(alg: HashAlg, digests: readonly Uint8Array[]): Uint8Array {
+  const regs = zeroRegisters(alg, [0]);
+  for (const d of digests) extend(regs, alg, 0, d);
+  return regs.get(0)!;
 }
 
 /** A predicted event: its TPM PCR, EV_* type, a name for errors, and its digest per bank. */
