@@ -6,9 +6,9 @@ import { sha1 } from '@noble/hashes/legacy.js';
 import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
 
 /**
- * TCG Algorithm Registry (Family "2.0", Level 00 Revision 01.32), section 6.3 "TPM_ALG_ID" and the
- * digest sizes of section 6.4 ff.; the same ids fill TCG_EfiSpecIdEventAlgorithmSize in the
- * PC Client Platform Firmware Profile, section 10.4.5.1 (Table 22).
+ * TCG Algorithm Registry (Family "2.0", Level 00 Revision 01.32), section 4 "TPM_ALG_ID", with each
+ * hash's digest size from the registry's hash-algorithm parameters; the same ids and sizes fill the
+ * TCG_EfiSpecIdEventAlgorithmSize list of the PC Client Platform Firmware Profile's Spec ID event.
  */
 export const TPM_ALGS = {
   0x0004: { name: 'sha1', size: 20 },

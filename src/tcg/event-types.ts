@@ -4,8 +4,8 @@
  */
 
 /**
- * TCG PC Client Platform Firmware Profile (1.05 rev 23), section 10.4.1 "Event Types", Table 9 "Events";
- * 0x800000e1/e2 from the same table's SPDM additions (PFP 1.06).
+ * TCG PC Client Platform Firmware Profile, section 10.4.1 "Event Types", Table 9 "Events" (1.05);
+ * EV_EFI_SPDM_FIRMWARE_BLOB/CONFIG (0x800000e1/e2) are the 1.06 additions to that table.
  */
 export const EVENT_TYPES = {
   EV_PREBOOT_CERT: 0x0,

@@ -18,7 +18,7 @@ export interface RegisterMap {
   select<E extends MappedEvent>(events: readonly E[]): E[];
 }
 
-/** TCG PC Client Platform Firmware Profile section 3.3.4 "PCR Usage": PCRs 0–23, identity. */
+/** TPM PCRs 0–23 (TCG PC Client Platform TPM Profile; their use: PC Client Platform Firmware Profile "PCR Usage"): identity. */
 export const TPM_PCR_MAP: RegisterMap = {
   name: 'pcr',
   map: (pcr) => (pcr >= 0 && pcr <= 23 ? pcr : undefined),
@@ -39,7 +39,7 @@ export function ccMrToRtmr(mr: number): number | undefined {
 }
 
 /**
- * UEFI 2.10 section 38.4.1 "TDX" mapping of TPM PCRs to CC MR indexes (edk2 TdTcg2Dxe MapPcrToMrIndex):
+ * UEFI 2.10 section 38.4 (CC measurement protocol), TDX mapping of TPM PCRs to CC MR indexes (edk2 TdTcg2Dxe MapPcrToMrIndex):
  * PCR0 → MR0 (MRTD), PCR1,7 → MR1 (RTMR0), PCR2–6 → MR2 (RTMR1), PCR8–15 → MR3 (RTMR2); others none.
  */
 export function pcrToCcMr(pcr: number): number | undefined {

@@ -1,6 +1,6 @@
 /**
  * Replay: registers start at zero and every measured event extends one, new = H(old || digest)
- * (TPM 2.0 Library Part 1 section 17.1 "PCR Extend"; TDX RTMRs extend the same way with SHA-384).
+ * (TPM 2.0 Library Part 1, PCR extend; TDX RTMRs extend the same way with SHA-384, TDG.MR.RTMR.EXTEND).
  */
 import { InputError } from '../errors.js';
 import { digestSize, hash, type HashAlg } from './alg.js';
@@ -16,7 +16,7 @@ export function zeroRegisters(alg: HashAlg, indexes: Iterable<number>): Register
 
 /**
  * PCR0's value before the first extend when the log has a StartupLocality EV_NO_ACTION event
- * (TCG PC Client Platform Firmware Profile section 10.4.5.3 "Startup Locality Event"): all zero but
+ * (TCG PC Client Platform Firmware Profile, "Startup Locality Event"): all zero but
  * the last byte, which holds the locality the TPM was started from (3 for an H-CRTM).
  */
 export function startupLocalityPcr0(alg: HashAlg, locality: number): Uint8Array {

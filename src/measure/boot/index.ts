@@ -1,6 +1,6 @@
 /**
  * The boot-event model: a boot shape and its inputs → the ordered events firmware, systemd-stub and the
- * Linux EFI stub measure. Register maps (./registers) turn the same list into TPM PCRs or TDX RTMRs.
+ * Linux EFI stub measure. Register maps (src/tcg) turn the same list into TPM PCRs or TDX RTMRs.
  */
 import { directBootEvents, type DirectBootInputs } from './direct.js';
 import type { HashAlg } from '../../tcg/index.js';
