@@ -14,6 +14,14 @@ const requireShim = { js: "import { createRequire } from 'node:module'; const re
 const SPLIT = ['build', 'doctor', 'manifest-create'];
 const commands = readdirSync('dist/cli/commands').filter((f) => f.endsWith('.js')).map((f) => f.slice(0, -3));
 const paths = (names) => names.map((n) => `dist/cli/commands/${n}.js`);
+// npm packages stay external (loaded on use), except @noble/hashes: src/tcg hashes with it at module
+// level (browser-safe), so the single-file commands carry the few KB of it they need.
+const packagesButNobleHashes = {
+  name: 'packages-but-noble-hashes',
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (a) => (a.path.startsWith('node:') || a.path.startsWith('@noble/hashes/') ? undefined : { path: a.path, external: true }));
+  },
+};
 
 // The bin is a sh/JS polyglot: sh runs line 2 (`:` ignores its argument), which re-executes the file
 // with node, NODE_EXTRA_CA_CERTS moved to CVM_EXTRA_CA_CERTS: Node 20 parses that certificate file
@@ -35,7 +43,7 @@ await build({
   ...common,
   entryPoints: paths(commands.filter((c) => !SPLIT.includes(c))),
   outdir: 'dist/cli/commands',
-  packages: 'external',
+  plugins: [packagesButNobleHashes],
 });
 await build({
   ...common,

@@ -29,7 +29,7 @@ export {
 } from './measure/tdx/report.js';
 export { parseTdxQuote, type TdxQuote, type TdReportBody } from './formats/tdx-quote.js';
 export { parseCcelTable, type CcelTable } from './formats/ccel.js';
-export { parseEventLog, replayEventLog, decodeEventData, registerName, REPLAY_ALGS, TPM_ALGS, type EventLog, type TcgEvent, type LogRegisters, type ReplayAlg } from './formats/tcg-eventlog.js';
+export { parseEventLog, replayEventLog, decodeEventData, type EventLog, type TcgEvent } from './formats/tcg-eventlog.js';
 export { componentOf, groupByComponent, type Component } from './formats/eventlog-components.js';
 // Signed reference-value manifests: CBOR/COSE, keys and signers, CoRIM, in-toto/DSSE, RVPS.
 export { encodeCbor, decodeCbor, diagnostic, Tagged, type CborValue, type CborMap, type DecodeOptions } from './formats/cbor.js';
@@ -49,14 +49,21 @@ export { rvpsValues, rvpsSampleMessage, rvpsCorimMessage, type RvpsMessage } fro
 export { createManifest, MANIFEST_FORMATS, type CreateManifestOptions, type CreatedManifest, type ManifestFormat, type ManifestFile } from './manifest/create.js';
 export { verifyManifest, verifyCorim, verifyDsse, type VerifyOptions, type VerifyResult } from './manifest/verify.js';
 // vTPM PCRs: PE/Authenticode, UKI, cpio, GPT, UEFI variable store; the shared boot-event model and register maps.
-export { parsePe, authenticode, authenticodeRanges, sectionData, findSection, peChecksum, type PeImage, type PeSection, type AuthenticodeAlg } from './formats/pe.js';
+export { parsePe, authenticode, authenticodeRanges, sectionData, findSection, peChecksum, type PeImage, type PeSection } from './formats/pe.js';
 export { parseUki, buildUki, UKI_SECTION_ORDER, type Uki, type UkiBuildInputs, type UkiSectionName } from './formats/uki.js';
 export { writeCpio, readCpio, type CpioEntry, type CpioEntryType, type CpioMember, type CpioWriteOptions } from './formats/cpio.js';
 export { parseGpt, uefiGptData, type Gpt, type GptPartition } from './formats/gpt.js';
 export { parseVarStore, secureBootVariables, EFI_GLOBAL_VARIABLE, EFI_IMAGE_SECURITY_DATABASE_GUID, type EfiVariable, type SecureBootVariables } from './formats/efi-varstore.js';
+// TCG: hash algorithms, EV_* types, register maps (TPM PCRs; CC MR index → RTMR) and replay: one home.
 export {
-  bootEvents, BOOT_SHAPES, HASH_ALGS, DIGEST_SIZE, EVENT_TYPES as BOOT_EVENT_TYPES, replay, TPM_PCR_MAP, CC_RTMR_MAP, secureBootEnabled, directLoadOptions, measuredSections, qemuPatchedKernel, uefiVariableData, bzImageVersion, linuxStubMeasures,
-  type BootShape, type BootInputs, type BootParams, type MeasuredEvent, type HashAlg, type EventType, type RegisterMap, type FirmwareParams, type DirectBootInputs, type UkiBootInputs, type QemuDirectBoot,
+  TPM_ALGS, REPLAY_ALGS, tpmAlg, digestSize, hash, EVENT_TYPES, EV_NO_ACTION, eventTypeName, typeName,
+  TPM_PCR_MAP, CC_MR_MAP, CC_RTMR_MAP, CC_MR_NAMES, LOG_MAPS, ccMrToRtmr, pcrToCcMr, registerKey, registerName,
+  replay, extend, extendFromZero, zeroRegisters, startupLocalityPcr0,
+  type TpmAlgName, type HashAlg, type EventType, type RegisterMap, type MappedEvent, type LogRegisters, type RegisterValues, type ReplayEvent,
+} from './tcg/index.js';
+export {
+  bootEvents, BOOT_SHAPES, HASH_ALGS, secureBootEnabled, directLoadOptions, measuredSections, qemuPatchedKernel, uefiVariableData, bzImageVersion, linuxStubMeasures,
+  type BootShape, type BootInputs, type BootParams, type MeasuredEvent, type FirmwareParams, type DirectBootInputs, type UkiBootInputs, type QemuDirectBoot,
 } from './measure/boot/index.js';
 export { pcrBanks, PREDICTED_PCRS, NOT_PREDICTED, type PcrBanks } from './measure/tpm/pcr.js';
 export { pcrMeasurement, type PcrMeasurementInputs, type PcrMeasurementParams, type PcrMeasurementJson } from './measure/tpm/report.js';

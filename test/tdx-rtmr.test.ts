@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { parseEventLog, type TcgEvent } from '../src/formats/tcg-eventlog.js';
-import { CC_RTMR_MAP, type EventType, type MeasuredEvent } from '../src/measure/boot/index.js';
+import type { MeasuredEvent } from '../src/measure/boot/index.js';
+import { CC_RTMR_MAP, type EventType } from '../src/tcg/index.js';
 import { qemuPatchesSetupHeader, rtmrsFromBootEvents, tdxDirectBootRtmrs } from '../src/measure/tdx/rtmr.js';
 import { cli } from './helpers/cli.js';
 import { describeShared, loadVectors, shared } from './helpers/shared.js';

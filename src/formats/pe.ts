@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { FormatError } from '../errors.js';
+import type { HashAlg } from '../tcg/index.js';
 import { checkRange } from '../util/bytes.js';
 
 const WHAT = 'PE image';
@@ -154,8 +155,6 @@ export function parsePe(bytes: Uint8Array): PeImage {
   };
 }
 
-export type AuthenticodeAlg = 'sha1' | 'sha256' | 'sha384';
-
 /**
  * The byte ranges Authenticode hashes, in order: headers minus CheckSum and the Certificate Table
  * entry, each section's raw data sorted by PointerToRawData (SizeOfRawData > 0 only), then any data
@@ -180,14 +179,14 @@ export function authenticodeRanges(pe: PeImage): [number, number][] {
 }
 
 /** Authenticode image digests of a PE file (one pass per algorithm over the same ranges). */
-export function authenticode(image: Uint8Array | PeImage, algs: readonly AuthenticodeAlg[] = ['sha256']): Record<AuthenticodeAlg, Buffer> {
+export function authenticode(image: Uint8Array | PeImage, algs: readonly HashAlg[] = ['sha256']): Record<HashAlg, Buffer> {
   const pe = image instanceof Uint8Array ? parsePe(image) : image;
   const hs = algs.map((a) => createHash(a));
   for (const [from, to] of authenticodeRanges(pe)) {
     const chunk = pe.bytes.subarray(from, to);
     for (const h of hs) h.update(chunk);
   }
-  return Object.fromEntries(algs.map((a, i) => [a, hs[i]!.digest()])) as Record<AuthenticodeAlg, Buffer>;
+  return Object.fromEntries(algs.map((a, i) => [a, hs[i]!.digest()])) as Record<HashAlg, Buffer>;
 }
 
 /** A section's VirtualSize bytes as loaded (raw data trimmed, or zero-filled past SizeOfRawData), as systemd-stub measures it. */

@@ -7,65 +7,9 @@
  * API: parseEventLog(bytes) → events (pcrIndex, type, digests by algorithm, raw data, decoded data);
  * replayEventLog(events, { alg, map }) → register values.
  */
-import { createHash } from 'node:crypto';
 import { FormatError } from '../errors.js';
-import { guidToString, toHex } from '../util/bytes.js';
-
-/** TCG Algorithm Registry: TPM_ALG_ID → name and digest size. */
-export const TPM_ALGS: Record<number, { name: HashAlg; size: number }> = {
-  0x0004: { name: 'sha1', size: 20 },
-  0x000b: { name: 'sha256', size: 32 },
-  0x000c: { name: 'sha384', size: 48 },
-  0x000d: { name: 'sha512', size: 64 },
-  0x0012: { name: 'sm3_256', size: 32 },
-};
-export type HashAlg = 'sha1' | 'sha256' | 'sha384' | 'sha512' | 'sm3_256';
-/** Banks this package can replay (node:crypto has no SM3). */
-export type ReplayAlg = Exclude<HashAlg, 'sm3_256'>;
-export const REPLAY_ALGS: readonly ReplayAlg[] = ['sha1', 'sha256', 'sha384', 'sha512'];
-
-/** PC Client PFP Table 9 (Events): event type names. */
-export const EVENT_TYPES: Record<number, string> = {
-  0x0: 'EV_PREBOOT_CERT',
-  0x1: 'EV_POST_CODE',
-  0x2: 'EV_UNUSED',
-  0x3: 'EV_NO_ACTION',
-  0x4: 'EV_SEPARATOR',
-  0x5: 'EV_ACTION',
-  0x6: 'EV_EVENT_TAG',
-  0x7: 'EV_S_CRTM_CONTENTS',
-  0x8: 'EV_S_CRTM_VERSION',
-  0x9: 'EV_CPU_MICROCODE',
-  0xa: 'EV_PLATFORM_CONFIG_FLAGS',
-  0xb: 'EV_TABLE_OF_DEVICES',
-  0xc: 'EV_COMPACT_HASH',
-  0xd: 'EV_IPL',
-  0xe: 'EV_IPL_PARTITION_DATA',
-  0xf: 'EV_NONHOST_CODE',
-  0x10: 'EV_NONHOST_CONFIG',
-  0x11: 'EV_NONHOST_INFO',
-  0x12: 'EV_OMIT_BOOT_DEVICE_EVENTS',
-  0x80000000: 'EV_EFI_EVENT_BASE',
-  0x80000001: 'EV_EFI_VARIABLE_DRIVER_CONFIG',
-  0x80000002: 'EV_EFI_VARIABLE_BOOT',
-  0x80000003: 'EV_EFI_BOOT_SERVICES_APPLICATION',
-  0x80000004: 'EV_EFI_BOOT_SERVICES_DRIVER',
-  0x80000005: 'EV_EFI_RUNTIME_SERVICES_DRIVER',
-  0x80000006: 'EV_EFI_GPT_EVENT',
-  0x80000007: 'EV_EFI_ACTION',
-  0x80000008: 'EV_EFI_PLATFORM_FIRMWARE_BLOB',
-  0x80000009: 'EV_EFI_HANDOFF_TABLES',
-  0x8000000a: 'EV_EFI_PLATFORM_FIRMWARE_BLOB2',
-  0x8000000b: 'EV_EFI_HANDOFF_TABLES2',
-  0x8000000c: 'EV_EFI_VARIABLE_BOOT2',
-  0x8000000d: 'EV_EFI_GPT_EVENT2',
-  0x80000010: 'EV_EFI_HCRTM_EVENT',
-  0x800000e0: 'EV_EFI_VARIABLE_AUTHORITY',
-  0x800000e1: 'EV_EFI_SPDM_FIRMWARE_BLOB',
-  0x800000e2: 'EV_EFI_SPDM_FIRMWARE_CONFIG',
-};
-
-export const EV_NO_ACTION = 0x3;
+import { EV_NO_ACTION, extend, LOG_MAPS, registerKey, startupLocalityPcr0, tpmAlg, typeName, zeroRegisters, type HashAlg, type LogRegisters, type TpmAlgName } from '../tcg/index.js';
+import { fromHex, guidToString, toHex } from '../util/bytes.js';
 
 export interface TcgEvent {
   /** Position in the log (0 = the header event). */
@@ -77,7 +21,7 @@ export interface TcgEvent {
   type: number;
   typeName: string;
   /** Lowercase hex digest by algorithm name. */
-  digests: Partial<Record<HashAlg, string>>;
+  digests: Partial<Record<TpmAlgName, string>>;
   data: Buffer;
   /** Structured view of `data` for the event types this parser knows; absent otherwise. */
   decoded?: Record<string, unknown>;
@@ -86,7 +30,7 @@ export interface TcgEvent {
 export interface EventLog {
   format: 'tcg2' | 'sha1';
   /** Banks announced by the Spec ID event (crypto-agile) or ['sha1']. */
-  algorithms: HashAlg[];
+  algorithms: TpmAlgName[];
   events: TcgEvent[];
   /** Bytes consumed by events; anything after (CCEL 0xFF fill) is padding. */
   length: number;
@@ -152,7 +96,7 @@ function parseSpecId(data: Buffer): { algorithms: { id: number; size: number }[]
   const algorithms = [];
   for (let i = 0; i < n; i++) algorithms.push({ id: r.u16('algorithmId'), size: r.u16('digestSize') });
   for (const a of algorithms) {
-    const known = TPM_ALGS[a.id];
+    const known = tpmAlg(a.id);
     if (known && known.size !== a.size) throw new FormatError(WHAT, `Spec ID Event03 gives ${known.name} a ${a.size}-byte digest, expected ${known.size}`);
   }
   return {
@@ -162,7 +106,7 @@ function parseSpecId(data: Buffer): { algorithms: { id: number; size: number }[]
       platformClass,
       specVersion: `${major}.${minor}.${errata}`,
       uintnSize,
-      algorithms: algorithms.map((a) => ({ alg: TPM_ALGS[a.id]?.name ?? `0x${a.id.toString(16)}`, digestSize: a.size })),
+      algorithms: algorithms.map((a) => ({ alg: tpmAlg(a.id)?.name ?? `0x${a.id.toString(16)}`, digestSize: a.size })),
     },
   };
 }
@@ -211,8 +155,8 @@ export function parseEventLog(buf: Buffer): EventLog {
         const alg = r.u16('hashAlg');
         const size = sizes.get(alg);
         if (size === undefined) throw new FormatError(WHAT, `event ${index} (at 0x${start.toString(16)}) uses algorithm 0x${alg.toString(16)} not announced by the Spec ID event`);
-        const d = r.bytes(size, `${TPM_ALGS[alg]?.name ?? alg} digest`);
-        const name = TPM_ALGS[alg]?.name;
+        const name = tpmAlg(alg)?.name;
+        const d = r.bytes(size, `${name ?? alg} digest`);
         if (name) digests[name] = toHex(d);
       }
       const size = r.u32('eventSize');
@@ -223,7 +167,7 @@ export function parseEventLog(buf: Buffer): EventLog {
     if (decoded) ev.decoded = decoded;
     events.push(ev);
   }
-  const algorithms = spec ? spec.algorithms.flatMap((a) => (TPM_ALGS[a.id] ? [TPM_ALGS[a.id]!.name] : [])) : (['sha1'] as HashAlg[]);
+  const algorithms = spec ? spec.algorithms.flatMap((a) => tpmAlg(a.id)?.name ?? []) : (['sha1'] as TpmAlgName[]);
   return { format: spec ? 'tcg2' : 'sha1', algorithms, events, length: r.pos };
 }
 
@@ -233,10 +177,6 @@ function isEndMarker(buf: Buffer, pos: number): boolean {
   return (head === 0 || head === 0x1fffffffe) && onlyPadding(buf, pos);
 }
 
-export function typeName(type: number): string {
-  return EVENT_TYPES[type] ?? `0x${type.toString(16).padStart(8, '0')}`;
-}
-
 const utf16 = (b: Buffer) => b.toString('utf16le').replace(/\0+$/, '');
 const printable = (b: Buffer) => /^[\x20-\x7e\t\r\n]*\0?$/.test(b.toString('latin1'));
 const isUtf16Text = (b: Buffer) => b.length >= 2 && b.length % 2 === 0 && /^[\x20-\x7e\t\r\n]+\0?$/.test(b.toString('utf16le')) && b.every((x, i) => i % 2 === 0 || x === 0);
@@ -244,7 +184,7 @@ const isUtf16Text = (b: Buffer) => b.length >= 2 && b.length % 2 === 0 && /^[\x2
 /** Structured view of well-known event data (PC Client PFP section 10.4); undefined when unknown or malformed. */
 export function decodeEventData(type: number, data: Buffer): Record<string, unknown> | undefined {
   try {
-    switch (EVENT_TYPES[type]) {
+    switch (typeName(type)) {
       case 'EV_SEPARATOR':
         return { separator: toHex(data) };
       case 'EV_ACTION':
@@ -311,42 +251,26 @@ export function decodeEventData(type: number, data: Buffer): Record<string, unkn
   }
 }
 
-/** How event indexes become registers: TPM PCRs, or the CCEL MR index (1..4 → RTMR0..3; 0 = MRTD, not extendable). */
-export type LogRegisters = 'pcr' | 'ccel';
-
-/** Register name for an event index under `map`, or null when the event extends nothing replayable. */
-export function registerName(map: LogRegisters, index: number): string | null {
-  if (map === 'pcr') return index < 24 ? String(index) : null;
-  return index >= 1 && index <= 4 ? `rtmr${index - 1}` : null;
-}
-
 /**
  * Replays the log: every event except EV_NO_ACTION extends its register with its `alg` digest
- * (new = H(old || digest)). PCRs start at zero (PCR0 at the StartupLocality value when the log has one);
+ * (src/tcg replay). PCRs start at zero (PCR0 at the StartupLocality value when the log has one);
  * CCEL yields all four RTMRs. An event lacking the `alg` digest is a FormatError.
  */
-export function replayEventLog(events: readonly TcgEvent[], opts: { alg: ReplayAlg; map: LogRegisters }): Record<string, string> {
-  const size = Object.values(TPM_ALGS).find((a) => a.name === opts.alg)!.size;
-  const regs = new Map<string, Buffer>();
-  if (opts.map === 'ccel') for (let i = 1; i <= 4; i++) regs.set(registerName('ccel', i)!, Buffer.alloc(size));
+export function replayEventLog(events: readonly TcgEvent[], opts: { alg: HashAlg; map: LogRegisters }): Record<string, string> {
+  const map = LOG_MAPS[opts.map];
+  const regs = zeroRegisters(opts.alg, opts.map === 'ccel' ? [0, 1, 2, 3] : []);
   for (const ev of events) {
     if (ev.type === EV_NO_ACTION) {
       const loc = ev.decoded?.startupLocality;
-      if (opts.map === 'pcr' && typeof loc === 'number') {
-        const init = Buffer.alloc(size);
-        init[size - 1] = loc;
-        regs.set('0', init);
-      }
+      if (opts.map === 'pcr' && typeof loc === 'number') regs.set(0, startupLocalityPcr0(opts.alg, loc));
       continue;
     }
-    const reg = registerName(opts.map, ev.pcrIndex);
-    if (reg === null && opts.map === 'ccel' && ev.pcrIndex === 0) continue; // MRTD: build-time only, cannot be replayed
-    if (reg === null) throw new FormatError(WHAT, `event ${ev.index} (${ev.typeName}) targets index ${ev.pcrIndex}, which is not an extendable ${opts.map === 'pcr' ? 'PCR' : 'RTMR'}`);
+    const reg = map.map(ev.pcrIndex);
+    if (reg === undefined && opts.map === 'ccel' && ev.pcrIndex === 0) continue; // MRTD: build-time only, cannot be replayed
+    if (reg === undefined) throw new FormatError(WHAT, `event ${ev.index} (${ev.typeName}) targets index ${ev.pcrIndex}, which is not an extendable ${opts.map === 'pcr' ? 'PCR' : 'RTMR'}`);
     const d = ev.digests[opts.alg];
     if (d === undefined) throw new FormatError(WHAT, `event ${ev.index} (${ev.typeName}) has no ${opts.alg} digest (log banks: ${Object.keys(ev.digests).join(', ')})`);
-    const old = regs.get(reg) ?? Buffer.alloc(size);
-    regs.set(reg, createHash(opts.alg).update(old).update(Buffer.from(d, 'hex')).digest());
+    extend(regs, opts.alg, reg, fromHex(d, WHAT));
   }
-  const keys = [...regs.keys()].sort((a, b) => (opts.map === 'pcr' ? Number(a) - Number(b) : a.localeCompare(b)));
-  return Object.fromEntries(keys.map((k) => [k, toHex(regs.get(k)!)]));
+  return Object.fromEntries([...regs.keys()].sort((a, b) => a - b).map((r) => [registerKey(opts.map, r), toHex(regs.get(r)!)]));
 }

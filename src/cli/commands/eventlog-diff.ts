@@ -31,7 +31,7 @@ export function registerEventlogDiff(program: Command): void {
       }
       if (expected.kind !== 'pcr' || !expected.pcrs || !Array.isArray(expected.events)) throw new InputError(`${opts.expected}: not the --json output of \`measure pcr\` (needs kind "pcr", pcrs and events)`);
       const banks = Object.keys(expected.pcrs).filter((b) => (log.algorithms as string[]).includes(b));
-      const alg = opts.bank ? parseChoice('--bank', opts.bank, ['sha1', 'sha256', 'sha384'] as const) : ((banks.includes('sha256') ? 'sha256' : banks[0]) as 'sha1' | 'sha256' | 'sha384' | undefined);
+      const alg = opts.bank ? parseChoice('--bank', opts.bank, ['sha1', 'sha256', 'sha384'] as const) : ((banks.includes('sha256') ? 'sha256' : banks[0]) as import('../../tcg/index.js').HashAlg | undefined);
       if (!alg || !banks.includes(alg)) throw new InputError(`no common bank: the log has ${log.algorithms.join(', ')}, the prediction ${Object.keys(expected.pcrs).join(', ')}`);
       const pcrs = Object.keys(expected.pcrs[alg]!).map(Number);
       const diff = diffEventLog(log.events, expected.events, pcrs, alg);

@@ -19,7 +19,8 @@ export function registerEventlogReplay(program: Command): void {
     .addOption(jsonOption(program))
     .action(async (path: string, opts: Opts) => {
       const { readInput } = await import('../../util/fs.js');
-      const { parseEventLog, replayEventLog, REPLAY_ALGS, registerName, EV_NO_ACTION } = await import('../../formats/tcg-eventlog.js');
+      const { parseEventLog, replayEventLog } = await import('../../formats/tcg-eventlog.js');
+      const { REPLAY_ALGS, registerName, EV_NO_ACTION } = await import('../../tcg/index.js');
       const { printJson, printLine, warn } = await import('../output.js');
       let bytes = await readInput(path, 'event log');
       let table: import('../../formats/ccel.js').CcelTable | undefined;

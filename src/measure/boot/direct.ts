@@ -4,7 +4,8 @@
  * "<cmdline>[ initrd=initrd]", and the kernel's EFI stub measures LoadOptions and the initrd into PCR9.
  */
 import { parsePe } from '../../formats/pe.js';
-import { event, utf16z, type HashAlg, type MeasuredEvent } from './events.js';
+import type { HashAlg } from '../../tcg/index.js';
+import { event, utf16z, type MeasuredEvent } from './events.js';
 import { authorityEvents, bootAttemptEvent, dbAuthority, exitBootServicesEvents, readyToBootSeparators, secureBootEnabled, secureBootPolicyEvents, type FirmwareParams } from './firmware.js';
 import { linuxStubEvents } from './linux-stub.js';
 import { qemuPatchedKernel, type QemuDirectBoot } from './qemu-kernel.js';

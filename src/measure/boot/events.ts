@@ -4,25 +4,12 @@
  */
 import { createHash } from 'node:crypto';
 import { authenticode, type PeImage } from '../../formats/pe.js';
+import type { EventType, HashAlg } from '../../tcg/index.js';
 import { guidToBytes } from '../../util/bytes.js';
 export { EFI_GLOBAL_VARIABLE, EFI_IMAGE_SECURITY_DATABASE_GUID } from '../../formats/efi-varstore.js';
 
-export const HASH_ALGS = ['sha1', 'sha256', 'sha384'] as const;
-export type HashAlg = (typeof HASH_ALGS)[number];
-export const DIGEST_SIZE: Record<HashAlg, number> = { sha1: 20, sha256: 32, sha384: 48 };
-
-/** TCG PC Client PFP Table 9 "Events" (the subset UEFI firmware, systemd-stub and Linux emit on these boots). */
-export const EVENT_TYPES = {
-  EV_SEPARATOR: 0x4,
-  EV_EVENT_TAG: 0x6,
-  EV_IPL: 0xd,
-  EV_EFI_VARIABLE_DRIVER_CONFIG: 0x80000001,
-  EV_EFI_BOOT_SERVICES_APPLICATION: 0x80000003,
-  EV_EFI_GPT_EVENT: 0x80000006,
-  EV_EFI_ACTION: 0x80000007,
-  EV_EFI_VARIABLE_AUTHORITY: 0x800000e0,
-} as const;
-export type EventType = keyof typeof EVENT_TYPES;
+/** Banks predicted by default: the ones vTPMs and TDX firmware enable (sha512 on request). */
+export const HASH_ALGS = ['sha1', 'sha256', 'sha384'] as const satisfies readonly HashAlg[];
 
 /** One predicted TCG_PCR_EVENT2: the PCR it extends, its type, what it is, and its digest per bank. */
 export interface MeasuredEvent {

@@ -8,7 +8,8 @@ import { InputError } from '../../errors.js';
 import { EFI_CERT_SHA256_GUID, EFI_CERT_X509_GUID, parseSignatureLists } from '../../formats/efi-siglist.js';
 import { EFI_GLOBAL_VARIABLE, EFI_IMAGE_SECURITY_DATABASE_GUID, type SecureBootVariables } from '../../formats/efi-varstore.js';
 import { authenticode, signatureCertificates, type PeImage } from '../../formats/pe.js';
-import { efiAction, separator, variableEvent, type HashAlg, type MeasuredEvent } from './events.js';
+import type { HashAlg } from '../../tcg/index.js';
+import { efiAction, separator, variableEvent, type MeasuredEvent } from './events.js';
 
 export interface FirmwareParams {
   /** PK/KEK/db/dbx from the VARS store; absent → an empty store (Secure Boot off). */

@@ -1,9 +1,10 @@
 /**
  * The boot-event model: a boot shape and its inputs → the ordered events firmware, systemd-stub and the
- * Linux EFI stub measure. Register maps (./registers) turn the same list into TPM PCRs or TDX RTMRs.
+ * Linux EFI stub measure. Register maps (src/tcg) turn the same list into TPM PCRs or TDX RTMRs.
  */
 import { directBootEvents, type DirectBootInputs } from './direct.js';
-import { HASH_ALGS, type HashAlg, type MeasuredEvent } from './events.js';
+import type { HashAlg } from '../../tcg/index.js';
+import { HASH_ALGS, type MeasuredEvent } from './events.js';
 import type { FirmwareParams } from './firmware.js';
 import { ukiBootEvents, type UkiBootInputs } from './uki.js';
 
@@ -25,7 +26,6 @@ export function bootEvents(inputs: BootInputs, params: BootParams = {}): Measure
 }
 
 export * from './events.js';
-export * from './registers.js';
 export { secureBootEnabled, type FirmwareParams } from './firmware.js';
 export { directLoadOptions, type DirectBootInputs } from './direct.js';
 export { measuredSections, type UkiBootInputs } from './uki.js';

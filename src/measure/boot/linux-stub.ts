@@ -3,7 +3,8 @@
  * LoadOptions it was started with (Linux >= 6.1, tagged event 0x8f3b22ed) and the initrd it loaded via
  * LINUX_EFI_INITRD_MEDIA_GUID (Linux >= 5.17, tagged event 0x8f3b22ec).
  */
-import { taggedEvent, type HashAlg, type MeasuredEvent } from './events.js';
+import type { HashAlg } from '../../tcg/index.js';
+import { taggedEvent, type MeasuredEvent } from './events.js';
 
 /** Linux include/linux/efi.h: EFI_TCG2_TAGGED_EVENT ids (INITRD_EVENT_TAG_ID, LOAD_OPTIONS_EVENT_TAG_ID). */
 const INITRD_EVENT_TAG_ID = 0x8f3b22ec;

@@ -7,7 +7,8 @@ import { uefiGptData, type Gpt } from '../../formats/gpt.js';
 import { parseUki, type Uki } from '../../formats/uki.js';
 import { parsePe } from '../../formats/pe.js';
 import { InputError } from '../../errors.js';
-import { event, utf16z, type HashAlg, type MeasuredEvent } from './events.js';
+import type { HashAlg } from '../../tcg/index.js';
+import { event, utf16z, type MeasuredEvent } from './events.js';
 import { authorityEvents, bootAttemptEvent, exitBootServicesEvents, readyToBootSeparators, secureBootEnabled, secureBootPolicyEvents, type FirmwareParams } from './firmware.js';
 import { linuxStubEvents } from './linux-stub.js';
 

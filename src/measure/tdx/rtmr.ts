@@ -3,7 +3,8 @@
  * edk2's CC measurement (PCR1,7 → RTMR0; PCR2–6 → RTMR1; PCR8–15 → RTMR2) and extended with SHA-384.
  */
 import { toHex } from '../../util/bytes.js';
-import { bootEvents, CC_RTMR_MAP, replay, directLoadOptions, type MeasuredEvent } from '../boot/index.js';
+import { CC_RTMR_MAP, replay } from '../../tcg/index.js';
+import { bootEvents, directLoadOptions, type MeasuredEvent } from '../boot/index.js';
 
 /** What RTMR0 measures besides the inputs this package takes: reported when RTMR0 is not computed. */
 export const RTMR0_DEPENDS_ON: readonly string[] = [
@@ -27,7 +28,7 @@ export function rtmrsFromBootEvents(events: readonly MeasuredEvent[]): { rtmr: B
   const cc = CC_RTMR_MAP.select(events);
   const regs = replay(cc, CC_RTMR_MAP, 'sha384', [0, 1, 2]);
   return {
-    rtmr: [0, 1, 2].map((i) => regs.get(i)!),
+    rtmr: [0, 1, 2].map((i) => Buffer.from(regs.get(i)!)),
     events: cc.map((e) => ({ rtmr: CC_RTMR_MAP.map(e.pcr)!, pcr: e.pcr, type: e.type, component: e.component, sha384: toHex(e.digests.sha384!) })),
   };
 }

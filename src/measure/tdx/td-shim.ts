@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { InputError } from '../../errors.js';
+import { extendFromZero, hash } from '../../tcg/index.js';
 import { fromHex } from '../../util/bytes.js';
 
 /** td-shim's default KERNEL_SIZE (payload region) and KERNEL_PARAM_SIZE. */
@@ -47,7 +48,7 @@ export interface TeeInfoManifest {
 function separatorRtmr(separator: number): Buffer {
   const sep = Buffer.alloc(4);
   sep.writeUInt32LE(separator >>> 0);
-  return createHash('sha384').update(Buffer.alloc(48)).update(createHash('sha384').update(sep).digest()).digest();
+  return Buffer.from(extendFromZero('sha384', [hash('sha384', sep)]));
 }
 
 /**

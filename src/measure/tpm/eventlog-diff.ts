@@ -4,7 +4,7 @@
  * position where they part is reported with the component, expected and actual digests.
  */
 import type { TcgEvent } from '../../formats/tcg-eventlog.js';
-import type { HashAlg } from '../boot/events.js';
+import type { HashAlg } from '../../tcg/index.js';
 
 /** One predicted event as `measure pcr --json` prints it. */
 export interface ExpectedEvent {

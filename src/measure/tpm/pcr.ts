@@ -4,7 +4,8 @@
  * predicted, with the reason, never guessed.
  */
 import { toHex } from '../../util/bytes.js';
-import { replay, TPM_PCR_MAP, type HashAlg, type MeasuredEvent } from '../boot/index.js';
+import { replay, TPM_PCR_MAP, type HashAlg } from '../../tcg/index.js';
+import type { MeasuredEvent } from '../boot/index.js';
 
 /** PCRs 0–15 whose values follow from the boot inputs (8 and 12–15 stay zero on these shapes). */
 export const PREDICTED_PCRS = [2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15] as const;

@@ -7,7 +7,8 @@ import { parseVarStore, secureBootVariables } from '../../formats/efi-varstore.j
 import { parseGpt } from '../../formats/gpt.js';
 import { parseUki } from '../../formats/uki.js';
 import { toHex } from '../../util/bytes.js';
-import { bootEvents, HASH_ALGS, secureBootEnabled, type FirmwareParams, type HashAlg, type MeasuredEvent } from '../boot/index.js';
+import type { HashAlg } from '../../tcg/index.js';
+import { bootEvents, HASH_ALGS, secureBootEnabled, type FirmwareParams, type MeasuredEvent } from '../boot/index.js';
 import { describeInput, type NamedBytes } from '../input.js';
 import { NOT_PREDICTED, pcrBanks, type PcrBanks } from './pcr.js';
 
