@@ -4,8 +4,9 @@
  * `npm run docs` and commit the result.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateDocs, ROOT } from '../scripts/docs.js';
 import { completionScript, SHELLS } from '../src/cli/completion.js';
@@ -92,8 +93,10 @@ describe('completion scripts', () => {
   for (const shell of SHELLS) {
     const installed = spawnSync(shell, ['-c', 'true']).status === 0;
     it.skipIf(!installed)(`${shell} accepts its script (-n)`, async () => {
-      const script = completionScript(await tree(), shell);
-      const r = spawnSync(shell, ['-n'], { input: script, encoding: 'utf8' });
+      const file = join(mkdtempSync(join(tmpdir(), 'cvm-completion-')), `cvm-measure.${shell}`);
+      writeFileSync(file, completionScript(await tree(), shell));
+      const r = spawnSync(shell, ['-n', file], { encoding: 'utf8' });
+      rmSync(dirname(file), { recursive: true });
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
     });
@@ -114,5 +117,22 @@ describe('completion scripts', () => {
     expect(complete(['measure', 'snp', '--firmware', 'OVMF.fd', '--output-format', ''])).toEqual(['hex', 'base64']);
     expect(complete(['completion', ''])).toEqual(['bash', 'zsh', 'fish']);
     expect(complete(['uki', 'build', '--o'])).toEqual(['--osrel', '--out']);
+  });
+
+  it.skipIf(spawnSync('fish', ['-c', 'true']).status !== 0)('fish completes subcommands, options and choices', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cvm-completion-'));
+    writeFileSync(join(dir, 'c.fish'), completionScript(await tree(), 'fish'));
+    const complete = (line: string) => {
+      const r = spawnSync('fish', ['--no-config', '-c', `source ${dir}/c.fish; complete -C '${line}'`], { encoding: 'utf8' });
+      return r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t')[0]).sort();
+    };
+    try {
+      expect(complete('cvm-measure measure ')).toEqual(['pcr', 'snp', 'td-shim-payload', 'tdx']);
+      expect(complete('cvm-measure measure snp --fi')).toEqual(['--firmware']);
+      expect(complete('cvm-measure measure snp --firmware OVMF.fd --output-format ')).toEqual(['base64', 'hex']);
+      expect(complete('cvm-measure completion ')).toEqual(['bash', 'fish', 'zsh']);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
   });
 });
