@@ -12,7 +12,7 @@ delete process.env.CVM_EXTRA_CA_CERTS;
 
 const program = createProgram();
 
-/** The loaders for argv's leading words: the longest command path they name, none for a bare --version, else everything. */
+/** The loaders for argv's leading words: the longest command path they name, none for a bare --version, else (and for NEEDS_ALL) everything. */
 function loadersFor(words: string[], flags: string[]): Loader[] {
   if (!words.length && flags.length === 1 && (flags[0] === '--version' || flags[0] === '-V')) return [];
   for (let n = Math.min(words.length, 2); n > 0; n--) {
