@@ -40,3 +40,18 @@ describe('CLI bundles (esbuild.config.mjs)', () => {
     }
   });
 });
+
+describe('completion', () => {
+  it('the bin declares the whole tree for `completion` (same script as the declarations give)', async () => {
+    const [{ completionScript }, { createFullProgram }, { describeCommand }] = await Promise.all([import('../src/cli/completion.js'), import('../src/cli/program.js'), import('../src/cli/tree.js')]);
+    const expected = completionScript(describeCommand(await createFullProgram()), 'bash');
+    const r = await cli(['completion', 'bash']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(expected);
+    expect(r.stdout).toContain("'manifest') echo 'create inspect verify'");
+  });
+  it('exits 2 on an unknown shell', async () => {
+    const r = await cli(['completion', 'tcsh']);
+    expect(r.code).toBe(2);
+  });
+});

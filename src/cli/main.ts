@@ -1,8 +1,8 @@
 /** cvm-measure entry point: declares commands (cheap), runs one (its implementation is imported lazily). */
-import { Command, CommanderError } from 'commander';
+import { CommanderError } from 'commander';
 import { isCvmError } from '../errors.js';
 import { printError } from './output.js';
-import { packageVersion } from '../util/package.js';
+import { COMMANDS, createProgram, NEEDS_ALL, type Loader } from './program.js';
 
 // The bin's launcher line (esbuild.config.mjs) moved NODE_EXTRA_CA_CERTS aside so Node does not parse
 // it at start-up (util/download.ts applies it to the downloads that need it); give it back for child
@@ -10,43 +10,15 @@ import { packageVersion } from '../util/package.js';
 if (process.env.CVM_EXTRA_CA_CERTS) process.env.NODE_EXTRA_CA_CERTS = process.env.CVM_EXTRA_CA_CERTS;
 delete process.env.CVM_EXTRA_CA_CERTS;
 
-const program = new Command('cvm-measure')
-  .description('Reproducible, checkable confidential-VM measurements (SEV-SNP, TDX, vTPM)')
-  .version(packageVersion())
-  .showHelpAfterError('(run with --help for usage)')
-  .exitOverride();
+const program = createProgram();
 
-type Register = (program: Command) => void;
-type Loader = () => Promise<Register>;
-
-/**
- * Command path → the file that declares it. Only the file of the command being run is imported
- * (start-up is benchmarked); a bare group (`measure --help`) loads its members, help loads them all.
- */
-const COMMANDS: [path: string, load: Loader][] = [
-  ['doctor', () => import('./commands/doctor.js').then((m) => m.registerDoctor)],
-  ['build', () => import('./commands/build.js').then((m) => m.registerBuild)],
-  ['measure snp', () => import('./commands/measure-snp.js').then((m) => m.registerMeasureSnp)],
-  ['measure tdx', () => import('./commands/measure-tdx.js').then((m) => m.registerMeasureTdx)],
-  ['measure td-shim-payload', () => import('./commands/measure-td-shim-payload.js').then((m) => m.registerMeasureTdShimPayload)],
-  ['measure pcr', () => import('./commands/measure-pcr.js').then((m) => m.registerMeasurePcr)],
-  ['inspect firmware', () => import('./commands/inspect-firmware.js').then((m) => m.registerInspectFirmware)],
-  ['snp id-block', () => import('./commands/snp-id-block.js').then((m) => m.registerSnpIdBlock)],
-  ['eventlog replay', () => import('./commands/eventlog-replay.js').then((m) => m.registerEventlogReplay)],
-  ['eventlog diff', () => import('./commands/eventlog-diff.js').then((m) => m.registerEventlogDiff)],
-  ['uki build', () => import('./commands/uki-build.js').then((m) => m.registerUkiBuild)],
-  ['keys generate', () => import('./commands/keys-generate.js').then((m) => m.registerKeysGenerate)],
-  ['manifest create', () => import('./commands/manifest-create.js').then((m) => m.registerManifestCreate)],
-  ['manifest inspect', () => import('./commands/manifest-inspect.js').then((m) => m.registerManifestInspect)],
-  ['manifest verify', () => import('./commands/manifest-verify.js').then((m) => m.registerManifestVerify)],
-];
-
-/** The loaders for argv's leading words: the longest command path they name, none for a bare --version, else everything. */
+/** The loaders for argv's leading words: the longest command path they name, none for a bare --version, else (and for NEEDS_ALL) everything. */
 function loadersFor(words: string[], flags: string[]): Loader[] {
   if (!words.length && flags.length === 1 && (flags[0] === '--version' || flags[0] === '-V')) return [];
   for (let n = Math.min(words.length, 2); n > 0; n--) {
     const prefix = words.slice(0, n).join(' ');
     const hit = COMMANDS.filter(([path]) => path === prefix || path.startsWith(`${prefix} `));
+    if (NEEDS_ALL.has(prefix)) break;
     if (hit.length) return hit.map(([, load]) => load);
   }
   return COMMANDS.map(([, load]) => load);

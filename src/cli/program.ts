@@ -1,0 +1,54 @@
+/**
+ * The command tree's declaration, shared by the entry point (which imports only the command files it
+ * needs) and the documentation generator (scripts/docs.ts, which needs them all).
+ */
+import { Command } from 'commander';
+import { packageVersion } from '../util/package.js';
+import { memberExamples } from './command.js';
+
+export type Register = (program: Command) => void;
+export type Loader = () => Promise<Register>;
+
+/**
+ * Command path → the file that declares it. Only the file of the command being run is imported
+ * (start-up is benchmarked); a bare group (`measure --help`) loads its members, help loads them all.
+ */
+export const COMMANDS: [path: string, load: Loader][] = [
+  ['doctor', () => import('./commands/doctor.js').then((m) => m.registerDoctor)],
+  ['build', () => import('./commands/build.js').then((m) => m.registerBuild)],
+  ['measure snp', () => import('./commands/measure-snp.js').then((m) => m.registerMeasureSnp)],
+  ['measure tdx', () => import('./commands/measure-tdx.js').then((m) => m.registerMeasureTdx)],
+  ['measure td-shim-payload', () => import('./commands/measure-td-shim-payload.js').then((m) => m.registerMeasureTdShimPayload)],
+  ['measure pcr', () => import('./commands/measure-pcr.js').then((m) => m.registerMeasurePcr)],
+  ['inspect firmware', () => import('./commands/inspect-firmware.js').then((m) => m.registerInspectFirmware)],
+  ['snp id-block', () => import('./commands/snp-id-block.js').then((m) => m.registerSnpIdBlock)],
+  ['eventlog replay', () => import('./commands/eventlog-replay.js').then((m) => m.registerEventlogReplay)],
+  ['eventlog diff', () => import('./commands/eventlog-diff.js').then((m) => m.registerEventlogDiff)],
+  ['uki build', () => import('./commands/uki-build.js').then((m) => m.registerUkiBuild)],
+  ['keys generate', () => import('./commands/keys-generate.js').then((m) => m.registerKeysGenerate)],
+  ['manifest create', () => import('./commands/manifest-create.js').then((m) => m.registerManifestCreate)],
+  ['manifest inspect', () => import('./commands/manifest-inspect.js').then((m) => m.registerManifestInspect)],
+  ['manifest verify', () => import('./commands/manifest-verify.js').then((m) => m.registerManifestVerify)],
+  // walks the whole tree, so the entry point loads every command for it
+  ['completion', () => import('./commands/completion.js').then((m) => m.registerCompletion)],
+];
+
+/** Command paths whose run needs the full tree declared. */
+export const NEEDS_ALL = new Set(['completion']);
+
+/** The root command, without subcommands. */
+export function createProgram(): Command {
+  const program = new Command('cvm-measure')
+    .description('Reproducible, checkable confidential-VM measurements (SEV-SNP, TDX, vTPM)')
+    .version(packageVersion())
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  return memberExamples(program);
+}
+
+/** The root with every command declared (none run): for documentation and shell completion. */
+export async function createFullProgram(): Promise<Command> {
+  const program = createProgram();
+  for (const register of await Promise.all(COMMANDS.map(([, load]) => load()))) register(program);
+  return program;
+}
