@@ -30,4 +30,3 @@ describe('import graph', () => {
     expect(up).toEqual([]);
   });
 });
-});
