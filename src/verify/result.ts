@@ -1,0 +1,39 @@
+/**
+ * What a verification says (schemas/verify-result.schema.json): every check with what was expected
+ * and what the evidence holds, the signature and chain, the evidence's values, and the reference
+ * entry that matched. `ok` is true only when every check passed.
+ */
+export interface Check {
+  name: string;
+  ok: boolean;
+  expected?: string;
+  actual?: string;
+}
+
+export interface ChainCert {
+  role: string;
+  subject: string;
+  notBefore: string;
+  notAfter: string;
+  sha256: string;
+}
+
+export interface VerifyEvidenceResult {
+  ok: boolean;
+  type: 'snp-report' | 'tdx-quote' | 'tpm-eventlog';
+  version: number;
+  signature: { ok: boolean; signer: string };
+  chain: { ok: boolean; product?: string; root?: string; certs: ChainCert[] };
+  values: Record<string, unknown>;
+  checks: Check[];
+  /** The reference entry whose values the evidence matched (with --reference). */
+  match?: { platform: string; parameters: Record<string, string | number | boolean>; vcpus?: number; register?: string };
+}
+
+/** Appends a check and returns its outcome. */
+export function check(checks: Check[], name: string, ok: boolean, expected?: string, actual?: string): boolean {
+  checks.push({ name, ok, ...(expected === undefined ? {} : { expected }), ...(actual === undefined ? {} : { actual }) });
+  return ok;
+}
+
+export const isoTime = (t: number) => new Date(t * 1000).toISOString();

@@ -1,0 +1,165 @@
+/**
+ * TDX quote verification (Intel TDX DCAP Quote Generation Library and Quote Verification Library API,
+ * appendix "Quote Format": Quote Signature Data, QE Report Certification Data, PCK Certificate Chain
+ * Data): the quote's ECDSA P-256 signature with its attestation key, the QE report's signature with
+ * the PCK leaf, the QE report binding the attestation key (REPORTDATA = SHA-256(key || QE auth data)),
+ * the PCK chain to Intel's SGX Root CA pinned by fingerprint, TD attributes, and MRTD/RTMRs against
+ * signed reference values. WebCrypto only (browser-capable).
+ */
+import { FormatError } from '../errors.js';
+import { parseTdxQuote, type TdxQuote } from '../formats/tdx-quote.js';
+import { readCertificates } from '../formats/x509.js';
+import type { ReferenceValues } from '../manifest/model.js';
+import { toHex } from '../util/bytes.js';
+import { type ChainCert, check, type Check, isoTime, type VerifyEvidenceResult } from './result.js';
+import { fingerprint, signedBy, verifyEcdsa } from './x509.js';
+
+/** SHA-256 of the DER of Intel's SGX Root CA, the root of every PCK chain. */
+export const INTEL_SGX_ROOT_CA_SHA256 = '44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3';
+
+const HEADER_SIZE = 48;
+const QE_REPORT_SIZE = 384;
+/** Certification data types: 5 = PCK certificate chain (PEM), 6 = QE Report Certification Data. */
+const CERT_PCK_CHAIN = 5;
+const CERT_QE_REPORT = 6;
+/** TDX_ATTRIBUTES bit 0: the TD is debuggable (its memory and registers are visible to the host). */
+const TD_ATTRIBUTES_DEBUG = 1n;
+
+export interface TdxPolicy {
+  /** Allow a debug TD (default false). */
+  debug?: boolean;
+}
+
+export interface TdxVerifyOptions {
+  at?: number;
+  policy?: TdxPolicy;
+  reference?: ReferenceValues;
+}
+
+/** The uncompressed P-256 point x||y as a SubjectPublicKeyInfo (RFC 5480). */
+function p256Spki(xy: Uint8Array): Uint8Array {
+  const prefix = [0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04];
+  return Uint8Array.from([...prefix, ...xy]);
+}
+
+interface SignatureData {
+  signed: Uint8Array;
+  quoteSignature: Uint8Array;
+  attestationKey: Uint8Array;
+  qeReport: Uint8Array;
+  qeReportSignature: Uint8Array;
+  qeAuthData: Uint8Array;
+  pckChainPem: Uint8Array;
+}
+
+/** Splits the signature data by its length fields; bytes after the quote (padding, text) are ignored. */
+function signatureData(bytes: Uint8Array, q: TdxQuote): SignatureData {
+  const what = 'TDX quote signature data';
+  const bodySize = q.bodyType === 3 ? 648 : 584;
+  const signedLen = HEADER_SIZE + (q.version === 5 ? 6 : 0) + bodySize;
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const end = signedLen + 4 + q.signatureDataLength;
+  let o = signedLen + 4;
+  const take = (n: number, name: string) => {
+    if (o + n > end) throw new FormatError(what, `${name} (${n} bytes at offset ${o}) runs past the signature data, which ends at ${end}`);
+    const b = bytes.subarray(o, o + n);
+    o += n;
+    return b;
+  };
+  const u16 = (name: string) => v.getUint16(take(2, name).byteOffset - bytes.byteOffset, true);
+  const u32 = (name: string) => v.getUint32(take(4, name).byteOffset - bytes.byteOffset, true);
+  const quoteSignature = take(64, 'quote signature');
+  const attestationKey = take(64, 'attestation key');
+  const outerType = u16('certification data type');
+  const outerSize = u32('certification data size');
+  if (outerType !== CERT_QE_REPORT) throw new FormatError(what, `certification data type ${outerType} is not 6 (QE report certification data)`);
+  if (o + outerSize > end) throw new FormatError(what, `certification data of ${outerSize} bytes runs past the signature data`);
+  const qeReport = take(QE_REPORT_SIZE, 'QE report');
+  const qeReportSignature = take(64, 'QE report signature');
+  const qeAuthData = take(u16('QE authentication data size'), 'QE authentication data');
+  const innerType = u16('PCK certification data type');
+  const innerSize = u32('PCK certification data size');
+  if (innerType !== CERT_PCK_CHAIN) throw new FormatError(what, `PCK certification data type ${innerType} is not 5 (PEM certificate chain); other types need a PCCS`);
+  const pckChainPem = take(innerSize, 'PCK certificate chain');
+  return { signed: bytes.subarray(0, signedLen), quoteSignature, attestationKey, qeReport, qeReportSignature, qeAuthData, pckChainPem };
+}
+
+/** Verifies one quote. Never throws for a failed check; @throws FormatError for bytes that are not a quote. */
+export async function verifyTdxQuote(bytes: Uint8Array, o: TdxVerifyOptions = {}): Promise<VerifyEvidenceResult> {
+  const q = parseTdxQuote(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  const s = signatureData(bytes, q);
+  const at = o.at ?? Math.floor(Date.now() / 1000);
+  const checks: Check[] = [];
+
+  // PCK chain: leaf → intermediate CA → Intel SGX Root CA (pinned)
+  const pem = readCertificates(s.pckChainPem, 'PCK certificate chain');
+  const fps = await Promise.all(pem.map(fingerprint));
+  const rootIndex = fps.indexOf(INTEL_SGX_ROOT_CA_SHA256);
+  const root = pem[rootIndex];
+  check(checks, 'root is Intel\'s pinned SGX Root CA', root !== undefined, INTEL_SGX_ROOT_CA_SHA256, root ? fps[rootIndex] : `${pem.length} certificates, none of them the pinned root`);
+  const rootOk = root !== undefined && (await signedBy(root, root));
+  if (root) check(checks, 'root is self-signed', rootOk);
+  const leaf = pem[0];
+  const mid = pem.find((c, i) => i !== rootIndex && c !== leaf);
+  const midOk = rootOk && mid !== undefined && (await signedBy(mid, root!));
+  check(checks, 'PCK CA is signed by the root', midOk, 'Intel SGX PCK Platform/Processor CA', mid?.subject.commonName ?? 'absent');
+  const leafOk = midOk && leaf !== undefined && (await signedBy(leaf, mid!));
+  check(checks, 'PCK certificate is signed by the PCK CA', leafOk, 'Intel SGX PCK Certificate', leaf?.subject.commonName ?? 'absent');
+  const certs: ChainCert[] = [];
+  for (const [role, c] of [['root', root], ['pck-ca', mid], ['pck', leaf]] as const) {
+    if (!c) continue;
+    certs.push({ role, subject: c.subject.text, notBefore: isoTime(c.notBefore), notAfter: isoTime(c.notAfter), sha256: await fingerprint(c) });
+    check(checks, `${role.toUpperCase()} is valid at ${isoTime(at)}`, c.notBefore <= at && at <= c.notAfter, `${isoTime(c.notBefore)} .. ${isoTime(c.notAfter)}`, isoTime(at));
+  }
+  const chainOk = checks.every((c) => c.ok);
+
+  // QE report (signed by the PCK key) binds the attestation key, which signs the quote
+  const qeOk = leaf !== undefined && (await verifyEcdsa(leaf.spki, leaf.curve, 'SHA-256', s.qeReportSignature, s.qeReport));
+  check(checks, 'QE report signature verifies with the PCK key', qeOk);
+  const binding = new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', Uint8Array.from([...s.attestationKey, ...s.qeAuthData])));
+  const reportData = s.qeReport.subarray(320, 384);
+  check(checks, 'QE report data binds the attestation key', binding.every((b, i) => b === reportData[i]) && reportData.subarray(32).every((b) => b === 0), toHex(binding), toHex(reportData.subarray(0, 32)));
+  const sigOk = await verifyEcdsa(p256Spki(s.attestationKey), '1.2.840.10045.3.1.7', 'SHA-256', s.quoteSignature, s.signed);
+  check(checks, 'quote signature verifies with the attestation key', sigOk);
+
+  // policy
+  const b = q.body;
+  const attributes = new DataView(Uint8Array.from(Buffer.from(b.tdAttributes, 'hex')).buffer).getBigUint64(0, true);
+  const debug = (attributes & TD_ATTRIBUTES_DEBUG) !== 0n;
+  check(checks, 'policy: debug', o.policy?.debug === true || !debug, o.policy?.debug ? 'allowed' : 'forbidden', debug ? 'on' : 'off');
+
+  // reference values
+  let match: VerifyEvidenceResult['match'];
+  if (o.reference) {
+    const entry = o.reference.tdx.find((t) => t.mrtd === b.mrTd && Object.entries(t.rtmr).every(([i, v]) => b.rtmr[Number(i)] === v));
+    if (entry) match = { platform: 'tdx', parameters: entry.parameters };
+    const mrtdHit = o.reference.tdx.find((t) => t.mrtd === b.mrTd);
+    check(checks, 'MRTD is a reference value', mrtdHit !== undefined, `one of ${o.reference.tdx.length} signed MRTDs`, b.mrTd);
+    if (mrtdHit) for (const [i, v] of Object.entries(mrtdHit.rtmr)) check(checks, `RTMR${i} equals the reference`, b.rtmr[Number(i)] === v, v, b.rtmr[Number(i)]);
+  }
+  return {
+    ok: checks.every((c) => c.ok),
+    type: 'tdx-quote',
+    version: q.version,
+    signature: { ok: sigOk && qeOk, signer: 'pck' },
+    chain: { ok: chainOk, ...(root ? { root: fps[rootIndex]! } : {}), certs },
+    values: {
+      mrtd: b.mrTd,
+      rtmr: b.rtmr,
+      mrConfigId: b.mrConfigId,
+      mrOwner: b.mrOwner,
+      mrOwnerConfig: b.mrOwnerConfig,
+      tdAttributes: b.tdAttributes,
+      debug,
+      xfam: b.xfam,
+      teeTcbSvn: b.teeTcbSvn,
+      mrSeam: b.mrSeam,
+      reportData: b.reportData,
+      attestationKey: toHex(s.attestationKey),
+      ...(q.bodyType !== undefined ? { bodyType: q.bodyType } : {}),
+      ...(b.teeTcbSvn2 ? { teeTcbSvn2: b.teeTcbSvn2, mrServiceTd: b.mrServiceTd } : {}),
+    },
+    checks,
+    ...(match ? { match } : {}),
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * TDX quote verification against real quotes (../shared/fixtures/evidence/tdx-*, ../shared/fixtures/tdx)
+ * and the facts an independent parser computed: values, quote and QE report signatures, PCK chain to the
+ * pinned root; a flipped signed byte fails; the debug TD fails the default policy.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
+import { verifyTdxQuote } from '../src/verify/tdx.js';
+import { describeShared, shared, SHARED } from './helpers/shared.js';
+
+interface Facts {
+  version: number;
+  mrtd: string;
+  rtmr0: string;
+  rtmr1: string;
+  rtmr2: string;
+  rtmr3: string;
+  report_data: string;
+  td_attributes: string;
+  td_attributes_decoded: { debug: boolean };
+  attestation_key: string;
+  quote_signature_valid: boolean;
+  qe_report_signature_valid: boolean;
+  qe_report_data_binds_attestation_key: boolean;
+  root_sha256_fingerprint: string;
+  root_equals_trusted_root: boolean;
+  signed_len: number;
+  pck_chain: { not_before: string; not_after: string }[];
+}
+
+const folders = SHARED ? readdirSync(shared('fixtures/evidence')).filter((d) => d.startsWith('tdx-')) : [];
+const load = (dir: string) => ({
+  facts: (JSON.parse(readFileSync(shared('fixtures/evidence', dir, 'facts.json'), 'utf8')) as { facts: Facts }).facts,
+  quote: new Uint8Array(readFileSync(shared('fixtures/evidence', dir, 'quote.bin'))),
+});
+const at = Date.parse('2026-01-01T00:00:00Z') / 1000;
+/** A time inside every certificate's validity window (these chains come from different years). */
+const validAt = (f: Facts) => Math.max(...f.pck_chain.map((c) => Date.parse(c.not_before) / 1000)) + 86400;
+
+describeShared('verify: real TDX quotes give the independently computed facts', () => {
+  it.each(folders)('%s', async (dir) => {
+    const { facts, quote } = load(dir);
+    const at = validAt(facts);
+    const r = await verifyTdxQuote(quote, { at });
+    expect(r.version).toBe(facts.version);
+    expect(r.values).toMatchObject({ mrtd: facts.mrtd, rtmr: [facts.rtmr0, facts.rtmr1, facts.rtmr2, facts.rtmr3], reportData: facts.report_data, tdAttributes: facts.td_attributes, debug: facts.td_attributes_decoded.debug, attestationKey: facts.attestation_key });
+    expect(r.signature.ok).toBe(facts.quote_signature_valid && facts.qe_report_signature_valid);
+    expect(r.chain).toMatchObject({ ok: facts.root_equals_trusted_root, root: facts.root_sha256_fingerprint });
+    expect(r.checks.find((c) => c.name === 'QE report data binds the attestation key')!.ok).toBe(facts.qe_report_data_binds_attestation_key);
+    const failed = r.checks.filter((c) => !c.ok).map((c) => c.name);
+    expect(failed).toEqual(facts.td_attributes_decoded.debug ? ['policy: debug'] : []);
+    if (facts.td_attributes_decoded.debug) expect((await verifyTdxQuote(quote, { at, policy: { debug: true } })).ok).toBe(true);
+  });
+
+  it.each(folders)('%s: a flipped bit in the signed part fails the quote signature', async (dir) => {
+    const { facts, quote } = load(dir);
+    const at = validAt(facts);
+    for (const offset of [0, 8, 48, 100, 200, facts.signed_len - 1]) {
+      const bad = Uint8Array.from(quote);
+      bad[offset]! ^= 0x01;
+      const r = await verifyTdxQuote(bad, { at, policy: { debug: true } }).catch(() => ({ ok: false, signature: { ok: false } }));
+      expect(r.ok, `offset ${offset}`).toBe(false);
+      expect(r.signature.ok, `offset ${offset}`).toBe(false);
+    }
+  });
+
+  it('a certificate outside its validity window fails the chain', async () => {
+    const { quote } = load('tdx-v5-td15-go-tdx-guest');
+    const r = await verifyTdxQuote(quote, { at });
+    expect(r.chain.ok).toBe(false);
+    expect(r.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['PCK is valid at 2026-01-01T00:00:00.000Z']);
+  });
+
+  it('a quote with trailing bytes verifies like the trimmed one (parsed by its length fields)', async () => {
+    const dir = shared('fixtures/evidence/tdx-v4-spr-go-tdx-guest');
+    const at = validAt(load('tdx-v4-spr-go-tdx-guest').facts);
+    const full = await verifyTdxQuote(new Uint8Array(readFileSync(`${dir}/quote.bin`)), { at });
+    const trimmed = await verifyTdxQuote(new Uint8Array(readFileSync(`${dir}/quote_trimmed.bin`)), { at });
+    expect(full).toEqual(trimmed);
+    expect(full.ok).toBe(true);
+  });
+
+  it('the GCE quote matches a reference holding its MRTD and RTMRs, and fails a changed one', async () => {
+    const quote = new Uint8Array(readFileSync(shared('fixtures/tdx/cos-113-tdx-quote.dat')));
+    const first = await verifyTdxQuote(quote, { at });
+    expect(first.signature.ok && first.chain.ok).toBe(true);
+    const v = first.values as { mrtd: string; rtmr: string[] };
+    const entry = { parameters: { vmm: 'gce' }, mrtd: v.mrtd, rtmr: { '1': v.rtmr[1]!, '2': v.rtmr[2]! }, notPredicted: {}, inputs: {} };
+    const reference = { schema: 'cvm-measure/reference-values/v1' as const, artifacts: [], snp: [], tdx: [entry], pcr: [] };
+    const ok = await verifyTdxQuote(quote, { at, reference });
+    expect(ok.match).toEqual({ platform: 'tdx', parameters: { vmm: 'gce' } });
+    const changed = { ...reference, tdx: [{ ...entry, rtmr: { ...entry.rtmr, '2': 'ab'.repeat(48) } }] };
+    const bad = await verifyTdxQuote(quote, { at, reference: changed });
+    expect(bad.ok).toBe(false);
+    expect(bad.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['RTMR2 equals the reference']);
+  });
+});
