@@ -29,6 +29,7 @@ export const COMMANDS: [path: string, load: Loader][] = [
   ['manifest create', () => import('./commands/manifest-create.js').then((m) => m.registerManifestCreate)],
   ['manifest inspect', () => import('./commands/manifest-inspect.js').then((m) => m.registerManifestInspect)],
   ['manifest verify', () => import('./commands/manifest-verify.js').then((m) => m.registerManifestVerify)],
+  ['verify', () => import('./commands/verify.js').then((m) => m.registerVerify)],
   // walks the whole tree, so the entry point loads every command for it
   ['completion', () => import('./commands/completion.js').then((m) => m.registerCompletion)],
 ];

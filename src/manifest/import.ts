@@ -11,10 +11,11 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { InputError } from '../errors.js';
 import type { Measurement, MeasurementKind } from '../measure/measurement.js';
 import { PACKAGE_ROOT } from '../util/package.js';
-import { MEASUREMENTS_SCHEMA, type MeasurementsDocument } from './model.js';
+import { MEASUREMENTS_SCHEMA, type MeasurementsDocument, type ReferenceValues } from './model.js';
 
-const SCHEMA_FILES: Record<MeasurementKind | 'document', string> = {
+const SCHEMA_FILES: Record<MeasurementKind | 'document' | 'reference-values', string> = {
   document: 'measurements.schema.json',
+  'reference-values': 'reference-values.schema.json',
   snp: 'snp-measurement.schema.json',
   tdx: 'tdx-measure.schema.json',
   'td-shim': 'tdx-td-shim-payload.schema.json',
@@ -51,7 +52,7 @@ function measurement(value: unknown, where: string): Measurement {
   if (!isObject(value)) throw new InputError(`${where}: expected a measurement object`);
   const kind = value.kind;
   if (value.origin === 'observed') throw new InputError(`${where}: origin "observed" (an event-log replay): only predicted values are signed, never values read off evidence`);
-  if (typeof kind !== 'string' || kind === 'document' || !(kind in SCHEMA_FILES)) throw new InputError(`${where}.kind: ${JSON.stringify(kind)} is not one of snp, tdx, td-shim, pcr`);
+  if (typeof kind !== 'string' || kind === 'document' || kind === 'reference-values' || !(kind in SCHEMA_FILES)) throw new InputError(`${where}.kind: ${JSON.stringify(kind)} is not one of snp, tdx, td-shim, pcr`);
   check(kind as MeasurementKind, value, where);
   return value as unknown as Measurement;
 }
@@ -67,4 +68,13 @@ export function importMeasurements(json: unknown): MeasurementsDocument | Measur
   check('document', json, 'measurements');
   (json.measurements as unknown[]).forEach((m, i) => measurement(m, `measurements.measurements[${i}]`));
   return json as unknown as MeasurementsDocument;
+}
+
+/**
+ * Validates a reference-values document (schemas/reference-values.schema.json), e.g. the predicate of
+ * a verified in-toto Statement. @throws InputError naming the JSON path of the first problem.
+ */
+export function importReferenceValues(json: unknown, what = 'reference values'): ReferenceValues {
+  check('reference-values', json, what);
+  return json as ReferenceValues;
 }

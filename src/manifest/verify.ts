@@ -22,7 +22,7 @@ export interface VerifyOptions {
 
 export type VerifyResult =
   | { type: 'corim'; alg: string; keyIds: string[]; signer?: string; notBefore?: number; notAfter?: number; corim: CorimSummary }
-  | { type: 'dsse'; payloadType: string; keyIds: string[]; predicateType: string; subjects: { name: string; digest: Record<string, string> }[] };
+  | { type: 'dsse'; payloadType: string; keyIds: string[]; predicateType: string; subjects: { name: string; digest: Record<string, string> }[]; predicate: unknown };
 
 function checkWindow(what: string, now: number, nb?: number, na?: number): void {
   const iso = (t: number) => new Date(t * 1000).toISOString();
@@ -86,7 +86,7 @@ export function verifyDsse(text: string, o: VerifyOptions): VerifyResult {
     throw new FormatError('DSSE payload', 'not JSON');
   }
   const st = checkStatement(statement, 'DSSE payload');
-  return { type: 'dsse', payloadType: env.payloadType, keyIds: v.keyIds, predicateType: st.predicateType, subjects: st.subject };
+  return { type: 'dsse', payloadType: env.payloadType, keyIds: v.keyIds, predicateType: st.predicateType, subjects: st.subject, predicate: st.predicate };
 }
 
 const BUNDLE_KEYS = new Set(['mediaType', 'verificationMaterial', 'dsseEnvelope']);

@@ -22,8 +22,9 @@ export interface VerifyEvidenceResult {
   ok: boolean;
   type: 'snp-report' | 'tdx-quote' | 'tpm-eventlog';
   version: number;
-  signature: { ok: boolean; signer: string };
-  chain: { ok: boolean; product?: string; root?: string; certs: ChainCert[] };
+  /** Absent for a TPM event log: it is authenticated by the PCR values it replays to (from a quote checked elsewhere). */
+  signature?: { ok: boolean; signer: string };
+  chain?: { ok: boolean; product?: string; root?: string; certs: ChainCert[] };
   values: Record<string, unknown>;
   checks: Check[];
   /** The reference entry whose values the evidence matched (with --reference). */

@@ -1,0 +1,71 @@
+import type { Command } from 'commander';
+import { UsageError, VerificationError } from '../../errors.js';
+import { parsePublicKey } from '../../sign/keys.js';
+import { readInput } from '../../util/fs.js';
+import { EVIDENCE_TYPES, verifyEvidence, type EvidenceType } from '../../verify/evidence.js';
+import { loadCertificates, loadPolicy, loadReference } from '../../verify/load.js';
+import { parsePcrValues } from '../../verify/tpm.js';
+import { examples, jsonOption } from '../command.js';
+import { parseChoice, parseInteger } from '../options.js';
+import { printJson, printLine } from '../output.js';
+import { parseTime } from '../time.js';
+
+interface Opts {
+  type?: string;
+  certs: string[];
+  pcrs?: string;
+  reference?: string;
+  trust: string[];
+  threshold: string;
+  policy?: string;
+  at?: string;
+  json?: boolean;
+}
+
+export function registerVerify(program: Command): void {
+  const cmd = program
+    .command('verify')
+    .description('verify evidence (SNP report, TDX quote, TPM event log): signatures, certificate chain to the pinned vendor root, policy and, with --reference, the measurements against signed reference values')
+    .argument('<evidence>', 'SNP attestation report, TDX quote or TCG event log (the type is detected from the bytes)')
+    .option('--type <type>', `evidence type instead of detecting it: ${EVIDENCE_TYPES.join(', ')}`)
+    .option('--certs <file...>', 'SNP: ARK/ASK and VCEK/VLEK certificates, PEM or DER files or directories (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--pcrs <file>', 'TPM: the PCR values the log must replay to (JSON {bank: {index: hex}} or tpm2_pcrread output)')
+    .option('--reference <dir|file>', 'signed reference values: a `manifest create` directory or its reference-values.intoto.json (needs --trust)')
+    .option('--trust <pub.pem>', 'public key trusted to sign the reference values (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--threshold <k>', 'distinct trusted keys that must have signed the reference values', '1')
+    .option('--policy <file>', 'what must hold beyond the measurements (YAML/JSON, schemas/verify-policy.schema.json); default: no debug guest, no SNP migration agent')
+    .option('--at <time>', 'check certificate validity at this time instead of now (ISO 8601 or epoch seconds)')
+    .addOption(jsonOption(program))
+    .action(async (evidence: string, opts: Opts) => {
+      const type = opts.type === undefined ? undefined : (parseChoice('--type', opts.type, EVIDENCE_TYPES) as EvidenceType);
+      if (opts.reference && opts.trust.length === 0) throw new UsageError('--reference needs --trust: reference values are used only after their signature verifies');
+      const trusted = [];
+      for (const p of opts.trust) trusted.push(parsePublicKey(await readInput(p, 'public key'), p));
+      const at = opts.at === undefined ? undefined : parseTime('--at', opts.at);
+      const r = await verifyEvidence(new Uint8Array(await readInput(evidence, 'evidence')), {
+        ...(type ? { type } : {}),
+        certs: loadCertificates(opts.certs),
+        ...(opts.pcrs ? { pcrs: parsePcrValues((await readInput(opts.pcrs, 'PCR values')).toString('utf8'), opts.pcrs) } : {}),
+        ...(at === undefined ? {} : { at }),
+        ...(opts.policy ? { policy: loadPolicy(opts.policy) } : {}),
+        ...(opts.reference ? { reference: loadReference(opts.reference, trusted, { threshold: parseInteger('--threshold', opts.threshold, 1, trusted.length), ...(at === undefined ? {} : { now: at }) }) } : {}),
+      });
+      if (opts.json) printJson(r);
+      else {
+        for (const c of r.checks) printLine(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.ok || c.expected === undefined ? '' : `: expected ${c.expected}, got ${c.actual}`}`);
+        if (r.match) printLine(`match: ${r.match.platform} ${Object.entries(r.match.parameters).map(([k, v]) => `${k}=${v}`).join(' ')}${r.match.vcpus ? ` vcpus=${r.match.vcpus}` : ''}`);
+        if (r.ok) printLine(`OK: ${evidence}: ${r.type} v${r.version}, ${r.checks.length} checks passed`);
+      }
+      if (!r.ok) {
+        process.exitCode = 1;
+        const failed = r.checks.filter((c) => !c.ok).map((c) => c.name);
+        if (!opts.json) throw new VerificationError(`${evidence}: ${failed.length} of ${r.checks.length} checks failed: ${failed.join('; ')}`);
+      }
+    });
+  examples(cmd, [
+    'cvm-measure verify report.bin --certs ask_ark_milan.pem --certs vcek.der',
+    'cvm-measure verify report.bin --certs certs/ --reference out/manifest --trust release.pub.pem --policy policy.yaml --json',
+    'cvm-measure verify quote.bin --reference out/manifest --trust release.pub.pem',
+    'cvm-measure verify eventlog.bin --pcrs pcrs.json --reference out/manifest --trust release.pub.pem',
+  ]);
+}

@@ -1,0 +1,62 @@
+/**
+ * Node-side inputs of `verify`: certificate files, a policy file (YAML or JSON, schemas/verify-policy.schema.json)
+ * and signed reference values — a `manifest create` output directory or its reference-values.intoto.json,
+ * whose DSSE signature must verify with a trusted key before anything in it is used.
+ */
+import type { KeyObject } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ajv } from 'ajv';
+import { parse as parseYaml } from 'yaml';
+import { InputError, VerificationError } from '../errors.js';
+import { readCertificates, type Certificate } from '../formats/x509.js';
+import { importReferenceValues } from '../manifest/import.js';
+import { REFERENCE_VALUES_PREDICATE } from '../manifest/intoto.js';
+import type { ReferenceValues } from '../manifest/model.js';
+import { verifyDsse } from '../manifest/verify.js';
+import { PACKAGE_ROOT } from '../util/package.js';
+import type { VerifyPolicy } from './evidence.js';
+
+/** Every certificate in the files given (PEM bundles or DER); a directory contributes its .pem/.der/.crt/.cer files. */
+export function loadCertificates(paths: readonly string[]): Certificate[] {
+  const files = paths.flatMap((p) => (statSync(p).isDirectory() ? readdirSync(p).filter((n) => /\.(pem|der|crt|cer)$/i.test(n)).sort().map((n) => join(p, n)) : [p]));
+  return files.flatMap((f) => readCertificates(new Uint8Array(readFileSync(f)), f));
+}
+
+let policySchema: ReturnType<Ajv['compile']> | undefined;
+
+/** @throws InputError naming the file and the first problem. */
+export function loadPolicy(path: string): VerifyPolicy {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(path, 'utf8'), { maxAliasCount: 16 });
+  } catch (e) {
+    throw new InputError(`${path}: not YAML or JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+  policySchema ??= new Ajv({ strict: false }).compile(JSON.parse(readFileSync(join(PACKAGE_ROOT, 'schemas/verify-policy.schema.json'), 'utf8')) as object);
+  if (!policySchema(doc ?? {})) {
+    const e = policySchema.errors![0]!;
+    const extra = e.keyword === 'additionalProperties' ? ` ${JSON.stringify((e.params as { additionalProperty: string }).additionalProperty)}` : '';
+    throw new InputError(`${path}: policy${e.instancePath.replace(/\//g, '.')}: ${e.message}${extra}`);
+  }
+  return (doc ?? {}) as VerifyPolicy;
+}
+
+/**
+ * Reads signed reference values: a directory written by `manifest create` (its
+ * reference-values.intoto.json) or an envelope file. The signature is checked first (k-of-n with
+ * `threshold`); an unsigned document is refused.
+ * @throws VerificationError when no trusted key signed it; InputError for a document that is not reference values.
+ */
+export function loadReference(path: string, trusted: readonly KeyObject[], o: { threshold?: number; now?: number } = {}): ReferenceValues {
+  const file = statSync(path).isDirectory() ? join(path, 'reference-values.intoto.json') : path;
+  let v: ReturnType<typeof verifyDsse>;
+  try {
+    v = verifyDsse(readFileSync(file, 'utf8'), { trusted, ...o });
+  } catch (e) {
+    if (e instanceof Error) e.message = `${file}: ${e.message}`;
+    throw e;
+  }
+  if (v.type !== 'dsse' || v.predicateType !== REFERENCE_VALUES_PREDICATE) throw new VerificationError(`${file}: predicateType ${v.type === 'dsse' ? v.predicateType : v.type} is not ${REFERENCE_VALUES_PREDICATE}`);
+  return importReferenceValues(v.predicate, `${file}: predicate`);
+}

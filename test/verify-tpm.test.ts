@@ -1,0 +1,51 @@
+/**
+ * TPM event-log verification on a real log (GCE, Ubuntu 24.04, SEV-SNP guest) with the PCR values read
+ * on that boot: the replay reproduces them, a changed value or a changed event fails naming the PCR and
+ * the events that extended it, and a reference set is matched.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parsePcrValues, verifyTpmEventLog } from '../src/verify/tpm.js';
+import { describeShared, shared } from './helpers/shared.js';
+
+describeShared('verify: a real TPM event log against its PCR values', () => {
+  const dir = 'fixtures/evidence/tpm-ubuntu2404-sevsnp-gce-go-tpm-tools';
+  const log = new Uint8Array(readFileSync(shared(dir, 'eventlog.bin')));
+  const pcrs = parsePcrValues(readFileSync(shared(dir, 'pcrs.json'), 'utf8'), 'pcrs.json');
+  const facts = JSON.parse(readFileSync(shared(dir, 'facts.json'), 'utf8')) as { eventlog: { num_events: number }; replayed_pcrs: Record<string, Record<string, string>> };
+
+  it('replays to the given PCRs in every bank given, and to the independently replayed values', () => {
+    const r = verifyTpmEventLog(log, { pcrs });
+    expect(r.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(r.ok).toBe(true);
+    expect(r.values.events).toBe(facts.eventlog.num_events);
+    const replayed = r.values.pcrs as Record<string, Record<string, string>>;
+    for (const bank of Object.keys(pcrs)) expect(replayed[bank]).toEqual(facts.replayed_pcrs[bank]);
+  });
+
+  it('a changed PCR value fails', () => {
+    const bad = { ...pcrs, sha256: { ...pcrs.sha256, '4': '00'.repeat(32) } };
+    expect(verifyTpmEventLog(log, { pcrs: bad }).checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['sha256 PCR4: the log replays to the given value']);
+  });
+
+  it('matches a reference set, and names the PCR and its events when a predicted value differs', () => {
+    const entry = { parameters: { 'boot.shape': 'gce' }, banks: { sha256: { '4': pcrs.sha256!['4']!, '9': pcrs.sha256!['9']! } }, notPredicted: {}, inputs: {} };
+    const reference = { schema: 'cvm-measure/reference-values/v1' as const, artifacts: [], snp: [], tdx: [], pcr: [entry] };
+    expect(verifyTpmEventLog(log, { pcrs, reference }).match).toEqual({ platform: 'pcr', parameters: { 'boot.shape': 'gce' } });
+    const other = { ...reference, pcr: [{ ...entry, banks: { sha256: { ...entry.banks.sha256, '4': 'ab'.repeat(32) } } }] };
+    const r = verifyTpmEventLog(log, { pcrs, reference: other });
+    expect(r.ok).toBe(false);
+    const failed = r.checks.filter((c) => !c.ok);
+    expect(failed[0]!.name).toMatch(/^sha256 PCR4 equals the reference \(extended by events \d+ EV_EFI_ACTION, .*EV_EFI_BOOT_SERVICES_APPLICATION/);
+    expect(failed[1]!.name).toBe('the replayed PCRs match a reference entry');
+  });
+});
+
+describe('PCR value files', () => {
+  it('reads tpm2_pcrread output and JSON, and names a bad line', () => {
+    expect(parsePcrValues('sha256:\n  0 : 0xAB\n  7 : 0xcd\nsha1:\n  0 : 0x01\n', 'p')).toEqual({ sha256: { '0': 'ab', '7': 'cd' }, sha1: { '0': '01' } });
+    expect(parsePcrValues('{"sha256": {"00": "0xAB"}}', 'p')).toEqual({ sha256: { '0': 'ab' } });
+    expect(() => parsePcrValues('sha256:\n  zero : 1\n', 'p')).toThrow('p:2: expected "bank:" or "  N : 0xHEX"');
+    expect(() => parsePcrValues('{"md5": {"0": "ab"}}', 'p')).toThrow('p: unknown bank "md5"');
+  });
+});
