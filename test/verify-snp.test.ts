@@ -3,6 +3,7 @@
  * and the facts an independent parser computed from them: values, signature, chain; any flipped signed
  * byte fails; policy is enforced.
  */
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { readCertificates } from '../src/formats/x509.js';
@@ -91,6 +92,20 @@ describeShared('verify: the go-sev-guest Milan report (vectors/snp-report.json)'
     const bad = await verifySnpReport(report, { certs, at, policy: { debug: true }, reference: other });
     expect(bad.ok).toBe(false);
     expect(bad.checks.find((c) => c.name === 'MEASUREMENT is a reference value')).toMatchObject({ ok: false, actual: v.expected.measurement });
+  });
+
+  it('on a mismatch, diagnoses with the release firmware only (checked by its digest), and says what it searched', async () => {
+    const ovmf = new Uint8Array(readFileSync(shared('fixtures/debian/debian-bookworm-ovmf-2022.11-6+deb12u2-OVMF.fd')));
+    const sha = createHash('sha256').update(ovmf).digest('hex');
+    const entry = { parameters: { vmm: 'qemu', 'vcpu.type': 'EPYC-v4', guestFeatures: '0x1' }, launchDigests: { '4': 'ab'.repeat(48) }, inputs: { firmware: { sha256: sha, file: 'OVMF.fd' } } };
+    const reference = { schema: 'cvm-measure/reference-values/v1' as const, artifacts: [], snp: [entry], tdx: [], pcr: [] };
+    const none = await verifySnpReport(report, { certs, at, policy: { debug: true }, reference });
+    expect(none.diagnosis).toEqual({ found: null, differences: [], searched: `nothing: give the release's firmware (OVMF.fd sha256 ${sha.slice(0, 16)}…) to search which knob differs` });
+    const wrong = await verifySnpReport(report, { certs, at, policy: { debug: true }, reference, firmware: ovmf.subarray(1) });
+    expect(wrong.diagnosis?.searched).toMatch(/^nothing: the firmware given \(sha256 [0-9a-f]{16}…\) is not the release's$/);
+    const searched = await verifySnpReport(report, { certs, at, policy: { debug: true }, reference, firmware: ovmf });
+    expect(searched.diagnosis?.found).toBeNull();
+    expect(searched.diagnosis?.searched).toMatch(/knob combinations .* × vCPUs 1–512; none gives b07af9620f3b839b/);
   });
 
   it('fails closed without the chain, and with a wrong root', async () => {

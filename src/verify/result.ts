@@ -29,6 +29,8 @@ export interface VerifyEvidenceResult {
   checks: Check[];
   /** The reference entry whose values the evidence matched (with --reference). */
   match?: { platform: string; parameters: Record<string, string | number | boolean>; vcpus?: number; register?: string };
+  /** Why the evidence matched no reference entry (SNP: the knobs that reproduce it). */
+  diagnosis?: { found: Record<string, string | number> | null; differences: string[]; searched: string };
 }
 
 /** Appends a check and returns its outcome. */

@@ -11,6 +11,7 @@ import type { Certificate } from '../formats/x509.js';
 import type { ReferenceValues } from '../manifest/model.js';
 import { toHex } from '../util/bytes.js';
 import { type ChainCert, check, type Check, isoTime, type VerifyEvidenceResult } from './result.js';
+import { diagnoseSnp, type SnpDiagnosis } from './diagnose-snp.js';
 import { fingerprint, signedBy, verifyEcdsa } from './x509.js';
 
 /** SHA-256 of the DER of AMD's root keys (ARK), as published by AMD's KDS; every AMD chain ends in one. */
@@ -39,6 +40,8 @@ export interface SnpVerifyOptions {
   at?: number;
   policy?: SnpPolicy;
   reference?: ReferenceValues;
+  /** The release's firmware: on a MEASUREMENT mismatch, search which knob differs (see diagnose-snp.ts). */
+  firmware?: Uint8Array;
 }
 
 const EXT = { productName: '1.3.6.1.4.1.3704.1.2', bl: '1.3.6.1.4.1.3704.1.3.1', tee: '1.3.6.1.4.1.3704.1.3.2', snp: '1.3.6.1.4.1.3704.1.3.3', ucode: '1.3.6.1.4.1.3704.1.3.8', fmc: '1.3.6.1.4.1.3704.1.3.9', hwId: '1.3.6.1.4.1.3704.1.4', cspId: '1.3.6.1.4.1.3704.1.5' };
@@ -155,6 +158,7 @@ export async function verifySnpReport(bytes: Uint8Array, o: SnpVerifyOptions): P
   // reference values
   const measurement = toHex(r.measurement);
   let match: VerifyEvidenceResult['match'];
+  let diagnosis: VerifyEvidenceResult['diagnosis'];
   if (o.reference) {
     for (const s of o.reference.snp) {
       const hit = Object.entries(s.launchDigests).find(([, d]) => d === measurement);
@@ -163,6 +167,7 @@ export async function verifySnpReport(bytes: Uint8Array, o: SnpVerifyOptions): P
         break;
       }
     }
+    if (!match) diagnosis = await diagnose(measurement, o.reference, o.firmware);
     check(checks, 'MEASUREMENT is a reference value', match !== undefined, match ? `${measurement}` : `one of ${o.reference.snp.reduce((n, s) => n + Object.keys(s.launchDigests).length, 0)} signed launch digests`, measurement);
     const policy = match?.parameters.policy;
     if (policy !== undefined) check(checks, 'POLICY equals the reference', policy === `0x${r.policy.toString(16)}`, String(policy), `0x${r.policy.toString(16)}`);
@@ -176,5 +181,22 @@ export async function verifySnpReport(bytes: Uint8Array, o: SnpVerifyOptions): P
     values: snpValues(r, product),
     checks,
     ...(match ? { match } : {}),
+    ...(diagnosis ? { diagnosis } : {}),
   };
+}
+
+/** Diagnoses against every release entry built from this firmware (matched by its sha256). */
+async function diagnose(measurement: string, reference: ReferenceValues, firmware: Uint8Array | undefined): Promise<VerifyEvidenceResult['diagnosis']> {
+  const wanted = reference.snp.map((s) => s.inputs.firmware).filter((f) => f?.sha256);
+  if (!firmware) return { found: null, differences: [], searched: `nothing: give the release's firmware (${wanted.map((f) => `${f!.file ?? 'firmware'} sha256 ${f!.sha256!.slice(0, 16)}…`).join(', ') || 'none named'}) to search which knob differs` };
+  const sha = toHex(new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', firmware)));
+  const entries = reference.snp.filter((s) => s.inputs.firmware?.sha256 === sha);
+  if (entries.length === 0) return { found: null, differences: [], searched: `nothing: the firmware given (sha256 ${sha.slice(0, 16)}…) is not the release's` };
+  let last: SnpDiagnosis | undefined;
+  for (const e of entries) {
+    last = diagnoseSnp(measurement, e, firmware);
+    if (last.found) break;
+  }
+  const f = last!.found;
+  return { found: f ? { vmm: f.vmm, ...(f.vcpuType ? { vcpuType: f.vcpuType } : {}), guestFeatures: `0x${f.guestFeatures.toString(16)}`, vcpus: f.vcpus } : null, differences: last!.differences, searched: last!.searched };
 }

@@ -18,6 +18,7 @@ interface Opts {
   trust: string[];
   threshold: string;
   policy?: string;
+  firmware?: string;
   at?: string;
   json?: boolean;
 }
@@ -34,6 +35,7 @@ export function registerVerify(program: Command): void {
     .option('--trust <pub.pem>', 'public key trusted to sign the reference values (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--threshold <k>', 'distinct trusted keys that must have signed the reference values', '1')
     .option('--policy <file>', 'what must hold beyond the measurements (YAML/JSON, schemas/verify-policy.schema.json); default: no debug guest, no SNP migration agent')
+    .option('--firmware <file>', "SNP: the release's firmware; on a MEASUREMENT mismatch, search which knob (vCPU count, VMM, vCPU type, guest features) explains it")
     .option('--at <time>', 'check certificate validity at this time instead of now (ISO 8601 or epoch seconds)')
     .addOption(jsonOption(program))
     .action(async (evidence: string, opts: Opts) => {
@@ -48,12 +50,14 @@ export function registerVerify(program: Command): void {
         ...(opts.pcrs ? { pcrs: parsePcrValues((await readInput(opts.pcrs, 'PCR values')).toString('utf8'), opts.pcrs) } : {}),
         ...(at === undefined ? {} : { at }),
         ...(opts.policy ? { policy: loadPolicy(opts.policy) } : {}),
+        ...(opts.firmware ? { firmware: new Uint8Array(await readInput(opts.firmware, 'firmware')) } : {}),
         ...(opts.reference ? { reference: loadReference(opts.reference, trusted, { threshold: parseInteger('--threshold', opts.threshold, 1, trusted.length), ...(at === undefined ? {} : { now: at }) }) } : {}),
       });
       if (opts.json) printJson(r);
       else {
         for (const c of r.checks) printLine(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.ok || c.expected === undefined ? '' : `: expected ${c.expected}, got ${c.actual}`}`);
         if (r.match) printLine(`match: ${r.match.platform} ${Object.entries(r.match.parameters).map(([k, v]) => `${k}=${v}`).join(' ')}${r.match.vcpus ? ` vcpus=${r.match.vcpus}` : ''}`);
+        if (r.diagnosis) printLine(r.diagnosis.found ? `diagnosis: ${r.diagnosis.differences.join('; ') || 'matches the release parameters'}` : `diagnosis: searched ${r.diagnosis.searched}`);
         if (r.ok) printLine(`OK: ${evidence}: ${r.type} v${r.version}, ${r.checks.length} checks passed`);
       }
       if (!r.ok) {
