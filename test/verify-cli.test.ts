@@ -77,6 +77,30 @@ describeShared('verify CLI', () => {
     expect([noTrust.code, errorLine(noTrust)]).toEqual([2, 'cvm-measure: error: --reference needs --trust: reference values are used only after their signature verifies']);
   });
 
+  it('verifies the GCE TDX quote against stated values signed with manifest create --values, and fails a changed RTMR', async () => {
+    const quote = shared('fixtures/tdx/cos-113-tdx-quote.dat');
+    const values = (await cli(['verify', quote, '--json'])).stdout;
+    const v = JSON.parse(values).values as { mrtd: string; rtmr: string[] };
+    const stated = (rtmr2: string) => `schema: cvm-measure/stated-values/v1\nvalues:\n  - platform: tdx\n    origin: stated\n    source: GCE TDX quote of cos-113 (shared fixtures)\n    parameters: { vmm: gce }\n    mrtd: ${v.mrtd}\n    rtmr: { "1": ${v.rtmr[1]}, "2": ${rtmr2} }\n`;
+    writeFileSync(join(dir, 'gce.yaml'), stated(v.rtmr[2]!));
+    writeFileSync(join(dir, 'gce-changed.yaml'), stated('ab'.repeat(48)));
+    const key = join(dir, 'k.pem');
+    expect((await cli(['keys', 'generate', '--alg', 'ecdsa-p384', '--out', key])).code).toBe(0);
+    for (const [name, file] of [['gce', 'gce.yaml'], ['changed', 'gce-changed.yaml']]) {
+      const c = await cli(['manifest', 'create', '--values', join(dir, file!), '--key', key, '--out', join(dir, name!), '--formats', 'intoto,corim,json']);
+      expect(c.code, c.stderr).toBe(0);
+    }
+    const ok = await cli(['verify', quote, '--reference', join(dir, 'gce'), '--trust', join(dir, 'k.pub.pem'), '--json']);
+    expect(ok.code, ok.stdout).toBe(0);
+    expect(JSON.parse(ok.stdout).match).toEqual({ platform: 'tdx', parameters: { vmm: 'gce' }, origin: 'stated', source: 'GCE TDX quote of cos-113 (shared fixtures)' });
+    const bad = await cli(['verify', quote, '--reference', join(dir, 'changed'), '--trust', join(dir, 'k.pub.pem')]);
+    expect([bad.code, errorLine(bad)]).toEqual([1, `cvm-measure: error: ${quote}: 1 of 14 checks failed: RTMR2 equals the reference`]);
+    writeFileSync(join(dir, 'bad.yaml'), 'schema: cvm-measure/stated-values/v1\nvalues:\n  - platform: tdx\n    origin: predicted\n    source: x\n    mrtd: 00\n');
+    const refused = await cli(['manifest', 'create', '--values', join(dir, 'bad.yaml'), '--key', key, '--out', join(dir, 'x')]);
+    expect(refused.code).toBe(1);
+    expect(errorLine(refused)).toContain(`${join(dir, 'bad.yaml')}.values.0`);
+  });
+
   it('names a bad policy field, bad evidence and a TPM log without PCR values in one line', async () => {
     const pol = await cli(['verify', report, ...certs, '--policy', join(dir, 'bad-policy.yaml')]);
     expect([pol.code, errorLine(pol)]).toEqual([1, `cvm-measure: error: ${join(dir, 'bad-policy.yaml')}: policy.snp: must NOT have additional properties "debg"`]);

@@ -11,7 +11,7 @@ import { corimFor, signCorim, type CorimOptions, type Platform } from './corim.j
 import { INTOTO_PAYLOAD_TYPE, parseEnvelope, signEnvelope } from '../sign/dsse.js';
 import { checkStatement, referenceValuesStatement, SLSA_PROVENANCE_V1, statementBytes } from './intoto.js';
 import type { Measurement } from '../measure/measurement.js';
-import { canonicalReferenceValues, referenceValuesFrom, type MeasurementsDocument, type ReferenceValues } from './model.js';
+import { canonicalReferenceValues, referenceValuesFrom, type MeasurementsDocument, type ReferenceValues, type StatedValuesDocument } from './model.js';
 import { rvpsCorimMessage, rvpsSampleMessage } from './rvps.js';
 import { sigstoreBundle } from './sigstore.js';
 import type { Signer } from '../sign/signer.js';
@@ -22,7 +22,9 @@ const PLATFORMS: readonly Platform[] = ['snp', 'tdx', 'pcr'];
 
 export interface CreateManifestOptions {
   /** A build's measurements.json or one measurement (foreign JSON: through importMeasurements). */
-  measurements: MeasurementsDocument | Measurement;
+  measurements?: MeasurementsDocument | Measurement;
+  /** Reference values from elsewhere (importStatedValues), signed as `origin: stated` entries. */
+  stated?: StatedValuesDocument;
   /** The build record: file bytes or parsed JSON (in-toto Statement with SLSA v1 predicate, or a DSSE envelope of one). */
   buildRecord?: Uint8Array | object;
   /** One signer, or several (every DSSE envelope gets all their signatures; CoRIM uses the first). */
@@ -98,7 +100,8 @@ export async function createManifest(o: CreateManifestOptions): Promise<CreatedM
   if (signers.length === 0) throw new InputError('manifest: no signing key');
   const formats = new Set(o.formats ?? MANIFEST_FORMATS);
   const br = o.buildRecord === undefined ? undefined : readBuildRecord(o.buildRecord);
-  const rv = referenceValuesFrom(o.measurements, br);
+  if (!o.measurements && !o.stated) throw new InputError('manifest: nothing to sign: give measurements or stated values');
+  const rv = referenceValuesFrom(o.measurements, br, o.stated);
   const doc = canonicalReferenceValues(rv);
   const docSha = createHash('sha256').update(doc).digest('hex');
   const notBefore = o.notBefore ?? defaultNotBefore(br);

@@ -8,14 +8,16 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { parse } from 'yaml';
 import { InputError } from '../errors.js';
-import type { Measurement, MeasurementKind } from '../measure/measurement.js';
+import { MEASUREMENT_KINDS, type Measurement, type MeasurementKind } from '../measure/measurement.js';
 import { PACKAGE_ROOT } from '../util/package.js';
-import { MEASUREMENTS_SCHEMA, type MeasurementsDocument, type ReferenceValues } from './model.js';
+import { MEASUREMENTS_SCHEMA, type MeasurementsDocument, type ReferenceValues, type StatedValuesDocument } from './model.js';
 
-const SCHEMA_FILES: Record<MeasurementKind | 'document' | 'reference-values', string> = {
+const SCHEMA_FILES: Record<MeasurementKind | 'document' | 'reference-values' | 'stated-values', string> = {
   document: 'measurements.schema.json',
   'reference-values': 'reference-values.schema.json',
+  'stated-values': 'stated-values.schema.json',
   snp: 'snp-measurement.schema.json',
   tdx: 'tdx-measure.schema.json',
   'td-shim': 'tdx-td-shim-payload.schema.json',
@@ -52,7 +54,7 @@ function measurement(value: unknown, where: string): Measurement {
   if (!isObject(value)) throw new InputError(`${where}: expected a measurement object`);
   const kind = value.kind;
   if (value.origin === 'observed') throw new InputError(`${where}: origin "observed" (an event-log replay): only predicted values are signed, never values read off evidence`);
-  if (typeof kind !== 'string' || kind === 'document' || kind === 'reference-values' || !(kind in SCHEMA_FILES)) throw new InputError(`${where}.kind: ${JSON.stringify(kind)} is not one of snp, tdx, td-shim, pcr`);
+  if (typeof kind !== 'string' || !(MEASUREMENT_KINDS as readonly string[]).includes(kind)) throw new InputError(`${where}.kind: ${JSON.stringify(kind)} is not one of snp, tdx, td-shim, pcr`);
   check(kind as MeasurementKind, value, where);
   return value as unknown as Measurement;
 }
@@ -77,4 +79,19 @@ export function importMeasurements(json: unknown): MeasurementsDocument | Measur
 export function importReferenceValues(json: unknown, what = 'reference values'): ReferenceValues {
   check('reference-values', json, what);
   return json as ReferenceValues;
+}
+
+/** Validates a stated-values file (schemas/stated-values.schema.json). @throws InputError naming the JSON path of the first problem. */
+export function importStatedValues(json: unknown, what = 'stated values'): StatedValuesDocument {
+  check('stated-values', json, what);
+  return json as StatedValuesDocument;
+}
+
+/** Parses YAML (or JSON, a subset) with aliases bounded. @throws InputError naming the file and the first problem. */
+export function parseYamlText(text: string, what: string): unknown {
+  try {
+    return parse(text, { maxAliasCount: 16 });
+  } catch (e) {
+    throw new InputError(`${what}: not YAML or JSON (${(e as Error).message.split('\n')[0]})`);
+  }
 }

@@ -22,7 +22,25 @@ export interface Artifact {
 
 type Params = Record<string, string | number | boolean>;
 
-export interface SnpValues {
+/** Values signed from a stated-values file carry where they came from; predicted ones carry neither field. */
+interface Stated {
+  origin?: 'stated';
+  source?: string;
+}
+
+/** A stated-values file (schemas/stated-values.schema.json): golden values from elsewhere. */
+export interface StatedValuesDocument {
+  schema: typeof STATED_VALUES_SCHEMA;
+  values: (
+    | { platform: 'snp'; origin: 'stated'; source: string; parameters?: Params; launchDigests: Record<string, string> }
+    | { platform: 'tdx'; origin: 'stated'; source: string; parameters?: Params; mrtd: string; rtmr?: Record<string, string> }
+    | { platform: 'pcr'; origin: 'stated'; source: string; parameters?: Params; banks: Record<string, Record<string, string>> }
+  )[];
+}
+
+export const STATED_VALUES_SCHEMA = 'cvm-measure/stated-values/v1';
+
+export interface SnpValues extends Stated {
   /** Everything that selects this digest set except the vCPU count: mode, vmm, vcpuType, guestFeatures, ... */
   parameters: Params;
   /** SNP launch digest (ATTESTATION_REPORT MEASUREMENT, 48 bytes hex) by vCPU count. */
@@ -33,7 +51,7 @@ export interface SnpValues {
   inputs: Record<string, Record<string, string>>;
 }
 
-export interface TdxValues {
+export interface TdxValues extends Stated {
   parameters: Params;
   mrtd: string;
   /** Predicted RTMRs by index ("0".."3"). */
@@ -43,7 +61,7 @@ export interface TdxValues {
   inputs: Record<string, Record<string, string>>;
 }
 
-export interface PcrValues {
+export interface PcrValues extends Stated {
   parameters: Params;
   /** bank (sha1, sha256, sha384, sha512) → PCR index → hex. */
   banks: Record<string, Record<string, string>>;
@@ -192,14 +210,19 @@ function artifactsFromInputs(values: { inputs: Inputs }[]): Artifact[] {
 }
 
 /**
- * Maps typed measurements (a combined document, or one measurement) and the raw bytes of an optional
- * build record (an in-toto Statement or a DSSE envelope around one) to the reference-values document.
+ * Maps typed measurements (a combined document, or one measurement), the raw bytes of an optional
+ * build record (an in-toto Statement or a DSSE envelope around one) and stated values (marked
+ * `origin: stated` with their source, never merged into predicted entries) to the reference-values document.
  * @throws InputError for a measurement that cannot be signed (observed values, a seed-only SNP
  * output, a td-shim payload report without a launch register).
  */
-export function referenceValuesFrom(measurements: MeasurementsDocument | Measurement, buildRecord?: { bytes: Uint8Array; statement: Record<string, unknown> }): ReferenceValues {
-  const doc = 'schema' in measurements ? measurements : undefined;
-  const list: Measurement[] = doc ? doc.measurements : [measurements as Measurement];
+export function referenceValuesFrom(
+  measurements: MeasurementsDocument | Measurement | undefined,
+  buildRecord?: { bytes: Uint8Array; statement: Record<string, unknown> },
+  stated?: StatedValuesDocument,
+): ReferenceValues {
+  const doc = measurements && 'schema' in measurements ? measurements : undefined;
+  const list: Measurement[] = doc ? doc.measurements : measurements ? [measurements as Measurement] : [];
   const rv: ReferenceValues = { schema: REFERENCE_VALUES_SCHEMA, artifacts: [], snp: [], tdx: [], pcr: [] };
   list.forEach((m, i) => {
     const where = `measurements[${i}]`;
@@ -209,6 +232,14 @@ export function referenceValuesFrom(measurements: MeasurementsDocument | Measure
     else if (m.kind === 'pcr') rv.pcr.push(pcrValues(m));
     else throw new InputError(`${where}: a td-shim payload report has no launch register to sign; sign the td-shim image's \`measure tdx\` output`);
   });
+  for (const v of stated?.values ?? []) {
+    const mark = { origin: 'stated' as const, source: v.source, parameters: { ...v.parameters }, inputs: {} };
+    if (v.platform === 'snp') rv.snp.push({ ...mark, launchDigests: { ...v.launchDigests } });
+    else if (v.platform === 'tdx') {
+      const rtmr = { ...v.rtmr };
+      rv.tdx.push({ ...mark, mrtd: v.mrtd, rtmr, notPredicted: Object.fromEntries(['0', '1', '2', '3'].filter((i) => !(i in rtmr)).map((i) => [i, 'not stated'])) });
+    } else rv.pcr.push({ ...mark, banks: structuredClone(v.banks), notPredicted: {} });
+  }
   rv.artifacts = doc ? doc.artifacts.map(({ name, size, sha256, sha384 }) => ({ name, ...defined({ size, sha256, sha384 }) }) as Artifact) : artifactsFromInputs([...rv.snp, ...rv.tdx, ...rv.pcr]);
   // a build without a measure: block still has artifacts to attest
   if (rv.snp.length + rv.tdx.length + rv.pcr.length === 0 && rv.artifacts.length === 0) throw new InputError('measurements: no snp, tdx or pcr measurement and no artifact found');

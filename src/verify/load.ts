@@ -7,10 +7,9 @@ import type { KeyObject } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
-import { parse as parseYaml } from 'yaml';
 import { InputError, VerificationError } from '../errors.js';
 import { readCertificates, type Certificate } from '../formats/x509.js';
-import { importReferenceValues } from '../manifest/import.js';
+import { importReferenceValues, parseYamlText } from '../manifest/import.js';
 import { REFERENCE_VALUES_PREDICATE } from '../manifest/intoto.js';
 import type { ReferenceValues } from '../manifest/model.js';
 import { verifyDsse } from '../manifest/verify.js';
@@ -27,12 +26,7 @@ let policySchema: ReturnType<Ajv['compile']> | undefined;
 
 /** @throws InputError naming the file and the first problem. */
 export function loadPolicy(path: string): VerifyPolicy {
-  let doc: unknown;
-  try {
-    doc = parseYaml(readFileSync(path, 'utf8'), { maxAliasCount: 16 });
-  } catch (e) {
-    throw new InputError(`${path}: not YAML or JSON (${(e as Error).message.split('\n')[0]})`);
-  }
+  const doc = parseYamlText(readFileSync(path, 'utf8'), path);
   policySchema ??= new Ajv({ strict: false }).compile(JSON.parse(readFileSync(join(PACKAGE_ROOT, 'schemas/verify-policy.schema.json'), 'utf8')) as object);
   if (!policySchema(doc ?? {})) {
     const e = policySchema.errors![0]!;

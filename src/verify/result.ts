@@ -28,7 +28,7 @@ export interface VerifyEvidenceResult {
   values: Record<string, unknown>;
   checks: Check[];
   /** The reference entry whose values the evidence matched (with --reference). */
-  match?: { platform: string; parameters: Record<string, string | number | boolean>; vcpus?: number; register?: string };
+  match?: { platform: string; parameters: Record<string, string | number | boolean>; vcpus?: number; origin?: 'stated'; source?: string };
   /** Why the evidence matched no reference entry (SNP: the knobs that reproduce it). */
   diagnosis?: { found: Record<string, string | number> | null; differences: string[]; searched: string };
 }
@@ -40,3 +40,8 @@ export function check(checks: Check[], name: string, ok: boolean, expected?: str
 }
 
 export const isoTime = (t: number) => new Date(t * 1000).toISOString();
+
+/** The origin marks of a matched reference entry (stated values name their source; predictions carry none). */
+export function statedMark(e: { origin?: 'stated'; source?: string }): { origin?: 'stated'; source?: string } {
+  return e.origin ? { origin: e.origin, ...(e.source ? { source: e.source } : {}) } : {};
+}

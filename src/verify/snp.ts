@@ -10,7 +10,7 @@ import { derString, readDer, smallInt } from '../formats/der.js';
 import type { Certificate } from '../formats/x509.js';
 import type { ReferenceValues } from '../manifest/model.js';
 import { toHex } from '../util/bytes.js';
-import { type ChainCert, check, type Check, isoTime, type VerifyEvidenceResult } from './result.js';
+import { type ChainCert, check, type Check, isoTime, statedMark, type VerifyEvidenceResult } from './result.js';
 import { diagnoseSnp, type SnpDiagnosis } from './diagnose-snp.js';
 import { fingerprint, signedBy, verifyEcdsa } from './x509.js';
 
@@ -163,7 +163,7 @@ export async function verifySnpReport(bytes: Uint8Array, o: SnpVerifyOptions): P
     for (const s of o.reference.snp) {
       const hit = Object.entries(s.launchDigests).find(([, d]) => d === measurement);
       if (hit) {
-        match = { platform: 'snp', parameters: s.parameters, vcpus: Number(hit[0]) };
+        match = { platform: 'snp', parameters: s.parameters, vcpus: Number(hit[0]), ...statedMark(s) };
         break;
       }
     }

@@ -11,7 +11,7 @@ import { parseTdxQuote, type TdxQuote } from '../formats/tdx-quote.js';
 import { readCertificates } from '../formats/x509.js';
 import type { ReferenceValues } from '../manifest/model.js';
 import { toHex } from '../util/bytes.js';
-import { type ChainCert, check, type Check, isoTime, type VerifyEvidenceResult } from './result.js';
+import { type ChainCert, check, type Check, isoTime, statedMark, type VerifyEvidenceResult } from './result.js';
 import { fingerprint, signedBy, verifyEcdsa } from './x509.js';
 
 /** SHA-256 of the DER of Intel's SGX Root CA, the root of every PCK chain. */
@@ -132,7 +132,7 @@ export async function verifyTdxQuote(bytes: Uint8Array, o: TdxVerifyOptions = {}
   let match: VerifyEvidenceResult['match'];
   if (o.reference) {
     const entry = o.reference.tdx.find((t) => t.mrtd === b.mrTd && Object.entries(t.rtmr).every(([i, v]) => b.rtmr[Number(i)] === v));
-    if (entry) match = { platform: 'tdx', parameters: entry.parameters };
+    if (entry) match = { platform: 'tdx', parameters: entry.parameters, ...statedMark(entry) };
     const mrtdHit = o.reference.tdx.find((t) => t.mrtd === b.mrTd);
     check(checks, 'MRTD is a reference value', mrtdHit !== undefined, `one of ${o.reference.tdx.length} signed MRTDs`, b.mrTd);
     if (mrtdHit) for (const [i, v] of Object.entries(mrtdHit.rtmr)) check(checks, `RTMR${i} equals the reference`, b.rtmr[Number(i)] === v, v, b.rtmr[Number(i)]);

@@ -8,7 +8,7 @@ import { InputError } from '../errors.js';
 import { parseEventLog, replayEventLog, type TcgEvent } from '../formats/tcg-eventlog.js';
 import type { ReferenceValues } from '../manifest/model.js';
 import type { HashAlg } from '../tcg/index.js';
-import { check, type Check, type VerifyEvidenceResult } from './result.js';
+import { check, type Check, statedMark, type VerifyEvidenceResult } from './result.js';
 
 /** PCR values by bank and index, lowercase hex (from a TPM quote or `tpm2_pcrread`). */
 export type PcrValues = Record<string, Record<string, string>>;
@@ -88,7 +88,7 @@ export function verifyTpmEventLog(bytes: Uint8Array, o: TpmVerifyOptions): Verif
         for (const [i, v] of Object.entries(regs)) if (replayed[bank]![i] !== v) diffs.push({ name: `${bank} PCR${i} equals the reference (extended by events ${extendedBy(Number(i))})`, ok: false, expected: v, actual: replayed[bank]![i] ?? 'not extended by the log' });
       }
       if (diffs.length === 0 && Object.keys(entry.banks).some((b) => replayed[b])) {
-        match = { platform: 'pcr', parameters: entry.parameters };
+        match = { platform: 'pcr', parameters: entry.parameters, ...statedMark(entry) };
         break;
       }
       if (entry === o.reference.pcr[o.reference.pcr.length - 1]) checks.push(...diffs.slice(0, 8));

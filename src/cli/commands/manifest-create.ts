@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { examples, group, jsonOption } from '../command.js';
 
 interface Opts {
-  measurements: string;
+  measurements?: string;
+  values?: string;
   buildRecord?: string;
   key: string[];
   signerCommand?: string;
@@ -19,7 +20,8 @@ export function registerManifestCreate(program: Command): void {
   const cmd = group(program, 'manifest')
     .command('create')
     .description('sign reference values as CoRIM (COSE_Sign1), in-toto DSSE envelopes, Trustee RVPS messages and canonical JSON')
-    .requiredOption('--measurements <file>', 'measurements.json of a build, or one `measure snp|tdx|pcr --json` output')
+    .option('--measurements <file>', 'measurements.json of a build, or one `measure snp|tdx|pcr --json` output')
+    .option('--values <file>', 'reference values you did not build (YAML/JSON, schemas/stated-values.schema.json), signed as origin "stated" with their source')
     .option('--build-record <file>', 'the build record (in-toto Statement with an SLSA provenance v1 predicate)')
     .option('--key <file>', 'PEM private key (repeatable: every DSSE envelope gets every signature)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--signer-command <cmd>', 'external signer instead of --key: gets the digest (ECDSA) or message (Ed25519) on stdin, prints the signature')
@@ -36,6 +38,7 @@ export function registerManifestCreate(program: Command): void {
   examples(cmd, [
     'cvm-measure manifest create --measurements out/measurements.json --build-record out/build-record.json --key release.pem --out out/manifest',
     'cvm-measure measure snp --firmware OVMF.fd --vcpus 1-8 --vcpu-type EPYC-v4 --json > snp.json && cvm-measure manifest create --measurements snp.json --key release.pem --out m --formats corim,json',
+    'cvm-measure manifest create --values gce-endorsement.yaml --key release.pem --out m',
     "cvm-measure manifest create --measurements m.json --signer-command 'openssl pkeyutl -sign -inkey hsm.pem' --signer-public hsm.pub.pem --out m",
   ]);
 }
@@ -46,7 +49,7 @@ async function run(opts: Opts): Promise<void> {
   const { parseInteger } = await import('../options.js');
   const { printJson, printLine } = await import('../output.js');
   const { createManifest, MANIFEST_FORMATS } = await import('../../manifest/create.js');
-  const { importMeasurements } = await import('../../manifest/import.js');
+  const { importMeasurements, importStatedValues, parseYamlText } = await import('../../manifest/import.js');
   const { parsePrivateKey, parsePublicKey } = await import('../../sign/keys.js');
   const { commandSigner, localSigner } = await import('../../sign/signer.js');
   const { parseTime } = await import('../time.js');
@@ -61,16 +64,25 @@ async function run(opts: Opts): Promise<void> {
     const argv = opts.signerCommand.trim().split(/\s+/);
     signers.push(commandSigner(argv, parsePublicKey(await readInput(opts.signerPublic!, 'public key'), opts.signerPublic!)));
   }
-  let json: unknown;
-  try {
-    json = JSON.parse((await readInput(opts.measurements, 'measurements')).toString('utf8'));
-  } catch (e) {
-    if (e instanceof SyntaxError) throw new InputError(`${opts.measurements}: not JSON (${e.message})`);
-    throw e;
+  if (!opts.measurements && !opts.values) throw new UsageError('--measurements or --values is required');
+  let measurements;
+  if (opts.measurements) {
+    let json: unknown;
+    try {
+      json = JSON.parse((await readInput(opts.measurements, 'measurements')).toString('utf8'));
+    } catch (e) {
+      if (e instanceof SyntaxError) throw new InputError(`${opts.measurements}: not JSON (${e.message})`);
+      throw e;
+    }
+    measurements = importMeasurements(json);
   }
-  const measurements = importMeasurements(json);
+  let stated;
+  if (opts.values) {
+    stated = importStatedValues(parseYamlText((await readInput(opts.values, 'stated values')).toString('utf8'), opts.values), opts.values);
+  }
   const res = await createManifest({
-    measurements,
+    ...(measurements ? { measurements } : {}),
+    ...(stated ? { stated } : {}),
     ...(opts.buildRecord ? { buildRecord: await readInput(opts.buildRecord, 'build record') } : {}),
     signer: signers,
     outDir: opts.out,

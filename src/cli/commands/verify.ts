@@ -56,7 +56,7 @@ export function registerVerify(program: Command): void {
       if (opts.json) printJson(r);
       else {
         for (const c of r.checks) printLine(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.ok || c.expected === undefined ? '' : `: expected ${c.expected}, got ${c.actual}`}`);
-        if (r.match) printLine(`match: ${r.match.platform} ${Object.entries(r.match.parameters).map(([k, v]) => `${k}=${v}`).join(' ')}${r.match.vcpus ? ` vcpus=${r.match.vcpus}` : ''}`);
+        if (r.match) printLine(`match: ${r.match.platform} ${Object.entries(r.match.parameters).map(([k, v]) => `${k}=${v}`).join(' ')}${r.match.vcpus ? ` vcpus=${r.match.vcpus}` : ''}${r.match.origin ? ` (stated by ${r.match.source})` : ''}`);
         if (r.diagnosis) printLine(r.diagnosis.found ? `diagnosis: ${r.diagnosis.differences.join('; ') || 'matches the release parameters'}` : `diagnosis: searched ${r.diagnosis.searched}`);
         if (r.ok) printLine(`OK: ${evidence}: ${r.type} v${r.version}, ${r.checks.length} checks passed`);
       }
