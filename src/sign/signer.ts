@@ -6,7 +6,6 @@
  * each format converts (COSE keeps raw, DSSE wants DER).
  */
 import { createHash, createPublicKey, sign as nodeSign, type KeyObject } from 'node:crypto';
-import { execa } from 'execa';
 import { BuildError, VerificationError } from '../errors.js';
 import { derToRaw, isEcdsa, verifySignature } from './ecdsa.js';
 import { ALGS, keyAlg, keyId, type KeyAlg } from './keys.js';
@@ -56,6 +55,7 @@ export function commandSigner(argv: readonly string[], publicKey: KeyObject): Si
     deterministic: false,
     async sign(message) {
       const input = info.hash ? createHash(info.hash).update(message).digest() : Buffer.from(message);
+      const { execa } = await import('execa'); // a process package only where a command signs
       const r = await execa(argv[0]!, argv.slice(1), {
         input,
         encoding: 'buffer',
