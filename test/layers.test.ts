@@ -1,6 +1,6 @@
 /**
- * Layers point down only: every relative import in src/ goes to the same layer or one below
- * (index, entry → cli → build, publish, verify, manifest → sign, measure → formats, tcg → util, errors).
+ * Layers point down only: every relative import in src/ goes to the same layer or one below (the package
+ * entries index.ts, entry/ → cli → build, publish, verify, manifest → sign, measure → formats, tcg → util, errors).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
