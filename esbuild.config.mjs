@@ -8,7 +8,7 @@
 import { readdirSync } from 'node:fs';
 import { build } from 'esbuild';
 
-const common = { bundle: true, platform: 'node', format: 'esm', target: 'node20', sourcemap: true, allowOverwrite: true, logLevel: 'warning' };
+const common = { bundle: true, platform: 'node', format: 'esm', target: 'node20', sourcemap: false, allowOverwrite: true, logLevel: 'warning' };
 // bundled CommonJS packages call require() for Node built-ins
 const requireShim = { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" };
 const SPLIT = ['build', 'doctor', 'manifest-create'];

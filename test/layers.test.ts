@@ -1,6 +1,6 @@
 /**
- * Layers point down only: every relative import in src/ goes to the same layer or one below
- * (cli → build, publish, verify, manifest → sign, measure → formats, tcg → util, errors).
+ * Layers point down only: every relative import in src/ goes to the same layer or one below (the package
+ * entries index.ts, entry/ → cli → build, publish, verify, manifest → sign, measure → formats, tcg → util, errors).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ROOT } from './helpers/shared.js';
 
 const SRC = join(ROOT, 'src');
-const RANK: Record<string, number> = { errors: 0, util: 0, formats: 1, tcg: 1, sign: 2, measure: 2, build: 3, publish: 3, verify: 3, manifest: 3, cli: 4, index: 5 };
+const RANK: Record<string, number> = { errors: 0, util: 0, formats: 1, tcg: 1, sign: 2, measure: 2, build: 3, publish: 3, verify: 3, manifest: 3, cli: 4, entry: 5, index: 5 };
 
 const files = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
 const layerOf = (file: string) => relative(SRC, file).split('/')[0]!.replace(/\.ts$/, '');

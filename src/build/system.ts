@@ -41,7 +41,7 @@ export interface RequirementStatus extends Requirement {
   installed: boolean;
 }
 
-/** Asks dpkg which requirements are installed (one process for all). */
+/** Asks dpkg which requirements for `purposes` are installed (one process for all; none installed without dpkg). */
 export async function checkRequirements(purposes: readonly Purpose[]): Promise<RequirementStatus[]> {
   const wanted = REQUIREMENTS.filter((r) => r.purpose.some((p) => purposes.includes(p)));
   const res = await execa('dpkg-query', ['-W', '-f=${Package} ${db:Status-Status}\\n', ...wanted.map((r) => r.apt)], { reject: false });

@@ -131,7 +131,10 @@ export function corimFor(platform: Platform, rv: ReferenceValues, digest: string
   return tagged(CORIM_TAG, corim);
 }
 
-/** Signs an unsigned CoRIM: protected header alg, content-type, kid, corim-meta and CWT claims. */
+/**
+ * Signs an unsigned CoRIM: protected header alg, content-type, kid, corim-meta and CWT claims.
+ * @throws {BuildError} or {VerificationError} from a commandSigner whose command fails or returns a bad signature.
+ */
 export async function signCorim(corim: Tagged, signer: Signer, opts: CorimOptions): Promise<Uint8Array> {
   const meta = m([
     [0, m([[0, opts.issuer]])],
@@ -197,7 +200,10 @@ function digestMap(v: CborValue, what: string): Record<number, string> {
   return out;
 }
 
-/** Decodes an unsigned corim-map payload (#6.501) and lists its reference values; `deterministic` also demands RFC 8949 §4.2.1. */
+/**
+ * Decodes an unsigned corim-map payload (#6.501) and lists its reference values; `deterministic` also demands RFC 8949 §4.2.1.
+ * @throws {FormatError} when the payload is not a corim-map of the expected shape (or not deterministic).
+ */
 export function readCorim(payload: Uint8Array, deterministic = true): CorimSummary {
   const corim = asMap(untag(decodeCbor(payload, { what: 'CoRIM', deterministic }), CORIM_TAG, 'CoRIM'), 'corim-map');
   const idv = corim.get(0);

@@ -98,6 +98,14 @@ function defaultNotBefore(br?: BuildRecord): number {
   return now - (now % 86400);
 }
 
+/**
+ * Derives the reference values from `measurements`, signs them in each requested format (CoRIM per
+ * platform, in-toto DSSE + sigstore bundle, RVPS messages, canonical reference-values.json) and writes
+ * the files to `outDir` atomically.
+ * @throws {InputError} with no signer, an empty validity window, a bad build record or a measurement
+ * that cannot be signed (see referenceValuesFrom).
+ * @throws {BuildError} or {VerificationError} from a commandSigner whose command fails or returns a bad signature.
+ */
 export async function createManifest(o: CreateManifestOptions): Promise<CreatedManifest> {
   const signers = Array.isArray(o.signer) ? (o.signer as readonly Signer[]) : [o.signer as Signer];
   if (signers.length === 0) throw new InputError('manifest: no signing key');

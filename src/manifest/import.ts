@@ -61,7 +61,7 @@ function measurement(value: unknown, where: string): Measurement {
 
 /**
  * Validates parsed JSON as a combined measurements document or a single measurement.
- * @throws InputError naming the JSON path of the first problem.
+ * @throws {InputError} naming the JSON path of the first problem.
  */
 export function importMeasurements(json: unknown): MeasurementsDocument | Measurement {
   if (!isObject(json)) throw new InputError('measurements: expected a JSON object');
