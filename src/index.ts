@@ -1,6 +1,6 @@
 /**
- * Library entry `cvm-measure`: the pure library — every error class, measure, formats, tcg, sign and
- * manifest (each also its own subpath, `cvm-measure/measure` …). Loads no process, spawn or network
+ * Library entry `cvm-measure`: the pure library — every error class, measure, formats, tcg, sign,
+ * manifest and verify (each also its own subpath, `cvm-measure/measure` …). Loads no process, spawn or network
  * package; the Node-only build lives in `cvm-measure/build`.
  */
 export * from './errors.js';
@@ -9,3 +9,4 @@ export * from './entry/formats.js';
 export * from './entry/tcg.js';
 export * from './entry/sign.js';
 export * from './entry/manifest.js';
+export * from './entry/verify.js';

@@ -19,6 +19,7 @@ const ENTRIES: Record<string, string> = {
   tcg: 'src/entry/tcg.ts',
   sign: 'src/entry/sign.ts',
   manifest: 'src/entry/manifest.ts',
+  verify: 'src/entry/verify.ts',
   build: 'src/entry/build.ts',
 };
 
@@ -89,9 +90,9 @@ describe('public API', () => {
     expect(actual[name]).toEqual(pinned);
   });
 
-  it('the root is exactly the union of measure, formats, tcg, sign, manifest and every error class', () => {
+  it('the root is exactly the union of measure, formats, tcg, sign, manifest, verify and every error class', () => {
     const errors = ['BuildError', 'CvmError', 'FormatError', 'InputError', 'UsageError', 'VerificationError', 'isCvmError'];
-    const union = new Set([...errors, ...['measure', 'formats', 'tcg', 'sign', 'manifest'].flatMap((n) => actual[n]!)]);
+    const union = new Set([...errors, ...['measure', 'formats', 'tcg', 'sign', 'manifest', 'verify'].flatMap((n) => actual[n]!)]);
     expect(new Set(actual['cvm-measure'])).toEqual(union);
   });
 

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './helpers/shared.js';
 
-const SUBPATHS = ['cvm-measure', 'cvm-measure/measure', 'cvm-measure/formats', 'cvm-measure/tcg', 'cvm-measure/sign', 'cvm-measure/manifest', 'cvm-measure/build'];
+const SUBPATHS = ['cvm-measure', 'cvm-measure/measure', 'cvm-measure/formats', 'cvm-measure/tcg', 'cvm-measure/sign', 'cvm-measure/manifest', 'cvm-measure/verify', 'cvm-measure/build'];
 /** The only npm package each pure entry may load; the root and manifest may add ajv (schema validation). */
 const ALLOWED: Record<string, string[]> = {
   'cvm-measure/measure': ['@noble/hashes'],
@@ -18,6 +18,7 @@ const ALLOWED: Record<string, string[]> = {
   'cvm-measure/tcg': ['@noble/hashes'],
   'cvm-measure/sign': ['@noble/hashes'],
   'cvm-measure/manifest': ['@noble/hashes', 'ajv'],
+  'cvm-measure/verify': ['@noble/hashes'],
   'cvm-measure': ['@noble/hashes', 'ajv'],
 };
 
@@ -56,7 +57,7 @@ describe('the packed package in a scratch project', () => {
       expect(Object.keys(target), sub).toEqual(['types', 'import', 'require']);
       for (const file of Object.values(target)) expect(existsSync(installed(file)), `${sub} → ${file}`).toBe(true);
     }
-    expect(Object.keys(pkg.exports).sort()).toEqual(['.', './build', './formats', './manifest', './measure', './package.json', './schemas/*', './sign', './tcg']);
+    expect(Object.keys(pkg.exports).sort()).toEqual(['.', './build', './formats', './manifest', './measure', './package.json', './schemas/*', './sign', './tcg', './verify']);
     const maps = execFileSync('find', [installed(), '-name', '*.map'], { encoding: 'utf8' }).trim();
     expect(maps).toBe('');
   });

@@ -21,3 +21,5 @@ export { parseUki, buildUki, UKI_SECTION_ORDER, type Uki, type UkiBuildInputs, t
 export { writeCpio, readCpio, type CpioEntry, type CpioEntryType, type CpioMember, type CpioWriteOptions } from '../formats/cpio.js';
 export { parseGpt, type Gpt, type GptPartition } from '../formats/gpt.js';
 export { parseVarStore, secureBootVariables, EFI_GLOBAL_VARIABLE, EFI_IMAGE_SECURITY_DATABASE_GUID, type EfiVariable, type SecureBootVariables } from '../formats/efi-varstore.js';
+export { parseSnpReport, decodePolicy, decodeTcb, snpProduct, SNP_REPORT_SIZE, SNP_REPORT_SIGNED_SIZE, type SnpReport, type SnpProduct, type TcbVersion } from '../formats/snp-report.js';
+export { parseCertificate, readCertificates, OID, type Certificate, type Name } from '../formats/x509.js';

@@ -10,7 +10,7 @@ import type { ReferenceValues } from '../manifest/model.js';
 import type { VerifyEvidenceResult } from './result.js';
 import { type SnpPolicy, verifySnpReport } from './snp.js';
 import { type TdxPolicy, verifyTdxQuote } from './tdx.js';
-import { type PcrValues, verifyTpmEventLog } from './tpm.js';
+import { type QuotedPcrs, verifyTpmEventLog } from './tpm.js';
 
 export const EVIDENCE_TYPES = ['snp-report', 'tdx-quote', 'tpm-eventlog'] as const;
 export type EvidenceType = (typeof EVIDENCE_TYPES)[number];
@@ -25,7 +25,7 @@ export interface VerifyEvidenceOptions {
   /** SNP: ARK, ASK/ASVK and VCEK/VLEK certificates (TDX quotes carry their PCK chain). */
   certs?: readonly Certificate[];
   /** TPM: the PCR values the log must replay to. */
-  pcrs?: PcrValues;
+  pcrs?: QuotedPcrs;
   /** Seconds since the epoch (default now). */
   at?: number;
   policy?: VerifyPolicy;

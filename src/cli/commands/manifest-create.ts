@@ -51,7 +51,8 @@ async function run(opts: Opts): Promise<void> {
   const { parseChoice, parseInteger } = await import('../options.js');
   const { printJson, printLine } = await import('../output.js');
   const { createManifest, MANIFEST_FORMATS } = await import('../../manifest/create.js');
-  const { importMeasurements, importStatedValues, parseYamlText } = await import('../../manifest/import.js');
+  const { importMeasurements, importStatedValues } = await import('../../manifest/import.js');
+  const { parseYamlText } = await import('../../util/yaml.js');
   const { parsePrivateKey, parsePublicKey } = await import('../../sign/keys.js');
   const { commandSigner, localSigner } = await import('../../sign/signer.js');
   const { parseTime } = await import('../time.js');
