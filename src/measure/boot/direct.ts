@@ -19,7 +19,7 @@ export interface DirectBootInputs {
 }
 
 /** OVMF QemuLoadKernelImage: the kernel's LoadOptions, UTF-16LE with NUL. */
-export function directLoadOptions(cmdline: string, hasInitrd: boolean): Buffer {
+export function directLoadOptions(cmdline: string, hasInitrd: boolean): Uint8Array {
   return utf16z(`${cmdline}${hasInitrd ? ' initrd=initrd' : ''}`);
 }
 
