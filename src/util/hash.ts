@@ -20,27 +20,15 @@ const nodeCrypto: typeof NodeCrypto | undefined = globalThis.process?.getBuiltin
 
 const NOBLE = { sha1, sha256, sha384, sha512 } as const;
 
-function nodeHasher(h: NodeCrypto.Hash): Hasher {
+/** What node:crypto's Hash and @noble/hashes' hashes both offer; `fork` copies one (Hash.copy, clone). */
+function hasher<T extends { update(data: Uint8Array): unknown; digest(): Uint8Array }>(h: T, fork: (h: T) => T): Hasher {
   return {
     update(data) {
       h.update(data);
       return this;
     },
     digest: () => h.digest(),
-    copy: () => nodeHasher(h.copy()),
-  };
-}
-
-type NobleHash = ReturnType<(typeof NOBLE)[DigestAlg]['create']>;
-
-function nobleHasher(h: NobleHash): Hasher {
-  return {
-    update(data) {
-      h.update(data);
-      return this;
-    },
-    digest: () => h.digest(),
-    copy: () => nobleHasher(h.clone()),
+    copy: () => hasher(fork(h), fork),
   };
 }
 
@@ -51,14 +39,15 @@ function checkAlg(alg: DigestAlg): void {
 /** A fresh incremental `alg` hash. */
 export function createHasher(alg: DigestAlg): Hasher {
   checkAlg(alg);
-  return nodeCrypto ? nodeHasher(nodeCrypto.createHash(alg)) : nobleHasher(NOBLE[alg].create());
+  return nodeCrypto ? hasher(nodeCrypto.createHash(alg), (h) => h.copy()) : hasher(NOBLE[alg].create(), (h) => h.clone());
 }
 
 /** `alg` over the concatenation of `parts`. */
 export function digest(alg: DigestAlg, ...parts: Uint8Array[]): Uint8Array {
   if (parts.length === 1) {
     checkAlg(alg);
-    return nodeCrypto ? nodeCrypto.createHash(alg).update(parts[0]!).digest() : NOBLE[alg](parts[0]!);
+    // crypto.hash (Node >= 20.12): one-shot, no Hash object; the SNP digest calls this per 4 KiB page
+    return nodeCrypto ? nodeCrypto.hash(alg, parts[0]!, 'buffer') : NOBLE[alg](parts[0]!);
   }
   const h = createHasher(alg);
   for (const p of parts) h.update(p);
