@@ -35,6 +35,7 @@ export const REQUIREMENTS: readonly Requirement[] = [
   { apt: 'dosfstools', purpose: ['test'], why: 'mkfs.vfat: the e2e ESP' },
   { apt: 'mtools', purpose: ['test'], why: 'mmd/mcopy: put the UKI on the e2e ESP' },
   { apt: 'sbsigntool', purpose: ['test'], why: 'sbsign: sign the e2e UKI with the snakeoil key for the Secure Boot boot' },
+  { apt: 'chromium', purpose: ['test'], why: 'headless browser for test/browser.test.ts (measurements in a browser bundle, driven by playwright-core)' },
 ];
 
 export interface RequirementStatus extends Requirement {

@@ -12,7 +12,7 @@ import { parseTdxQuote, type TdxQuote } from '../formats/tdx-quote.js';
 import { PAGE_ORDERS, tdxMrtd } from '../measure/tdx/mrtd.js';
 import { readCertificates } from '../formats/x509.js';
 import type { ReferenceValues } from '../manifest/model.js';
-import { toHex } from '../util/bytes.js';
+import { fromHex, toHex } from '../util/bytes.js';
 import { type ChainCert, check, type Check, isoTime, statedMark, type VerifyEvidenceResult } from './result.js';
 import { fingerprint, signedBy, verifyEcdsa } from './x509.js';
 
@@ -92,7 +92,7 @@ function signatureData(bytes: Uint8Array, q: TdxQuote): SignatureData {
 
 /** Verifies one quote. Never throws for a failed check; @throws FormatError for bytes that are not a quote. */
 export async function verifyTdxQuote(bytes: Uint8Array, o: TdxVerifyOptions = {}): Promise<VerifyEvidenceResult> {
-  const q = parseTdxQuote(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  const q = parseTdxQuote(bytes);
   const s = signatureData(bytes, q);
   const at = o.at ?? Math.floor(Date.now() / 1000);
   const checks: Check[] = [];
@@ -130,13 +130,13 @@ export async function verifyTdxQuote(bytes: Uint8Array, o: TdxVerifyOptions = {}
 
   // policy
   const b = q.body;
-  const attributes = new DataView(Uint8Array.from(Buffer.from(b.tdAttributes, 'hex')).buffer).getBigUint64(0, true);
+  const attributes = new DataView(fromHex(b.tdAttributes, 'TD attributes').buffer).getBigUint64(0, true);
   const debug = (attributes & TD_ATTRIBUTES_DEBUG) !== 0n;
   check(checks, 'policy: debug', o.policy?.debug === true || !debug, o.policy?.debug ? 'allowed' : 'forbidden', debug ? 'on' : 'off');
 
   // the CCEL log, when given, must replay to the quoted RTMRs (then its events explain them)
   if (o.ccel) {
-    const log = parseEventLog(Buffer.from(o.ccel.buffer, o.ccel.byteOffset, o.ccel.byteLength));
+    const log = parseEventLog(o.ccel);
     const replayed = replayEventLog(log.events, { alg: 'sha384', map: 'ccel' });
     for (const i of [0, 1, 2, 3]) check(checks, `RTMR${i} replays from the CCEL log`, replayed[`rtmr${i}`] === b.rtmr[i], b.rtmr[i], replayed[`rtmr${i}`] ?? 'not extended');
   }
@@ -187,7 +187,7 @@ export async function diagnoseMrtd(mrtd: string, reference: ReferenceValues, fir
   const entries = reference.tdx.filter((t) => t.inputs.firmware?.sha256 === sha);
   if (entries.length === 0) return { found: null, differences: [], searched: `nothing: the firmware given (sha256 ${sha.slice(0, 16)}…) is not the release's` };
   for (const order of PAGE_ORDERS) {
-    if (toHex(tdxMrtd(Buffer.from(firmware.buffer, firmware.byteOffset, firmware.byteLength), order).mrtd) !== mrtd) continue;
+    if (toHex(tdxMrtd(firmware, order).mrtd) !== mrtd) continue;
     const released = String(entries[0]!.parameters.pageOrder ?? 'single');
     return { found: { pageOrder: order }, differences: order === released ? [] : [`page order: ${order}${order === 'two-pass' ? ' (QEMU 8.x TDX)' : ''}; the release is for ${released}`], searched: `page orders ${PAGE_ORDERS.join(', ')}` };
   }

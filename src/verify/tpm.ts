@@ -62,7 +62,7 @@ export function parsePcrValues(text: string, what: string): QuotedPcrs {
 
 /** Verifies a log against PCR values. @throws FormatError for bytes that are not a TCG event log. */
 export function verifyTpmEventLog(bytes: Uint8Array, o: TpmVerifyOptions): VerifyEvidenceResult {
-  const log = parseEventLog(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  const log = parseEventLog(bytes);
   const checks: Check[] = [];
   const replayed: QuotedPcrs = {};
   const banks = Object.keys(o.pcrs).filter((b) => log.algorithms.includes(b as never)) as HashAlg[];
