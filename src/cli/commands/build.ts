@@ -1,6 +1,11 @@
 import type { Command } from 'commander';
 import { examples, jsonOption } from '../command.js';
 import { parseChoice, parseInteger } from '../options.js';
+import { BACKEND_PREFS } from '../../build/orchestrate.js';
+import { DEFAULT_RECIPE, loadRecipe } from '../../build/recipe.js';
+import { runPipeline } from '../../build/pipeline.js';
+import { printJson, printLine, progress, warn } from '../output.js';
+import { VerificationError } from '../../errors.js';
 
 interface Opts {
   out: string;
@@ -25,13 +30,8 @@ export function registerBuild(program: Command): void {
     .option('--check', 'build twice (no cache, varied workspace path, jobs, umask, hostname, locale, time) and compare every output')
     .addOption(jsonOption(program))
     .action(async (recipeArg: string | undefined, opts: Opts) => {
-      const { BACKEND_PREFS } = await import('../../build/orchestrate.js');
       const backend = parseChoice('--backend', opts.backend, BACKEND_PREFS);
       const jobs = opts.jobs === undefined ? undefined : parseInteger('--jobs', opts.jobs, 1, 1024);
-      const { loadRecipe, DEFAULT_RECIPE } = await import('../../build/recipe.js');
-      const { runPipeline } = await import('../../build/pipeline.js');
-      const { progress, printJson, printLine, warn } = await import('../output.js');
-      const { VerificationError } = await import('../../errors.js');
       const recipe = await loadRecipe(recipeArg ?? DEFAULT_RECIPE);
       const p = progress();
       const t0 = performance.now();

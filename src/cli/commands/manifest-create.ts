@@ -1,5 +1,14 @@
 import type { Command } from 'commander';
 import { examples, group, jsonOption } from '../command.js';
+import { InputError, UsageError } from '../../errors.js';
+import { readInput } from '../../util/fs.js';
+import { parseChoice, parseInteger } from '../options.js';
+import { printJson, printLine } from '../output.js';
+import { createManifest, MANIFEST_FORMATS } from '../../manifest/create.js';
+import { importMeasurements, importStatedValues, parseYamlText } from '../../manifest/import.js';
+import { parsePrivateKey, parsePublicKey } from '../../sign/keys.js';
+import { commandSigner, localSigner } from '../../sign/signer.js';
+import { parseTime } from '../time.js';
 
 interface Opts {
   measurements?: string;
@@ -46,15 +55,6 @@ export function registerManifestCreate(program: Command): void {
 }
 
 async function run(opts: Opts): Promise<void> {
-  const { InputError, UsageError } = await import('../../errors.js');
-  const { readInput } = await import('../../util/fs.js');
-  const { parseChoice, parseInteger } = await import('../options.js');
-  const { printJson, printLine } = await import('../output.js');
-  const { createManifest, MANIFEST_FORMATS } = await import('../../manifest/create.js');
-  const { importMeasurements, importStatedValues, parseYamlText } = await import('../../manifest/import.js');
-  const { parsePrivateKey, parsePublicKey } = await import('../../sign/keys.js');
-  const { commandSigner, localSigner } = await import('../../sign/signer.js');
-  const { parseTime } = await import('../time.js');
 
   const formats = opts.formats.split(',').map((f) => f.trim().toLowerCase());
   for (const f of formats) if (!(MANIFEST_FORMATS as readonly string[]).includes(f)) throw new UsageError(`--formats: ${JSON.stringify(f)} is not one of ${MANIFEST_FORMATS.join(', ')}`);
