@@ -1,4 +1,4 @@
-/** cvm-measure entry point: declares commands (cheap), runs one (its implementation is imported lazily). */
+/** cvm-measure entry point: declares the commands argv names (the command table imports their files) and runs one. */
 import { CommanderError } from 'commander';
 import { CvmError } from '../errors.js';
 import { printError } from './output.js';
