@@ -9,8 +9,6 @@ import { createHash, createPublicKey, sign as nodeSign, type KeyObject } from 'n
 import { BuildError, VerificationError } from '../errors.js';
 import { derToRaw, isEcdsa, verifySignature } from './ecdsa.js';
 import { ALGS, keyAlg, keyId, type KeyAlg } from './keys.js';
-import { signDeterministic } from './rfc6979.js';
-import { execa } from 'execa';
 
 export interface Signer {
   readonly alg: KeyAlg;
@@ -37,6 +35,7 @@ export function localSigner(privateKey: KeyObject): Signer {
     deterministic: true,
     async sign(message) {
       if (!isEcdsa(alg)) return nodeSign(null, message, privateKey);
+      const { signDeterministic } = await import('./rfc6979.js'); // @noble/curves only where something is signed
       return signDeterministic(alg, privateKey, message);
     },
   };
@@ -61,6 +60,7 @@ export function commandSigner(argv: readonly string[], publicKey: KeyObject): Si
     deterministic: false,
     async sign(message) {
       const input = info.hash ? createHash(info.hash).update(message).digest() : Buffer.from(message);
+      const { execa } = await import('execa'); // a process package only where a command signs
       const r = await execa(argv[0]!, argv.slice(1), {
         input,
         encoding: 'buffer',
