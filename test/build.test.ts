@@ -103,7 +103,7 @@ describe('uki recipe: artifacts, measurements, build record, warm cache', () => 
     writeFileSync(join(dir, 'uki.yaml'), `${readFileSync(join(dir, 'uki.yaml'), 'utf8')}sign:\n  key: k.pem\n  formats: [corim, json]\n`);
     const o = out();
     const j = await build([join(dir, 'uki.yaml'), '--out', o, '--locked']);
-    expect(j.files.manifest.map((f) => f.path.split('/').pop()).sort()).toEqual(['pcr.corim.cbor', 'reference-values.json', 'snp.corim.cbor', 'tdx.corim.cbor']);
+    expect(j.files.manifest.map((f) => f.path.split('/').pop()).sort()).toEqual(['pcr.corim-unsigned.cbor', 'pcr.corim.cbor', 'reference-values.json', 'snp.corim-unsigned.cbor', 'snp.corim.cbor', 'tdx.corim-unsigned.cbor', 'tdx.corim.cbor']);
     const pub = join(dir, 'k.pub.pem');
     const v = await cli(['manifest', 'verify', join(o, 'manifest/snp.corim.cbor'), '--trust', pub], { env });
     expect(v.code, v.stderr).toBe(0);

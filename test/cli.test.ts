@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, errorLine } from './helpers/cli.js';
 import { ROOT } from './helpers/shared.js';
@@ -29,15 +29,49 @@ describe('cli conventions', () => {
   });
 });
 
-describe('CLI bundles (esbuild.config.mjs)', () => {
-  it('the entry and every command file load no npm package when imported, so --help and --version stay lean', () => {
-    const dir = join(ROOT, 'dist/cli/commands');
-    const files = [join(ROOT, 'dist/cli/main.js'), ...readdirSync(dir).filter((f) => f.endsWith('.js')).map((f) => join(dir, f))];
-    expect(files.length).toBeGreaterThan(10);
-    for (const f of files) {
-      const packages = [...readFileSync(f, 'utf8').matchAll(/^import\s+(?:[^;]*?\bfrom\s*)?["']([^"']+)["']/gm)].map((m) => m[1]!).filter((p) => !p.startsWith('.') && !p.startsWith('node:'));
-      expect(packages, f).toEqual([]);
+describe('CLI bundle (esbuild.config.mjs: dist/bin/, one esbuild run with code splitting)', () => {
+  const BIN = join(ROOT, 'dist/bin');
+  const ENTRY = join(BIN, 'cvm-measure.js');
+  const staticImports = (f: string) =>
+    [...readFileSync(f, 'utf8').matchAll(/^(?:import|export)\s[^;]*?\bfrom\s*["'](\.[^"']+)["']|^import\s*["'](\.[^"']+)["']/gm)].map((m) => join(dirname(f), (m[1] ?? m[2])!));
+  /** The output files a module loads before it runs: itself and its static imports, transitively. */
+  const graph = (f: string, seen = new Set<string>()): Set<string> => {
+    if (!seen.has(f)) {
+      seen.add(f);
+      for (const g of staticImports(f)) graph(g, seen);
     }
+    return seen;
+  };
+  /** The sources (from the source maps) bundled into output files. */
+  const sources = (files: Iterable<string>) => [...files].flatMap((f) => (JSON.parse(readFileSync(`${f}.map`, 'utf8')) as { sources: string[] }).sources);
+  const packages = (files: Iterable<string>) => [...new Set(sources(files).flatMap((s) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(s)?.[1] ?? []))].sort();
+  const commandChunks = () => [...readFileSync(ENTRY, 'utf8').matchAll(/import\(["'](\.\/chunks\/[^"']+)["']\)/g)].map((m) => join(BIN, m[1]!));
+
+  it('the entry is the launcher, commander and the command table: --version and a declaration load nothing else', () => {
+    const text = readFileSync(ENTRY, 'utf8');
+    expect(text.startsWith('#!/bin/sh\n\':\' //; ')).toBe(true);
+    expect(text.match(/^#!/gm)).toHaveLength(1);
+    const entry = graph(ENTRY);
+    expect(packages(entry)).toEqual(['commander']);
+    expect(sources(entry).filter((s) => s.includes('src/cli/commands/'))).toEqual([]);
+  });
+  it('each command is its own chunk, loaded by the command table; its graph holds only what it needs', () => {
+    const chunks = commandChunks();
+    expect(chunks.length).toBe(readdirSync(join(ROOT, 'src/cli/commands')).filter((f) => f.endsWith('.ts')).length);
+    const BUILD_STACK = ['ajv', 'execa', 'tar-stream', 'yaml'];
+    for (const c of chunks) {
+      const g = graph(c);
+      const own = sources(g).filter((s) => s.includes('src/cli/commands/'));
+      expect(own, c).toHaveLength(1);
+      // only doctor, verify and the runs of build and manifest create (*-run.ts) spawn processes, parse YAML or validate schemas
+      if (!/\/(build-run|doctor|manifest-create-run|verify)-[A-Z0-9]+\.js$/.test(c)) expect(packages(g).filter((p) => BUILD_STACK.includes(p)), c).toEqual([]);
+    }
+  });
+  it('every module is in one output file (one CvmError class for instanceof)', () => {
+    const files = [ENTRY, ...readdirSync(join(BIN, 'chunks')).filter((f) => f.endsWith('.js')).map((f) => join(BIN, 'chunks', f))];
+    const all = sources(files);
+    expect(all.filter((s, i) => all.indexOf(s) !== i)).toEqual([]);
+    expect(all.filter((s) => s.endsWith('src/errors.ts'))).toHaveLength(1);
   });
 });
 

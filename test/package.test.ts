@@ -11,15 +11,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './helpers/shared.js';
 
 const SUBPATHS = ['cvm-measure', 'cvm-measure/measure', 'cvm-measure/formats', 'cvm-measure/tcg', 'cvm-measure/sign', 'cvm-measure/manifest', 'cvm-measure/verify', 'cvm-measure/build'];
-/** The only npm package each pure entry may load; the root and manifest may add ajv (schema validation). */
+/** The only npm packages each pure entry may load: @noble crypto; the root and manifest add ajv (schema validation). */
 const ALLOWED: Record<string, string[]> = {
   'cvm-measure/measure': ['@noble/hashes'],
   'cvm-measure/formats': ['@noble/hashes'],
   'cvm-measure/tcg': ['@noble/hashes'],
-  'cvm-measure/sign': ['@noble/hashes'],
-  'cvm-measure/manifest': ['@noble/hashes', 'ajv'],
+  'cvm-measure/sign': ['@noble/hashes', '@noble/curves'],
+  'cvm-measure/manifest': ['@noble/hashes', '@noble/curves', 'ajv'],
   'cvm-measure/verify': ['@noble/hashes'],
-  'cvm-measure': ['@noble/hashes', 'ajv'],
+  'cvm-measure': ['@noble/hashes', '@noble/curves', 'ajv'],
 };
 
 let dir: string;

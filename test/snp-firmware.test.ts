@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { isCvmError } from '../src/errors.js';
+import { CvmError } from '../src/errors.js';
 import { OVMF_SEV_METADATA_GUID, OVMF_TABLE_FOOTER_GUID, parseFooterTable, parseOvmf } from '../src/formats/ovmf.js';
 import { snpLaunchDigests } from '../src/measure/snp/launch.js';
 import { cli, errorLine } from './helpers/cli.js';
@@ -100,7 +100,7 @@ describeShared('malformed firmware', () => {
       } catch (e) {
         err = e;
       }
-      expect(isCvmError(err), String(err)).toBe(true);
+      expect(err instanceof CvmError, String(err)).toBe(true);
       expect((err as Error).message).toMatch(c.pattern);
       expect((err as Error).message).not.toContain('\n');
     });

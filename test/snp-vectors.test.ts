@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { expect, it } from 'vitest';
-import { isCvmError } from '../src/errors.js';
+import { CvmError } from '../src/errors.js';
 import { snpFirmwareSeed, snpLaunchDigests, type LaunchParams } from '../src/measure/snp/launch.js';
 import { cli, errorLine } from './helpers/cli.js';
 import { describeShared, loadVectors, shared } from './helpers/shared.js';
@@ -140,7 +140,7 @@ describeShared('SNP vectors (sev-snp-measure 0.0.13)', () => {
         } catch (e) {
           err = e;
         }
-        expect(isCvmError(err), `${c.id}: expected a CvmError, got ${String(err)}`).toBe(true);
+        expect(err instanceof CvmError, `${c.id}: expected a CvmError, got ${String(err)}`).toBe(true);
         expect((err as Error).message).toMatch(want.pattern);
       }
     });

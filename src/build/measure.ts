@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BuildError, isCvmError } from '../errors.js';
+import { BuildError, CvmError } from '../errors.js';
 import type { MeasurementsDocument } from '../manifest/model.js';
 import type { DirectBootFiles, NamedBytes } from '../measure/input.js';
 import type { Measurement } from '../measure/measurement.js';
@@ -42,7 +42,7 @@ export async function runMeasurements(m: MeasureSpec, artifacts: Artifact[], out
     try {
       results.push(await f());
     } catch (e) {
-      throw isCvmError(e) && !(e instanceof BuildError) ? new BuildError(`measure: ${kind}: ${e.message}`) : e;
+      throw e instanceof CvmError && !(e instanceof BuildError) ? new BuildError(`measure: ${kind}: ${e.message}`) : e;
     }
   };
   if (m.snp) {

@@ -18,6 +18,9 @@ import { componentInputs, componentOutputs, type BaseSpec, type ComponentSpec, t
 import { ensureBase, ensureRootfs } from './base.js';
 import { runComponent, stepEnv } from './run-component.js';
 import type { BackendPref, Sandbox } from './sandbox/types.js';
+import { readMember } from './inputs/member.js';
+import { runBuiltin } from './builtin.js';
+import { selectSandbox } from './sandbox/index.js';
 
 export const BACKEND_PREFS: readonly BackendPref[] = ['auto', 'docker', 'podman', 'bwrap', 'chroot'];
 
@@ -190,7 +193,6 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
     const r = await ensureInput(ref.input);
     const what = `input ${ref.input}`;
     if (ref.member === undefined) return cache.readBlob(r.sha256, what);
-    const { readMember } = await import('./inputs/member.js');
     return readMember(await cache.verified(r.sha256, what), ref.member, what);
   };
 
@@ -247,13 +249,12 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
         outputs = hit.outputs;
       } else if (spec.type === 'run') {
         emit({ kind: 'step', text: `[${i + 1}/${names.length}] ${name}: preparing` });
-        sandbox ??= await (await import('./sandbox/index.js')).selectSandbox(opts.backend);
+        sandbox ??= await selectSandbox(opts.backend);
         workspace ??= await cache.tempDir(v.workspaceName);
         const rootfs = await ensureRootfs(cache, base!, baseSha!, recipe.sourceDateEpoch, log);
         outputs = await runComponent({ recipe, name, spec, cache, sandbox, workspace, rootfs, jobs, v, logDir, log, ensureInput, emit, index: `[${i + 1}/${names.length}]` });
       } else {
         emit({ kind: 'step', text: `[${i + 1}/${names.length}] ${name}: ${spec.type}` });
-        const { runBuiltin } = await import('./builtin.js');
         const bytes = await runBuiltin(spec, readSource, recipe.sourceDateEpoch);
         outputs = { [spec.output]: await cache.putBytes(bytes) };
       }

@@ -14,6 +14,10 @@ import { runMeasurements, type MeasurementsFile } from './measure.js';
 import { build, type BuildOptions, type BuildResult } from './orchestrate.js';
 import { buildRecord } from './provenance.js';
 import type { Recipe } from './recipe.js';
+import { generateKey, parsePrivateKey } from '../sign/keys.js';
+import { checkBuild } from './check.js';
+import { localSigner } from '../sign/signer.js';
+import { createManifest, MANIFEST_FORMATS } from '../manifest/create.js';
 
 export interface PipelineOptions extends BuildOptions {
   check?: boolean;
@@ -32,7 +36,6 @@ async function defaultKey(notice: (l: string) => void): Promise<{ path: string; 
   const dir = join(process.env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'cvm-measure');
   const path = join(dir, 'build-key.pem');
   if (await exists(path)) return { path, generated: false };
-  const { generateKey } = await import('../sign/keys.js');
   const k = generateKey('ecdsa-p256');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await writeFileAtomic(path, k.privatePem, 0o600);
@@ -55,7 +58,6 @@ export async function runPipeline(recipe: Recipe, opts: PipelineOptions): Promis
   let result: BuildResult;
   let check: PipelineResult['check'];
   if (opts.check) {
-    const { checkBuild } = await import('./check.js');
     const c = await checkBuild(recipe, o);
     result = c.first;
     const { env, ...rest } = c.variation;
@@ -79,9 +81,6 @@ export async function runPipeline(recipe: Recipe, opts: PipelineOptions): Promis
   if (recipe.sign) {
     opts.onProgress?.({ kind: 'step', text: 'signing' });
     const k = recipe.sign.key === 'default' ? await defaultKey(opts.notice ?? (() => {})) : { path: resolve(recipe.dir, recipe.sign.key), generated: false };
-    const { parsePrivateKey } = await import('../sign/keys.js');
-    const { localSigner } = await import('../sign/signer.js');
-    const { createManifest, MANIFEST_FORMATS } = await import('../manifest/create.js');
     const pem = await readFile(k.path).catch(() => {
       throw new InputError(`sign.key: cannot read ${k.path}`);
     });

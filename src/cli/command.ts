@@ -24,19 +24,17 @@ export function jsonOption(program: Command): Option {
   return program.createOption('--json', 'print one JSON object on stdout (shape documented in README)');
 }
 
-// kept on the command itself under a registered symbol: each CLI bundle has its own copy of this module
-const EXAMPLES = Symbol.for('cvm-measure.examples');
-type WithExamples = Command & { [EXAMPLES]?: string[] };
+const EXAMPLES = new WeakMap<Command, string[]>();
 
 /** Appends an "Examples:" block to a command's --help (and records it for the generated docs). */
 export function examples(cmd: Command, lines: string[]): Command {
-  (cmd as WithExamples)[EXAMPLES] = [...((cmd as WithExamples)[EXAMPLES] ?? []), ...lines];
+  EXAMPLES.set(cmd, [...(EXAMPLES.get(cmd) ?? []), ...lines]);
   return cmd.addHelpText('after', `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`);
 }
 
 /** The example command lines `examples()` gave `cmd`; for a command without its own, the first example of each subcommand. */
 export function examplesOf(cmd: Command): readonly string[] {
-  return (cmd as WithExamples)[EXAMPLES] ?? cmd.commands.flatMap((c) => examplesOf(c).slice(0, 1));
+  return EXAMPLES.get(cmd) ?? cmd.commands.flatMap((c) => examplesOf(c).slice(0, 1));
 }
 
 /** Gives a group (or the root) an "Examples:" block made, when help is shown, of its members' first examples. */

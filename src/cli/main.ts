@@ -1,6 +1,6 @@
-/** cvm-measure entry point: declares commands (cheap), runs one (its implementation is imported lazily). */
+/** cvm-measure entry point: declares the commands argv names (the command table imports their files) and runs one. */
 import { CommanderError } from 'commander';
-import { isCvmError } from '../errors.js';
+import { CvmError } from '../errors.js';
 import { printError } from './output.js';
 import { COMMANDS, createProgram, NEEDS_ALL, type Loader } from './program.js';
 
@@ -43,7 +43,7 @@ try {
   if (e instanceof CommanderError) {
     // commander already printed its message; help and version are successes
     process.exitCode = e.exitCode === 0 ? 0 : 2;
-  } else if (isCvmError(e)) {
+  } else if (e instanceof CvmError) {
     printError(e.message);
     process.exitCode = e.exitCode;
   } else {

@@ -4,7 +4,7 @@
  */
 export { CvmError, BuildError, InputError, FormatError, VerificationError } from '../errors.js';
 export { generateKey, keyId, parsePrivateKey, parsePublicKey, keyAlg, KEY_ALGS, ALGS as KEY_ALG_INFO, type KeyAlg, type AlgInfo, type GeneratedKey } from '../sign/keys.js';
-export { localSigner, commandSigner, type Signer } from '../sign/signer.js';
+export { localSigner, type Signer } from '../sign/signer.js';
 export { verifySignature } from '../sign/ecdsa.js';
 export { signSign1, parseSign1, verifySign1, HEADER as COSE_HEADER, COSE_SIGN1_TAG, type Sign1, type VerifiedSign1 } from '../sign/cose.js';
 export { pae, signEnvelope, verifyEnvelope, parseEnvelope, INTOTO_PAYLOAD_TYPE, type Envelope, type VerifiedEnvelope } from '../sign/dsse.js';

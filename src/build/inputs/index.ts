@@ -10,6 +10,8 @@ import { download } from '../../util/download.js';
 import { hashFile } from '../../util/fs.js';
 import type { Cache } from '../cache.js';
 import type { InputSpec } from '../recipe.js';
+import { aptDownload, aptSourceDownload, dscFiles } from './apt.js';
+import { execa } from 'execa';
 
 export interface PinnedFile {
   name: string;
@@ -104,7 +106,6 @@ export async function fetchInput(name: string, spec: Exclude<InputSpec, { kind: 
     }
     case 'debian-binary': {
       ctx.log(`apt-get download ${ref}`);
-      const { aptDownload } = await import('./apt.js');
       const dir = await cache.tempDir('deb');
       try {
         const deb = await aptDownload(spec.package, spec.version, dir);
@@ -115,7 +116,6 @@ export async function fetchInput(name: string, spec: Exclude<InputSpec, { kind: 
     }
     case 'debian-source': {
       ctx.log(`apt-get source --download-only ${ref}`);
-      const { aptSourceDownload, dscFiles } = await import('./apt.js');
       const dir = await cache.tempDir('src');
       try {
         const dscPath = await aptSourceDownload(spec.package, spec.version, dir, join(cache.root, 'apt'));
@@ -132,7 +132,6 @@ export async function fetchInput(name: string, spec: Exclude<InputSpec, { kind: 
     }
     case 'git': {
       ctx.log(`git archive ${ref}`);
-      const { execa } = await import('execa');
       const dir = await cache.tempDir('git');
       try {
         const git = (args: string[]) => execa('git', args, { cwd: dir, reject: false, all: true, env: { GIT_TERMINAL_PROMPT: '0' } });

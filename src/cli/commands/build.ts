@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { examples, jsonOption } from '../command.js';
-import { parseChoice, parseInteger } from '../options.js';
 
-interface Opts {
+export interface BuildOpts {
   out: string;
   backend: string;
   jobs?: string;
@@ -12,7 +11,10 @@ interface Opts {
   json?: boolean;
 }
 
-export function registerBuild(program: Command): void {
+/** The run (build-run.ts), imported only when the command runs: the build stack (execa, yaml, ajv, tar) is most of the CLI. */
+export type BuildAction = () => Promise<(recipeArg: string | undefined, opts: BuildOpts) => Promise<void>>;
+
+export function registerBuild(program: Command, run: BuildAction): void {
   const cmd = program
     .command('build')
     .description('build a recipe reproducibly in a sandbox, measure the artifacts and sign the reference values')
@@ -24,69 +26,7 @@ export function registerBuild(program: Command): void {
     .option('--rebuild', 'build every component again instead of reusing cached results (inputs still come from the cache)')
     .option('--check', 'build twice (no cache, varied workspace path, jobs, umask, hostname, locale, time) and compare every output')
     .addOption(jsonOption(program))
-    .action(async (recipeArg: string | undefined, opts: Opts) => {
-      const { BACKEND_PREFS } = await import('../../build/orchestrate.js');
-      const backend = parseChoice('--backend', opts.backend, BACKEND_PREFS);
-      const jobs = opts.jobs === undefined ? undefined : parseInteger('--jobs', opts.jobs, 1, 1024);
-      const { loadRecipe, DEFAULT_RECIPE } = await import('../../build/recipe.js');
-      const { runPipeline } = await import('../../build/pipeline.js');
-      const { progress, printJson, printLine, warn } = await import('../output.js');
-      const { VerificationError } = await import('../../errors.js');
-      const recipe = await loadRecipe(recipeArg ?? DEFAULT_RECIPE);
-      const p = progress();
-      const t0 = performance.now();
-      // the current step with its elapsed time, redrawn every second (progress() draws only on a TTY)
-      let step = { text: '', since: 0 };
-      const draw = () => step.text && p.step(`${step.text} ${Math.round((performance.now() - step.since) / 1000)}s`);
-      const ticker = setInterval(draw, 1000).unref();
-      const r = await runPipeline(recipe, {
-        out: opts.out,
-        backend,
-        ...(jobs ? { jobs } : {}),
-        locked: Boolean(opts.locked),
-        check: Boolean(opts.check),
-        rebuild: Boolean(opts.rebuild),
-        notice: warn,
-        onProgress: (e) => {
-          if (e.kind === 'step') {
-            step = { text: e.text, since: performance.now() };
-            draw();
-          } else {
-            step.text = '';
-            p.done(`${e.cached ? 'cached' : 'built '}  ${e.component} (${e.seconds.toFixed(1)} s)`);
-          }
-        },
-      }).finally(() => {
-        clearInterval(ticker);
-        p.done();
-      });
-      const seconds = (performance.now() - t0) / 1000;
-      if (opts.json) {
-        printJson({
-          recipe: { name: recipe.name, path: recipe.path, sha256: recipe.sha256 },
-          out: r.build.out,
-          backend: r.build.backend ?? null,
-          seconds: Math.round(seconds * 10) / 10,
-          components: r.build.components.map((c) => ({ name: c.name, type: c.type, cached: c.cached, seconds: Math.round(c.seconds * 10) / 10, cacheKey: c.key })),
-          artifacts: r.build.artifacts,
-          measurements: r.measurements.measurements.map((m) => m.kind),
-          files: { measurements: r.files.measurements, buildRecord: r.files.buildRecord, lock: r.build.lockFile ?? null, manifest: r.files.manifest },
-          signingKey: r.signingKey ?? null,
-          check: r.check ?? null,
-        });
-      } else {
-        for (const a of r.build.artifacts) printLine(`${a.sha256}  ${a.path}`);
-        printLine(`measurements: ${r.files.measurements} (${r.measurements.measurements.map((m) => m.kind).join(', ') || 'none'})`);
-        printLine(`build record: ${r.files.buildRecord}`);
-        if (r.files.manifest.length > 0) printLine(`signed manifest: ${r.files.manifest.length} files in ${opts.out}/manifest (key ${r.signingKey!.keyId.slice(0, 16)}…)`);
-        if (r.check) printLine(r.check.identical ? `check: both builds identical (${r.build.artifacts.length} outputs)` : 'check: outputs DIFFER');
-        printLine(`done in ${seconds.toFixed(1)} s`);
-      }
-      if (r.check && !r.check.identical) {
-        const d = r.check.differences[0]!;
-        throw new VerificationError(`not reproducible: ${r.check.differences.map((x) => x.artifact).join(', ')} differ; ${d.artifact}: ${d.parts.slice(0, 3).join('; ')}${d.parts.length > 3 ? `; +${d.parts.length - 3} more` : ''}`);
-      }
-    });
+    .action(async (recipeArg: string | undefined, opts: BuildOpts) => (await run())(recipeArg, opts));
   examples(cmd, [
     'cvm-measure build',
     'cvm-measure build recipes/uki.yaml --out out/uki',

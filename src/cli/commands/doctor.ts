@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { examples, jsonOption } from '../command.js';
 import { parseChoice } from '../options.js';
+import { checkRequirements, installPackages } from '../../build/system.js';
+import { printJson, printLine, warn } from '../output.js';
 
 export function registerDoctor(program: Command): void {
   const cmd = program
@@ -10,8 +12,6 @@ export function registerDoctor(program: Command): void {
     .option('--fix', 'apt-get install whatever is missing')
     .addOption(jsonOption(program))
     .action(async (opts: { for: string; fix?: boolean; json?: boolean }) => {
-      const { checkRequirements, installPackages } = await import('../../build/system.js');
-      const { printJson, printLine, warn } = await import('../output.js');
       const which = parseChoice('--for', opts.for, ['build', 'test', 'all'] as const);
       const purposes = which === 'all' ? (['build', 'test'] as const) : ([which] as const);
       let status = await checkRequirements(purposes);

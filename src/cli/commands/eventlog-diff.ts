@@ -1,6 +1,12 @@
 import type { Command } from 'commander';
 import { examples, group, jsonOption } from '../command.js';
 import { parseChoice } from '../options.js';
+import { readInput } from '../../util/fs.js';
+import { InputError } from '../../errors.js';
+import { parseEventLog } from '../../formats/tcg-eventlog.js';
+import { diffEventLog, type ExpectedEvent } from '../../measure/tpm/eventlog-diff.js';
+import { printJson, printLine } from '../output.js';
+import type { HashAlg } from '../../tcg/index.js';
 
 interface Opts {
   expected: string;
@@ -17,12 +23,8 @@ export function registerEventlogDiff(program: Command): void {
     .option('--bank <alg>', 'bank to compare: sha1, sha256 or sha384 (default: sha256 if both have it)')
     .addOption(jsonOption(program))
     .action(async (path: string, opts: Opts) => {
-      const { readInput } = await import('../../util/fs.js');
-      const { InputError } = await import('../../errors.js');
-      const { parseEventLog } = await import('../../formats/tcg-eventlog.js');
-      const { diffEventLog } = await import('../../measure/tpm/eventlog-diff.js');
       const log = parseEventLog(await readInput(path, 'event log'));
-      let expected: { kind?: string; pcrs?: Record<string, Record<string, string>>; events?: import('../../measure/tpm/eventlog-diff.js').ExpectedEvent[] };
+      let expected: { kind?: string; pcrs?: Record<string, Record<string, string>>; events?: ExpectedEvent[] };
       try {
         expected = JSON.parse((await readInput(opts.expected, 'prediction')).toString('utf8')) as typeof expected;
       } catch (e) {
@@ -31,11 +33,10 @@ export function registerEventlogDiff(program: Command): void {
       }
       if (expected.kind !== 'pcr' || !expected.pcrs || !Array.isArray(expected.events)) throw new InputError(`${opts.expected}: not the --json output of \`measure pcr\` (needs kind "pcr", pcrs and events)`);
       const banks = Object.keys(expected.pcrs).filter((b) => (log.algorithms as string[]).includes(b));
-      const alg = opts.bank ? parseChoice('--bank', opts.bank, ['sha1', 'sha256', 'sha384'] as const) : ((banks.includes('sha256') ? 'sha256' : banks[0]) as import('../../tcg/index.js').HashAlg | undefined);
+      const alg = opts.bank ? parseChoice('--bank', opts.bank, ['sha1', 'sha256', 'sha384'] as const) : ((banks.includes('sha256') ? 'sha256' : banks[0]) as HashAlg | undefined);
       if (!alg || !banks.includes(alg)) throw new InputError(`no common bank: the log has ${log.algorithms.join(', ')}, the prediction ${Object.keys(expected.pcrs).join(', ')}`);
       const pcrs = Object.keys(expected.pcrs[alg]!).map(Number);
       const diff = diffEventLog(log.events, expected.events, pcrs, alg);
-      const { printJson, printLine } = await import('../output.js');
       if (!diff.match) process.exitCode = 1;
       if (opts.json) return printJson({ kind: 'pcr', log: path, ...diff });
       if (diff.match) return printLine(`${path}: every predicted PCR (${pcrs.join(', ')}) matches event for event (${alg})`);

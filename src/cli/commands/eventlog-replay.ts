@@ -1,5 +1,12 @@
 import type { Command } from 'commander';
 import { examples, group, jsonOption } from '../command.js';
+import { readInput } from '../../util/fs.js';
+import { parseEventLog, replayEventLog } from '../../formats/tcg-eventlog.js';
+import { EV_NO_ACTION, registerName, REPLAY_ALGS } from '../../tcg/index.js';
+import { printJson, printLine, warn } from '../output.js';
+import { parseCcelTable, type CcelTable } from '../../formats/ccel.js';
+import { InputError } from '../../errors.js';
+import { groupByComponent } from '../../formats/eventlog-components.js';
 
 interface Opts {
   ccelTable?: string;
@@ -18,17 +25,11 @@ export function registerEventlogReplay(program: Command): void {
     .option('--explain', 'group events by component (firmware, variables, boot loader, kernel, cmdline, initrd)')
     .addOption(jsonOption(program))
     .action(async (path: string, opts: Opts) => {
-      const { readInput } = await import('../../util/fs.js');
-      const { parseEventLog, replayEventLog } = await import('../../formats/tcg-eventlog.js');
-      const { REPLAY_ALGS, registerName, EV_NO_ACTION } = await import('../../tcg/index.js');
-      const { printJson, printLine, warn } = await import('../output.js');
       let bytes = await readInput(path, 'event log');
-      let table: import('../../formats/ccel.js').CcelTable | undefined;
+      let table: CcelTable | undefined;
       if (opts.ccelTable) {
-        const { parseCcelTable } = await import('../../formats/ccel.js');
         table = parseCcelTable(await readInput(opts.ccelTable, 'CCEL table'));
         if (table.ccTypeName !== 'TDX') {
-          const { InputError } = await import('../../errors.js');
           throw new InputError(`${opts.ccelTable}: CCEL table is for CC type ${table.ccTypeName}, not TDX`);
         }
         if (bytes.length > table.laml) bytes = bytes.subarray(0, table.laml);
@@ -61,7 +62,6 @@ export function registerEventlogReplay(program: Command): void {
       if (ccel) {
         const r = banks.sha384;
         if (!r) {
-          const { InputError } = await import('../../errors.js');
           throw new InputError(`${path}: a CCEL log must carry SHA-384 digests, this one has ${log.algorithms.join(', ')}`);
         }
         out.rtmr = Object.fromEntries([0, 1, 2, 3].map((i) => [String(i), r[`rtmr${i}`]]));
@@ -71,7 +71,6 @@ export function registerEventlogReplay(program: Command): void {
       out.events = events;
       let groups: { component: string; events: number[] }[] | undefined;
       if (opts.explain) {
-        const { groupByComponent } = await import('../../formats/eventlog-components.js');
         groups = groupByComponent(log.events);
         out.components = groups;
       }

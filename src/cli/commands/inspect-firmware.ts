@@ -1,6 +1,11 @@
 import type { Command } from 'commander';
 import { examples, group, jsonOption } from '../command.js';
 import { toHex } from '../../util/bytes.js';
+import { readInput } from '../../util/fs.js';
+import { createHash } from 'node:crypto';
+import { describeOvmf, parseOvmf } from '../../formats/ovmf.js';
+import { snpFirmwareSeed } from '../../measure/snp/launch.js';
+import { printJson, printLine } from '../output.js';
 
 export function registerInspectFirmware(program: Command): void {
   const cmd = group(program, 'inspect')
@@ -9,11 +14,6 @@ export function registerInspectFirmware(program: Command): void {
     .argument('<file>', 'OVMF / SVSM image')
     .addOption(jsonOption(program))
     .action(async (file: string, opts: { json?: boolean }) => {
-      const { readInput } = await import('../../util/fs.js');
-      const { createHash } = await import('node:crypto');
-      const { describeOvmf, parseOvmf } = await import('../../formats/ovmf.js');
-      const { snpFirmwareSeed } = await import('../../measure/snp/launch.js');
-      const { printJson, printLine } = await import('../output.js');
       const image = await readInput(file, 'firmware');
       const d = describeOvmf(parseOvmf(image));
       const pageAligned = image.length > 0 && image.length % 0x1000 === 0 && image.length <= 0x1_0000_0000;

@@ -1,5 +1,10 @@
 import type { Command } from 'commander';
 import { examples, group, jsonOption } from '../command.js';
+import { generateKey, KEY_ALGS } from '../../sign/keys.js';
+import { parseChoice } from '../options.js';
+import { exists, writeFileAtomic } from '../../util/fs.js';
+import { InputError } from '../../errors.js';
+import { printJson, printLine } from '../output.js';
 
 interface Opts {
   alg: string;
@@ -22,11 +27,6 @@ export function registerKeysGenerate(program: Command): void {
     .option('--force', 'overwrite existing key files')
     .addOption(jsonOption(program))
     .action(async (opts: Opts) => {
-      const { generateKey, KEY_ALGS } = await import('../../sign/keys.js');
-      const { parseChoice } = await import('../options.js');
-      const { exists, writeFileAtomic } = await import('../../util/fs.js');
-      const { InputError } = await import('../../errors.js');
-      const { printJson, printLine } = await import('../output.js');
       const alg = parseChoice('--alg', opts.alg, KEY_ALGS);
       const pub = publicKeyPath(opts.out);
       for (const p of [opts.out, pub]) {

@@ -1,5 +1,8 @@
 import type { Command } from 'commander';
 import { examples, group, jsonOption } from '../command.js';
+import { readInput } from '../../util/fs.js';
+import { printJson, printLine } from '../output.js';
+import { inspectManifest, inspectText } from '../../manifest/inspect.js';
 
 export function registerManifestInspect(program: Command): void {
   const cmd = group(program, 'manifest')
@@ -8,9 +11,6 @@ export function registerManifestInspect(program: Command): void {
     .argument('<file>', 'a file written by `manifest create` (or any CoRIM / COSE_Sign1 / DSSE envelope)')
     .addOption(jsonOption(program))
     .action(async (file: string, opts: { json?: boolean }) => {
-      const { readInput } = await import('../../util/fs.js');
-      const { printJson, printLine } = await import('../output.js');
-      const { inspectManifest, inspectText } = await import('../../manifest/inspect.js');
       const info = inspectManifest(await readInput(file, 'manifest'));
       if (opts.json) printJson(info);
       else for (const l of inspectText(info)) printLine(l);

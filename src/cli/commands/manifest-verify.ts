@@ -1,5 +1,12 @@
 import type { Command } from 'commander';
 import { examples, group, jsonOption } from '../command.js';
+import { UsageError } from '../../errors.js';
+import { readInput } from '../../util/fs.js';
+import { parseInteger } from '../options.js';
+import { parseTime } from '../time.js';
+import { printJson, printLine } from '../output.js';
+import { parsePublicKey } from '../../sign/keys.js';
+import { verifyManifest } from '../../manifest/verify.js';
 
 interface Opts {
   trust: string[];
@@ -18,13 +25,6 @@ export function registerManifestVerify(program: Command): void {
     .option('--at <time>', 'check validity windows at this time instead of now (ISO 8601 or epoch seconds)')
     .addOption(jsonOption(program))
     .action(async (files: string[], opts: Opts) => {
-      const { UsageError } = await import('../../errors.js');
-      const { readInput } = await import('../../util/fs.js');
-      const { parseInteger } = await import('../options.js');
-      const { parseTime } = await import('../time.js');
-      const { printJson, printLine } = await import('../output.js');
-      const { parsePublicKey } = await import('../../sign/keys.js');
-      const { verifyManifest } = await import('../../manifest/verify.js');
       if (opts.trust.length === 0) throw new UsageError('--trust: at least one public key is needed');
       const trusted = [];
       for (const p of opts.trust) trusted.push(parsePublicKey(await readInput(p, 'public key'), p));

@@ -1,6 +1,12 @@
 import type { Command } from 'commander';
 import { examples, group, jsonOption } from '../command.js';
 import { parseChoice, parseInteger } from '../options.js';
+import { InputError, UsageError } from '../../errors.js';
+import { readInput } from '../../util/fs.js';
+import { pcrMeasurement } from '../../measure/tpm/report.js';
+import { x509IssuedBy as issuedBy } from '../../sign/x509.js';
+import { printJson, printLine } from '../output.js';
+import { open } from 'node:fs/promises';
 
 interface Opts {
   boot: string;
@@ -41,7 +47,6 @@ export function registerMeasurePcr(program: Command): void {
     .option('--banks <list>', 'PCR banks, comma-separated: sha1,sha256,sha384', 'sha1,sha256,sha384')
     .addOption(jsonOption(program))
     .action(async (opts: Opts) => {
-      const { UsageError } = await import('../../errors.js');
       const shape = parseChoice('--boot', opts.boot, ['direct', 'uki'] as const);
       const banks = opts.banks.split(',').map((b) => parseChoice('--banks', b.trim(), ['sha1', 'sha256', 'sha384'] as const));
       const machine = parseChoice('--machine', opts.machine, ['q35', 'pc'] as const);
@@ -59,10 +64,6 @@ export function registerMeasurePcr(program: Command): void {
         if (!opts.uki) throw new UsageError('--boot uki needs --uki');
         if (opts.disk && opts.gpt) throw new UsageError('give --disk or --gpt, not both');
       }
-
-      const { readInput } = await import('../../util/fs.js');
-      const { pcrMeasurement } = await import('../../measure/tpm/report.js');
-      const { x509IssuedBy: issuedBy } = await import('../../sign/x509.js');
       const file = async (name: string, what: string) => ({ name, bytes: await readInput(name, what) });
       const vars = opts.vars ? await file(opts.vars, 'VARS firmware volume') : undefined;
       const out =
@@ -75,7 +76,6 @@ export function registerMeasurePcr(program: Command): void {
               { shape, vars, uki: await file(opts.uki!, 'UKI'), gpt: opts.disk ? await readHead(opts.disk, DISK_HEAD) : opts.gpt ? await readInput(opts.gpt, 'GPT') : undefined },
               { banks, stubVersion, issuedBy },
             );
-      const { printJson, printLine } = await import('../output.js');
       if (opts.json) return printJson(out);
       for (const [alg, regs] of Object.entries(out.pcrs)) for (const [i, v] of Object.entries(regs)) printLine(`${alg.padEnd(6)} PCR${i.padEnd(2)} ${v}`);
       for (const [i, why] of Object.entries(out.notPredicted)) printLine(`not predicted PCR${i}: ${why}`);
@@ -89,8 +89,6 @@ export function registerMeasurePcr(program: Command): void {
 
 /** The first `n` bytes of a (possibly huge) disk image. */
 async function readHead(path: string, n: number): Promise<Buffer> {
-  const { open } = await import('node:fs/promises');
-  const { InputError } = await import('../../errors.js');
   try {
     const fh = await open(path, 'r');
     try {

@@ -1,7 +1,12 @@
 import type { Command } from 'commander';
 import { InputError, UsageError } from '../../errors.js';
 import { examples, group, jsonOption } from '../command.js';
+import { stat } from 'node:fs/promises';
+import { snpMeasurement, snpSeedMeasurement } from '../../measure/snp/report.js';
+import { fromHex } from '../../util/bytes.js';
+import { readInput } from '../../util/fs.js';
 import { parseBigInt, parseChoice, parseCountList, parseInteger } from '../options.js';
+import { printJson, printLine, warn } from '../output.js';
 
 interface Opts {
   firmware: string;
@@ -121,13 +126,6 @@ async function run(o: Opts): Promise<void> {
   const vcpus = o.vcpus === undefined ? [1] : parseCountList('--vcpus', o.vcpus);
   const guestFeatures = parseBigInt('--guest-features', o.guestFeatures);
   const quirks = parseQuirks(o.quirk ?? []);
-  const [{ fromHex }, { readInput }, { stat }, { snpMeasurement, snpSeedMeasurement }, { printJson, printLine, warn }] = await Promise.all([
-    import('../../util/bytes.js'),
-    import('../../util/fs.js'),
-    import('node:fs/promises'),
-    import('../../measure/snp/report.js'),
-    import('../output.js'),
-  ]);
   const seed = o.seed === undefined ? undefined : fromHex(o.seed, '--seed', 48);
   const file = async (name: string, what: string) => ({ name, bytes: await readInput(name, what) });
 

@@ -1,6 +1,11 @@
 import type { Command } from 'commander';
 import { examples, group, jsonOption } from '../command.js';
 import { parseInteger } from '../options.js';
+import { InputError, UsageError } from '../../errors.js';
+import { readInput } from '../../util/fs.js';
+import { tdShimMeasurement } from '../../measure/tdx/report.js';
+import { printJson, printLine } from '../output.js';
+import type { TeeInfoManifest } from '../../measure/tdx/td-shim.js';
 
 interface Opts {
   kernel?: string;
@@ -26,18 +31,15 @@ export function registerMeasureTdShimPayload(program: Command): void {
     .option('--separator <n>', 'separator td-shim extends into RTMR0/RTMR1 for the TEE_INFO hash', '0')
     .addOption(jsonOption(program))
     .action(async (opts: Opts) => {
-      const { UsageError, InputError } = await import('../../errors.js');
       if (!opts.kernel && opts.param === undefined && !opts.shim) throw new UsageError('give --kernel, --param and/or --shim');
       if (opts.teeInfo && !opts.shim) throw new UsageError('--tee-info needs --shim');
       const kernelSize = parseInteger('--kernel-size', opts.kernelSize, 1, 1 << 30);
       const paramSize = parseInteger('--param-size', opts.paramSize, 1, 1 << 30);
       const separator = parseInteger('--separator', opts.separator, 0, 0xffffffff);
-      const { readInput } = await import('../../util/fs.js');
-      const { tdShimMeasurement } = await import('../../measure/tdx/report.js');
       const file = async (name: string, what: string) => ({ name, bytes: await readInput(name, what) });
       const kernel = opts.kernel ? await file(opts.kernel, 'kernel') : undefined;
       const shim = opts.shim ? await file(opts.shim, 'td-shim image') : undefined;
-      let teeInfo: import('../../measure/tdx/td-shim.js').TeeInfoManifest | undefined;
+      let teeInfo: TeeInfoManifest | undefined;
       if (opts.teeInfo) {
         try {
           teeInfo = JSON.parse((await readInput(opts.teeInfo, 'TEE_INFO manifest')).toString('utf8')) as typeof teeInfo;
@@ -50,7 +52,6 @@ export function registerMeasureTdShimPayload(program: Command): void {
         }
       }
       const out = tdShimMeasurement({ kernel, param: opts.param, shim, teeInfo }, { kernelSize, paramSize, separator });
-      const { printJson, printLine } = await import('../output.js');
       if (opts.json) return printJson(out);
       if (out.payload) printLine(`payload: ${out.payload.sha384}`);
       if (out.param) printLine(`param:   ${out.param.sha384}`);

@@ -1,6 +1,11 @@
 import type { Command } from 'commander';
 import { examples, group, jsonOption } from '../command.js';
 import { parseChoice, parseInteger } from '../options.js';
+import { UsageError } from '../../errors.js';
+import { PAGE_ORDERS } from '../../measure/tdx/mrtd.js';
+import { readInput } from '../../util/fs.js';
+import { tdxMeasurement } from '../../measure/tdx/report.js';
+import { printJson, printLine } from '../output.js';
 
 interface Opts {
   firmware: string;
@@ -26,8 +31,6 @@ export function registerMeasureTdx(program: Command): void {
     .option('--qemu-version <x.y>', 'QEMU version of the host: before 10.2 QEMU patches the kernel setup header before OVMF measures it', '9.2')
     .addOption(jsonOption(program))
     .action(async (opts: Opts) => {
-      const { UsageError } = await import('../../errors.js');
-      const { PAGE_ORDERS } = await import('../../measure/tdx/mrtd.js');
       const pageOrder = parseChoice('--page-order', opts.pageOrder, PAGE_ORDERS);
       const memMiB = parseInteger('--mem', opts.mem ?? '2048', 1, 16 << 20);
       if (!opts.kernel && (opts.initrd || opts.append !== undefined)) throw new UsageError(`${opts.initrd ? '--initrd' : '--append'} needs --kernel`);
@@ -35,14 +38,11 @@ export function registerMeasureTdx(program: Command): void {
       if (opts.kernel && !/^\d+\.\d+(\.\d+)?$/.test(qemuVersion)) {
         throw new UsageError(`--qemu-version: expected a version such as 9.2 or 10.2.0, got ${JSON.stringify(qemuVersion)}`);
       }
-      const { readInput } = await import('../../util/fs.js');
-      const { tdxMeasurement } = await import('../../measure/tdx/report.js');
       const file = async (name: string, what: string) => ({ name, bytes: await readInput(name, what) });
       const firmware = await file(opts.firmware, 'firmware');
       const kernel = opts.kernel ? await file(opts.kernel, 'kernel') : undefined;
       const initrd = opts.initrd ? await file(opts.initrd, 'initrd') : undefined;
       const out = tdxMeasurement({ firmware, kernel, initrd, cmdline: opts.append }, { pageOrder, memMiB, qemuVersion });
-      const { printJson, printLine } = await import('../output.js');
       if (opts.json) return printJson(out);
       printLine(`MRTD (${pageOrder}): ${out.mrtd}`);
       if (out.rtmr) {

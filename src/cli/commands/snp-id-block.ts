@@ -1,5 +1,12 @@
 import type { Command } from 'commander';
 import { examples, group, jsonOption } from '../command.js';
+import { parseBigInt, parseInteger } from '../options.js';
+import { fromHex, toHex } from '../../util/bytes.js';
+import { readInput } from '../../util/fs.js';
+import { createPrivateKey } from 'node:crypto';
+import { InputError } from '../../errors.js';
+import { createIdBlockFromKeys } from '../../sign/snp-id-block.js';
+import { printJson, printLine } from '../output.js';
 
 interface Opts {
   digest: string;
@@ -25,13 +32,6 @@ export function registerSnpIdBlock(program: Command): void {
     .option('--policy <value>', 'guest POLICY', '0x30000')
     .addOption(jsonOption(program))
     .action(async (o: Opts) => {
-      const { parseBigInt, parseInteger } = await import('../options.js');
-      const { fromHex, toHex } = await import('../../util/bytes.js');
-      const { readInput } = await import('../../util/fs.js');
-      const { createPrivateKey } = await import('node:crypto');
-      const { InputError } = await import('../../errors.js');
-      const { createIdBlockFromKeys } = await import('../../sign/snp-id-block.js');
-      const { printJson, printLine } = await import('../output.js');
       const key = async (path: string, what: string) => {
         const pem = await readInput(path, what);
         try {

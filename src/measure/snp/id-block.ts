@@ -72,7 +72,7 @@ export function snpPublicKey(key: Pick<SnpSigningKey, 'publicKey'>): Uint8Array 
   return out;
 }
 
-/** SNP ABI chapter 10 ECDSA signature (0x200 bytes): R[72], S[72] little-endian, reserved; over SHA-384 of `data`. */
+/** SNP ABI chapter 10 ECDSA signature (0x200 bytes): R[72], S[72] little-endian, reserved; over SHA-384 of `data`. @throws {InputError} when the key's signature is not 96 bytes of R‖S. */
 export function snpSign(key: SnpSigningKey, data: Uint8Array): Uint8Array {
   const rs = key.sign(data);
   if (rs.length !== 96) throw new InputError(`a P-384 signature (R || S) is 96 bytes, the signer returned ${rs.length}`);

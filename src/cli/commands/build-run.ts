@@ -1,0 +1,67 @@
+/** `cvm-measure build`'s run; its declaration is build.ts (the command table loads this file only to run it). */
+import { BACKEND_PREFS } from '../../build/orchestrate.js';
+import { runPipeline } from '../../build/pipeline.js';
+import { DEFAULT_RECIPE, loadRecipe } from '../../build/recipe.js';
+import { VerificationError } from '../../errors.js';
+import { parseChoice, parseInteger } from '../options.js';
+import { printJson, printLine, progress, warn } from '../output.js';
+import type { BuildOpts } from './build.js';
+
+export async function runBuild(recipeArg: string | undefined, opts: BuildOpts): Promise<void> {
+  const backend = parseChoice('--backend', opts.backend, BACKEND_PREFS);
+  const jobs = opts.jobs === undefined ? undefined : parseInteger('--jobs', opts.jobs, 1, 1024);
+  const recipe = await loadRecipe(recipeArg ?? DEFAULT_RECIPE);
+  const p = progress();
+  const t0 = performance.now();
+  // the current step with its elapsed time, redrawn every second (progress() draws only on a TTY)
+  let step = { text: '', since: 0 };
+  const draw = () => step.text && p.step(`${step.text} ${Math.round((performance.now() - step.since) / 1000)}s`);
+  const ticker = setInterval(draw, 1000).unref();
+  const r = await runPipeline(recipe, {
+    out: opts.out,
+    backend,
+    ...(jobs ? { jobs } : {}),
+    locked: Boolean(opts.locked),
+    check: Boolean(opts.check),
+    rebuild: Boolean(opts.rebuild),
+    notice: warn,
+    onProgress: (e) => {
+      if (e.kind === 'step') {
+        step = { text: e.text, since: performance.now() };
+        draw();
+      } else {
+        step.text = '';
+        p.done(`${e.cached ? 'cached' : 'built '}  ${e.component} (${e.seconds.toFixed(1)} s)`);
+      }
+    },
+  }).finally(() => {
+    clearInterval(ticker);
+    p.done();
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  if (opts.json) {
+    printJson({
+      recipe: { name: recipe.name, path: recipe.path, sha256: recipe.sha256 },
+      out: r.build.out,
+      backend: r.build.backend ?? null,
+      seconds: Math.round(seconds * 10) / 10,
+      components: r.build.components.map((c) => ({ name: c.name, type: c.type, cached: c.cached, seconds: Math.round(c.seconds * 10) / 10, cacheKey: c.key })),
+      artifacts: r.build.artifacts,
+      measurements: r.measurements.measurements.map((m) => m.kind),
+      files: { measurements: r.files.measurements, buildRecord: r.files.buildRecord, lock: r.build.lockFile ?? null, manifest: r.files.manifest },
+      signingKey: r.signingKey ?? null,
+      check: r.check ?? null,
+    });
+  } else {
+    for (const a of r.build.artifacts) printLine(`${a.sha256}  ${a.path}`);
+    printLine(`measurements: ${r.files.measurements} (${r.measurements.measurements.map((m) => m.kind).join(', ') || 'none'})`);
+    printLine(`build record: ${r.files.buildRecord}`);
+    if (r.files.manifest.length > 0) printLine(`signed manifest: ${r.files.manifest.length} files in ${opts.out}/manifest (key ${r.signingKey!.keyId.slice(0, 16)}…)`);
+    if (r.check) printLine(r.check.identical ? `check: both builds identical (${r.build.artifacts.length} outputs)` : 'check: outputs DIFFER');
+    printLine(`done in ${seconds.toFixed(1)} s`);
+  }
+  if (r.check && !r.check.identical) {
+    const d = r.check.differences[0]!;
+    throw new VerificationError(`not reproducible: ${r.check.differences.map((x) => x.artifact).join(', ')} differ; ${d.artifact}: ${d.parts.slice(0, 3).join('; ')}${d.parts.length > 3 ? `; +${d.parts.length - 3} more` : ''}`);
+  }
+}
