@@ -3,12 +3,8 @@
  * no stack) and exits with `exitCode`; anything else is an internal error (exit 1, stack only with
  * CVM_DEBUG=1).
  */
-const BRAND = Symbol.for('cvm-measure.error');
-
 export class CvmError extends Error {
   override readonly name: string = 'CvmError';
-  /** Marks cvm-measure errors across module copies (each CLI command is a separate bundle). */
-  readonly [BRAND] = true;
   /** 1: the input or the evidence is wrong; 2: the command line is wrong. */
   readonly exitCode: 1 | 2 = 1;
 }
@@ -45,7 +41,7 @@ export class BuildError extends CvmError {
   override readonly name = 'BuildError';
 }
 
-/** Whether `e` is one of this package's errors — by brand, so it holds across bundles with their own copy of the classes. */
+/** Whether `e` is one of this package's errors (`import` and `require` load the same module, so one class). */
 export function isCvmError(e: unknown): e is CvmError {
-  return e instanceof Error && (e as Partial<Record<typeof BRAND, boolean>>)[BRAND] === true;
+  return e instanceof CvmError;
 }

@@ -13,7 +13,16 @@ describe('cli conventions', () => {
   it('exits 2 on an unknown option', async () => {
     const r = await cli(['doctor', '--no-such-flag']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("unknown option '--no-such-flag'");
+    expect(r.stderr).toBe("cvm-measure: error: unknown option '--no-such-flag' (run with --help for usage)\n");
+  });
+
+  it('--json prints one object on failure too, beside the one stderr line', async () => {
+    const usage = await cli(['doctor', '--no-such-flag', '--json']);
+    expect([usage.code, JSON.parse(usage.stdout)]).toEqual([2, { ok: false, error: { code: 'UsageError', message: "unknown option '--no-such-flag'" } }]);
+    const input = await cli(['inspect', 'firmware', '/nonexistent/OVMF.fd', '--json']);
+    expect(input.code).toBe(1);
+    expect(JSON.parse(input.stdout)).toMatchObject({ ok: false, error: { code: 'InputError' } });
+    expect(input.stderr.trim().split('\n')).toHaveLength(1);
   });
   it('exits 2 with one line on a bad option value', async () => {
     const r = await cli(['doctor', '--for', 'nothing']);

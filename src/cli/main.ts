@@ -1,7 +1,7 @@
 /** cvm-measure entry point: declares the commands argv names (the command table imports their files) and runs one. */
 import { CommanderError } from 'commander';
 import { CvmError } from '../errors.js';
-import { printError } from './output.js';
+import { printError, printJson } from './output.js';
 import { COMMANDS, createProgram, NEEDS_ALL, type Loader } from './program.js';
 
 // The bin's launcher line (esbuild.config.mjs) moved NODE_EXTRA_CA_CERTS aside so Node does not parse
@@ -37,17 +37,26 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
+/** With --json, a failure is also one object on stdout: {"ok": false, "error": {"code", "message"}}. */
+const failure = (code: string, message: string) => {
+  if (args.includes('--json')) printJson({ ok: false, error: { code, message } });
+};
+
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
   if (e instanceof CommanderError) {
-    // commander already printed its message; help and version are successes
+    // commander already printed its one line; help and version are successes
     process.exitCode = e.exitCode === 0 ? 0 : 2;
+    if (e.exitCode !== 0) failure('UsageError', e.message.replace(/^error: /, ''));
   } else if (e instanceof CvmError) {
     printError(e.message);
+    failure(e.name, e.message);
     process.exitCode = e.exitCode;
   } else {
-    printError(`internal error: ${e instanceof Error ? e.message : String(e)}`);
+    const message = `internal error: ${e instanceof Error ? e.message : String(e)}`;
+    printError(message);
+    failure('InternalError', message);
     if (process.env.CVM_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
     process.exitCode = 1;
   }

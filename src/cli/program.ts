@@ -44,7 +44,8 @@ export function createProgram(): Command {
   const program = new Command('cvm-measure')
     .description('Reproducible, checkable confidential-VM measurements (SEV-SNP, TDX, vTPM)')
     .version(packageVersion())
-    .showHelpAfterError('(run with --help for usage)')
+    // one line, as every other error: `cvm-measure: error: <what> (run with --help for usage)`
+    .configureOutput({ outputError: (str, write) => write(`cvm-measure: error: ${str.trim().replace(/^error: /, '')} (run with --help for usage)\n`) })
     .exitOverride();
   return memberExamples(program);
 }
