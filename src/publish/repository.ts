@@ -78,11 +78,11 @@ export function lookupsFor(rv: ReferenceValues): { path: string; platform: Looku
   for (const s of rv.snp) for (const [vcpus, d] of Object.entries(s.launchDigests)) out.push({ path: `by-measurement/snp/${d.toLowerCase()}.json`, platform: 'snp', value: d.toLowerCase(), parameters: { ...s.parameters, vcpus: Number(vcpus) } });
   for (const t of rv.tdx) out.push({ path: `by-measurement/tdx/${t.mrtd.toLowerCase()}.json`, platform: 'tdx', value: t.mrtd.toLowerCase(), parameters: { ...t.parameters } });
   for (const p of rv.pcr) {
-    for (const [bank, pcrs] of Object.entries(p.banks)) {
+    for (const [bank, pcrs] of Object.entries(p.banks).filter(([b]) => /^[a-z0-9]{1,16}$/.test(b))) {
       for (const [index, v] of Object.entries(pcrs)) out.push({ path: `by-measurement/pcr/${bank}/${v.toLowerCase()}.json`, platform: 'pcr', value: v.toLowerCase(), parameters: { ...p.parameters, pcr: Number(index) } });
     }
   }
-  return out.filter((l) => /^[0-9a-f]{32,128}$/.test(l.value) && /^[a-z0-9]+$/.test(l.path.split('/')[2]!));
+  return out.filter((l) => /^[0-9a-f]{32,128}$/.test(l.value));
 }
 
 /** Signs index bytes: a Statement whose subjects are the new index and, while the new index.json is not yet renamed into place, the previous one. */

@@ -16,6 +16,8 @@ interface Opts {
 }
 
 export function registerPublish(program: Command): void {
+  // the root's own --version must not swallow `publish --version V`: root options only before the command
+  program.enablePositionalOptions();
   const cmd = program
     .command('publish')
     .description('add a `manifest create` output directory to a static reference-value repository as releases/NAME/VERSION and re-sign its index (atomic; published versions are immutable)')
