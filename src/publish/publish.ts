@@ -119,6 +119,8 @@ export async function publishRelease(outDir: string, o: PublishOptions): Promise
   await mkdir(o.repo, { recursive: true });
   const unlock = await lock(o.repo);
   try {
+    // staging left by an interrupted publish (we hold the lock: no other publish is running)
+    for (const n of await readdir(o.repo)) if (n.startsWith('.staging-')) await rm(join(o.repo, n), { recursive: true, force: true });
     const cur = await currentIndex(o.repo, o.signers);
     const published = cur?.index.releases.find((r) => r.name === o.name && r.version === o.version);
     if (published) {
