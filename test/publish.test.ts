@@ -276,7 +276,7 @@ describeShared('publish / serve / fetch', () => {
     const t0 = Date.now();
     expect((await cli(['publish', join(dir, 'snp'), '--repo', kr, '--name', 'r', '--version', '0', '--key', key], { env: pauses })).code).toBe(0);
     // kills spread from the start of the process to past the end of a whole publish
-    const step = Math.ceil((Date.now() - t0) / 14);
+    const step = Math.ceil((Date.now() - t0) / 8);
     const trusted = [parsePublicKey(readFileSync(pub), pub)];
     let version = 1;
     const seen = { old: 0, new: 0, halfway: 0 };
@@ -299,6 +299,7 @@ describeShared('publish / serve / fetch', () => {
       }
       version = f.indexVersion;
     }
+    process.stderr.write(`kill -9 outcomes: ${JSON.stringify(seen)}\n`);
     expect(seen.old).toBeGreaterThan(0);
     expect(seen.new + seen.halfway).toBeGreaterThan(0);
     // and the repository still takes a publish afterwards
