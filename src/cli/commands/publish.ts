@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { publishRelease } from '../../publish/publish.js';
 import { parsePrivateKey } from '../../sign/keys.js';
-import { localSigner } from '../../sign/signer.js';
 import { readInput } from '../../util/fs.js';
 import { examples, jsonOption } from '../command.js';
 import { printJson, printLine } from '../output.js';
@@ -29,6 +28,8 @@ export function registerPublish(program: Command): void {
     .addOption(jsonOption(program))
     .action(async (outDir: string, opts: Opts) => {
       if (opts.key.length === 0) throw new UsageError('--key is required: the repository index is signed');
+      // lazily: the signer loads execa and @noble/curves, which --help must not (see esbuild.config.mjs)
+      const { localSigner } = await import('../../sign/signer.js');
       const signers = [];
       for (const k of opts.key) signers.push(localSigner(parsePrivateKey(await readInput(k, 'key'), k)));
       const r = await publishRelease(outDir, { repo: opts.repo, name: opts.name, version: opts.version, signers });
