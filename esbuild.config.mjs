@@ -2,7 +2,7 @@
 // here, and the library stays tsc's per-module output. Three shapes:
 // - dist/cli/main.js: the entry with commander (whose eager child_process load is deferred);
 // - commands that import no npm package: one self-contained file each, loaded only when invoked;
-// - build, doctor, manifest create: split at their lazy imports, so `--help` loads only declarations
+// - build, doctor, manifest create, publish: split at their lazy imports, so `--help` loads only declarations
 //   while a run gets execa, yaml and ajv as a few files instead of ~250 modules.
 // Each bundle has its own copy of src/errors.ts; the CLI recognises errors by a brand, not a class.
 import { readdirSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { build } from 'esbuild';
 const common = { bundle: true, platform: 'node', format: 'esm', target: 'node20', sourcemap: true, allowOverwrite: true, logLevel: 'warning' };
 // bundled CommonJS packages call require() for Node built-ins
 const requireShim = { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" };
-const SPLIT = ['build', 'doctor', 'manifest-create'];
+const SPLIT = ['build', 'doctor', 'manifest-create', 'publish'];
 const commands = readdirSync('dist/cli/commands').filter((f) => f.endsWith('.js')).map((f) => f.slice(0, -3));
 const paths = (names) => names.map((n) => `dist/cli/commands/${n}.js`);
 // npm packages stay external (loaded on use), except @noble/hashes: src/tcg hashes with it at module
