@@ -8,14 +8,14 @@
 import { readdirSync } from 'node:fs';
 import { build } from 'esbuild';
 
-const common = { bundle: true, platform: 'node', format: 'esm', target: 'node20', sourcemap: true, allowOverwrite: true, logLevel: 'warning' };
+const common = { bundle: true, platform: 'node', format: 'esm', target: 'node20', sourcemap: false, allowOverwrite: true, logLevel: 'warning' };
 // bundled CommonJS packages call require() for Node built-ins
 const requireShim = { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" };
 const SPLIT = ['build', 'doctor', 'manifest-create', 'publish'];
 const commands = readdirSync('dist/cli/commands').filter((f) => f.endsWith('.js')).map((f) => f.slice(0, -3));
 const paths = (names) => names.map((n) => `dist/cli/commands/${n}.js`);
-// npm packages stay external (loaded on use), except @noble/hashes: src/tcg hashes with it at module
-// level (browser-safe), so the single-file commands carry the few KB of it they need.
+// npm packages stay external (loaded on use), except @noble/hashes: src/util/hash.ts imports it at module
+// level (its browser fallback; Node hashes natively), so the single-file commands carry the few KB of it they need.
 const packagesButNobleHashes = {
   name: 'packages-but-noble-hashes',
   setup(b) {

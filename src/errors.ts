@@ -45,6 +45,7 @@ export class BuildError extends CvmError {
   override readonly name = 'BuildError';
 }
 
+/** Whether `e` is one of this package's errors — by brand, so it holds across bundles with their own copy of the classes. */
 export function isCvmError(e: unknown): e is CvmError {
   return e instanceof Error && (e as Partial<Record<typeof BRAND, boolean>>)[BRAND] === true;
 }

@@ -11,6 +11,7 @@ import { expect, it } from 'vitest';
 import { TDX_METADATA_GUID, findFooterEntry } from '../src/formats/ovmf.js';
 import { cli } from './helpers/cli.js';
 import { ROOT, describeShared, loadVectors, shared } from './helpers/shared.js';
+import { toHex } from '../src/util/bytes.js';
 
 interface Vectors {
   inputs: Record<string, { path: string; sha256: string; size: number }>;
@@ -75,7 +76,8 @@ describeShared('inspect firmware', () => {
       expect(out.sevMetadata?.sections.length ?? 0).toBe(ref.sections);
       expect(out.sevEsResetEip).toBe(ref.resetEip);
       expect(out.tdxMetadata).toBe(TDX_METADATA_GUID in ref.table);
-      expect(findFooterEntry(readFileSync(shared(v.inputs[name]!.path)), TDX_METADATA_GUID)?.toString('hex') ?? null).toBe(ref.table[TDX_METADATA_GUID] ?? null);
+      const entry = findFooterEntry(readFileSync(shared(v.inputs[name]!.path)), TDX_METADATA_GUID);
+      expect(entry ? toHex(entry) : null).toBe(ref.table[TDX_METADATA_GUID] ?? null);
     });
   }
 

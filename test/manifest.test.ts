@@ -209,7 +209,7 @@ describeShared('manifest create / verify on real measurements', () => {
       const r = await cli(['manifest', 'create', '--measurements', join(dir, 'measurements.json'), '--build-record', join(dir, 'build-record.json'), '--key', key(alg), '--out', again, '--json'], { env });
       expect(r.code).toBe(0);
       const files = JSON.parse(r.stdout).files as { path: string }[];
-      expect(files.length).toBe(12);
+      expect(files.length).toBe(15);
       for (const f of files) {
         const name = f.path.split('/').pop()!;
         expect(readFileSync(f.path).equals(readFileSync(join(out(alg), name))), `${alg} ${name}`).toBe(true);

@@ -10,6 +10,7 @@ import { expect, it } from 'vitest';
 import { snpLaunchDigests } from '../src/measure/snp/launch.js';
 import { cli, errorLine } from './helpers/cli.js';
 import { ROOT, describeShared, loadVectors, shared } from './helpers/shared.js';
+import { toHex } from '../src/util/bytes.js';
 
 interface Case {
   id: string;
@@ -74,8 +75,8 @@ describeShared('measure snp CLI', () => {
     const pkg = 'cvm-measure';
     const lib = (await import(pkg)) as typeof import('../src/index.js');
     const firmware = readFileSync(OVMF);
-    expect(lib.snpLaunchDigest({ firmware, vcpu: { type: 'EPYC-Genoa' }, vcpus: 4 }).toString('hex')).toBe(digestOf('snp-qemu-bookworm-EPYC-Genoa-4vcpu'));
-    expect(lib.snpLaunchDigests({ firmware, vmm: 'gce', vcpus: [2, 16] }).digests.get(16)!.toString('hex')).toBe(digestOf('snp-gce-bookworm-16vcpu'));
+    expect(toHex(lib.snpLaunchDigest({ firmware, vcpu: { type: 'EPYC-Genoa' }, vcpus: 4 }))).toBe(digestOf('snp-qemu-bookworm-EPYC-Genoa-4vcpu'));
+    expect(toHex(lib.snpLaunchDigests({ firmware, vmm: 'gce', vcpus: [2, 16] }).digests.get(16)!)).toBe(digestOf('snp-gce-bookworm-16vcpu'));
   });
 
   it('several counts print "VCPUS DIGEST" lines in the chosen encoding', async () => {
@@ -89,8 +90,8 @@ describeShared('measure snp CLI', () => {
   it('SEV-ES counts share one hash pass (Hash.copy) and equal single runs', () => {
     const firmware = readFileSync(OVMF);
     const many = snpLaunchDigests({ firmware, mode: 'sev-es', vcpu: { type: 'EPYC-v4' }, vcpus: [1, 3, 4] });
-    expect(many.digests.get(1)!.toString('hex')).toBe(digestOf('seves-qemu-bookworm-EPYC-v4-1vcpu'));
-    expect(many.digests.get(4)!.toString('hex')).toBe(digestOf('seves-qemu-bookworm-EPYC-v4-4vcpu'));
+    expect(toHex(many.digests.get(1)!)).toBe(digestOf('seves-qemu-bookworm-EPYC-v4-1vcpu'));
+    expect(toHex(many.digests.get(4)!)).toBe(digestOf('seves-qemu-bookworm-EPYC-v4-4vcpu'));
     const three = snpLaunchDigests({ firmware, mode: 'sev-es', vcpu: { type: 'EPYC-v4' }, vcpus: [3] });
     expect(many.digests.get(3)).toEqual(three.digests.get(3));
   });

@@ -13,6 +13,7 @@ import { OVMF_SEV_METADATA_GUID, OVMF_TABLE_FOOTER_GUID, parseFooterTable, parse
 import { snpLaunchDigests } from '../src/measure/snp/launch.js';
 import { cli, errorLine } from './helpers/cli.js';
 import { describeShared, loadVectors, shared } from './helpers/shared.js';
+import { toHex } from '../src/util/bytes.js';
 
 interface Vectors {
   inputs: Record<string, { path: string }>;
@@ -130,7 +131,7 @@ describeShared('malformed firmware', () => {
     const path = shared(v.inputs['debian-bookworm-ovmf-2022.11-6+deb12u2-OVMF_CODE_4M.fd']!.path);
     const expected = v.cases.find((x) => x.id === 'snp-qemu-bookworm-OVMF_CODE_4M-nometadata-1vcpu')!.expected.digest;
     const lib = snpLaunchDigests({ firmware: readFileSync(path), vcpu: { type: 'EPYC-v4' } });
-    expect(lib.digests.get(1)!.toString('hex')).toBe(expected);
+    expect(toHex(lib.digests.get(1)!)).toBe(expected);
     expect(lib.warnings).toHaveLength(1);
     expect(lib.warnings[0]).toMatch(/NO SEV metadata \(footer entry dc886566-984a-4798-a75e-5585a7bf67cc\)/);
     const r = await cli(['measure', 'snp', '--firmware', path, '--vcpu-type', 'EPYC-v4']);

@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { snpLaunchDigests, type LaunchParams } from '../src/measure/snp/launch.js';
 import { SHARED } from './helpers/shared.js';
+import { toHex } from '../src/util/bytes.js';
 
 const ORACLE = process.env.CVM_SNP_ORACLE;
 const ready = Boolean(ORACLE && SHARED && existsSync(join(ORACLE, 'ssm/sev-snp-measure.py')));
@@ -66,7 +67,7 @@ if (!ready) process.stderr.write('\n*** SKIPPED sev-snp-measure oracle cross-che
   for (const c of combos) {
     it(`${c.mode} ${c.vmm} ${c.firmware.split('/').pop()} ${c.vcpuType ?? ''} gf=${c.gf ?? 'default'}${c.kernel ? ' +kernel' : ''}: vCPUs ${COUNTS.join(',')} in one pass`, () => {
       const ours = snpLaunchDigests(params(c, COUNTS));
-      for (const n of COUNTS) expect(ours.digests.get(n)!.toString('hex'), `${n} vCPUs`).toBe(reference('ssm', refArgs(c, n)));
+      for (const n of COUNTS) expect(toHex(ours.digests.get(n)!), `${n} vCPUs`).toBe(reference('ssm', refArgs(c, n)));
     });
   }
 
@@ -74,7 +75,7 @@ if (!ready) process.stderr.write('\n*** SKIPPED sev-snp-measure oracle cross-che
   old('ssm-9639a3b')('quirk ec2Rdx=0 equals sev-snp-measure before 0.0.13 (9639a3b)', () => {
     const c: Combo = { mode: 'snp', vmm: 'ec2', firmware: AMDSEV, kernel: true };
     const ours = snpLaunchDigests({ ...params(c, [2]), quirks: { ec2Rdx: 0 } });
-    expect(ours.digests.get(2)!.toString('hex')).toBe(reference('ssm-9639a3b', refArgs(c, 2)));
+    expect(toHex(ours.digests.get(2)!)).toBe(reference('ssm-9639a3b', refArgs(c, 2)));
   });
   old('ssm-84dff98')('quirk qemuFpu=sev-init equals sev-snp-measure before KVM_SEV_INIT2 (84dff98)', () => {
     for (const c of [
@@ -82,7 +83,7 @@ if (!ready) process.stderr.write('\n*** SKIPPED sev-snp-measure oracle cross-che
       { mode: 'sev-es', vmm: 'qemu', firmware: AMDSEV, vcpuType: 'EPYC-v4', kernel: true },
     ] as Combo[]) {
       const ours = snpLaunchDigests({ ...params(c, [2]), quirks: { qemuFpu: 'sev-init' } });
-      expect(ours.digests.get(2)!.toString('hex')).toBe(reference('ssm-84dff98', refArgs(c, 2)));
+      expect(toHex(ours.digests.get(2)!)).toBe(reference('ssm-84dff98', refArgs(c, 2)));
     }
   });
 });

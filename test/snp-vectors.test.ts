@@ -11,6 +11,7 @@ import { isCvmError } from '../src/errors.js';
 import { snpFirmwareSeed, snpLaunchDigests, type LaunchParams } from '../src/measure/snp/launch.js';
 import { cli, errorLine } from './helpers/cli.js';
 import { describeShared, loadVectors, shared } from './helpers/shared.js';
+import { toHex } from '../src/util/bytes.js';
 
 interface Case {
   id: string;
@@ -73,7 +74,7 @@ describeShared('SNP vectors (sev-snp-measure 0.0.13)', () => {
   /** The same case as one library call; returns the digest as the case's output format would print it. */
   function library(c: Case): string {
     const a = refArgs(c);
-    const encode = (d: Buffer) => (a.get('--output-format') === 'base64' ? d.toString('base64') : d.toString('hex'));
+    const encode = (d: Uint8Array) => (a.get('--output-format') === 'base64' ? Buffer.from(d).toString('base64') : toHex(d));
     const file = (f: string) => (a.has(f) ? readFileSync(input(a.get(f)!)) : undefined);
     const firmware = file('--ovmf')!;
     const mode = a.get('--mode')!;

@@ -9,6 +9,7 @@ import { tdxMrtd } from '../src/measure/tdx/mrtd.js';
 import { replayEventLog } from '../src/formats/tcg-eventlog.js';
 import { cli, errorLine } from './helpers/cli.js';
 import { describeShared, loadVectors, shared } from './helpers/shared.js';
+import { toHex } from '../src/util/bytes.js';
 
 interface ParamVector {
   id: string;
@@ -22,7 +23,7 @@ describeShared('td-shim payload measurements', () => {
   const v = loadVectors<{ vectors: ParamVector[] }>('tdx').vectors.find((x) => x.id === 'td-shim-payload-param')!;
 
   it('payload-param hash vector', () => {
-    expect(tdShimParamHash(v.input.param, Number(v.input.size)).toString('hex')).toBe(v.expected.sha384);
+    expect(toHex(tdShimParamHash(v.input.param, Number(v.input.size)))).toBe(v.expected.sha384);
   });
 
   it('payload hash = SHA-384 of the bzImage zero-padded to KERNEL_SIZE', () => {
@@ -39,7 +40,7 @@ describeShared('td-shim payload measurements', () => {
     expect(j.kind).toBe('td-shim');
     expect(j.origin).toBe('predicted');
     expect(j.param.sha384).toBe(v.expected.sha384);
-    expect(j.payload).toMatchObject({ kernelSize: TD_SHIM_KERNEL_SIZE, sha384: tdShimPayloadHash(readFileSync(shared(KERNEL))).toString('hex') });
+    expect(j.payload).toMatchObject({ kernelSize: TD_SHIM_KERNEL_SIZE, sha384: toHex(tdShimPayloadHash(readFileSync(shared(KERNEL)))) });
   });
 
   const errors: [string, string[], number, RegExp][] = [
@@ -86,8 +87,8 @@ describeShared('TEE_INFO hash (td-shim-tee-info-hash)', () => {
     rmSync(dir, { recursive: true });
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
-    expect(j.shim.mrtd).toBe(mrtd.toString('hex'));
-    expect(j.teeInfoHash).toBe(teeInfoHash(manifest, mrtd).toString('hex'));
+    expect(j.shim.mrtd).toBe(toHex(mrtd));
+    expect(j.teeInfoHash).toBe(toHex(teeInfoHash(manifest, mrtd)));
   });
 
   it('rejects a manifest field of the wrong size', () => {

@@ -33,6 +33,11 @@ export function secondVariation(jobs: number): Variation {
   };
 }
 
+/**
+ * Builds `recipe` twice — the second time with another job count, umask, locale, hostname and
+ * workspace path (secondVariation) — and compares every artifact byte for byte.
+ * @throws {InputError} or {BuildError} as build() does. Differences are returned, not thrown.
+ */
 export async function checkBuild(recipe: Recipe, opts: BuildOptions): Promise<CheckResult> {
   const first = await build(recipe, { ...opts, rebuild: true });
   const variation = secondVariation(first.jobs);

@@ -25,6 +25,7 @@ export interface Lock {
   inputs: Record<string, ResolvedInput>;
 }
 
+/** The lock file beside a recipe: `<recipe>.lock.json` (its .yaml/.yml suffix replaced). */
 export function lockPath(recipe: Recipe): string {
   return recipe.path.replace(/(\.ya?ml)?$/, '.lock.json');
 }
@@ -33,6 +34,10 @@ export function emptyLock(recipe: Recipe): Lock {
   return { schema: LOCK_SCHEMA, recipe: recipe.name, bases: [], inputs: {} };
 }
 
+/**
+ * The recipe's lock file, or an empty lock when there is none yet.
+ * @throws {InputError} when the file exists but is not JSON or not a recipe-lock/v1 document.
+ */
 export async function readLock(recipe: Recipe): Promise<Lock> {
   const path = lockPath(recipe);
   const text = await readFile(path, 'utf8').catch(() => undefined);

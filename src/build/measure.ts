@@ -13,6 +13,7 @@ import { snpMeasurement } from '../measure/snp/report.js';
 import type { Vmm } from '../measure/snp/vmm.js';
 import { tdxMeasurement } from '../measure/tdx/report.js';
 import { pcrMeasurement } from '../measure/tpm/report.js';
+import { x509IssuedBy as issuedBy } from '../sign/x509.js';
 import type { Artifact } from './orchestrate.js';
 import type { MeasureSpec } from './recipe.js';
 import { parseBigInt, parseCountList } from '../util/values.js';
@@ -69,8 +70,8 @@ export async function runMeasurements(m: MeasureSpec, artifacts: Artifact[], out
     for (const shape of p.shapes) {
       await measure('pcr', async () =>
         shape === 'direct'
-          ? pcrMeasurement({ shape, ...(await direct(p)), kernel: await required(p.kernel, 'pcr: shape direct needs kernel'), vars: await optional(p.vars) }, { banks, memMiB: p.memory })
-          : pcrMeasurement({ shape, uki: await required(p.uki, 'pcr: shape uki needs uki'), vars: await optional(p.vars) }, { banks }),
+          ? pcrMeasurement({ shape, ...(await direct(p)), kernel: await required(p.kernel, 'pcr: shape direct needs kernel'), vars: await optional(p.vars) }, { banks, memMiB: p.memory, issuedBy })
+          : pcrMeasurement({ shape, uki: await required(p.uki, 'pcr: shape uki needs uki'), vars: await optional(p.vars) }, { banks, issuedBy }),
       );
     }
   }

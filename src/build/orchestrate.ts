@@ -106,6 +106,12 @@ export class Logger {
   }
 }
 
+/**
+ * Builds every component of `recipe` in a sandbox (inputs fetched and pinned, content-addressed cache,
+ * SOURCE_DATE_EPOCH, fixed environment) and writes the artifacts to `opts.out`. Node only: runs processes.
+ * @throws {InputError} when an input does not match its pin, or `opts.locked` and something is unpinned.
+ * @throws {BuildError} when a step fails, a declared output is missing, or no sandbox backend works.
+ */
 export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildResult> {
   const startedOn = new Date();
   const cache = opts.cache ?? new Cache();

@@ -41,6 +41,13 @@ async function defaultKey(notice: (l: string) => void): Promise<{ path: string; 
   return { path, generated: true };
 }
 
+/**
+ * What `cvm-measure build` does: build (or, with `opts.check`, build twice and compare), run the
+ * recipe's `measure:` block, write measurements.json and the build record, and sign manifests when the
+ * recipe has `sign:` (generating the per-user key for `sign: {key: default}` once).
+ * @throws {InputError} on an unreadable signing key or an input that does not match its pin.
+ * @throws {BuildError} when the build fails (see build()).
+ */
 export async function runPipeline(recipe: Recipe, opts: PipelineOptions): Promise<PipelineResult> {
   const out = resolve(opts.out);
   await mkdir(out, { recursive: true });

@@ -20,6 +20,7 @@ interface ResourceDescriptor {
   annotations?: Record<string, unknown>;
 }
 
+/** The SLSA v1 provenance Statement of a build: recipe, bases and inputs as dependencies, artifacts as subjects. */
 export function buildRecord(r: BuildResult, invocationId: string): Statement {
   const version = packageVersion();
   const deps: ResourceDescriptor[] = [{ name: `recipe:${relative(process.cwd(), r.recipe.path) || r.recipe.path}`, digest: { sha256: r.recipe.sha256 } }];

@@ -273,7 +273,10 @@ function crossCheck(raw: Raw, recipe: Omit<Recipe, 'components'> & { components:
   return order;
 }
 
-/** Parses and validates recipe text; `file` is used for error positions and relative paths. */
+/**
+ * Parses and validates recipe text; `file` is used for error positions and relative paths.
+ * @throws {InputError} with `file:line:col` on bad YAML, a schema violation, or inconsistent components.
+ */
 export function parseRecipe(text: string, file: string): Recipe {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
@@ -304,6 +307,10 @@ export function parseRecipe(text: string, file: string): Recipe {
   return { ...base, components: Object.fromEntries(order.map((n) => [n, base.components[n]!])) };
 }
 
+/**
+ * Reads and parses a recipe file (see parseRecipe).
+ * @throws {InputError} when the file cannot be read, is not YAML, or does not validate.
+ */
 export async function loadRecipe(path: string): Promise<Recipe> {
   const text = (await readInput(path, 'recipe')).toString('utf8');
   return parseRecipe(text, path);

@@ -35,13 +35,14 @@ export const REQUIREMENTS: readonly Requirement[] = [
   { apt: 'dosfstools', purpose: ['test'], why: 'mkfs.vfat: the e2e ESP' },
   { apt: 'mtools', purpose: ['test'], why: 'mmd/mcopy: put the UKI on the e2e ESP' },
   { apt: 'sbsigntool', purpose: ['test'], why: 'sbsign: sign the e2e UKI with the snakeoil key for the Secure Boot boot' },
+  { apt: 'chromium', purpose: ['test'], why: 'headless browser for test/browser.test.ts (measurements in a browser bundle, driven by playwright-core)' },
 ];
 
 export interface RequirementStatus extends Requirement {
   installed: boolean;
 }
 
-/** Asks dpkg which requirements are installed (one process for all). */
+/** Asks dpkg which requirements for `purposes` are installed (one process for all; none installed without dpkg). */
 export async function checkRequirements(purposes: readonly Purpose[]): Promise<RequirementStatus[]> {
   const wanted = REQUIREMENTS.filter((r) => r.purpose.some((p) => purposes.includes(p)));
   const res = await execa('dpkg-query', ['-W', '-f=${Package} ${db:Status-Status}\\n', ...wanted.map((r) => r.apt)], { reject: false });

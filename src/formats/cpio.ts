@@ -4,7 +4,6 @@
  * clamped mtimes, uid/gid 0, sequential inode numbers, no device numbers) and a reader that refuses
  * members which would escape the extraction root.
  */
-import { gunzipSync } from 'node:zlib';
 import { FormatError } from '../errors.js';
 
 const WHAT = 'cpio archive';
@@ -106,20 +105,15 @@ function resolveInside(path: string, target: string): string | null {
 }
 
 /**
- * Reads a newc (or gzip-compressed newc) archive. Refuses, with a FormatError naming the member:
+ * Reads an uncompressed newc archive (gzip-compressed input is a FormatError: decompress it first, in
+ * Node with gunzipIfGzip from util/gzip.ts). Refuses, with a FormatError naming the member:
  * absolute paths, ".." components, symlinks pointing outside the tree (absolute or climbing above the
  * root), members beneath a symlink, device nodes, FIFOs and sockets, and truncated or overlong fields.
  * Concatenated archives (as initrds often are) are read in sequence.
  */
 export function readCpio(archive: Uint8Array): CpioMember[] {
-  let buf = Buffer.from(archive.buffer, archive.byteOffset, archive.byteLength);
-  if (buf[0] === 0x1f && buf[1] === 0x8b) {
-    try {
-      buf = gunzipSync(buf, { maxOutputLength: 1 << 30 });
-    } catch (e) {
-      throw new FormatError(WHAT, `gzip: ${(e as Error).message}`);
-    }
-  }
+  if (archive[0] === 0x1f && archive[1] === 0x8b) throw new FormatError(WHAT, 'gzip-compressed: decompress it first (this parser reads newc bytes only)');
+  const buf = Buffer.from(archive.buffer, archive.byteOffset, archive.byteLength);
   const out: CpioMember[] = [];
   const symlinks = new Set<string>();
   const seen = new Set<string>();

@@ -5,7 +5,7 @@
  * Every offset is bounds-checked; malformed input is a one-line FormatError naming the GUID and offset.
  */
 import { FormatError } from '../errors.js';
-import { checkRange, guidToBytes, guidToString } from '../util/bytes.js';
+import { bytesEqual, checkRange, guidToBytes, guidToString, latin1, toHex, u16le, u32le } from '../util/bytes.js';
 
 /** The footer entry itself: its GUID ends 0x20 bytes before the end of the image (ResetVectorVtf0.asm). */
 export const OVMF_TABLE_FOOTER_GUID = '96b582de-1fb2-45f7-baea-a366c55a082d';
@@ -45,7 +45,7 @@ export interface FooterEntry {
   guid: string;
   /** File offset of the entry's data. */
   offset: number;
-  data: Buffer;
+  data: Uint8Array;
 }
 
 export interface FooterTable {
@@ -59,21 +59,17 @@ function hex(n: number): string {
   return `0x${n.toString(16)}`;
 }
 
-function asBuffer(b: Uint8Array): Buffer {
-  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-}
-
 /**
  * Parses the GUIDed footer table; undefined when the image has none (too small, or no footer GUID at
  * end-0x30 — as sev-snp-measure, that is not an error by itself). Entries are walked backwards from
  * the footer; an entry whose length is too small or reaches before the table is a FormatError.
  */
 export function parseFooterTable(image: Uint8Array): FooterTable | undefined {
-  const buf = asBuffer(image);
+  const buf = image;
   const guidAt = buf.length - FOOTER_GUID_FROM_END;
-  if (guidAt < 2 || !buf.subarray(guidAt, guidAt + 16).equals(guidToBytes(OVMF_TABLE_FOOTER_GUID))) return undefined;
+  if (guidAt < 2 || !bytesEqual(buf.subarray(guidAt, guidAt + 16), guidToBytes(OVMF_TABLE_FOOTER_GUID))) return undefined;
   const footerAt = guidAt - 2;
-  const tableLength = buf.readUInt16LE(footerAt);
+  const tableLength = u16le(buf, footerAt);
   if (tableLength < ENTRY_HEADER) {
     throw new FormatError(FOOTER, `footer ${OVMF_TABLE_FOOTER_GUID} at ${hex(footerAt)} has length ${tableLength}, less than its own ${ENTRY_HEADER}-byte header`);
   }
@@ -85,7 +81,7 @@ export function parseFooterTable(image: Uint8Array): FooterTable | undefined {
   let end = footerAt;
   while (end - start >= ENTRY_HEADER) {
     const guid = guidToString(buf, end - 16);
-    const length = buf.readUInt16LE(end - ENTRY_HEADER);
+    const length = u16le(buf, end - ENTRY_HEADER);
     if (length < ENTRY_HEADER || end - length < start) {
       throw new FormatError(FOOTER, `entry ${guid} at ${hex(end - ENTRY_HEADER)} has length ${length}, outside the table ${hex(start)}..${hex(footerAt)}`);
     }
@@ -96,7 +92,7 @@ export function parseFooterTable(image: Uint8Array): FooterTable | undefined {
 }
 
 /** Generic lookup: the data of footer entry `guid`, or null (no table or no such entry). */
-export function findFooterEntry(image: Uint8Array, guid: string): Buffer | null {
+export function findFooterEntry(image: Uint8Array, guid: string): Uint8Array | null {
   return parseFooterTable(image)?.entries.find((e) => e.guid === guid)?.data ?? null;
 }
 
@@ -105,7 +101,7 @@ function entryU32(table: FooterTable | undefined, guid: string): { value: number
   const e = table?.entries.find((x) => x.guid === guid);
   if (!e) return undefined;
   if (e.data.length < 4) throw new FormatError(FOOTER, `entry ${guid} at ${hex(e.offset)} has ${e.data.length} data bytes, expected at least 4`);
-  return { value: e.data.readUInt32LE(0), offset: e.offset };
+  return { value: u32le(e.data, 0), offset: e.offset };
 }
 
 /** OvmfSevMetadata.asm section types (OvmfPkg/Include/WorkArea.h / QEMU OvmfSevMetadataDesc). */
@@ -140,7 +136,7 @@ const SECTION_DESC = 12;
 
 /** Parses the SEV metadata the footer entry OVMF_SEV_METADATA points at; undefined when there is no such entry. */
 export function parseSevMetadata(image: Uint8Array, table: FooterTable | undefined): SevMetadata | undefined {
-  const buf = asBuffer(image);
+  const buf = image;
   const ptr = entryU32(table, OVMF_SEV_METADATA_GUID);
   if (!ptr) return undefined;
   const where = `entry ${OVMF_SEV_METADATA_GUID} at ${hex(ptr.offset)}`;
@@ -149,12 +145,12 @@ export function parseSevMetadata(image: Uint8Array, table: FooterTable | undefin
     throw new FormatError(METADATA, `${where} points ${hex(ptr.value)} bytes before the end of the ${buf.length}-byte file: outside the file`);
   }
   const signature = buf.subarray(start, start + 4);
-  if (signature.toString('latin1') !== 'ASEV') {
-    throw new FormatError(METADATA, `header at ${hex(start)} (from ${where}) has signature ${JSON.stringify(signature.toString('latin1'))}, expected "ASEV"`);
+  if (latin1(signature) !== 'ASEV') {
+    throw new FormatError(METADATA, `header at ${hex(start)} (from ${where}) has signature ${JSON.stringify(latin1(signature))}, expected "ASEV"`);
   }
-  const size = buf.readUInt32LE(start + 4);
-  const version = buf.readUInt32LE(start + 8);
-  const count = buf.readUInt32LE(start + 12);
+  const size = u32le(buf, start + 4);
+  const version = u32le(buf, start + 8);
+  const count = u32le(buf, start + 12);
   if (version !== 1) throw new FormatError(METADATA, `header at ${hex(start)} has version ${version}, only version 1 is defined`);
   if (size < METADATA_HEADER + SECTION_DESC * count) {
     throw new FormatError(METADATA, `header at ${hex(start)} has size ${size}, too small for ${count} sections`);
@@ -163,9 +159,9 @@ export function parseSevMetadata(image: Uint8Array, table: FooterTable | undefin
   const sections: SevMetadataSection[] = [];
   for (let i = 0; i < count; i++) {
     const o = start + METADATA_HEADER + SECTION_DESC * i;
-    const gpa = buf.readUInt32LE(o);
-    const sz = buf.readUInt32LE(o + 4);
-    const typeCode = buf.readUInt32LE(o + 8);
+    const gpa = u32le(buf, o);
+    const sz = u32le(buf, o + 4);
+    const typeCode = u32le(buf, o + 8);
     const type = SEV_SECTION_TYPES[typeCode as keyof typeof SEV_SECTION_TYPES];
     if (type === undefined) {
       throw new FormatError(METADATA, `section ${i} at ${hex(o)} has unknown type ${hex(typeCode)} (known: ${Object.entries(SEV_SECTION_TYPES).map(([k, v]) => `${hex(Number(k))}=${v}`).join(', ')})`);
@@ -204,7 +200,7 @@ export function parseOvmf(image: Uint8Array): OvmfInfo {
     footer,
     sevMetadata: parseSevMetadata(image, footer),
     sevEsResetEip: entryU32(footer, SEV_ES_RESET_BLOCK_GUID)?.value,
-    sevHashTable: hashTable ? { gpa: hashTable.data.readUInt32LE(0), size: hashTable.data.readUInt32LE(4) } : undefined,
+    sevHashTable: hashTable ? { gpa: u32le(hashTable.data, 0), size: u32le(hashTable.data, 4) } : undefined,
     svsmEntryOffset: entryU32(footer, SVSM_INFO_GUID)?.value,
     hasTdxMetadata: footer?.entries.some((e) => e.guid === TDX_METADATA_GUID) ?? false,
   };
@@ -219,7 +215,7 @@ export function describeOvmf(info: OvmfInfo) {
     footerTable: info.footer
       ? {
           offset: info.footer.offset,
-          entries: info.footer.entries.map((e) => ({ guid: e.guid, name: FOOTER_GUID_NAMES[e.guid] ?? null, offset: e.offset, data: e.data.toString('hex') })),
+          entries: info.footer.entries.map((e) => ({ guid: e.guid, name: FOOTER_GUID_NAMES[e.guid] ?? null, offset: e.offset, data: toHex(e.data) })),
         }
       : null,
     sevMetadata: info.sevMetadata

@@ -4,10 +4,10 @@
  * Hash"), as UEFI LoadImage measures them into PCR4 (edk2 DxeTpm2MeasureBootLib → HashPeImage).
  * Hostile files (headers or sections past EOF, overlapping sections, absurd counts) are FormatErrors.
  */
-import { createHash } from 'node:crypto';
 import { FormatError } from '../errors.js';
 import type { HashAlg } from '../tcg/index.js';
-import { checkRange } from '../util/bytes.js';
+import { checkRange, latin1 } from '../util/bytes.js';
+import { createHasher } from '../util/hash.js';
 
 const WHAT = 'PE image';
 
@@ -110,7 +110,7 @@ export function parsePe(bytes: Uint8Array): PeImage {
     const rawName = bytes.subarray(o, o + 8);
     const nul = rawName.indexOf(0);
     const s: PeSection = {
-      name: Buffer.from(rawName.subarray(0, nul < 0 ? 8 : nul)).toString('latin1'),
+      name: latin1(rawName.subarray(0, nul < 0 ? 8 : nul)),
       virtualSize: dv.getUint32(o + 8, true),
       virtualAddress: dv.getUint32(o + 12, true),
       sizeOfRawData: dv.getUint32(o + 16, true),
@@ -179,14 +179,14 @@ export function authenticodeRanges(pe: PeImage): [number, number][] {
 }
 
 /** Authenticode image digests of a PE file (one pass per algorithm over the same ranges). */
-export function authenticode(image: Uint8Array | PeImage, algs: readonly HashAlg[] = ['sha256']): Record<HashAlg, Buffer> {
+export function authenticode(image: Uint8Array | PeImage, algs: readonly HashAlg[] = ['sha256']): Record<HashAlg, Uint8Array> {
   const pe = image instanceof Uint8Array ? parsePe(image) : image;
-  const hs = algs.map((a) => createHash(a));
+  const hs = algs.map((a) => createHasher(a));
   for (const [from, to] of authenticodeRanges(pe)) {
     const chunk = pe.bytes.subarray(from, to);
     for (const h of hs) h.update(chunk);
   }
-  return Object.fromEntries(algs.map((a, i) => [a, hs[i]!.digest()])) as Record<HashAlg, Buffer>;
+  return Object.fromEntries(algs.map((a, i) => [a, hs[i]!.digest()])) as Record<HashAlg, Uint8Array>;
 }
 
 /** A section's VirtualSize bytes as loaded (raw data trimmed, or zero-filled past SizeOfRawData), as systemd-stub measures it. */

@@ -9,7 +9,7 @@
  */
 import { FormatError } from '../errors.js';
 import { EV_NO_ACTION, extend, LOG_MAPS, registerKey, startupLocalityPcr0, tpmAlg, typeName, zeroRegisters, type HashAlg, type LogRegisters, type TpmAlgName } from '../tcg/index.js';
-import { fromHex, guidToString, toHex } from '../util/bytes.js';
+import { fromHex, guidToString, latin1, toHex, u16le, u32le, u64le, utf16le } from '../util/bytes.js';
 
 export interface TcgEvent {
   /** Position in the log (0 = the header event). */
@@ -22,7 +22,7 @@ export interface TcgEvent {
   typeName: string;
   /** Lowercase hex digest by algorithm name. */
   digests: Partial<Record<TpmAlgName, string>>;
-  data: Buffer;
+  data: Uint8Array;
   /** Structured view of `data` for the event types this parser knows; absent otherwise. */
   decoded?: Record<string, unknown>;
 }
@@ -40,7 +40,7 @@ const WHAT = 'TCG event log';
 
 class Reader {
   constructor(
-    readonly buf: Buffer,
+    readonly buf: Uint8Array,
     public pos: number,
     private readonly ctx: () => string,
   ) {}
@@ -51,21 +51,21 @@ class Reader {
   }
   u8(field: string): number {
     this.need(1, field);
-    return this.buf.readUInt8(this.pos++);
+    return this.buf[this.pos++]!;
   }
   u16(field: string): number {
     this.need(2, field);
-    const v = this.buf.readUInt16LE(this.pos);
+    const v = u16le(this.buf, this.pos);
     this.pos += 2;
     return v;
   }
   u32(field: string): number {
     this.need(4, field);
-    const v = this.buf.readUInt32LE(this.pos);
+    const v = u32le(this.buf, this.pos);
     this.pos += 4;
     return v;
   }
-  bytes(n: number, field: string): Buffer {
+  bytes(n: number, field: string): Uint8Array {
     this.need(n, field);
     const v = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
@@ -74,7 +74,7 @@ class Reader {
 }
 
 /** Is everything from `pos` on a fill byte (0xFF or 0x00)? CCEL areas are pre-filled; TPM logs end exactly. */
-function onlyPadding(buf: Buffer, pos: number): boolean {
+function onlyPadding(buf: Uint8Array, pos: number): boolean {
   if (pos >= buf.length) return true;
   const fill = buf[pos];
   if (fill !== 0xff && fill !== 0x00) return false;
@@ -83,8 +83,8 @@ function onlyPadding(buf: Buffer, pos: number): boolean {
 }
 
 /** PC Client PFP Table 22: TCG_EfiSpecIdEvent ("Spec ID Event03"): the banks of the crypto-agile log. */
-function parseSpecId(data: Buffer): { algorithms: { id: number; size: number }[]; decoded: Record<string, unknown> } | null {
-  if (data.length < 16 || data.subarray(0, 16).toString('latin1') !== 'Spec ID Event03\0') return null;
+function parseSpecId(data: Uint8Array): { algorithms: { id: number; size: number }[]; decoded: Record<string, unknown> } | null {
+  if (data.length < 16 || latin1(data.subarray(0, 16)) !== 'Spec ID Event03\0') return null;
   const r = new Reader(data, 16, () => 'Spec ID Event03');
   const platformClass = r.u32('platformClass');
   const minor = r.u8('specVersionMinor');
@@ -116,7 +116,7 @@ function parseSpecId(data: Buffer): { algorithms: { id: number; size: number }[]
  * legacy SHA-1 otherwise. Trailing 0xFF/0x00 fill (CCEL) ends the log; anything else that does not
  * parse is a one-line FormatError naming the offset and event.
  */
-export function parseEventLog(buf: Buffer): EventLog {
+export function parseEventLog(buf: Uint8Array): EventLog {
   let index = 0;
   let start = 0;
   const r = new Reader(buf, 0, () => `event ${index} (at 0x${start.toString(16)})`);
@@ -172,17 +172,23 @@ export function parseEventLog(buf: Buffer): EventLog {
 }
 
 /** A record header of all-0xFF or all-0x00 followed only by that fill byte ends the log. */
-function isEndMarker(buf: Buffer, pos: number): boolean {
-  const head = buf.readUInt32LE(pos) + buf.readUInt32LE(pos + 4);
+function isEndMarker(buf: Uint8Array, pos: number): boolean {
+  const head = u32le(buf, pos) + u32le(buf, pos + 4);
   return (head === 0 || head === 0x1fffffffe) && onlyPadding(buf, pos);
 }
 
-const utf16 = (b: Buffer) => b.toString('utf16le').replace(/\0+$/, '');
-const printable = (b: Buffer) => /^[\x20-\x7e\t\r\n]*\0?$/.test(b.toString('latin1'));
-const isUtf16Text = (b: Buffer) => b.length >= 2 && b.length % 2 === 0 && /^[\x20-\x7e\t\r\n]+\0?$/.test(b.toString('utf16le')) && b.every((x, i) => i % 2 === 0 || x === 0);
+/** The byte at `i`; out of range is a RangeError, as Buffer's readUInt8 (decodeEventData catches it). */
+function at(b: Uint8Array, i: number): number {
+  if (i >= b.length) throw new RangeError(`offset ${i} is outside ${b.length} bytes`);
+  return b[i]!;
+}
+
+const utf16 = (b: Uint8Array) => utf16le(b).replace(/\0+$/, '');
+const printable = (b: Uint8Array) => /^[\x20-\x7e\t\r\n]*\0?$/.test(latin1(b));
+const isUtf16Text = (b: Uint8Array) => b.length >= 2 && b.length % 2 === 0 && /^[\x20-\x7e\t\r\n]+\0?$/.test(utf16le(b)) && b.every((x, i) => i % 2 === 0 || x === 0);
 
 /** Structured view of well-known event data (PC Client PFP section 10.4); undefined when unknown or malformed. */
-export function decodeEventData(type: number, data: Buffer): Record<string, unknown> | undefined {
+export function decodeEventData(type: number, data: Uint8Array): Record<string, unknown> | undefined {
   try {
     switch (typeName(type)) {
       case 'EV_SEPARATOR':
@@ -192,31 +198,31 @@ export function decodeEventData(type: number, data: Buffer): Record<string, unkn
       case 'EV_IPL':
       case 'EV_POST_CODE':
       case 'EV_COMPACT_HASH':
-        if (printable(data)) return { text: data.toString('latin1').replace(/\0$/, '') };
+        if (printable(data)) return { text: latin1(data).replace(/\0$/, '') };
         // systemd-stub logs its PE section names (PCR11) as UTF-16LE
         if (isUtf16Text(data)) return { text: utf16(data) };
         return undefined;
       case 'EV_S_CRTM_VERSION':
         return { text: utf16(data) };
       case 'EV_NO_ACTION': {
-        if (data.subarray(0, 16).toString('latin1') === 'StartupLocality\0') return { startupLocality: data.readUInt8(16) };
+        if (latin1(data.subarray(0, 16)) === 'StartupLocality\0') return { startupLocality: at(data, 16) };
         return undefined;
       }
       case 'EV_EVENT_TAG': {
         // PC Client PFP Table 11: TCG_PCClientTaggedEvent.
-        const id = data.readUInt32LE(0);
-        const len = data.readUInt32LE(4);
+        const id = u32le(data, 0);
+        const len = u32le(data, 4);
         const tag = data.subarray(8, 8 + len);
         if (tag.length !== len) return undefined;
-        return { tagId: `0x${id.toString(16)}`, tagData: printable(tag) ? tag.toString('latin1').replace(/\0$/, '') : toHex(tag) };
+        return { tagId: `0x${id.toString(16)}`, tagData: printable(tag) ? latin1(tag).replace(/\0$/, '') : toHex(tag) };
       }
       case 'EV_EFI_VARIABLE_DRIVER_CONFIG':
       case 'EV_EFI_VARIABLE_BOOT':
       case 'EV_EFI_VARIABLE_BOOT2':
       case 'EV_EFI_VARIABLE_AUTHORITY': {
         // PC Client PFP Table 12: UEFI_VARIABLE_DATA.
-        const nameLen = Number(data.readBigUInt64LE(16));
-        const dataLen = Number(data.readBigUInt64LE(24));
+        const nameLen = Number(u64le(data, 16));
+        const dataLen = Number(u64le(data, 24));
         if (32 + nameLen * 2 + dataLen > data.length) return undefined;
         return { variableGuid: guidToString(data, 0), variableName: utf16(data.subarray(32, 32 + nameLen * 2)), variableDataLength: dataLen };
       }
@@ -224,22 +230,22 @@ export function decodeEventData(type: number, data: Buffer): Record<string, unkn
       case 'EV_EFI_BOOT_SERVICES_DRIVER':
       case 'EV_EFI_RUNTIME_SERVICES_DRIVER': {
         // PC Client PFP Table 13: UEFI_IMAGE_LOAD_EVENT.
-        const dpLen = Number(data.readBigUInt64LE(24));
+        const dpLen = Number(u64le(data, 24));
         if (32 + dpLen > data.length) return undefined;
-        return { imageBase: `0x${data.readBigUInt64LE(0).toString(16)}`, imageLength: Number(data.readBigUInt64LE(8)), devicePath: toHex(data.subarray(32, 32 + dpLen)) };
+        return { imageBase: `0x${u64le(data, 0).toString(16)}`, imageLength: Number(u64le(data, 8)), devicePath: toHex(data.subarray(32, 32 + dpLen)) };
       }
       case 'EV_EFI_PLATFORM_FIRMWARE_BLOB':
         // PC Client PFP Table 15: UEFI_PLATFORM_FIRMWARE_BLOB.
-        return { blobBase: `0x${data.readBigUInt64LE(0).toString(16)}`, blobLength: Number(data.readBigUInt64LE(8)) };
+        return { blobBase: `0x${u64le(data, 0).toString(16)}`, blobLength: Number(u64le(data, 8)) };
       case 'EV_EFI_PLATFORM_FIRMWARE_BLOB2': {
         // PC Client PFP Table 16: UEFI_PLATFORM_FIRMWARE_BLOB2.
-        const n = data.readUInt8(0);
-        return { description: data.subarray(1, 1 + n).toString('latin1').replace(/\0+$/, ''), blobBase: `0x${data.readBigUInt64LE(1 + n).toString(16)}`, blobLength: Number(data.readBigUInt64LE(9 + n)) };
+        const n = at(data, 0);
+        return { description: latin1(data.subarray(1, 1 + n)).replace(/\0+$/, ''), blobBase: `0x${u64le(data, 1 + n).toString(16)}`, blobLength: Number(u64le(data, 9 + n)) };
       }
       case 'EV_EFI_HANDOFF_TABLES2': {
         // PC Client PFP Table 17: UEFI_HANDOFF_TABLE_POINTERS2.
-        const n = data.readUInt8(0);
-        return { description: data.subarray(1, 1 + n).toString('latin1').replace(/\0+$/, '') };
+        const n = at(data, 0);
+        return { description: latin1(data.subarray(1, 1 + n)).replace(/\0+$/, '') };
       }
       case 'EV_EFI_GPT_EVENT':
         return { gptEventLength: data.length };

@@ -4,7 +4,7 @@
  * table; td-shim images carry the same descriptor behind a fixed pointer at end-0x20.
  */
 import { FormatError } from '../errors.js';
-import { checkRange, guidToBytes } from '../util/bytes.js';
+import { bytesEqual, checkRange, guidToBytes, latin1, u32le, u64le } from '../util/bytes.js';
 import { findFooterEntry, OVMF_SEV_METADATA_GUID, TDX_METADATA_GUID } from './ovmf.js';
 
 /** td-shim: GUID stored right before the descriptor (td-shim spec "TDX metadata"). */
@@ -54,19 +54,19 @@ function hex(n: number): string {
 }
 
 /** The descriptor's file offset, from the OVMF footer table or the td-shim pointer; null when neither exists. */
-function locateDescriptor(image: Buffer): { offset: number; locator: TdvfMetadata['locator'] } | null {
+function locateDescriptor(image: Uint8Array): { offset: number; locator: TdvfMetadata['locator'] } | null {
   const entry = findFooterEntry(image, TDX_METADATA_GUID);
   if (entry) {
     if (entry.length < 4) throw new FormatError(WHAT, `footer entry ${TDX_METADATA_GUID} is ${entry.length} bytes, expected at least 4`);
-    const fromEnd = entry.readUInt32LE(entry.length - 4);
+    const fromEnd = u32le(entry, entry.length - 4);
     if (fromEnd > image.length || fromEnd < 16) {
       throw new FormatError(WHAT, `descriptor offset-from-end ${hex(fromEnd)} lies outside the ${image.length}-byte image`);
     }
     return { offset: image.length - fromEnd, locator: 'ovmf-footer' };
   }
   if (image.length >= TD_SHIM_METADATA_POINTER_FROM_END + 4) {
-    const descriptor = image.readUInt32LE(image.length - TD_SHIM_METADATA_POINTER_FROM_END);
-    if (descriptor >= 16 && descriptor + 16 <= image.length && image.subarray(descriptor - 16, descriptor).equals(guidToBytes(TD_SHIM_METADATA_GUID))) {
+    const descriptor = u32le(image, image.length - TD_SHIM_METADATA_POINTER_FROM_END);
+    if (descriptor >= 16 && descriptor + 16 <= image.length && bytesEqual(image.subarray(descriptor - 16, descriptor), guidToBytes(TD_SHIM_METADATA_GUID))) {
       return { offset: descriptor, locator: 'td-shim' };
     }
   }
@@ -79,7 +79,7 @@ function locateDescriptor(image: Buffer): { offset: number; locator: TdvfMetadat
  * unknown section types, misaligned sections, sections whose raw data lies past the end of the file
  * (e.g. a split OVMF_CODE.fd) and sections whose pages overlap.
  */
-export function parseTdvfMetadata(image: Buffer): TdvfMetadata {
+export function parseTdvfMetadata(image: Uint8Array): TdvfMetadata {
   const loc = locateDescriptor(image);
   if (!loc) {
     const sev = findFooterEntry(image, OVMF_SEV_METADATA_GUID) !== null;
@@ -92,13 +92,13 @@ export function parseTdvfMetadata(image: Buffer): TdvfMetadata {
   const d = loc.offset;
   // TDVF Design Guide Table 11-1: TDVF_DESCRIPTOR (Signature, Length, Version, NumberOfSectionEntry).
   checkRange(image, d, 16, WHAT);
-  const signature = image.readUInt32LE(d);
+  const signature = u32le(image, d);
   if (signature !== TDVF_SIGNATURE) {
-    throw new FormatError(WHAT, `descriptor at ${hex(d)} has signature ${JSON.stringify(image.subarray(d, d + 4).toString('latin1'))}, expected "TDVF"`);
+    throw new FormatError(WHAT, `descriptor at ${hex(d)} has signature ${JSON.stringify(latin1(image.subarray(d, d + 4)))}, expected "TDVF"`);
   }
-  const length = image.readUInt32LE(d + 4);
-  const version = image.readUInt32LE(d + 8);
-  const count = image.readUInt32LE(d + 12);
+  const length = u32le(image, d + 4);
+  const version = u32le(image, d + 8);
+  const count = u32le(image, d + 12);
   if (version !== 1) throw new FormatError(WHAT, `descriptor at ${hex(d)} has version ${version}, only version 1 is defined`);
   if (length < 16 + 32 * count) throw new FormatError(WHAT, `descriptor length ${length} is too small for ${count} sections (needs ${16 + 32 * count})`);
   checkRange(image, d + 16, 32 * count, `${WHAT} section table`);
@@ -107,17 +107,17 @@ export function parseTdvfMetadata(image: Buffer): TdvfMetadata {
   for (let i = 0; i < count; i++) {
     const o = d + 16 + 32 * i;
     // TDVF Design Guide Table 11-2: DataOffset u32, RawDataSize u32, MemoryAddress u64, MemoryDataSize u64, Type u32, Attributes u32.
-    const typeCode = image.readUInt32LE(o + 24);
+    const typeCode = u32le(image, o + 24);
     const type = TDVF_SECTION_TYPES[typeCode];
     if (type === undefined) throw new FormatError(WHAT, `section ${i} has unknown type ${typeCode} (known: ${TDVF_SECTION_TYPES.map((t, k) => `${k}=${t}`).join(', ')})`);
-    const memoryAddress = Number(image.readBigUInt64LE(o + 8));
-    const memoryDataSize = Number(image.readBigUInt64LE(o + 16));
-    const attributes = image.readUInt32LE(o + 28);
+    const memoryAddress = Number(u64le(image, o + 8));
+    const memoryDataSize = Number(u64le(image, o + 16));
+    const attributes = u32le(image, o + 28);
     const s: TdvfSection = {
       index: i,
       type,
-      dataOffset: image.readUInt32LE(o),
-      rawDataSize: image.readUInt32LE(o + 4),
+      dataOffset: u32le(image, o),
+      rawDataSize: u32le(image, o + 4),
       memoryAddress,
       memoryDataSize,
       attributes,

@@ -45,7 +45,7 @@ export interface TdxQuote {
 const WHAT = 'TDX quote';
 
 /** Quote format, Table "TD Quote Body": field offsets within the body. */
-function parseBody(b: Buffer, o: number, v15: boolean): TdReportBody {
+function parseBody(b: Uint8Array, o: number, v15: boolean): TdReportBody {
   const f = (off: number, len: number) => toHex(b.subarray(o + off, o + off + len));
   const body: TdReportBody = {
     teeTcbSvn: f(0, 16),
@@ -68,11 +68,12 @@ function parseBody(b: Buffer, o: number, v15: boolean): TdReportBody {
   return body;
 }
 
-export function parseTdxQuote(q: Buffer): TdxQuote {
+export function parseTdxQuote(q: Uint8Array): TdxQuote {
+  const v = new DataView(q.buffer, q.byteOffset, q.byteLength);
   if (q.length < HEADER_SIZE) throw new FormatError(WHAT, `${q.length} bytes is too short for the 48-byte quote header`);
   // Quote format, Table "Quote Header": version u16, att. key type u16, TEE type u32, reserved 4, QE vendor ID 16, user data 20.
-  const version = q.readUInt16LE(0);
-  const teeType = q.readUInt32LE(4);
+  const version = v.getUint16(0, true);
+  const teeType = v.getUint32(4, true);
   if (version !== 4 && version !== 5) throw new FormatError(WHAT, `version ${version} is not supported (4 or 5)`);
   if (teeType !== TEE_TYPE_TDX) throw new FormatError(WHAT, `TEE type 0x${teeType.toString(16)} is not TDX (0x81)${teeType === 0 ? '; this is an SGX quote' : ''}`);
   let off = HEADER_SIZE;
@@ -81,21 +82,21 @@ export function parseTdxQuote(q: Buffer): TdxQuote {
   if (version === 5) {
     // Quote v5: body descriptor type u16, size u32.
     if (q.length < off + 6) throw new FormatError(WHAT, `truncated: ${q.length} bytes, the v5 body descriptor ends at ${off + 6}`);
-    bodyType = q.readUInt16LE(off);
-    size = q.readUInt32LE(off + 2);
+    bodyType = v.getUint16(off, true);
+    size = v.getUint32(off + 2, true);
     off += 6;
     const expected = bodyType === 2 ? BODY10_SIZE : bodyType === 3 ? BODY15_SIZE : undefined;
     if (expected === undefined) throw new FormatError(WHAT, `v5 body type ${bodyType} is not a TD report (2 = TDX 1.0, 3 = TDX 1.5)`);
     if (size !== expected) throw new FormatError(WHAT, `v5 body type ${bodyType} has size ${size}, expected ${expected}`);
   }
   if (q.length < off + size + 4) throw new FormatError(WHAT, `truncated: ${q.length} bytes, the TD report body and signature length end at ${off + size + 4}`);
-  const signatureDataLength = q.readUInt32LE(off + size);
+  const signatureDataLength = v.getUint32(off + size, true);
   if (off + size + 4 + signatureDataLength > q.length) {
     throw new FormatError(WHAT, `signature data length ${signatureDataLength} runs past the end of the ${q.length}-byte quote`);
   }
   return {
     version,
-    attestationKeyType: q.readUInt16LE(2),
+    attestationKeyType: v.getUint16(2, true),
     teeType,
     qeVendorId: toHex(q.subarray(12, 28)),
     ...(bodyType !== undefined ? { bodyType } : {}),

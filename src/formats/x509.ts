@@ -126,7 +126,7 @@ export function equal(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-/** Every certificate in PEM text (BEGIN CERTIFICATE blocks) or one DER certificate. */
+/** Every certificate in PEM text (BEGIN CERTIFICATE blocks) or one DER certificate. @throws {FormatError} naming the block that does not parse. */
 export function readCertificates(bytes: Uint8Array, what: string): Certificate[] {
   if (bytes[0] === 0x30) return [parseCertificate(bytes, what)];
   const text = new TextDecoder().decode(bytes);

@@ -17,8 +17,13 @@ import type { Signer } from '../sign/signer.js';
 export const CORIM_TAG = 501;
 export const COMID_TAG = 506;
 export const CONTENT_TYPE = 'application/rim+cbor';
-/** AMD SEV-SNP profile id (its §"AMD SEV-SNP CoRIM Profile"); a plain uri, as the current corim-map CDDL wants. */
-export const SNP_PROFILE = 'tag:amd.com,2025:snp-corim-profile';
+/**
+ * AMD SEV-SNP profile ids (draft-deeglaze-amd-sev-snp-corim-profile §"AMD SEV-SNP CoRIM Profile"), plain
+ * uris as the corim-map CDDL wants: 2024 is what the last published draft and Veraison's SEV-SNP scheme
+ * register (the default); 2025 is the editor's copy. Readers accept both.
+ */
+export const SNP_PROFILES = { '2024': 'tag:amd.com,2024:snp-corim-profile', '2025': 'tag:amd.com,2025:snp-corim-profile' } as const;
+export type SnpProfile = keyof typeof SNP_PROFILES;
 /** Intel profile OID 2.16.840.1.113741.1.16.1, DER body for #6.111. */
 export const INTEL_PROFILE_OID = Buffer.from('6086480186f84d011001', 'hex');
 /** SEV-SNP "by chip" class-id 1.3.6.1.4.1.3704.3.1 (VCEK-signed reports): the OID's contents octets only (RFC 9090 §2). */
@@ -35,6 +40,8 @@ export interface CorimOptions {
   /** Signature validity, seconds since the epoch. */
   notBefore: number;
   notAfter: number;
+  /** SNP profile id to emit (default 2024). */
+  snpProfile?: SnpProfile;
 }
 
 const m = (entries: [CborValue, CborValue][]): CborMap => new Map(entries);
@@ -97,7 +104,7 @@ function pcrTriples(list: PcrValues[]): CborValue[] {
     }
     const regs = [...byIndex].map(([i, d]) => [i, digests(d)] as [number, CborValue[]]).filter(([, d]) => d.length > 0);
     if (regs.length === 0) return [];
-    const shape = p.parameters['boot.shape'] ?? p.parameters.bootShape; // measure pcr prints boot: {shape}
+    const shape = p.parameters['boot.shape'];
     const env = m([[0, m([[2, shape === undefined ? 'vTPM PCRs' : `vTPM PCRs (${String(shape)})`]])]]);
     return [[env, [m([[1, m([[14, m(regs)]])]])]]];
   });
@@ -119,12 +126,15 @@ export function corimFor(platform: Platform, rv: ReferenceValues, digest: string
     [4, m([[0, tagged(1, opts.notBefore)], [1, tagged(1, opts.notAfter)]])],
     [5, [m([[0, opts.issuer], [2, [1, 2]]])]],
   ]);
-  if (platform === 'snp') corim.set(3, tagged(32, SNP_PROFILE));
+  if (platform === 'snp') corim.set(3, tagged(32, SNP_PROFILES[opts.snpProfile ?? '2024']));
   if (platform === 'tdx') corim.set(3, tagged(111, INTEL_PROFILE_OID));
   return tagged(CORIM_TAG, corim);
 }
 
-/** Signs an unsigned CoRIM: protected header alg, content-type, kid, corim-meta and CWT claims. */
+/**
+ * Signs an unsigned CoRIM: protected header alg, content-type, kid, corim-meta and CWT claims.
+ * @throws {BuildError} or {VerificationError} from a commandSigner whose command fails or returns a bad signature.
+ */
 export async function signCorim(corim: Tagged, signer: Signer, opts: CorimOptions): Promise<Uint8Array> {
   const meta = m([
     [0, m([[0, opts.issuer]])],
@@ -190,7 +200,10 @@ function digestMap(v: CborValue, what: string): Record<number, string> {
   return out;
 }
 
-/** Decodes an unsigned corim-map payload (#6.501) and lists its reference values; `deterministic` also demands RFC 8949 §4.2.1. */
+/**
+ * Decodes an unsigned corim-map payload (#6.501) and lists its reference values; `deterministic` also demands RFC 8949 §4.2.1.
+ * @throws {FormatError} when the payload is not a corim-map of the expected shape (or not deterministic).
+ */
 export function readCorim(payload: Uint8Array, deterministic = true): CorimSummary {
   const corim = asMap(untag(decodeCbor(payload, { what: 'CoRIM', deterministic }), CORIM_TAG, 'CoRIM'), 'corim-map');
   const idv = corim.get(0);

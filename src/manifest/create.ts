@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { canonicalJson } from '../sign/canonical-json.js';
-import { corimFor, signCorim, type CorimOptions, type Platform } from './corim.js';
+import { encodeCbor } from '../formats/cbor.js';
+import { corimFor, signCorim, type CorimOptions, type Platform, type SnpProfile } from './corim.js';
 import { INTOTO_PAYLOAD_TYPE, parseEnvelope, signEnvelope } from '../sign/dsse.js';
 import { checkStatement, referenceValuesStatement, SLSA_PROVENANCE_V1, statementBytes } from './intoto.js';
 import type { Measurement } from '../measure/measurement.js';
@@ -37,6 +38,8 @@ export interface CreateManifestOptions {
   notBefore?: number;
   /** Length of the validity window in days (default 365). */
   validDays?: number;
+  /** SNP CoRIM profile id (default 2024, what Veraison registers). */
+  snpProfile?: SnpProfile;
 }
 
 export interface ManifestFile {
@@ -95,6 +98,14 @@ function defaultNotBefore(br?: BuildRecord): number {
   return now - (now % 86400);
 }
 
+/**
+ * Derives the reference values from `measurements`, signs them in each requested format (CoRIM per
+ * platform, in-toto DSSE + sigstore bundle, RVPS messages, canonical reference-values.json) and writes
+ * the files to `outDir` atomically.
+ * @throws {InputError} with no signer, an empty validity window, a bad build record or a measurement
+ * that cannot be signed (see referenceValuesFrom).
+ * @throws {BuildError} or {VerificationError} from a commandSigner whose command fails or returns a bad signature.
+ */
 export async function createManifest(o: CreateManifestOptions): Promise<CreatedManifest> {
   const signers = Array.isArray(o.signer) ? (o.signer as readonly Signer[]) : [o.signer as Signer];
   if (signers.length === 0) throw new InputError('manifest: no signing key');
@@ -107,19 +118,26 @@ export async function createManifest(o: CreateManifestOptions): Promise<CreatedM
   const notBefore = o.notBefore ?? defaultNotBefore(br);
   const notAfter = notBefore + Math.round((o.validDays ?? 365) * 86400);
   if (notAfter <= notBefore) throw new InputError('manifest: validity window is empty');
-  const copts: CorimOptions = { issuer: o.issuer ?? 'cvm-measure', notBefore, notAfter };
+  const copts: CorimOptions = { issuer: o.issuer ?? 'cvm-measure', notBefore, notAfter, ...(o.snpProfile ? { snpProfile: o.snpProfile } : {}) };
 
   const outputs: { format: ManifestFormat; name: string; data: Uint8Array }[] = [];
   const json = (v: unknown) => Buffer.from(canonicalJson(v), 'utf8');
   if (formats.has('json')) outputs.push({ format: 'json', name: 'reference-values.json', data: doc });
   const corims = new Map<Platform, Uint8Array>();
+  const unsigned = new Map<Platform, Uint8Array>();
   if (formats.has('corim') || formats.has('rvps')) {
     for (const p of PLATFORMS) {
       const c = corimFor(p, rv, docSha, copts);
-      if (c) corims.set(p, await signCorim(c, signers[0]!, copts));
+      if (!c) continue;
+      corims.set(p, await signCorim(c, signers[0]!, copts));
+      unsigned.set(p, encodeCbor(c));
     }
   }
-  if (formats.has('corim')) for (const [p, c] of corims) outputs.push({ format: 'corim', name: `${p}.corim.cbor`, data: c });
+  if (formats.has('corim')) {
+    for (const [p, c] of corims) outputs.push({ format: 'corim', name: `${p}.corim.cbor`, data: c });
+    // the unsigned #6.501 form, as Veraison provisions it (application/corim-unsigned+cbor)
+    for (const [p, c] of unsigned) outputs.push({ format: 'corim', name: `${p}.corim-unsigned.cbor`, data: c });
+  }
   if (formats.has('intoto')) {
     // each Statement as a DSSE envelope (all signatures) and as a sigstore bundle (first signature)
     const statements: [string, Uint8Array][] = [['reference-values', statementBytes(referenceValuesStatement(rv, docSha))]];

@@ -8,7 +8,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { parse } from 'yaml';
 import { InputError } from '../errors.js';
 import { MEASUREMENT_KINDS, type Measurement, type MeasurementKind } from '../measure/measurement.js';
 import { PACKAGE_ROOT } from '../util/package.js';
@@ -61,7 +60,7 @@ function measurement(value: unknown, where: string): Measurement {
 
 /**
  * Validates parsed JSON as a combined measurements document or a single measurement.
- * @throws InputError naming the JSON path of the first problem.
+ * @throws {InputError} naming the JSON path of the first problem.
  */
 export function importMeasurements(json: unknown): MeasurementsDocument | Measurement {
   if (!isObject(json)) throw new InputError('measurements: expected a JSON object');
@@ -87,11 +86,3 @@ export function importStatedValues(json: unknown, what = 'stated values'): State
   return json as StatedValuesDocument;
 }
 
-/** Parses YAML (or JSON, a subset) with aliases bounded. @throws InputError naming the file and the first problem. */
-export function parseYamlText(text: string, what: string): unknown {
-  try {
-    return parse(text, { maxAliasCount: 16 });
-  } catch (e) {
-    throw new InputError(`${what}: not YAML or JSON (${(e as Error).message.split('\n')[0]})`);
-  }
-}

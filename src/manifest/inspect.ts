@@ -29,6 +29,11 @@ function corimJson(c: CorimSummary): Extract<Inspection, { type: 'corim' }>['cor
   return { ...rest, notBefore: iso(notBefore), notAfter: iso(notAfter) };
 }
 
+/**
+ * Describes a manifest file without verifying it: a signed CoRIM (its header and reference values), a
+ * DSSE envelope or sigstore bundle (its statement), or a reference-values / measurements JSON document.
+ * @throws {FormatError} when the bytes are neither CBOR of a known shape nor JSON.
+ */
 export function inspectManifest(bytes: Uint8Array): Inspection {
   const text = Buffer.from(bytes).toString('utf8').trimStart();
   if (text.startsWith('{')) return inspectJson(text);

@@ -32,7 +32,10 @@ export function referenceValuesStatement(rv: ReferenceValues, documentSha256: st
   };
 }
 
-/** Checks the parts of a Statement v1 every consumer relies on; returns it typed. */
+/**
+ * Checks the parts of a Statement v1 every consumer relies on; returns it typed.
+ * @throws {InputError} naming `what` when `_type`, `subject[].digest` or `predicateType` is missing or wrong.
+ */
 export function checkStatement(v: unknown, what: string): Statement {
   const s = v as Partial<Statement> | null;
   if (!s || typeof s !== 'object') throw new InputError(`${what}: not a JSON object`);

@@ -213,7 +213,7 @@ function artifactsFromInputs(values: { inputs: Inputs }[]): Artifact[] {
  * Maps typed measurements (a combined document, or one measurement), the raw bytes of an optional
  * build record (an in-toto Statement or a DSSE envelope around one) and stated values (marked
  * `origin: stated` with their source, never merged into predicted entries) to the reference-values document.
- * @throws InputError for a measurement that cannot be signed (observed values, a seed-only SNP
+ * @throws {InputError} for a measurement that cannot be signed (observed values, a seed-only SNP
  * output, a td-shim payload report without a launch register).
  */
 export function referenceValuesFrom(

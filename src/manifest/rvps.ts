@@ -30,6 +30,7 @@ export function rvpsValues(rv: ReferenceValues): Record<string, string[]> {
   return out;
 }
 
+/** The RVPS "sample" message: rvpsValues as base64 JSON (trustee's sample extractor; unsigned). */
 export function rvpsSampleMessage(rv: ReferenceValues): RvpsMessage {
   return { version: '0.1.0', type: 'sample', payload: Buffer.from(JSON.stringify(rvpsValues(rv)), 'utf8').toString('base64') };
 }

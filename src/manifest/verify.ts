@@ -30,6 +30,13 @@ function checkWindow(what: string, now: number, nb?: number, na?: number): void 
   if (na !== undefined && now > na) throw new VerificationError(`${what}: expired at ${iso(na)}`);
 }
 
+/**
+ * Verifies a signed CoRIM (COSE_Sign1 over a #6.501 corim-map): core deterministic CBOR, a signature by
+ * one of `o.trusted`, and every validity window (corim-meta, CWT claims, rim-validity) at `o.now`.
+ * @throws {UsageError} when `o.threshold` > 1 (a COSE_Sign1 carries one signature).
+ * @throws {FormatError} when the bytes are not a well-formed signed CoRIM.
+ * @throws {VerificationError} when no trusted key verifies it or a validity window excludes `o.now`.
+ */
 export function verifyCorim(bytes: Uint8Array, o: VerifyOptions): VerifyResult {
   const now = o.now ?? Math.floor(Date.now() / 1000);
   if ((o.threshold ?? 1) > 1) throw new UsageError(`--threshold ${o.threshold}: a signed CoRIM (COSE_Sign1) carries one signature; thresholds apply to DSSE envelopes`);
@@ -60,6 +67,13 @@ export function verifyCorim(bytes: Uint8Array, o: VerifyOptions): VerifyResult {
 const ENVELOPE_KEYS = new Set(['payload', 'payloadType', 'signatures']);
 const SIGNATURE_KEYS = new Set(['keyid', 'sig']);
 
+/**
+ * Verifies a DSSE envelope (or a sigstore bundle around one) of an in-toto Statement: at least
+ * `o.threshold` distinct keys of `o.trusted` signed it.
+ * @throws {FormatError} when the text is not JSON of an envelope or bundle.
+ * @throws {VerificationError} when too few trusted keys verify it or a keyid is wrong.
+ * @throws {InputError} when the payload is not an in-toto Statement v1.
+ */
 export function verifyDsse(text: string, o: VerifyOptions): VerifyResult {
   let doc: unknown;
   try {
@@ -115,7 +129,12 @@ function unwrapBundle(doc: unknown): { dsseEnvelope: unknown; hint: string } | u
   return { dsseEnvelope: b.dsseEnvelope, hint: vm!.publicKey!.hint };
 }
 
-/** Verifies a file's bytes: CBOR tag 18 → CoRIM, a JSON object → DSSE envelope or sigstore bundle. */
+/**
+ * Verifies a file's bytes: CBOR tag 18 → CoRIM (verifyCorim), a JSON object → DSSE envelope or sigstore bundle (verifyDsse).
+ * @throws {UsageError} with no trusted key (or a threshold on a CoRIM).
+ * @throws {FormatError} when the bytes are neither a signed CoRIM nor a DSSE envelope.
+ * @throws {VerificationError} when the signatures or validity windows do not check out.
+ */
 export function verifyManifest(bytes: Uint8Array, o: VerifyOptions): VerifyResult {
   if (o.trusted.length === 0) throw new UsageError('--trust: at least one public key is needed');
   if (bytes[0] === 0xd2) return verifyCorim(bytes, o);

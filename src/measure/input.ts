@@ -2,7 +2,8 @@
  * A file a measurement report takes: the name to report (usually the path the caller read it from) and
  * its bytes. Reports hash the bytes and never open the name.
  */
-import { createHash } from 'node:crypto';
+import { toHex } from '../util/bytes.js';
+import { digest } from '../util/hash.js';
 
 export interface NamedBytes {
   name: string;
@@ -22,5 +23,5 @@ export function describeInput(f: NamedBytes): { path: string; size: number; dige
 }
 
 export function sha256Hex(b: Uint8Array): string {
-  return createHash('sha256').update(b).digest('hex');
+  return toHex(digest('sha256', b));
 }

@@ -6,6 +6,10 @@
  */
 import { InputError } from '../errors.js';
 
+/**
+ * The canonical JSON text of `v` (null, booleans, finite numbers, strings, arrays and plain objects).
+ * @throws {InputError} on a value JSON cannot carry exactly (NaN, ±Infinity, undefined, a bigint, a function).
+ */
 export function canonicalJson(v: unknown): string {
   if (v === null || typeof v === 'boolean' || typeof v === 'string') return JSON.stringify(v);
   if (typeof v === 'number') {

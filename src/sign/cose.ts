@@ -31,7 +31,10 @@ export function sigStructure(protectedBytes: Uint8Array, payload: Uint8Array, ex
 
 const ALG_BY_COSE = new Map<number, KeyAlg>(Object.values(ALGS).map((a) => [a.cose, a.alg]));
 
-/** Signs `payload` as #6.18(COSE_Sign1); `headers` are the protected header minus alg and kid, which come from the signer. */
+/**
+ * Signs `payload` as #6.18(COSE_Sign1); `headers` are the protected header minus alg and kid, which come from the signer.
+ * @throws {BuildError} or {VerificationError} from a commandSigner whose command fails or returns a bad signature.
+ */
 export async function signSign1(headers: CborMap, payload: Uint8Array, signer: Signer): Promise<Uint8Array> {
   const prot: CborMap = new Map(headers);
   prot.set(HEADER.alg, ALGS[signer.alg].cose);
@@ -41,7 +44,10 @@ export async function signSign1(headers: CborMap, payload: Uint8Array, signer: S
   return encodeCbor(new Tagged(COSE_SIGN1_TAG, [protectedBytes, new Map(), payload, signature]));
 }
 
-/** Parses #6.18([protected, unprotected, payload, signature]); a detached (nil) payload is an error. */
+/**
+ * Parses #6.18([protected, unprotected, payload, signature]); a detached (nil) payload is an error.
+ * @throws {FormatError} on anything but a well-formed, attached COSE_Sign1 (`what` names it in the message).
+ */
 export function parseSign1(bytes: Uint8Array, what = 'COSE_Sign1'): Sign1 {
   const top = decodeCbor(bytes, { what });
   if (!(top instanceof Tagged) || top.tag !== COSE_SIGN1_TAG) throw new FormatError(what, 'expected tag 18 (COSE_Sign1)');
@@ -69,6 +75,8 @@ export interface VerifiedSign1 {
 /**
  * Verifies `msg` against any of `trusted`. `understood` lists the header labels the caller processes
  * (a `crit` label that is neither one of those nor a core label 1–4 is rejected, RFC 9052 §3.1).
+ * @throws {VerificationError} on an unsupported or unprotected alg, a critical header not understood, or
+ * a signature no trusted key verifies.
  */
 export function verifySign1(msg: Sign1, trusted: readonly KeyObject[], understood: readonly number[] = []): VerifiedSign1 {
   const algLabel = msg.protected.get(HEADER.alg);

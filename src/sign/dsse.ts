@@ -18,12 +18,16 @@ export interface Envelope {
   signatures: { keyid?: string; sig: string }[];
 }
 
+/** The DSSE pre-authentication encoding PAE(payloadType, body): the bytes each signature covers. */
 export function pae(payloadType: string, body: Uint8Array): Buffer {
   const t = Buffer.from(payloadType, 'utf8');
   return Buffer.concat([Buffer.from(`DSSEv1 ${t.length} `), t, Buffer.from(` ${body.length} `), body]);
 }
 
-/** Signs `body` with every signer (k-of-n envelopes carry several signatures). */
+/**
+ * Signs `body` with every signer (k-of-n envelopes carry several signatures); ECDSA signatures go in as DER.
+ * @throws {BuildError} or {VerificationError} from a commandSigner whose command fails or returns a bad signature.
+ */
 export async function signEnvelope(payloadType: string, body: Uint8Array, signers: readonly Signer[]): Promise<Envelope> {
   const msg = pae(payloadType, body);
   const signatures = [];
@@ -42,6 +46,11 @@ function b64(s: unknown, what: string): Buffer {
   return b;
 }
 
+/**
+ * Checks that parsed JSON `v` is a DSSE envelope: `payloadType`, strict base64 `payload`, one or more
+ * `signatures[].sig`. Verifies nothing (see verifyEnvelope).
+ * @throws {FormatError} when a field is missing or not (canonical) base64, or there is no signature.
+ */
 export function parseEnvelope(v: unknown): Envelope {
   const e = v as Partial<Envelope> | null;
   if (!e || typeof e !== 'object' || typeof e.payloadType !== 'string' || typeof e.payload !== 'string' || !Array.isArray(e.signatures)) {
@@ -65,6 +74,7 @@ export interface VerifiedEnvelope {
  * Verifies that at least `threshold` distinct trusted keys signed PAE(type, payload). A `keyid` is
  * only a hint, but a wrong one is still an error: a signature whose keyid names a trusted key must
  * verify with that key, and a signature that verifies must not carry another key's id.
+ * @throws {VerificationError} when fewer than `threshold` trusted keys verify, or a keyid is wrong.
  */
 export function verifyEnvelope(env: Envelope, trusted: readonly KeyObject[], threshold = 1): VerifiedEnvelope {
   const body = b64(env.payload, 'payload');

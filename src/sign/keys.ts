@@ -28,7 +28,10 @@ export const ALGS: Record<KeyAlg, AlgInfo> = {
   ed25519: { alg: 'ed25519', cose: -8, coseName: 'EdDSA' },
 };
 
-/** The algorithm a key (private or public) belongs to; other key types are an InputError. */
+/**
+ * The algorithm a key (private or public) belongs to.
+ * @throws {InputError} on another key type or EC curve (`what` names the key in the message).
+ */
 export function keyAlg(key: KeyObject, what = 'key'): KeyAlg {
   if (key.asymmetricKeyType === 'ed25519') return 'ed25519';
   if (key.asymmetricKeyType === 'ec') {
@@ -56,6 +59,7 @@ export interface GeneratedKey {
   keyId: string;
 }
 
+/** A new key pair of algorithm `alg` (random; PEM PKCS#8 private, SPKI public) with its key id. */
 export function generateKey(alg: KeyAlg): GeneratedKey {
   const info = ALGS[alg];
   const { privateKey, publicKey } =
@@ -68,7 +72,10 @@ export function generateKey(alg: KeyAlg): GeneratedKey {
   };
 }
 
-/** Parses a PEM private key (PKCS#8 or SEC1); `path` names it in errors. Never echoes key material. */
+/**
+ * Parses a PEM private key (PKCS#8 or SEC1); `path` names it in errors. Never echoes key material.
+ * @throws {InputError} when it is not an unencrypted PEM private key of a supported algorithm.
+ */
 export function parsePrivateKey(pem: Uint8Array | string, path: string): KeyObject {
   let key: KeyObject;
   try {
@@ -80,7 +87,10 @@ export function parsePrivateKey(pem: Uint8Array | string, path: string): KeyObje
   return key;
 }
 
-/** Parses a PEM public key (SPKI) or takes the public half of a PEM private key. */
+/**
+ * Parses a PEM public key (SPKI) or takes the public half of a PEM private key.
+ * @throws {InputError} when it is not a PEM key of a supported algorithm.
+ */
 export function parsePublicKey(pem: Uint8Array | string, path: string): KeyObject {
   let key: KeyObject;
   try {

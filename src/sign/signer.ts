@@ -6,7 +6,6 @@
  * each format converts (COSE keeps raw, DSSE wants DER).
  */
 import { createHash, createPublicKey, sign as nodeSign, type KeyObject } from 'node:crypto';
-import { execa } from 'execa';
 import { BuildError, VerificationError } from '../errors.js';
 import { derToRaw, isEcdsa, verifySignature } from './ecdsa.js';
 import { ALGS, keyAlg, keyId, type KeyAlg } from './keys.js';
@@ -22,7 +21,10 @@ export interface Signer {
   sign(message: Uint8Array): Promise<Uint8Array>;
 }
 
-/** A signer over a local private key (from parsePrivateKey). */
+/**
+ * A signer over a local private key (from parsePrivateKey); deterministic (Ed25519, RFC 6979 ECDSA).
+ * @throws {InputError} when the key is not ecdsa-p256, ecdsa-p384 or ed25519.
+ */
 export function localSigner(privateKey: KeyObject): Signer {
   const alg = keyAlg(privateKey);
   const publicKey = createPublicKey(privateKey);
@@ -45,6 +47,8 @@ export function localSigner(privateKey: KeyObject): Signer {
  * itself for Ed25519 (PureEdDSA has no pre-hash); environment CVM_SIGN_ALG (ES256/ES384/EdDSA),
  * CVM_SIGN_INPUT (digest|message), CVM_SIGN_HASH. It prints the signature on stdout: binary (DER or
  * raw r||s) or the same as base64/hex text. The result is verified against `publicKey`.
+ * @throws {InputError} when `publicKey` is not of a supported algorithm. Its `sign()` rejects with
+ * {BuildError} when the command fails and {VerificationError} when its signature does not verify.
  */
 export function commandSigner(argv: readonly string[], publicKey: KeyObject): Signer {
   const alg = keyAlg(publicKey);
@@ -56,6 +60,7 @@ export function commandSigner(argv: readonly string[], publicKey: KeyObject): Si
     deterministic: false,
     async sign(message) {
       const input = info.hash ? createHash(info.hash).update(message).digest() : Buffer.from(message);
+      const { execa } = await import('execa'); // a process package only where a command signs
       const r = await execa(argv[0]!, argv.slice(1), {
         input,
         encoding: 'buffer',

@@ -1,9 +1,8 @@
 /**
  * Hash algorithms of TPM banks and event-log digests: the one table of TPM_ALG ids, names and digest
- * sizes, and browser-safe hashing (@noble/hashes, Uint8Array in and out; no node: modules).
+ * sizes, and hashing through util/hash (native in Node, @noble/hashes in browsers; Uint8Array in and out).
  */
-import { sha1 } from '@noble/hashes/legacy.js';
-import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
+import { digest } from '../util/hash.js';
 
 /**
  * TCG Algorithm Registry (Family "2.0", Level 00 Revision 01.32), section 4 "TPM_ALG_ID", with each
@@ -34,16 +33,7 @@ export function digestSize(alg: TpmAlgName): number {
   return Object.values(TPM_ALGS).find((a) => a.name === alg)!.size;
 }
 
-const HASHES: Record<HashAlg, (data: Uint8Array) => Uint8Array> = { sha1, sha256, sha384, sha512 };
-
 /** `alg` over the concatenation of `parts`. */
 export function hash(alg: HashAlg, ...parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return HASHES[alg](parts[0]!);
-  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.length;
-  }
-  return HASHES[alg](all);
+  return digest(alg, ...parts);
 }

@@ -1,15 +1,20 @@
-/** Small byte helpers shared by every format parser. */
+/** Small byte helpers shared by every format parser: Uint8Array and DataView only (no Buffer), so browsers can run them. */
 import { FormatError } from '../errors.js';
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 export function toHex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += HEX[b[i]!];
+  return s;
 }
 
 /** Parses a hex string (optional 0x prefix, even length); `what` names the value in the error. */
-export function fromHex(s: string, what: string, expectedLength?: number): Buffer {
+export function fromHex(s: string, what: string, expectedLength?: number): Uint8Array {
   const h = s.startsWith('0x') || s.startsWith('0X') ? s.slice(2) : s;
   if (h.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(h)) throw new FormatError(what, `not a hex string: ${JSON.stringify(s)}`);
-  const b = Buffer.from(h, 'hex');
+  const b = new Uint8Array(h.length / 2);
+  for (let i = 0; i < b.length; i++) b[i] = parseInt(h.slice(2 * i, 2 * i + 2), 16);
   if (expectedLength !== undefined && b.length !== expectedLength) {
     throw new FormatError(what, `expected ${expectedLength} bytes, got ${b.length}`);
   }
@@ -23,28 +28,92 @@ export function checkRange(buf: Uint8Array, offset: number, length: number, what
   }
 }
 
+/** A little-endian view of `b` (same memory). */
+export function view(b: Uint8Array): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+export const u16le = (b: Uint8Array, at: number): number => view(b).getUint16(at, true);
+export const u32le = (b: Uint8Array, at: number): number => view(b).getUint32(at, true);
+export const u64le = (b: Uint8Array, at: number): bigint => view(b).getBigUint64(at, true);
+
+/** Writes `v` (below 2^53) as u64 LE without BigInt. */
+export function setU64le(b: Uint8Array, v: number, at: number): void {
+  const dv = view(b);
+  dv.setUint32(at, v % 0x1_0000_0000, true);
+  dv.setUint32(at + 4, Math.floor(v / 0x1_0000_0000), true);
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Each byte as one character (Buffer's 'latin1'). */
+export function latin1(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
+  return s;
+}
+
+/** UTF-16LE text (Buffer's 'utf16le': a trailing odd byte is dropped). */
+export function utf16le(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i + 1 < b.length; i += 2) s += String.fromCharCode(b[i]! | (b[i + 1]! << 8));
+  return s;
+}
+
+/** One byte per character (Buffer.from(s, 'latin1')). */
+export function latin1Bytes(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+/** UTF-16LE code units (Buffer.from(s, 'utf16le')). */
+export function utf16leBytes(s: string): Uint8Array {
+  const out = new Uint8Array(2 * s.length);
+  const dv = view(out);
+  for (let i = 0; i < s.length; i++) dv.setUint16(2 * i, s.charCodeAt(i), true);
+  return out;
+}
+
+const encoder = new TextEncoder();
+export const utf8 = (s: string): Uint8Array => encoder.encode(s);
+
 /** Canonical GUID text (lowercase) from the 16-byte mixed-endian EFI_GUID layout (UEFI 2.10 Appendix A). */
 export function guidToString(b: Uint8Array, offset = 0): string {
   checkRange(b, offset, 16, 'GUID');
-  const d = Buffer.from(b.buffer, b.byteOffset + offset, 16);
-  const h = (x: Buffer) => x.toString('hex');
+  const d = b.subarray(offset, offset + 16);
   return [
-    d.readUInt32LE(0).toString(16).padStart(8, '0'),
-    d.readUInt16LE(4).toString(16).padStart(4, '0'),
-    d.readUInt16LE(6).toString(16).padStart(4, '0'),
-    h(d.subarray(8, 10)),
-    h(d.subarray(10, 16)),
+    u32le(d, 0).toString(16).padStart(8, '0'),
+    u16le(d, 4).toString(16).padStart(4, '0'),
+    u16le(d, 6).toString(16).padStart(4, '0'),
+    toHex(d.subarray(8, 10)),
+    toHex(d.subarray(10, 16)),
   ].join('-');
 }
 
 /** Inverse of guidToString. */
-export function guidToBytes(guid: string): Buffer {
+export function guidToBytes(guid: string): Uint8Array {
   const m = /^([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})$/i.exec(guid);
   if (!m) throw new FormatError('GUID', `malformed ${JSON.stringify(guid)}`);
-  const out = Buffer.alloc(16);
-  out.writeUInt32LE(parseInt(m[1]!, 16), 0);
-  out.writeUInt16LE(parseInt(m[2]!, 16), 4);
-  out.writeUInt16LE(parseInt(m[3]!, 16), 6);
-  Buffer.from(m[4]! + m[5]!, 'hex').copy(out, 8);
+  const out = new Uint8Array(16);
+  const dv = view(out);
+  dv.setUint32(0, parseInt(m[1]!, 16), true);
+  dv.setUint16(4, parseInt(m[2]!, 16), true);
+  dv.setUint16(6, parseInt(m[3]!, 16), true);
+  out.set(fromHex(m[4]! + m[5]!, 'GUID'), 8);
   return out;
 }

@@ -10,7 +10,7 @@ import type { ReferenceValues } from '../manifest/model.js';
 import type { VerifyEvidenceResult } from './result.js';
 import { type SnpPolicy, verifySnpReport } from './snp.js';
 import { type TdxPolicy, verifyTdxQuote } from './tdx.js';
-import { type PcrValues, verifyTpmEventLog } from './tpm.js';
+import { type QuotedPcrs, verifyTpmEventLog } from './tpm.js';
 
 export const EVIDENCE_TYPES = ['snp-report', 'tdx-quote', 'tpm-eventlog'] as const;
 export type EvidenceType = (typeof EVIDENCE_TYPES)[number];
@@ -25,13 +25,15 @@ export interface VerifyEvidenceOptions {
   /** SNP: ARK, ASK/ASVK and VCEK/VLEK certificates (TDX quotes carry their PCK chain). */
   certs?: readonly Certificate[];
   /** TPM: the PCR values the log must replay to. */
-  pcrs?: PcrValues;
+  pcrs?: QuotedPcrs;
   /** Seconds since the epoch (default now). */
   at?: number;
   policy?: VerifyPolicy;
   reference?: ReferenceValues;
-  /** SNP: the release's firmware, to diagnose a MEASUREMENT mismatch. */
+  /** The release's firmware, to diagnose a MEASUREMENT / MRTD mismatch. */
   firmware?: Uint8Array;
+  /** TDX: the CCEL event log, replayed against the quoted RTMRs. */
+  ccel?: Uint8Array;
 }
 
 /** The evidence type from its first bytes: a TDX quote header (version 4/5, TEE type 0x81), an SNP report (1184 bytes, version 2–5, SIGNATURE_ALGO 1), else a TCG event log. */
@@ -50,7 +52,7 @@ export async function verifyEvidence(bytes: Uint8Array, o: VerifyEvidenceOptions
   const type = o.type ?? detectEvidence(bytes);
   const common = { ...(o.at === undefined ? {} : { at: o.at }), ...(o.reference ? { reference: o.reference } : {}) };
   if (type === 'snp-report') return verifySnpReport(bytes, { certs: o.certs ?? [], ...common, ...(o.policy?.snp ? { policy: o.policy.snp } : {}), ...(o.firmware ? { firmware: o.firmware } : {}) });
-  if (type === 'tdx-quote') return verifyTdxQuote(bytes, { ...common, ...(o.policy?.tdx ? { policy: o.policy.tdx } : {}) });
+  if (type === 'tdx-quote') return verifyTdxQuote(bytes, { ...common, ...(o.policy?.tdx ? { policy: o.policy.tdx } : {}), ...(o.firmware ? { firmware: o.firmware } : {}), ...(o.ccel ? { ccel: o.ccel } : {}) });
   if (!o.pcrs) throw new UsageError('a TPM event log is verified against the PCR values it must replay to: give --pcrs');
   return verifyTpmEventLog(bytes, { pcrs: o.pcrs, ...(o.reference ? { reference: o.reference } : {}) });
 }

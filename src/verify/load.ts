@@ -10,13 +10,14 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { InputError, VerificationError } from '../errors.js';
 import { readCertificates, type Certificate } from '../formats/x509.js';
-import { importReferenceValues, parseYamlText } from '../manifest/import.js';
+import { importReferenceValues } from '../manifest/import.js';
 import { REFERENCE_VALUES_PREDICATE } from '../manifest/intoto.js';
 import type { ReferenceValues } from '../manifest/model.js';
 import { verifyDsse } from '../manifest/verify.js';
 import { defaultCacheDir } from '../build/cache.js';
 import { fetchRepository, isUrl } from '../publish/fetch.js';
 import { PACKAGE_ROOT } from '../util/package.js';
+import { parseYamlText } from '../util/yaml.js';
 import type { VerifyPolicy } from './evidence.js';
 
 /** Every certificate in the files given (PEM bundles or DER); a directory contributes its .pem/.der/.crt/.cer files. */

@@ -7,10 +7,12 @@
  * signed reference values. WebCrypto only (browser-capable).
  */
 import { FormatError } from '../errors.js';
+import { parseEventLog, replayEventLog } from '../formats/tcg-eventlog.js';
 import { parseTdxQuote, type TdxQuote } from '../formats/tdx-quote.js';
+import { PAGE_ORDERS, tdxMrtd } from '../measure/tdx/mrtd.js';
 import { readCertificates } from '../formats/x509.js';
 import type { ReferenceValues } from '../manifest/model.js';
-import { toHex } from '../util/bytes.js';
+import { fromHex, toHex } from '../util/bytes.js';
 import { type ChainCert, check, type Check, isoTime, statedMark, type VerifyEvidenceResult } from './result.js';
 import { fingerprint, signedBy, verifyEcdsa } from './x509.js';
 
@@ -34,6 +36,10 @@ export interface TdxVerifyOptions {
   at?: number;
   policy?: TdxPolicy;
   reference?: ReferenceValues;
+  /** The TD's CCEL event log: RTMR0–3 must replay from it. */
+  ccel?: Uint8Array;
+  /** The release's TDVF image: on an MRTD mismatch, try the other page order (QEMU 8.x two-pass vs single). */
+  firmware?: Uint8Array;
 }
 
 /** The uncompressed P-256 point x||y as a SubjectPublicKeyInfo (RFC 5480). */
@@ -86,7 +92,7 @@ function signatureData(bytes: Uint8Array, q: TdxQuote): SignatureData {
 
 /** Verifies one quote. Never throws for a failed check; @throws FormatError for bytes that are not a quote. */
 export async function verifyTdxQuote(bytes: Uint8Array, o: TdxVerifyOptions = {}): Promise<VerifyEvidenceResult> {
-  const q = parseTdxQuote(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  const q = parseTdxQuote(bytes);
   const s = signatureData(bytes, q);
   const at = o.at ?? Math.floor(Date.now() / 1000);
   const checks: Check[] = [];
@@ -124,17 +130,26 @@ export async function verifyTdxQuote(bytes: Uint8Array, o: TdxVerifyOptions = {}
 
   // policy
   const b = q.body;
-  const attributes = new DataView(Uint8Array.from(Buffer.from(b.tdAttributes, 'hex')).buffer).getBigUint64(0, true);
+  const attributes = new DataView(fromHex(b.tdAttributes, 'TD attributes').buffer).getBigUint64(0, true);
   const debug = (attributes & TD_ATTRIBUTES_DEBUG) !== 0n;
   check(checks, 'policy: debug', o.policy?.debug === true || !debug, o.policy?.debug ? 'allowed' : 'forbidden', debug ? 'on' : 'off');
 
+  // the CCEL log, when given, must replay to the quoted RTMRs (then its events explain them)
+  if (o.ccel) {
+    const log = parseEventLog(o.ccel);
+    const replayed = replayEventLog(log.events, { alg: 'sha384', map: 'ccel' });
+    for (const i of [0, 1, 2, 3]) check(checks, `RTMR${i} replays from the CCEL log`, replayed[`rtmr${i}`] === b.rtmr[i], b.rtmr[i], replayed[`rtmr${i}`] ?? 'not extended');
+  }
+
   // reference values
   let match: VerifyEvidenceResult['match'];
+  let diagnosis: VerifyEvidenceResult['diagnosis'];
   if (o.reference) {
     const entry = o.reference.tdx.find((t) => t.mrtd === b.mrTd && Object.entries(t.rtmr).every(([i, v]) => b.rtmr[Number(i)] === v));
     if (entry) match = { platform: 'tdx', parameters: entry.parameters, ...statedMark(entry) };
     const mrtdHit = o.reference.tdx.find((t) => t.mrtd === b.mrTd);
     check(checks, 'MRTD is a reference value', mrtdHit !== undefined, `one of ${o.reference.tdx.length} signed MRTDs`, b.mrTd);
+    if (!mrtdHit) diagnosis = await diagnoseMrtd(b.mrTd, o.reference, o.firmware);
     if (mrtdHit) for (const [i, v] of Object.entries(mrtdHit.rtmr)) check(checks, `RTMR${i} equals the reference`, b.rtmr[Number(i)] === v, v, b.rtmr[Number(i)]);
   }
   return {
@@ -161,5 +176,20 @@ export async function verifyTdxQuote(bytes: Uint8Array, o: TdxVerifyOptions = {}
     },
     checks,
     ...(match ? { match } : {}),
+    ...(diagnosis ? { diagnosis } : {}),
   };
+}
+
+/** An MRTD mismatch: the same firmware under the other page order (two-pass: QEMU 8.x TDX builds), checked against the release's firmware digest. */
+export async function diagnoseMrtd(mrtd: string, reference: ReferenceValues, firmware: Uint8Array | undefined): Promise<VerifyEvidenceResult['diagnosis']> {
+  if (!firmware) return { found: null, differences: [], searched: "nothing: give the release's firmware (--firmware) to try the other page order" };
+  const sha = toHex(new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', firmware)));
+  const entries = reference.tdx.filter((t) => t.inputs.firmware?.sha256 === sha);
+  if (entries.length === 0) return { found: null, differences: [], searched: `nothing: the firmware given (sha256 ${sha.slice(0, 16)}…) is not the release's` };
+  for (const order of PAGE_ORDERS) {
+    if (toHex(tdxMrtd(firmware, order).mrtd) !== mrtd) continue;
+    const released = String(entries[0]!.parameters.pageOrder ?? 'single');
+    return { found: { pageOrder: order }, differences: order === released ? [] : [`page order: ${order}${order === 'two-pass' ? ' (QEMU 8.x TDX)' : ''}; the release is for ${released}`], searched: `page orders ${PAGE_ORDERS.join(', ')}` };
+  }
+  return { found: null, differences: [], searched: `page orders ${PAGE_ORDERS.join(', ')} of the release firmware; none gives ${mrtd.slice(0, 16)}… (a different firmware or TD configuration)` };
 }

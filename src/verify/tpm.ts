@@ -11,10 +11,10 @@ import type { HashAlg } from '../tcg/index.js';
 import { check, type Check, statedMark, type VerifyEvidenceResult } from './result.js';
 
 /** PCR values by bank and index, lowercase hex (from a TPM quote or `tpm2_pcrread`). */
-export type PcrValues = Record<string, Record<string, string>>;
+export type QuotedPcrs = Record<string, Record<string, string>>;
 
 export interface TpmVerifyOptions {
-  pcrs: PcrValues;
+  pcrs: QuotedPcrs;
   reference?: ReferenceValues;
 }
 
@@ -24,8 +24,8 @@ const BANKS: readonly HashAlg[] = ['sha1', 'sha256', 'sha384', 'sha512'];
  * PCR values as JSON ({"sha256": {"0": "hex", ...}}) or as `tpm2_pcrread` prints them
  * ("sha256:" then "  0 : 0x…" lines). @throws InputError naming the first bad line or value.
  */
-export function parsePcrValues(text: string, what: string): PcrValues {
-  const out: PcrValues = {};
+export function parsePcrValues(text: string, what: string): QuotedPcrs {
+  const out: QuotedPcrs = {};
   const add = (bank: string, index: string, value: string) => {
     const b = bank.toLowerCase();
     const v = value.replace(/^0x/i, '').toLowerCase();
@@ -62,9 +62,9 @@ export function parsePcrValues(text: string, what: string): PcrValues {
 
 /** Verifies a log against PCR values. @throws FormatError for bytes that are not a TCG event log. */
 export function verifyTpmEventLog(bytes: Uint8Array, o: TpmVerifyOptions): VerifyEvidenceResult {
-  const log = parseEventLog(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  const log = parseEventLog(bytes);
   const checks: Check[] = [];
-  const replayed: PcrValues = {};
+  const replayed: QuotedPcrs = {};
   const banks = Object.keys(o.pcrs).filter((b) => log.algorithms.includes(b as never)) as HashAlg[];
   check(checks, 'the log has a bank the PCR values are given for', banks.length > 0, Object.keys(o.pcrs).join(', '), log.algorithms.join(', '));
   for (const bank of banks) {

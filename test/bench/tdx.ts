@@ -26,7 +26,7 @@ function tdvf4MiB(): Buffer {
     [2, 0, 0, 0x809000, 0x2000, 0],
     [3, 0, 0, 0x800000, 0x6000, 0],
   ];
-  guidToBytes(TD_SHIM_METADATA_GUID).copy(img, META);
+  img.set(guidToBytes(TD_SHIM_METADATA_GUID), META);
   tdvfDescriptor(sections).copy(img, META + 16);
   img.writeUInt32LE(META + 16, SIZE - 0x20);
   return img;

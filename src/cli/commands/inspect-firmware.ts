@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { examples, group, jsonOption } from '../command.js';
+import { toHex } from '../../util/bytes.js';
 
 export function registerInspectFirmware(program: Command): void {
   const cmd = group(program, 'inspect')
@@ -22,7 +23,7 @@ export function registerInspectFirmware(program: Command): void {
         sha384: createHash('sha384').update(image).digest('hex'),
         ...d,
         gpa: pageAligned ? `0x${(0x1_0000_0000 - image.length).toString(16)}` : null,
-        snpSeed: pageAligned ? snpFirmwareSeed(image).toString('hex') : null,
+        snpSeed: pageAligned ? toHex(snpFirmwareSeed(image)) : null,
       };
       if (opts.json) return printJson(out);
       const lines = [

@@ -13,6 +13,7 @@ interface Opts {
   issuer: string;
   notBefore?: string;
   validDays: string;
+  snpProfile: string;
   json?: boolean;
 }
 
@@ -31,6 +32,7 @@ export function registerManifestCreate(program: Command): void {
     .option('--issuer <name>', 'signer / issuer name in corim-meta, CWT claims and entities', 'cvm-measure')
     .option('--not-before <time>', 'start of validity (ISO 8601 or seconds since the epoch; default: the build record finish time, SOURCE_DATE_EPOCH, or today 00:00 UTC)')
     .option('--valid-days <n>', 'length of the validity window in days', '365')
+    .option('--snp-profile <year>', 'SNP CoRIM profile id: 2024 (published draft, Veraison) or 2025 (editor\'s copy)', '2024')
     .addOption(jsonOption(program))
     .action(async (opts: Opts) => {
       await run(opts);
@@ -46,10 +48,11 @@ export function registerManifestCreate(program: Command): void {
 async function run(opts: Opts): Promise<void> {
   const { InputError, UsageError } = await import('../../errors.js');
   const { readInput } = await import('../../util/fs.js');
-  const { parseInteger } = await import('../options.js');
+  const { parseChoice, parseInteger } = await import('../options.js');
   const { printJson, printLine } = await import('../output.js');
   const { createManifest, MANIFEST_FORMATS } = await import('../../manifest/create.js');
-  const { importMeasurements, importStatedValues, parseYamlText } = await import('../../manifest/import.js');
+  const { importMeasurements, importStatedValues } = await import('../../manifest/import.js');
+  const { parseYamlText } = await import('../../util/yaml.js');
   const { parsePrivateKey, parsePublicKey } = await import('../../sign/keys.js');
   const { commandSigner, localSigner } = await import('../../sign/signer.js');
   const { parseTime } = await import('../time.js');
@@ -90,6 +93,7 @@ async function run(opts: Opts): Promise<void> {
     issuer: opts.issuer,
     ...(opts.notBefore ? { notBefore: parseTime('--not-before', opts.notBefore) } : {}),
     validDays: parseInteger('--valid-days', opts.validDays, 1, 36500),
+    snpProfile: parseChoice('--snp-profile', opts.snpProfile, ['2024', '2025'] as const),
   });
   const iso = (t: number) => new Date(t * 1000).toISOString();
   if (opts.json) {

@@ -62,17 +62,18 @@ export function registerMeasurePcr(program: Command): void {
 
       const { readInput } = await import('../../util/fs.js');
       const { pcrMeasurement } = await import('../../measure/tpm/report.js');
+      const { x509IssuedBy: issuedBy } = await import('../../sign/x509.js');
       const file = async (name: string, what: string) => ({ name, bytes: await readInput(name, what) });
       const vars = opts.vars ? await file(opts.vars, 'VARS firmware volume') : undefined;
       const out =
         shape === 'direct'
           ? pcrMeasurement(
               { shape, vars, kernel: await file(opts.kernel!, 'kernel'), initrd: opts.initrd ? await file(opts.initrd, 'initrd') : undefined, cmdline: opts.append },
-              { banks, memMiB, machine, patchSetupHeader: !opts.unpatchedKernel },
+              { banks, memMiB, machine, patchSetupHeader: !opts.unpatchedKernel, issuedBy },
             )
           : pcrMeasurement(
               { shape, vars, uki: await file(opts.uki!, 'UKI'), gpt: opts.disk ? await readHead(opts.disk, DISK_HEAD) : opts.gpt ? await readInput(opts.gpt, 'GPT') : undefined },
-              { banks, stubVersion },
+              { banks, stubVersion, issuedBy },
             );
       const { printJson, printLine } = await import('../output.js');
       if (opts.json) return printJson(out);

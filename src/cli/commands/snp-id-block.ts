@@ -30,7 +30,7 @@ export function registerSnpIdBlock(program: Command): void {
       const { readInput } = await import('../../util/fs.js');
       const { createPrivateKey } = await import('node:crypto');
       const { InputError } = await import('../../errors.js');
-      const { createIdBlock } = await import('../../measure/snp/id-block.js');
+      const { createIdBlockFromKeys } = await import('../../sign/snp-id-block.js');
       const { printJson, printLine } = await import('../output.js');
       const key = async (path: string, what: string) => {
         const pem = await readInput(path, what);
@@ -40,7 +40,7 @@ export function registerSnpIdBlock(program: Command): void {
           throw new InputError(`${what} ${path}: not a PEM private key (${(e as Error).message})`);
         }
       };
-      const r = createIdBlock({
+      const r = createIdBlockFromKeys({
         digest: fromHex(o.digest, '--digest', 48),
         familyId: o.familyId === undefined ? undefined : fromHex(o.familyId, '--family-id', 16),
         imageId: o.imageId === undefined ? undefined : fromHex(o.imageId, '--image-id', 16),
@@ -49,7 +49,7 @@ export function registerSnpIdBlock(program: Command): void {
         idKey: await key(o.idKey, 'ID key'),
         authorKey: await key(o.authorKey, 'author key'),
       });
-      const b64 = (b: Buffer) => b.toString('base64');
+      const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
       if (o.json) {
         printJson({
           idBlock: b64(r.idBlock),

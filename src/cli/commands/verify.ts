@@ -19,6 +19,7 @@ interface Opts {
   threshold: string;
   policy?: string;
   firmware?: string;
+  ccel?: string;
   at?: string;
   json?: boolean;
 }
@@ -35,7 +36,8 @@ export function registerVerify(program: Command): void {
     .option('--trust <pub.pem>', 'public key trusted to sign the reference values (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--threshold <k>', 'distinct trusted keys that must have signed the reference values', '1')
     .option('--policy <file>', 'what must hold beyond the measurements (YAML/JSON, schemas/verify-policy.schema.json); default: no debug guest, no SNP migration agent')
-    .option('--firmware <file>', "SNP: the release's firmware; on a MEASUREMENT mismatch, search which knob (vCPU count, VMM, vCPU type, guest features) explains it")
+    .option('--firmware <file>', "the release's firmware: on an SNP MEASUREMENT mismatch, search which knob (vCPU count, VMM, vCPU type, guest features) explains it; on a TDX MRTD mismatch, try the other page order")
+    .option('--ccel <file>', 'TDX: the CCEL event log (e.g. /sys/firmware/acpi/tables/data/CCEL); RTMR0-3 must replay from it')
     .option('--at <time>', 'check certificate validity at this time instead of now (ISO 8601 or epoch seconds)')
     .addOption(jsonOption(program))
     .action(async (evidence: string, opts: Opts) => {
@@ -51,6 +53,7 @@ export function registerVerify(program: Command): void {
         ...(at === undefined ? {} : { at }),
         ...(opts.policy ? { policy: loadPolicy(opts.policy) } : {}),
         ...(opts.firmware ? { firmware: new Uint8Array(await readInput(opts.firmware, 'firmware')) } : {}),
+        ...(opts.ccel ? { ccel: new Uint8Array(await readInput(opts.ccel, 'CCEL log')) } : {}),
         ...(opts.reference ? { reference: await resolveReference(opts.reference, trusted, { threshold: parseInteger('--threshold', opts.threshold, 1, trusted.length), ...(at === undefined ? {} : { now: at }) }) } : {}),
       });
       if (opts.json) printJson(r);
@@ -69,7 +72,7 @@ export function registerVerify(program: Command): void {
   examples(cmd, [
     'cvm-measure verify report.bin --certs ask_ark_milan.pem --certs vcek.der',
     'cvm-measure verify report.bin --certs certs/ --reference out/manifest --trust release.pub.pem --policy policy.yaml --json',
-    'cvm-measure verify quote.bin --reference out/manifest --trust release.pub.pem',
+    'cvm-measure verify quote.bin --ccel ccel_data.dat --reference out/manifest --trust release.pub.pem',
     'cvm-measure verify eventlog.bin --pcrs pcrs.json --reference out/manifest --trust release.pub.pem',
   ]);
 }

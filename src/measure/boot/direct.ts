@@ -19,7 +19,7 @@ export interface DirectBootInputs {
 }
 
 /** OVMF QemuLoadKernelImage: the kernel's LoadOptions, UTF-16LE with NUL. */
-export function directLoadOptions(cmdline: string, hasInitrd: boolean): Buffer {
+export function directLoadOptions(cmdline: string, hasInitrd: boolean): Uint8Array {
   return utf16z(`${cmdline}${hasInitrd ? ' initrd=initrd' : ''}`);
 }
 
@@ -32,7 +32,7 @@ export function directBootEvents(inputs: DirectBootInputs, fw: FirmwareParams, a
   // Secure Boot on and the kernel not admitted by db (QEMU's setup-header patch alone breaks any signature):
   // LoadImage fails verification and OVMF 2022.11 falls back to its legacy bzImage loader, so there is no
   // PCR4 image event and no LoadOptions for the stub to measure; the stub still measures the initrd.
-  if (secureBootEnabled(fw) && (patched || !dbAuthority(fw.secureBoot?.db ?? new Uint8Array(0), image))) {
+  if (secureBootEnabled(fw) && (patched || !dbAuthority(fw.secureBoot?.db ?? new Uint8Array(0), image, fw.issuedBy))) {
     return [...secureBootPolicyEvents(fw, algs), bootAttemptEvent(algs), ...readyToBootSeparators(algs), ...linuxStubEvents(inputs.kernel, undefined, inputs.initrd, algs), ...exitBootServicesEvents(algs)];
   }
   return [

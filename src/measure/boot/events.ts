@@ -2,10 +2,10 @@
  * Measured boot events (TCG PC Client Platform Firmware Profile 1.05, section 10 "Event Logging"):
  * what is extended, into which PCR, with which event type. Pure: bytes in, digests out.
  */
-import { createHash } from 'node:crypto';
 import { authenticode, type PeImage } from '../../formats/pe.js';
 import type { EventType, HashAlg } from '../../tcg/index.js';
-import { guidToBytes } from '../../util/bytes.js';
+import { concatBytes, guidToBytes, latin1Bytes, utf16leBytes, view } from '../../util/bytes.js';
+import { digest } from '../../util/hash.js';
 export { EFI_GLOBAL_VARIABLE, EFI_IMAGE_SECURITY_DATABASE_GUID } from '../../formats/efi-varstore.js';
 
 /** Banks predicted by default: the ones vTPMs and TDX firmware enable (sha512 on request). */
@@ -28,7 +28,7 @@ export interface MeasuredEvent {
 export type Measured = Uint8Array | { authenticode: PeImage };
 
 export function digestsOf(measured: Measured, algs: readonly HashAlg[]): Partial<Record<HashAlg, Uint8Array>> {
-  if (measured instanceof Uint8Array) return Object.fromEntries(algs.map((a) => [a, createHash(a).update(measured).digest()]));
+  if (measured instanceof Uint8Array) return Object.fromEntries(algs.map((a) => [a, digest(a, measured)]));
   return authenticode(measured.authenticode, algs);
 }
 
@@ -44,24 +44,20 @@ export function separator(pcr: number, algs: readonly HashAlg[]): MeasuredEvent 
 
 /** PFP 10.4.3: EV_EFI_ACTION — the ASCII string (no NUL) is both the data and what is hashed. */
 export function efiAction(pcr: number, text: string, algs: readonly HashAlg[]): MeasuredEvent {
-  const data = Buffer.from(text, 'latin1');
+  const data = latin1Bytes(text);
   return event(pcr, 'EV_EFI_ACTION', text, data, algs, data);
 }
 
-export function utf16z(text: string): Buffer {
-  return Buffer.from(`${text}\0`, 'utf16le');
+export function utf16z(text: string): Uint8Array {
+  return utf16leBytes(`${text}\0`);
 }
 
 /** PFP 10.3.3 UEFI_VARIABLE_DATA: VariableName GUID, UINT64 name length (chars), UINT64 data length, UTF-16 name (no NUL), data. */
-export function uefiVariableData(guid: string, name: string, data: Uint8Array): Buffer {
-  const nameBytes = Buffer.from(name, 'utf16le');
-  const out = Buffer.alloc(32 + nameBytes.length + data.length);
-  guidToBytes(guid).copy(out, 0);
-  out.writeBigUInt64LE(BigInt(name.length), 16);
-  out.writeBigUInt64LE(BigInt(data.length), 24);
-  nameBytes.copy(out, 32);
-  out.set(data, 32 + nameBytes.length);
-  return out;
+export function uefiVariableData(guid: string, name: string, data: Uint8Array): Uint8Array {
+  const lengths = new Uint8Array(16);
+  view(lengths).setBigUint64(0, BigInt(name.length), true);
+  view(lengths).setBigUint64(8, BigInt(data.length), true);
+  return concatBytes(guidToBytes(guid), lengths, utf16leBytes(name), data);
 }
 
 /** EV_EFI_VARIABLE_DRIVER_CONFIG / _AUTHORITY: the whole UEFI_VARIABLE_DATA is hashed (edk2 Tcg2Dxe MeasureVariable). */
@@ -72,10 +68,10 @@ export function variableEvent(pcr: number, type: 'EV_EFI_VARIABLE_DRIVER_CONFIG'
 
 /** PFP 10.4.2 TCG_PCClientTaggedEvent: UINT32 taggedEventID, UINT32 size, data; the digest covers other bytes. */
 export function taggedEvent(pcr: number, tagId: number, tagData: string, component: string, measured: Measured, algs: readonly HashAlg[]): MeasuredEvent {
-  const d = Buffer.from(`${tagData}\0`, 'latin1');
-  const data = Buffer.alloc(8 + d.length);
-  data.writeUInt32LE(tagId, 0);
-  data.writeUInt32LE(d.length, 4);
-  d.copy(data, 8);
+  const d = latin1Bytes(`${tagData}\0`);
+  const data = new Uint8Array(8 + d.length);
+  view(data).setUint32(0, tagId, true);
+  view(data).setUint32(4, d.length, true);
+  data.set(d, 8);
   return event(pcr, 'EV_EVENT_TAG', component, measured, algs, data);
 }

@@ -3,18 +3,27 @@
  * boot shape: the Secure Boot policy in PCR7, ready-to-boot separators, the boot-option action in PCR4
  * and the ExitBootServices actions in PCR5.
  */
-import { X509Certificate } from 'node:crypto';
 import { InputError } from '../../errors.js';
 import { EFI_CERT_SHA256_GUID, EFI_CERT_X509_GUID, parseSignatureLists } from '../../formats/efi-siglist.js';
 import { EFI_GLOBAL_VARIABLE, EFI_IMAGE_SECURITY_DATABASE_GUID, type SecureBootVariables } from '../../formats/efi-varstore.js';
 import { authenticode, signatureCertificates, type PeImage } from '../../formats/pe.js';
 import type { HashAlg } from '../../tcg/index.js';
+import { bytesEqual } from '../../util/bytes.js';
 import { efiAction, separator, variableEvent, type MeasuredEvent } from './events.js';
 
 export interface FirmwareParams {
   /** PK/KEK/db/dbx from the VARS store; absent → an empty store (Secure Boot off). */
   secureBoot?: SecureBootVariables;
+  /**
+   * X.509 check for db certificate entries: does DER `cert` (from the image's Authenticode signature)
+   * name DER `ca` as issuer with a signature `ca`'s key verifies? In Node pass x509IssuedBy from
+   * src/sign/x509.ts; without it a db certificate admits an image only when it is the signing certificate itself.
+   */
+  issuedBy?: X509IssuedBy;
 }
+
+/** Certificate parsing lives with the caller (Node: src/sign/x509.ts), so this layer stays browser-ready. */
+export type X509IssuedBy = (cert: Uint8Array, ca: Uint8Array) => boolean;
 
 /** SecureBoot is 1 when a PK is enrolled and SecureBootEnable (if present) is not 0 (edk2 AuthVariableLib). */
 export function secureBootEnabled(fw: FirmwareParams): boolean {
@@ -44,25 +53,16 @@ export function secureBootPolicyEvents(fw: FirmwareParams, algs: readonly HashAl
  * IsAllowedByDb finds it: the first X.509 entry that is, or issued, a certificate of the image's
  * Authenticode signature; else the first SHA-256 entry equal to the image's Authenticode hash.
  */
-export function dbAuthority(db: Uint8Array, image: PeImage): Uint8Array | undefined {
+export function dbAuthority(db: Uint8Array, image: PeImage, issuedBy?: X509IssuedBy): Uint8Array | undefined {
   const sigs = parseSignatureLists(db);
-  const x509 = (der: Uint8Array) => {
-    try {
-      return new X509Certificate(der);
-    } catch {
-      return undefined;
-    }
-  };
-  const embedded = signatureCertificates(image).map((der) => ({ der, cert: x509(der) }));
+  const embedded = signatureCertificates(image);
   for (const s of sigs) {
     if (s.type !== EFI_CERT_X509_GUID) continue;
-    const ca = x509(s.data);
-    if (!ca) continue;
-    const trusted = embedded.some((e) => Buffer.compare(Buffer.from(e.der), Buffer.from(s.data)) === 0 || (e.cert?.checkIssued(ca) && e.cert.verify(ca.publicKey)));
+    const trusted = embedded.some((der) => bytesEqual(der, s.data) || issuedBy?.(der, s.data));
     if (trusted) return s.signatureData;
   }
   const hash = authenticode(image, ['sha256']).sha256;
-  return sigs.find((s) => s.type === EFI_CERT_SHA256_GUID && Buffer.compare(Buffer.from(s.data), hash) === 0)?.signatureData;
+  return sigs.find((s) => s.type === EFI_CERT_SHA256_GUID && bytesEqual(s.data, hash))?.signatureData;
 }
 
 /**
@@ -72,8 +72,8 @@ export function dbAuthority(db: Uint8Array, image: PeImage): Uint8Array | undefi
  */
 export function authorityEvents(fw: FirmwareParams, image: PeImage, what: string, algs: readonly HashAlg[]): MeasuredEvent[] {
   if (!secureBootEnabled(fw)) return [];
-  const a = dbAuthority(fw.secureBoot?.db ?? new Uint8Array(0), image);
-  if (!a) throw new InputError(`${what}: Secure Boot is on but no db entry verifies this image (not signed by a db certificate nor listed by hash); the firmware would refuse it`);
+  const a = dbAuthority(fw.secureBoot?.db ?? new Uint8Array(0), image, fw.issuedBy);
+  if (!a) throw new InputError(`${what}: Secure Boot is on but no db entry verifies this image (not signed by a db certificate nor listed by hash); the firmware would refuse it${fw.issuedBy ? '' : ' (no X.509 check was given: pass issuedBy to match db CA certificates)'}`);
   return [variableEvent(7, 'EV_EFI_VARIABLE_AUTHORITY', EFI_IMAGE_SECURITY_DATABASE_GUID, 'db', a, algs, `db authority for ${what}`)];
 }
 

@@ -26,7 +26,7 @@ export function bootEvents(inputs: BootInputs, params: BootParams = {}): Measure
 }
 
 export * from './events.js';
-export { secureBootEnabled, type FirmwareParams } from './firmware.js';
+export { secureBootEnabled, type FirmwareParams, type X509IssuedBy } from './firmware.js';
 export { directLoadOptions, type DirectBootInputs } from './direct.js';
 export { measuredSections, type UkiBootInputs } from './uki.js';
 export { qemuPatchedKernel, type QemuDirectBoot } from './qemu-kernel.js';

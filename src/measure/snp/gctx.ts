@@ -3,8 +3,9 @@
  * the VMM adds extends LD := SHA-384(PAGE_INFO), where PAGE_INFO carries the previous LD, the page's
  * content digest, its type and its GPA.
  */
-import { hash } from 'node:crypto';
 import { InputError } from '../../errors.js';
+import { view } from '../../util/bytes.js';
+import { digest } from '../../util/hash.js';
 
 export const PAGE_SIZE = 0x1000;
 export const LD_SIZE = 48;
@@ -20,29 +21,30 @@ export const PageType = {
 } as const;
 export type PageType = (typeof PageType)[keyof typeof PageType];
 
-const ZEROS = Buffer.alloc(LD_SIZE);
+const ZEROS = new Uint8Array(LD_SIZE);
 const TWO_32 = 0x1_0000_0000;
 
 /** SHA-384 of one 4 KiB page (the CONTENTS field of a NORMAL or VMSA PAGE_INFO). */
-export function pageDigest(page: Uint8Array): Buffer {
-  return hash('sha384', page, 'buffer');
+export function pageDigest(page: Uint8Array): Uint8Array {
+  return digest('sha384', page);
 }
 
 /** Guest context: the running launch digest (sev-snp-measure's GCTX). */
 export class LaunchDigest {
   // SNP ABI spec 8.17.2 Table 67 "Layout of the PAGE_INFO Structure" (0x70 bytes):
   // DIGEST_CUR[48] CONTENTS[48] LENGTH u16 PAGE_TYPE u8 IMI_PAGE u8 VMPL3/2/1_PERMS u8 x3 reserved u8 GPA u64.
-  private readonly info = Buffer.alloc(0x70);
+  private readonly info = new Uint8Array(0x70);
+  private readonly view = view(this.info);
 
   constructor(seed: Uint8Array = ZEROS) {
     if (seed.length !== LD_SIZE) throw new InputError(`a launch digest seed is ${LD_SIZE} bytes, got ${seed.length}`);
-    Buffer.from(seed.buffer, seed.byteOffset, LD_SIZE).copy(this.info, 0);
-    this.info.writeUInt16LE(0x70, 0x60);
+    this.info.set(seed, 0);
+    this.view.setUint16(0x60, 0x70, true);
   }
 
   /** The current launch digest (a copy). */
-  digest(): Buffer {
-    return Buffer.from(this.info.subarray(0, LD_SIZE));
+  digest(): Uint8Array {
+    return this.info.slice(0, LD_SIZE);
   }
 
   clone(): LaunchDigest {
@@ -54,9 +56,9 @@ export class LaunchDigest {
     const info = this.info;
     info.set(contents, LD_SIZE);
     info[0x62] = pageType;
-    info.writeUInt32LE(gpa % TWO_32, 0x68);
-    info.writeUInt32LE(Math.floor(gpa / TWO_32), 0x6c);
-    hash('sha384', info, 'buffer').copy(info, 0);
+    this.view.setUint32(0x68, gpa % TWO_32, true);
+    this.view.setUint32(0x6c, Math.floor(gpa / TWO_32), true);
+    info.set(digest('sha384', info), 0);
   }
 
   /** NORMAL pages: CONTENTS = SHA-384 of each page of `data` (a whole number of pages) at consecutive GPAs. */

@@ -3,13 +3,13 @@
  * 0.0.13 guest.py), for any number of vCPU counts in one pass: the firmware and metadata pages are
  * hashed once, then VMSA pages are appended and the digest is read after each requested count.
  */
-import { createHash } from 'node:crypto';
 import { FormatError, InputError } from '../../errors.js';
 import { OVMF_SEV_METADATA_GUID, SEV_ES_RESET_BLOCK_GUID, SEV_HASH_TABLE_RV_GUID, SVSM_INFO_GUID, parseOvmf, type OvmfInfo, type SevMetadataSection } from '../../formats/ovmf.js';
 import { LaunchDigest, PAGE_SIZE, PageType, pageDigest } from './gctx.js';
 import { sevHashPage, sevHashTable, sevHashes, type DirectBoot, type SevHashes } from './sev-hashes.js';
 import { resolveVcpu, type ResolvedVcpu, type VcpuSpec } from './vcpu-types.js';
 import { VMMS, resolveQuirks, svsmProfile, vmmProfile, vmsaGpa, type SnpQuirks, type Vmm, type VmmProfile } from './vmm.js';
+import { createHasher } from '../../util/hash.js';
 import { BSP_EIP, resetVmsa, svsmVmsa } from './vmsa.js';
 
 export const SEV_MODES = ['snp', 'sev-es', 'sev'] as const;
@@ -52,9 +52,9 @@ export interface LaunchResult {
   mode: SevMode;
   vmm: Vmm;
   /** Digest by vCPU count (48 bytes for SNP, 32 for SEV and SEV-ES). */
-  digests: Map<number, Buffer>;
+  digests: Map<number, Uint8Array>;
   /** SNP: digest after the firmware (and SVSM) pages, before metadata and VMSAs. */
-  seed: Buffer | undefined;
+  seed: Uint8Array | undefined;
   seedProvided: boolean;
   firmware: OvmfInfo;
   firmwareGpa: number;
@@ -92,7 +92,7 @@ function checkCounts(counts: readonly number[]): number[] {
  * SNP launch digest after the firmware pages only (sev-snp-measure `--mode snp:ovmf-hash`): OVMF as
  * NORMAL pages ending at 4 GiB, then (SVSM launches) the SVSM image ending below OVMF_VARS.
  */
-export function snpFirmwareSeed(firmware: Uint8Array, svsm?: SvsmInput): Buffer {
+export function snpFirmwareSeed(firmware: Uint8Array, svsm?: SvsmInput): Uint8Array {
   checkPages(firmware, 'firmware');
   const gctx = new LaunchDigest();
   gctx.updateNormalPages(FOUR_GIB - firmware.length, firmware);
@@ -151,7 +151,7 @@ export function snpLaunchDigests(p: LaunchParams): LaunchResult {
 }
 
 /** One digest: `vcpus` defaults to 1. */
-export function snpLaunchDigest(p: Omit<LaunchParams, 'vcpus'> & { vcpus?: number }): Buffer {
+export function snpLaunchDigest(p: Omit<LaunchParams, 'vcpus'> & { vcpus?: number }): Uint8Array {
   const n = p.vcpus ?? 1;
   return snpLaunchDigests({ ...p, vcpus: [n] }).digests.get(n)!;
 }
@@ -163,14 +163,14 @@ function resetEip(info: OvmfInfo, what: string): number {
 
 /** SEV and SEV-ES: LAUNCH_UPDATE_DATA is one SHA-256 over the firmware, the hash table, then (SEV-ES) the VMSAs. */
 function sevOrEs(p: LaunchParams, mode: 'sev' | 'sev-es', info: OvmfInfo, counts: number[], vcpu: ResolvedVcpu | undefined, quirks: SnpQuirks, hashes: SevHashes | undefined) {
-  const h = createHash('sha256').update(p.firmware);
+  const h = createHasher('sha256').update(p.firmware);
   if (hashes) {
     if (!info.sevHashTable || info.sevHashTable.gpa === 0) {
       throw new InputError(`a kernel was given but the firmware does not support measured direct boot: no SEV hash table (footer entry ${SEV_HASH_TABLE_RV_GUID} missing or at GPA 0)`);
     }
     h.update(sevHashTable(hashes));
   }
-  const digests = new Map<number, Buffer>();
+  const digests = new Map<number, Uint8Array>();
   if (mode === 'sev') {
     const d = h.digest();
     for (const n of counts) digests.set(n, d);
@@ -187,7 +187,7 @@ function sevOrEs(p: LaunchParams, mode: 'sev' | 'sev-es', info: OvmfInfo, counts
   return { digests, vmsa: { profile, gpa: undefined, bspEip: BSP_EIP, apEip, sevFeatures: 0n, layout: 'reset' as const } };
 }
 
-function vmsaPages(profile: VmmProfile, apEip: number, sevFeatures: bigint, counts: number[]): { bsp: Buffer; ap: Buffer | undefined } {
+function vmsaPages(profile: VmmProfile, apEip: number, sevFeatures: bigint, counts: number[]): { bsp: Uint8Array; ap: Uint8Array | undefined } {
   const bsp = resetVmsa({ eip: BSP_EIP, sevFeatures, profile });
   if (apEip === 0 && counts[counts.length - 1]! > 1) throw new InputError('the firmware SEV-ES reset block has AP reset address 0: cannot start more than one vCPU');
   return { bsp, ap: apEip === 0 ? undefined : resetVmsa({ eip: apEip, sevFeatures, profile }) };
@@ -230,9 +230,9 @@ function snp(
   const sections = measureSections(gctx, metadata, profile, firmware, hashes);
 
   const gpa = vmsaGpa(quirks);
-  const digests = new Map<number, Buffer>();
-  let bsp: Buffer;
-  let ap: Buffer | undefined;
+  const digests = new Map<number, Uint8Array>();
+  let bsp: Uint8Array;
+  let ap: Uint8Array | undefined;
   if (svsm) {
     bsp = ap = svsmVmsa({ eip: apEip, sevFeatures: 1n, profile });
   } else {
@@ -284,7 +284,7 @@ function measureSections(gctx: LaunchDigest, metadata: SevMetadataSection[], pro
   return out;
 }
 
-function kernelHashesPage(s: SevMetadataSection, firmware: OvmfInfo, hashes: SevHashes): Buffer {
+function kernelHashesPage(s: SevMetadataSection, firmware: OvmfInfo, hashes: SevHashes): Uint8Array {
   if (!firmware.sevHashTable) throw new InputError(`firmware has an SNP_KERNEL_HASHES section but no SEV hash table footer entry (${SEV_HASH_TABLE_RV_GUID})`);
   if (s.size !== PAGE_SIZE) throw new InputError(`SNP_KERNEL_HASHES section at ${hex(s.gpa)} is ${hex(s.size)} bytes; the hash table page must be exactly 4 KiB`);
   return sevHashPage(hashes, firmware.sevHashTable.gpa & (PAGE_SIZE - 1));

@@ -3,9 +3,9 @@
  * SevHashTable / SevHashTableEntry; OVMF OvmfPkg/AmdSev/BlobVerifierLibSevHashes reads it): SHA-256 of
  * the kernel, initrd and NUL-terminated command line, each under its own GUID.
  */
-import { createHash } from 'node:crypto';
 import { InputError } from '../../errors.js';
-import { guidToBytes } from '../../util/bytes.js';
+import { concatBytes, guidToBytes, utf8, view } from '../../util/bytes.js';
+import { digest } from '../../util/hash.js';
 import { PAGE_SIZE } from './gctx.js';
 
 export const SEV_HASH_TABLE_HEADER_GUID = '9438d606-4f22-4cc9-b479-a793d411fd21';
@@ -27,8 +27,8 @@ export interface DirectBoot {
   cmdline?: string;
 }
 
-export function sha256(data: Uint8Array | string): Buffer {
-  return createHash('sha256').update(data).digest();
+export function sha256(data: Uint8Array | string): Uint8Array {
+  return digest('sha256', typeof data === 'string' ? utf8(data) : data);
 }
 
 /**
@@ -45,7 +45,7 @@ export function sevHashes(boot: DirectBoot): SevHashes {
   return {
     kernel: boot.kernelSha256,
     initrd: boot.initrdSha256 ?? sha256(''),
-    cmdline: sha256(Buffer.concat([Buffer.from(boot.cmdline ?? '', 'utf8'), Buffer.alloc(1)])),
+    cmdline: sha256(concatBytes(utf8(boot.cmdline ?? ''), new Uint8Array(1))),
   };
 }
 
@@ -57,10 +57,11 @@ const TABLE_SIZE = 16 + 2 + 3 * ENTRY_SIZE;
 export const PADDED_TABLE_SIZE = (TABLE_SIZE + 15) & ~15;
 
 /** The padded SEV hash table bytes exactly as QEMU lays them out. */
-export function sevHashTable(h: SevHashes): Buffer {
-  const out = Buffer.alloc(PADDED_TABLE_SIZE);
-  guidToBytes(SEV_HASH_TABLE_HEADER_GUID).copy(out, 0);
-  out.writeUInt16LE(TABLE_SIZE, 16);
+export function sevHashTable(h: SevHashes): Uint8Array {
+  const out = new Uint8Array(PADDED_TABLE_SIZE);
+  const dv = view(out);
+  out.set(guidToBytes(SEV_HASH_TABLE_HEADER_GUID), 0);
+  dv.setUint16(16, TABLE_SIZE, true);
   const entries: [string, Uint8Array][] = [
     [SEV_CMDLINE_ENTRY_GUID, h.cmdline],
     [SEV_INITRD_ENTRY_GUID, h.initrd],
@@ -68,17 +69,17 @@ export function sevHashTable(h: SevHashes): Buffer {
   ];
   entries.forEach(([guid, digest], i) => {
     const o = 18 + i * ENTRY_SIZE;
-    guidToBytes(guid).copy(out, o);
-    out.writeUInt16LE(ENTRY_SIZE, o + 16);
+    out.set(guidToBytes(guid), o);
+    dv.setUint16(o + 16, ENTRY_SIZE, true);
     out.set(digest, o + 18);
   });
   return out;
 }
 
 /** The 4 KiB page holding the table at `offsetInPage` (the SNP_KERNEL_HASHES page, measured as NORMAL). */
-export function sevHashPage(h: SevHashes, offsetInPage: number): Buffer {
+export function sevHashPage(h: SevHashes, offsetInPage: number): Uint8Array {
   if (offsetInPage + PADDED_TABLE_SIZE > PAGE_SIZE) throw new InputError(`SEV hash table at page offset 0x${offsetInPage.toString(16)} does not fit in its page`);
-  const page = Buffer.alloc(PAGE_SIZE);
-  sevHashTable(h).copy(page, offsetInPage);
+  const page = new Uint8Array(PAGE_SIZE);
+  page.set(sevHashTable(h), offsetInPage);
   return page;
 }

@@ -2,6 +2,7 @@
  * The VMSA (SEV-ES save area) pages the VMM adds for each vCPU: AMD APM vol 2 Table B-4 "VMSA Layout,
  * State Save Area for SEV-ES" (field names as Linux struct sev_es_save_area). All other bytes are 0.
  */
+import { view } from '../../util/bytes.js';
 import { PAGE_SIZE } from './gctx.js';
 import type { VmmProfile } from './vmm.js';
 
@@ -13,11 +14,11 @@ const OFF = {
 } as const;
 
 /** APM vol 2 Table B-4: VMCB segment (u16 selector, u16 attrib, u32 limit, u64 base). */
-function seg(page: Buffer, at: number, selector: number, attrib: number, limit: number, base: number): void {
-  page.writeUInt16LE(selector, at);
-  page.writeUInt16LE(attrib, at + 2);
-  page.writeUInt32LE(limit >>> 0, at + 4);
-  page.writeBigUInt64LE(BigInt(base), at + 8);
+function seg(page: DataView, at: number, selector: number, attrib: number, limit: number, base: number): void {
+  page.setUint16(at, selector, true);
+  page.setUint16(at + 2, attrib, true);
+  page.setUint32(at + 4, limit >>> 0, true);
+  page.setBigUint64(at + 8, BigInt(base), true);
 }
 
 /** The reset vector the BSP starts at (real mode, top of 4 GiB). */
@@ -30,48 +31,48 @@ export interface VmsaParams {
 }
 
 /** State common to OVMF and SVSM VMSAs (KVM's reset values): GS, descriptor tables, TR, control and FPU registers. */
-function common(page: Buffer, sevFeatures: bigint, p: VmmProfile): void {
+function common(page: DataView, sevFeatures: bigint, p: VmmProfile): void {
   seg(page, OFF.gs, 0, 0x93, 0xffff, 0);
   seg(page, OFF.gdtr, 0, 0, 0xffff, 0);
   seg(page, OFF.ldtr, 0, 0x82, 0xffff, 0);
   seg(page, OFF.idtr, 0, 0, 0xffff, 0);
   seg(page, OFF.tr, 0, p.trAttrib, 0xffff, 0);
-  page.writeBigUInt64LE(0x1000n, OFF.efer); // EFER.SVME, set by KVM
-  page.writeBigUInt64LE(0x40n, OFF.cr4); // CR4.MCE, set by KVM
-  page.writeBigUInt64LE(0x400n, OFF.dr7);
-  page.writeBigUInt64LE(0xffff0ff0n, OFF.dr6);
-  page.writeBigUInt64LE(0x2n, OFF.rflags);
-  page.writeBigUInt64LE(p.gPat, OFF.gPat);
-  page.writeBigUInt64LE(BigInt(p.rdx), OFF.rdx);
-  page.writeBigUInt64LE(sevFeatures, OFF.sevFeatures);
-  page.writeBigUInt64LE(0x1n, OFF.xcr0);
-  page.writeUInt32LE(p.mxcsr, OFF.mxcsr);
-  page.writeUInt16LE(p.fcw, OFF.x87Fcw);
+  page.setBigUint64(OFF.efer, 0x1000n, true); // EFER.SVME, set by KVM
+  page.setBigUint64(OFF.cr4, 0x40n, true); // CR4.MCE, set by KVM
+  page.setBigUint64(OFF.dr7, 0x400n, true);
+  page.setBigUint64(OFF.dr6, 0xffff0ff0n, true);
+  page.setBigUint64(OFF.rflags, 0x2n, true);
+  page.setBigUint64(OFF.gPat, p.gPat, true);
+  page.setBigUint64(OFF.rdx, BigInt(p.rdx), true);
+  page.setBigUint64(OFF.sevFeatures, sevFeatures, true);
+  page.setBigUint64(OFF.xcr0, 0x1n, true);
+  page.setUint32(OFF.mxcsr, p.mxcsr, true);
+  page.setUint16(OFF.x87Fcw, p.fcw, true);
 }
 
 /** A VMSA at the x86 reset state, entering real mode at `eip` (CS base = eip & 0xffff0000, RIP = eip & 0xffff). */
-export function resetVmsa({ eip, sevFeatures, profile: p }: VmsaParams): Buffer {
-  const page = Buffer.alloc(PAGE_SIZE);
+export function resetVmsa({ eip, sevFeatures, profile: p }: VmsaParams): Uint8Array {
+  const page = view(new Uint8Array(PAGE_SIZE));
   const csAttrib = eip === BSP_EIP ? p.csAttribBsp : p.csAttribAp;
   seg(page, OFF.es, 0, 0x93, 0xffff, 0);
   seg(page, OFF.cs, 0xf000, csAttrib, 0xffff, (eip & 0xffff0000) >>> 0);
   seg(page, OFF.ss, 0, p.ssAttrib, 0xffff, 0);
   seg(page, OFF.ds, 0, 0x93, 0xffff, 0);
   seg(page, OFF.fs, 0, 0x93, 0xffff, 0);
-  page.writeBigUInt64LE(0x10n, OFF.cr0);
-  page.writeBigUInt64LE(BigInt(eip & 0xffff), OFF.rip);
+  page.setBigUint64(OFF.cr0, 0x10n, true);
+  page.setBigUint64(OFF.rip, BigInt(eip & 0xffff), true);
   common(page, sevFeatures, p);
-  return page;
+  return new Uint8Array(page.buffer);
 }
 
 /** A coconut-svsm VMSA (QEMU SVSM launch, sev-snp-measure VMSA_SVSM): 32-bit protected mode at the SVSM entry point. */
-export function svsmVmsa({ eip, sevFeatures, profile: p }: VmsaParams): Buffer {
-  const page = Buffer.alloc(PAGE_SIZE);
+export function svsmVmsa({ eip, sevFeatures, profile: p }: VmsaParams): Uint8Array {
+  const page = view(new Uint8Array(PAGE_SIZE));
   for (const at of [OFF.es, OFF.ds, OFF.fs]) seg(page, at, 16, 0xc93, 0xffffffff, 0);
   seg(page, OFF.ss, 16, p.ssAttrib, 0xffffffff, 0);
   seg(page, OFF.cs, 8, p.csAttribAp, 0xffffffff, 0);
-  page.writeBigUInt64LE(0x11n, OFF.cr0);
-  page.writeBigUInt64LE(BigInt(eip), OFF.rip);
+  page.setBigUint64(OFF.cr0, 0x11n, true);
+  page.setBigUint64(OFF.rip, BigInt(eip), true);
   common(page, sevFeatures, p);
-  return page;
+  return new Uint8Array(page.buffer);
 }

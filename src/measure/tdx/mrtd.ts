@@ -3,8 +3,9 @@
  * spec, TDH.MEM.PAGE.ADD and TDH.MR.EXTEND "MRTD extension" 128-byte buffers), replayed from the
  * TDVF metadata. Pure: image bytes + metadata + page order → digest.
  */
-import { createHash, type Hash } from 'node:crypto';
 import { PAGE_SIZE, parseTdvfMetadata, type TdvfMetadata, type TdvfSection } from '../../formats/tdvf.js';
+import { latin1Bytes, setU64le } from '../../util/bytes.js';
+import { createHasher, type Hasher } from '../../util/hash.js';
 
 /**
  * Host-side order of the build-time SEAMCALLs.
@@ -20,30 +21,24 @@ const CHUNKS_PER_PAGE = PAGE_SIZE / MR_EXTEND_CHUNK;
 /** TDX Module ABI: MRTD extension buffer = ASCII op name padded to 16, GPA u64 LE at 16, zero to 128. */
 const EXT_BUF = 128;
 
-function extensionBuffer(op: 'MEM.PAGE.ADD' | 'MR.EXTEND'): Buffer {
-  const b = Buffer.alloc(EXT_BUF);
-  b.write(op, 0, 'ascii');
+function extensionBuffer(op: 'MEM.PAGE.ADD' | 'MR.EXTEND'): Uint8Array {
+  const b = new Uint8Array(EXT_BUF);
+  b.set(latin1Bytes(op), 0);
   return b;
 }
 
-/** Writes a GPA as u64 LE without BigInt (GPAs are below 2^53, checked by the TDVF parser). */
-function writeGpa(b: Buffer, gpa: number, at: number): void {
-  b.writeUInt32LE(gpa % 0x100000000, at);
-  b.writeUInt32LE(Math.floor(gpa / 0x100000000), at + 4);
-}
-
 class MrtdBuilder {
-  private readonly h: Hash = createHash('sha384');
+  private readonly h: Hasher = createHasher('sha384');
   private readonly add = extensionBuffer('MEM.PAGE.ADD');
   /** One page's worth of MR.EXTEND records: 16 × (128-byte header + 256 data bytes). */
-  private readonly extend = Buffer.alloc(CHUNKS_PER_PAGE * (EXT_BUF + MR_EXTEND_CHUNK));
+  private readonly extend = new Uint8Array(CHUNKS_PER_PAGE * (EXT_BUF + MR_EXTEND_CHUNK));
 
-  constructor(private readonly image: Buffer) {
-    for (let i = 0; i < CHUNKS_PER_PAGE; i++) extensionBuffer('MR.EXTEND').copy(this.extend, i * (EXT_BUF + MR_EXTEND_CHUNK));
+  constructor(private readonly image: Uint8Array) {
+    for (let i = 0; i < CHUNKS_PER_PAGE; i++) this.extend.set(extensionBuffer('MR.EXTEND'), i * (EXT_BUF + MR_EXTEND_CHUNK));
   }
 
   pageAdd(gpa: number): void {
-    writeGpa(this.add, gpa, 16);
+    setU64le(this.add, gpa, 16);
     this.h.update(this.add);
   }
 
@@ -52,10 +47,10 @@ class MrtdBuilder {
     const gpa = s.memoryAddress + page * PAGE_SIZE;
     for (let i = 0; i < CHUNKS_PER_PAGE; i++) {
       const o = i * (EXT_BUF + MR_EXTEND_CHUNK);
-      writeGpa(this.extend, gpa + i * MR_EXTEND_CHUNK, o + 16);
+      setU64le(this.extend, gpa + i * MR_EXTEND_CHUNK, o + 16);
       const rel = page * PAGE_SIZE + i * MR_EXTEND_CHUNK;
       const n = Math.max(0, Math.min(MR_EXTEND_CHUNK, s.rawDataSize - rel));
-      if (n > 0) this.image.copy(this.extend, o + EXT_BUF, s.dataOffset + rel, s.dataOffset + rel + n);
+      if (n > 0) this.extend.set(this.image.subarray(s.dataOffset + rel, s.dataOffset + rel + n), o + EXT_BUF);
       if (n < MR_EXTEND_CHUNK) this.extend.fill(0, o + EXT_BUF + n, o + EXT_BUF + MR_EXTEND_CHUNK);
     }
     this.h.update(this.extend);
@@ -76,13 +71,13 @@ class MrtdBuilder {
     }
   }
 
-  digest(): Buffer {
+  digest(): Uint8Array {
     return this.h.digest();
   }
 }
 
 /** MRTD of `image` (the file the metadata was parsed from) for the given host page order. */
-export function computeMrtd(image: Buffer, metadata: TdvfMetadata, order: PageOrder = 'single'): Buffer {
+export function computeMrtd(image: Uint8Array, metadata: TdvfMetadata, order: PageOrder = 'single'): Uint8Array {
   const b = new MrtdBuilder(image);
   for (const s of metadata.sections) b.section(s, order);
   return b.digest();
@@ -95,7 +90,7 @@ export function sectionPages(s: TdvfSection): { added: number; extended: number 
 }
 
 /** Parses the TDVF metadata of a TDVF/OVMF or td-shim image and returns its MRTD for `order`. */
-export function tdxMrtd(image: Buffer, order: PageOrder = 'single'): { mrtd: Buffer; metadata: TdvfMetadata } {
+export function tdxMrtd(image: Uint8Array, order: PageOrder = 'single'): { mrtd: Uint8Array; metadata: TdvfMetadata } {
   const metadata = parseTdvfMetadata(image);
   return { mrtd: computeMrtd(image, metadata, order), metadata };
 }

@@ -39,13 +39,12 @@ export interface TdxMeasurementJson {
   rtmr0: { computed: false; dependsOn: readonly string[] };
 }
 
-const buffer = (b: Uint8Array) => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 export function tdxMeasurement(inputs: TdxMeasurementInputs, params: TdxMeasurementParams = {}): TdxMeasurementJson {
   const { firmware, kernel } = inputs;
   if (!kernel && (inputs.initrd || inputs.cmdline !== undefined)) throw new InputError(`${inputs.initrd ? 'an initrd' : 'a command line'} is measured only with a kernel`);
   const pageOrder = params.pageOrder ?? 'single';
-  const { mrtd, metadata } = tdxMrtd(buffer(firmware.bytes), pageOrder);
+  const { mrtd, metadata } = tdxMrtd(firmware.bytes, pageOrder);
   return {
     kind: 'tdx',
     origin: 'predicted',
@@ -113,14 +112,14 @@ export function tdShimMeasurement(inputs: TdShimMeasurementInputs, params: TdShi
   const out: TdShimMeasurementJson = { kind: 'td-shim', origin: 'predicted' };
   if (kernel) {
     const kernelSize = params.kernelSize ?? TD_SHIM_KERNEL_SIZE;
-    out.payload = { path: kernel.name, size: kernel.bytes.length, kernelSize, sha384: toHex(tdShimPayloadHash(buffer(kernel.bytes), kernelSize)) };
+    out.payload = { path: kernel.name, size: kernel.bytes.length, kernelSize, sha384: toHex(tdShimPayloadHash(kernel.bytes, kernelSize)) };
   }
   if (param !== undefined) {
     const paramSize = params.paramSize ?? TD_SHIM_PARAM_SIZE;
     out.param = { value: param, paramSize, sha384: toHex(tdShimParamHash(param, paramSize)) };
   }
   if (shim) {
-    const { mrtd } = tdxMrtd(buffer(shim.bytes), 'single');
+    const { mrtd } = tdxMrtd(shim.bytes, 'single');
     out.shim = { path: shim.name, mrtd: toHex(mrtd) };
     if (teeInfo) out.teeInfoHash = toHex(teeInfoHash(teeInfo, mrtd, params.separator ?? 0));
   }

@@ -2,7 +2,7 @@
  * TDX RTMRs from the shared boot-event model (src/measure/boot): the events a vTPM would see, mapped by
  * edk2's CC measurement (PCR1,7 → RTMR0; PCR2–6 → RTMR1; PCR8–15 → RTMR2) and extended with SHA-384.
  */
-import { toHex } from '../../util/bytes.js';
+import { toHex, utf16le } from '../../util/bytes.js';
 import { CC_RTMR_MAP, replay } from '../../tcg/index.js';
 import { bootEvents, directLoadOptions, type MeasuredEvent } from '../boot/index.js';
 
@@ -65,5 +65,5 @@ export function tdxDirectBootRtmrs(b: TdxDirectBoot): { rtmr: Buffer[]; events: 
   );
   const r = rtmrsFromBootEvents(events);
   const opts = directLoadOptions(b.cmdline, b.initrd !== undefined);
-  return { ...r, events: r.events.filter((e) => e.rtmr !== 0), measuredCmdline: opts.toString('utf16le').replace(/\0$/, '') };
+  return { ...r, events: r.events.filter((e) => e.rtmr !== 0), measuredCmdline: utf16le(opts).replace(/\0$/, '') };
 }

@@ -2,19 +2,19 @@
  * td-shim measurements (confidential-containers/td-shim: td-payload-reference-calculator semantics,
  * and the TEE_INFO hash of td-shim-tee-info-hash). Pure functions.
  */
-import { createHash } from 'node:crypto';
 import { InputError } from '../../errors.js';
 import { extendFromZero, hash } from '../../tcg/index.js';
-import { fromHex } from '../../util/bytes.js';
+import { concatBytes, fromHex, u16le, u32le, utf8 } from '../../util/bytes.js';
+import { createHasher } from '../../util/hash.js';
 
 /** td-shim's default KERNEL_SIZE (payload region) and KERNEL_PARAM_SIZE. */
 export const TD_SHIM_KERNEL_SIZE = 0x2000000;
 export const TD_SHIM_PARAM_SIZE = 0x1000;
 
-function paddedSha384(data: Uint8Array, size: number, what: string): Buffer {
+function paddedSha384(data: Uint8Array, size: number, what: string): Uint8Array {
   if (data.length > size) throw new InputError(`${what} is ${data.length} bytes, larger than its ${size}-byte (0x${size.toString(16)}) region`);
-  const h = createHash('sha384').update(data);
-  const zeros = Buffer.alloc(Math.min(size - data.length, 1 << 20));
+  const h = createHasher('sha384').update(data);
+  const zeros = new Uint8Array(Math.min(size - data.length, 1 << 20));
   for (let left = size - data.length; left > 0; left -= zeros.length) h.update(left >= zeros.length ? zeros : zeros.subarray(0, left));
   return h.digest();
 }
@@ -23,16 +23,16 @@ function paddedSha384(data: Uint8Array, size: number, what: string): Buffer {
  * td-shim measures the payload region as loaded: the bzImage zero-padded to KERNEL_SIZE, SHA-384.
  * The kernel must use boot protocol 2.06+ (setup header version at 0x206).
  */
-export function tdShimPayloadHash(kernel: Buffer, kernelSize = TD_SHIM_KERNEL_SIZE): Buffer {
-  if (kernel.length < 0x208 || kernel.readUInt32LE(0x202) !== 0x53726448) throw new InputError('kernel: not a bzImage (no "HdrS" setup header at 0x202)');
-  const protocol = kernel.readUInt16LE(0x206);
+export function tdShimPayloadHash(kernel: Uint8Array, kernelSize = TD_SHIM_KERNEL_SIZE): Uint8Array {
+  if (kernel.length < 0x208 || u32le(kernel, 0x202) !== 0x53726448) throw new InputError('kernel: not a bzImage (no "HdrS" setup header at 0x202)');
+  const protocol = u16le(kernel, 0x206);
   if (protocol < 0x206) throw new InputError(`kernel: boot protocol ${protocol >> 8}.${(protocol & 0xff).toString().padStart(2, '0')} is older than 2.06`);
   return paddedSha384(kernel, kernelSize, 'kernel');
 }
 
 /** The kernel command line as td-shim measures it: its bytes zero-padded to KERNEL_PARAM_SIZE, SHA-384. */
-export function tdShimParamHash(param: string, paramSize = TD_SHIM_PARAM_SIZE): Buffer {
-  return paddedSha384(Buffer.from(param, 'utf8'), paramSize, 'kernel parameter string');
+export function tdShimParamHash(param: string, paramSize = TD_SHIM_PARAM_SIZE): Uint8Array {
+  return paddedSha384(utf8(param), paramSize, 'kernel parameter string');
 }
 
 /** td-shim-tee-info-hash manifest: TD attributes/XFAM (8 bytes each) and the three 48-byte config IDs, hex. */
@@ -45,10 +45,10 @@ export interface TeeInfoManifest {
 }
 
 /** td-shim's RTMR0/RTMR1 in the TEE_INFO: one extend of SHA-384(u32 separator, little-endian). */
-function separatorRtmr(separator: number): Buffer {
-  const sep = Buffer.alloc(4);
-  sep.writeUInt32LE(separator >>> 0);
-  return Buffer.from(extendFromZero('sha384', [hash('sha384', sep)]));
+function separatorRtmr(separator: number): Uint8Array {
+  const sep = new Uint8Array(4);
+  new DataView(sep.buffer).setUint32(0, separator >>> 0, true);
+  return extendFromZero('sha384', [hash('sha384', sep)]);
 }
 
 /**
@@ -56,7 +56,7 @@ function separatorRtmr(separator: number): Buffer {
  * MROWNERCONFIG, RTMR0..3, 112 reserved bytes), SHA-384 — as td-shim-tee-info-hash computes it
  * from a td-shim image's MRTD and a manifest, with RTMR0 = RTMR1 = one separator extend.
  */
-export function teeInfoHash(manifest: TeeInfoManifest, mrtd: Buffer, separator = 0): Buffer {
+export function teeInfoHash(manifest: TeeInfoManifest, mrtd: Uint8Array, separator = 0): Uint8Array {
   const s = separatorRtmr(separator);
   const fields = [
     fromHex(manifest.attributes, 'manifest attributes', 8),
@@ -67,9 +67,9 @@ export function teeInfoHash(manifest: TeeInfoManifest, mrtd: Buffer, separator =
     fromHex(manifest.mrownerconfig, 'manifest mrownerconfig', 48),
     s,
     s,
-    Buffer.alloc(48),
-    Buffer.alloc(48),
-    Buffer.alloc(0x70),
+    new Uint8Array(48),
+    new Uint8Array(48),
+    new Uint8Array(0x70),
   ];
-  return createHash('sha384').update(Buffer.concat(fields)).digest();
+  return hash('sha384', concatBytes(...fields));
 }

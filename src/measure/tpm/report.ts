@@ -8,7 +8,7 @@ import { parseGpt } from '../../formats/gpt.js';
 import { parseUki } from '../../formats/uki.js';
 import { toHex } from '../../util/bytes.js';
 import type { HashAlg } from '../../tcg/index.js';
-import { bootEvents, HASH_ALGS, secureBootEnabled, type FirmwareParams, type MeasuredEvent } from '../boot/index.js';
+import { bootEvents, HASH_ALGS, secureBootEnabled, type FirmwareParams, type MeasuredEvent, type X509IssuedBy } from '../boot/index.js';
 import { describeInput, type NamedBytes } from '../input.js';
 import { NOT_PREDICTED, pcrBanks, type PcrBanks } from './pcr.js';
 
@@ -30,6 +30,8 @@ export interface PcrMeasurementParams {
   patchSetupHeader?: boolean;
   /** uki: systemd-stub major version (default: read from the UKI .sdmagic section). */
   stubVersion?: number;
+  /** Secure Boot: X.509 check of db CA certificates (Node: x509IssuedBy from src/sign/x509.ts); see FirmwareParams. */
+  issuedBy?: X509IssuedBy;
 }
 
 type FileJson = ReturnType<typeof describeInput>;
@@ -57,7 +59,7 @@ export interface PcrMeasurementJson {
 
 export function pcrMeasurement(inputs: PcrMeasurementInputs, params: PcrMeasurementParams = {}): PcrMeasurementJson {
   const banks = [...new Set(params.banks ?? HASH_ALGS)];
-  const firmware: FirmwareParams = inputs.vars ? { secureBoot: secureBootVariables(parseVarStore(inputs.vars.bytes)) } : {};
+  const firmware: FirmwareParams = inputs.vars ? { secureBoot: secureBootVariables(parseVarStore(inputs.vars.bytes)), ...(params.issuedBy ? { issuedBy: params.issuedBy } : {}) } : {};
   const boot: PcrMeasurementJson['boot'] = { shape: inputs.shape, secureBoot: secureBootEnabled(firmware), ...(inputs.vars ? { vars: describeInput(inputs.vars) } : {}) };
   let events: MeasuredEvent[];
   if (inputs.shape === 'direct') {
