@@ -87,7 +87,10 @@ describeShared('publish / serve / fetch', () => {
     writeFileSync(pub, k.publicPem);
     writeFileSync(other, generateKey('ecdsa-p256').publicPem);
     const fw = shared('fixtures/debian/debian-bookworm-ovmf-2022.11-6+deb12u2-OVMF.fd');
-    for (const [name, vcpus] of [['snp', '1-4'], ['snp2', '1-2']] as const) {
+    for (const [name, vcpus] of [
+      ['snp', '1-4'],
+      ['snp2', '1-2'],
+    ] as const) {
       const m = await cli(['measure', 'snp', '--firmware', fw, '--vcpu-type', 'EPYC-v4', '--vcpus', vcpus, '--json']);
       expect(m.code, m.stderr).toBe(0);
       writeFileSync(join(dir, `${name}.json`), m.stdout);
@@ -96,7 +99,10 @@ describeShared('publish / serve / fetch', () => {
     }
     // the GCE TDX quote's own values, signed as stated values (as in verify-cli.test.ts)
     const v = JSON.parse((await cli(['verify', quote, '--json'])).stdout).values as { mrtd: string; rtmr: string[] };
-    writeFileSync(join(dir, 'gce.yaml'), `schema: cvm-measure/stated-values/v1\nvalues:\n  - platform: tdx\n    origin: stated\n    source: GCE TDX quote of cos-113 (shared fixtures)\n    parameters: { vmm: gce }\n    mrtd: ${v.mrtd}\n    rtmr: { "1": ${v.rtmr[1]}, "2": ${v.rtmr[2]} }\n`);
+    writeFileSync(
+      join(dir, 'gce.yaml'),
+      `schema: cvm-measure/stated-values/v1\nvalues:\n  - platform: tdx\n    origin: stated\n    source: GCE TDX quote of cos-113 (shared fixtures)\n    parameters: { vmm: gce }\n    mrtd: ${v.mrtd}\n    rtmr: { "1": ${v.rtmr[1]}, "2": ${v.rtmr[2]} }\n`,
+    );
     const g = await cli(['manifest', 'create', '--values', join(dir, 'gce.yaml'), '--key', key, '--out', join(dir, 'gce')]);
     expect(g.code, g.stderr).toBe(0);
   });
@@ -126,7 +132,10 @@ describeShared('publish / serve / fetch', () => {
     const lookupPath = j1.lookups[3] as string;
     const lookup = await fetch(new URL(lookupPath, url));
     expect(lookup.headers.get('content-type')).toBe('application/json');
-    expect(await lookup.json()).toMatchObject({ platform: 'snp', releases: [{ name: 'debian-12', version: '1', parameters: { vcpus: 4, 'vcpu.type': 'EPYC-v4' } }] });
+    expect(await lookup.json()).toMatchObject({
+      platform: 'snp',
+      releases: [{ name: 'debian-12', version: '1', parameters: { vcpus: 4, 'vcpu.type': 'EPYC-v4' } }],
+    });
 
     const out = join(dir, 'fetched');
     const f = await cli(['fetch', url, '--trust', pub, '--out', out, '--json']);
@@ -142,7 +151,12 @@ describeShared('publish / serve / fetch', () => {
     // verify --reference URL#release: fetched into the cache, then the release's signed reference values
     const ok = await cli(['verify', quote, '--reference', `${url}#gce-cos@113`, '--trust', pub, '--json'], { env });
     expect(ok.code, ok.stderr).toBe(0);
-    expect(JSON.parse(ok.stdout).match).toEqual({ platform: 'tdx', parameters: { vmm: 'gce' }, origin: 'stated', source: 'GCE TDX quote of cos-113 (shared fixtures)' });
+    expect(JSON.parse(ok.stdout).match).toEqual({
+      platform: 'tdx',
+      parameters: { vmm: 'gce' },
+      origin: 'stated',
+      source: 'GCE TDX quote of cos-113 (shared fixtures)',
+    });
     // the SNP release loads too, but a TDX quote does not match it
     const no = await cli(['verify', quote, '--reference', `${url}#debian-12`, '--trust', pub, '--json'], { env });
     expect(no.code).toBe(1);
@@ -160,7 +174,10 @@ describeShared('publish / serve / fetch', () => {
     expect(same.code, same.stderr).toBe(0);
     expect(same.stdout).toMatch(/^unchanged: debian-12@1 /);
     const changed = await cli(['publish', join(dir, 'snp2'), '--repo', repo, '--name', 'debian-12', '--version', '1', '--key', key]);
-    expect([changed.code, errorLine(changed)]).toEqual([1, 'cvm-measure: error: debian-12@1 is already published with other contents: published versions are immutable (publish a new version)']);
+    expect([changed.code, errorLine(changed)]).toEqual([
+      1,
+      'cvm-measure: error: debian-12@1 is already published with other contents: published versions are immutable (publish a new version)',
+    ]);
     expect(readFileSync(join(repo, 'index.json'))).toEqual(before);
     const bad = await cli(['publish', join(dir, 'snp'), '--repo', repo, '--name', '../x', '--version', '1', '--key', key]);
     expect(bad.code).toBe(1);
@@ -195,7 +212,10 @@ describeShared('publish / serve / fetch', () => {
     ).toMatch(/^releases\/gce-cos\/113\/reference-values\.json: sha256 [0-9a-f]{16}… is not the signed [0-9a-f]{16}…$/);
     // an index signed by the repository key naming a wrong digest / size for an artifact
     const signer = localSigner(parsePrivateKey(readFileSync(key), key));
-    for (const [field, want] of [['sha256', /is not the signed/], ['size', /reference-values\.intoto\.json: .*more than the limit of 1$/]] as const) {
+    for (const [field, want] of [
+      ['sha256', /is not the signed/],
+      ['size', /reference-values\.intoto\.json: .*more than the limit of 1$/],
+    ] as const) {
       expect(
         await refused(async (c) => {
           const i = parseIndex(readFileSync(join(c, 'index.json')));
@@ -248,20 +268,26 @@ describeShared('publish / serve / fetch', () => {
       }),
       createServer((_req, res) => void hold.push(res)),
     ];
-    const urls = await Promise.all(servers2.map((s) => new Promise<string>((r) => s.listen(0, '127.0.0.1', () => r(`http://127.0.0.1:${(s.address() as { port: number }).port}/`)))));
+    const urls = await Promise.all(
+      servers2.map((s) => new Promise<string>((r) => s.listen(0, '127.0.0.1', () => r(`http://127.0.0.1:${(s.address() as { port: number }).port}/`)))),
+    );
     try {
       for (const u of urls.slice(0, 2)) {
         const out = join(dir, `big-${Math.random()}`);
         const r = await cli(['fetch', u, '--trust', pub, '--out', out]);
         expect(r.code).toBe(1);
-        expect(errorLine(r)).toMatch(/^cvm-measure: error: index\.json: http:\/\/127\.0\.0\.1:\d+\/index\.json: (5242880 bytes, )?more than the limit of 4194304( bytes)?$/);
+        expect(errorLine(r)).toMatch(
+          /^cvm-measure: error: index\.json: http:\/\/127\.0\.0\.1:\d+\/index\.json: (5242880 bytes, )?more than the limit of 4194304( bytes)?$/,
+        );
         expect(existsSync(out)).toBe(false);
       }
       const t0 = Date.now();
       const out = join(dir, 'slow');
       const r = await cli(['fetch', urls[2]!, '--trust', pub, '--out', out, '--timeout', '300']);
       expect(r.code).toBe(1);
-      expect(errorLine(r)).toMatch(/^cvm-measure: error: index\.json: (cannot fetch http:\/\/127\.0\.0\.1:\d+\/index\.json: no answer within 300 ms|http:\/\/127\.0\.0\.1:\d+\/index\.json: not complete within 300 ms)$/);
+      expect(errorLine(r)).toMatch(
+        /^cvm-measure: error: index\.json: (cannot fetch http:\/\/127\.0\.0\.1:\d+\/index\.json: no answer within 300 ms|http:\/\/127\.0\.0\.1:\d+\/index\.json: not complete within 300 ms)$/,
+      );
       expect(Date.now() - t0).toBeLessThan(5000);
       expect(existsSync(out)).toBe(false);
     } finally {
@@ -281,21 +307,31 @@ describeShared('publish / serve / fetch', () => {
     let version = 1;
     const seen = { old: 0, new: 0, halfway: 0 };
     for (let i = 0; i < 16; i++) {
-      const child = spawn(process.execPath, [resolve(ROOT, 'dist/cli/main.js'), 'publish', join(dir, i % 2 ? 'snp' : 'snp2'), '--repo', kr, '--name', 'r', '--version', `${i + 1}`, '--key', key], {
-        stdio: 'ignore',
-        env: { ...process.env, ...pauses },
-      });
+      const child = spawn(
+        process.execPath,
+        [resolve(ROOT, 'dist/cli/main.js'), 'publish', join(dir, i % 2 ? 'snp' : 'snp2'), '--repo', kr, '--name', 'r', '--version', `${i + 1}`, '--key', key],
+        {
+          stdio: 'ignore',
+          env: { ...process.env, ...pauses },
+        },
+      );
       const exited = new Promise((r) => child.once('exit', r));
       await new Promise((r) => setTimeout(r, i * step));
       child.kill('SIGKILL');
       await exited;
       // every file the index names is intact (fetch checks each digest), and its version did not go back
       const f = await fetchRepository(kr, { trusted });
-      expect(f.indexVersion === version || f.indexVersion === version + 1, `kill after ${i * step} ms: index version ${f.indexVersion}, was ${version}`).toBe(true);
+      expect(f.indexVersion === version || f.indexVersion === version + 1, `kill after ${i * step} ms: index version ${f.indexVersion}, was ${version}`).toBe(
+        true,
+      );
       if (f.indexVersion > version) seen.new++;
       else {
         seen.old++;
-        if (existsSync(join(kr, 'releases/r', `${i + 1}`)) || existsSync(join(kr, 'index.intoto.json')) && statSync(join(kr, 'index.intoto.json')).mtimeMs > statSync(join(kr, 'index.json')).mtimeMs) seen.halfway++;
+        if (
+          existsSync(join(kr, 'releases/r', `${i + 1}`)) ||
+          (existsSync(join(kr, 'index.intoto.json')) && statSync(join(kr, 'index.intoto.json')).mtimeMs > statSync(join(kr, 'index.json')).mtimeMs)
+        )
+          seen.halfway++;
       }
       version = f.indexVersion;
     }
@@ -324,7 +360,18 @@ describeShared('publish / serve / fetch', () => {
       const head = await raw(url, 'HEAD', '/releases/debian-12/1/snp.corim.cbor');
       expect([head.status, head.body]).toEqual([200, '']);
       expect(head.head).toMatch(/content-type: application\/cbor/i);
-      for (const p of ['/../secret/key.txt', '/%2e%2e/secret/key.txt', '/releases/..%2f..%2f..%2fsecret/key.txt', '/releases/../../secret/key.txt', '/link/key.txt', '/.hidden.json', '/releases/', '/', '/%00', '/..\\secret\\key.txt']) {
+      for (const p of [
+        '/../secret/key.txt',
+        '/%2e%2e/secret/key.txt',
+        '/releases/..%2f..%2f..%2fsecret/key.txt',
+        '/releases/../../secret/key.txt',
+        '/link/key.txt',
+        '/.hidden.json',
+        '/releases/',
+        '/',
+        '/%00',
+        '/..\\secret\\key.txt',
+      ]) {
         const r = await raw(url, 'GET', p);
         expect([p, r.status]).toEqual([p, 404]);
         expect(r.body).not.toContain('secret');

@@ -10,16 +10,7 @@ import { join } from 'node:path';
 import { InputError, UsageError, VerificationError } from '../errors.js';
 import { getBytes } from '../util/download.js';
 import { exists, writeFileAtomic } from '../util/fs.js';
-import {
-  canonicalBytes,
-  INDEX_ENVELOPE,
-  INDEX_FILE,
-  MAX_FILE_BYTES,
-  MAX_INDEX_BYTES,
-  type ReleaseEntry,
-  sha256,
-  verifyIndex,
-} from './repository.js';
+import { canonicalBytes, INDEX_ENVELOPE, INDEX_FILE, MAX_FILE_BYTES, MAX_INDEX_BYTES, type ReleaseEntry, sha256, verifyIndex } from './repository.js';
 
 export const STATE_FILE = '.cvm-repository-state.json';
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -112,8 +103,10 @@ export async function fetchRepository(source: string, o: FetchOptions): Promise<
 
   const stateFile = o.stateFile ?? (o.out ? join(o.out, STATE_FILE) : undefined);
   const seen = stateFile ? await readState(stateFile) : undefined;
-  if (seen && v.index.version < seen.version) throw new VerificationError(`${INDEX_FILE}: version ${v.index.version} is older than version ${seen.version} already seen (rollback refused)`);
-  if (seen && v.index.version === seen.version && v.sha256 !== seen.sha256) throw new VerificationError(`${INDEX_FILE}: version ${v.index.version} differs from the version ${seen.version} already seen (fork refused)`);
+  if (seen && v.index.version < seen.version)
+    throw new VerificationError(`${INDEX_FILE}: version ${v.index.version} is older than version ${seen.version} already seen (rollback refused)`);
+  if (seen && v.index.version === seen.version && v.sha256 !== seen.sha256)
+    throw new VerificationError(`${INDEX_FILE}: version ${v.index.version} differs from the version ${seen.version} already seen (fork refused)`);
 
   const chosen = o.latest && o.release === undefined ? v.index.releases.slice(-1) : choose(v.index.releases, o.release);
   if (chosen.length === 0) throw new InputError(`${source}: the repository has no releases`);
@@ -164,7 +157,9 @@ async function writeOut(out: string, chosen: readonly ReleaseEntry[], blobs: Map
   try {
     for (const r of chosen) {
       const target = join(out, r.path);
-      const same = await Promise.all(Object.entries(r.files).map(async ([n, e]) => sha256(await readFile(join(target, n)).catch(() => Buffer.alloc(0))) === e.sha256));
+      const same = await Promise.all(
+        Object.entries(r.files).map(async ([n, e]) => sha256(await readFile(join(target, n)).catch(() => Buffer.alloc(0))) === e.sha256),
+      );
       if (same.every(Boolean)) continue;
       const dir = join(staging, r.name, r.version);
       for (const [n, e] of Object.entries(r.files)) await writeFileAtomic(join(dir, n), blobs.get(e.sha256)!);

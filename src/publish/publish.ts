@@ -28,7 +28,8 @@ import {
 } from './repository.js';
 
 /** What a release holds: the `manifest create` files, and the build's record, recipe and lock when present. */
-const RELEASE_FILE = /^(reference-values\.json|[a-z0-9-]+\.corim\.cbor|[a-z0-9-]+\.intoto\.json|[a-z0-9-]+\.sigstore\.json|rvps-[a-z0-9-]+\.json|build-record\.json|measurements\.json|[A-Za-z0-9._+-]+\.lock\.json|[A-Za-z0-9._+-]+\.ya?ml)$/;
+const RELEASE_FILE =
+  /^(reference-values\.json|[a-z0-9-]+\.corim\.cbor|[a-z0-9-]+\.intoto\.json|[a-z0-9-]+\.sigstore\.json|rvps-[a-z0-9-]+\.json|build-record\.json|measurements\.json|[A-Za-z0-9._+-]+\.lock\.json|[A-Za-z0-9._+-]+\.ya?ml)$/;
 
 export interface PublishOptions {
   repo: string;
@@ -68,7 +69,8 @@ async function releaseFiles(outDir: string): Promise<Map<string, Buffer>> {
   }
   const files = new Map<string, Buffer>();
   for (const n of names) if ((await stat(join(outDir, n))).isFile()) files.set(n, await readFile(join(outDir, n)));
-  if (!files.has('reference-values.intoto.json')) throw new InputError(`${outDir}: no reference-values.intoto.json (publish the directory \`manifest create --out\` wrote, with the intoto format)`);
+  if (!files.has('reference-values.intoto.json'))
+    throw new InputError(`${outDir}: no reference-values.intoto.json (publish the directory \`manifest create --out\` wrote, with the intoto format)`);
   return files;
 }
 
@@ -77,7 +79,12 @@ async function currentIndex(repo: string, signers: readonly Signer[]): Promise<{
   if (!(await exists(join(repo, INDEX_FILE)))) return undefined;
   const [bytes, env] = await Promise.all([readFile(join(repo, INDEX_FILE)), readFile(join(repo, INDEX_ENVELOPE))]);
   try {
-    const v = verifyIndex(bytes, env, signers.map((s) => s.publicKey), 1);
+    const v = verifyIndex(
+      bytes,
+      env,
+      signers.map((s) => s.publicKey),
+      1,
+    );
     return { index: v.index, sha256: v.sha256 };
   } catch (e) {
     throw new VerificationError(`${repo}: the current index does not verify with the publishing key: ${(e as Error).message}`);
@@ -113,7 +120,16 @@ export async function publishRelease(outDir: string, o: PublishOptions): Promise
   const lookups = lookupsFor(rv);
   const path = releasePath(o.name, o.version);
   const result = (indexVersion: number, indexSha256: string, unchanged: boolean): PublishResult => ({
-    repo: o.repo, name: o.name, version: o.version, path, unchanged, indexVersion, indexSha256, keyIds: o.signers.map((s) => s.keyId), files: entries, lookups: lookups.map((l) => l.path),
+    repo: o.repo,
+    name: o.name,
+    version: o.version,
+    path,
+    unchanged,
+    indexVersion,
+    indexSha256,
+    keyIds: o.signers.map((s) => s.keyId),
+    files: entries,
+    lookups: lookups.map((l) => l.path),
   });
 
   await mkdir(o.repo, { recursive: true });

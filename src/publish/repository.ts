@@ -61,7 +61,8 @@ const FILE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/;
 
 /** A release name or version: one path segment of safe characters. @throws errorClass */
 export function checkName(what: string, v: unknown, errorClass: new (m: string) => Error = InputError): string {
-  if (typeof v !== 'string' || !NAME.test(v)) throw new errorClass(`${what} ${JSON.stringify(v)}: use 1-128 characters of A-Z a-z 0-9 . _ + - starting with a letter or digit`);
+  if (typeof v !== 'string' || !NAME.test(v))
+    throw new errorClass(`${what} ${JSON.stringify(v)}: use 1-128 characters of A-Z a-z 0-9 . _ + - starting with a letter or digit`);
   return v;
 }
 
@@ -75,21 +76,43 @@ export const canonicalBytes = (v: unknown) => Buffer.from(canonicalJson(v), 'utf
  */
 export function lookupsFor(rv: ReferenceValues): { path: string; platform: Lookup['platform']; value: string; parameters: Record<string, unknown> }[] {
   const out: ReturnType<typeof lookupsFor> = [];
-  for (const s of rv.snp) for (const [vcpus, d] of Object.entries(s.launchDigests)) out.push({ path: `by-measurement/snp/${d.toLowerCase()}.json`, platform: 'snp', value: d.toLowerCase(), parameters: { ...s.parameters, vcpus: Number(vcpus) } });
-  for (const t of rv.tdx) out.push({ path: `by-measurement/tdx/${t.mrtd.toLowerCase()}.json`, platform: 'tdx', value: t.mrtd.toLowerCase(), parameters: { ...t.parameters } });
+  for (const s of rv.snp)
+    for (const [vcpus, d] of Object.entries(s.launchDigests))
+      out.push({
+        path: `by-measurement/snp/${d.toLowerCase()}.json`,
+        platform: 'snp',
+        value: d.toLowerCase(),
+        parameters: { ...s.parameters, vcpus: Number(vcpus) },
+      });
+  for (const t of rv.tdx)
+    out.push({ path: `by-measurement/tdx/${t.mrtd.toLowerCase()}.json`, platform: 'tdx', value: t.mrtd.toLowerCase(), parameters: { ...t.parameters } });
   for (const p of rv.pcr) {
     for (const [bank, pcrs] of Object.entries(p.banks).filter(([b]) => /^[a-z0-9]{1,16}$/.test(b))) {
-      for (const [index, v] of Object.entries(pcrs)) out.push({ path: `by-measurement/pcr/${bank}/${v.toLowerCase()}.json`, platform: 'pcr', value: v.toLowerCase(), parameters: { ...p.parameters, pcr: Number(index) } });
+      for (const [index, v] of Object.entries(pcrs))
+        out.push({
+          path: `by-measurement/pcr/${bank}/${v.toLowerCase()}.json`,
+          platform: 'pcr',
+          value: v.toLowerCase(),
+          parameters: { ...p.parameters, pcr: Number(index) },
+        });
     }
   }
   return out.filter((l) => /^[0-9a-f]{32,128}$/.test(l.value));
 }
 
 /** Signs index bytes: a Statement whose subjects are the new index and, while the new index.json is not yet renamed into place, the previous one. */
-export async function signIndex(bytes: Uint8Array, version: number, signers: readonly Signer[], previous?: { version: number; sha256: string }): Promise<Buffer> {
+export async function signIndex(
+  bytes: Uint8Array,
+  version: number,
+  signers: readonly Signer[],
+  previous?: { version: number; sha256: string },
+): Promise<Buffer> {
   const st: Statement = {
     _type: STATEMENT_V1,
-    subject: [{ name: INDEX_FILE, digest: { sha256: sha256(bytes) } }, ...(previous ? [{ name: `${INDEX_FILE}@${previous.version}`, digest: { sha256: previous.sha256 } }] : [])],
+    subject: [
+      { name: INDEX_FILE, digest: { sha256: sha256(bytes) } },
+      ...(previous ? [{ name: `${INDEX_FILE}@${previous.version}`, digest: { sha256: previous.sha256 } }] : []),
+    ],
     predicateType: INDEX_PREDICATE,
     predicate: { schema: REPOSITORY_SCHEMA, version, ...(previous ? { previous } : {}) },
   };
@@ -118,7 +141,8 @@ export function parseIndex(bytes: Uint8Array, what = INDEX_FILE): RepositoryInde
     if (!r.files || typeof r.files !== 'object' || Object.keys(r.files).length === 0) throw bad(`releases[${i}].files must name at least one file`);
     for (const [f, e] of Object.entries(r.files)) {
       if (!FILE.test(f)) throw bad(`releases[${i}].files: unsafe file name ${JSON.stringify(f)}`);
-      if (!/^[0-9a-f]{64}$/.test(String(e?.sha256)) || !Number.isSafeInteger(e.size) || e.size < 0 || e.size > MAX_FILE_BYTES) throw bad(`releases[${i}].files[${JSON.stringify(f)}]: expected {sha256, size}`);
+      if (!/^[0-9a-f]{64}$/.test(String(e?.sha256)) || !Number.isSafeInteger(e.size) || e.size < 0 || e.size > MAX_FILE_BYTES)
+        throw bad(`releases[${i}].files[${JSON.stringify(f)}]: expected {sha256, size}`);
     }
   }
   if (Buffer.compare(canonicalBytes(doc), Buffer.from(bytes)) !== 0) throw bad('not canonical JSON');
@@ -147,11 +171,13 @@ export function verifyIndex(indexBytes: Buffer, envelopeBytes: Buffer, trusted: 
   }
   if (v.type !== 'dsse' || v.predicateType !== INDEX_PREDICATE) throw new VerificationError(`${INDEX_ENVELOPE}: predicateType is not ${INDEX_PREDICATE}`);
   const digest = sha256(indexBytes);
-  if (!v.subjects.some((s) => s.digest.sha256 === digest)) throw new VerificationError(`${INDEX_FILE}: sha256 ${digest.slice(0, 16)}… is not the signed subject of ${INDEX_ENVELOPE}`);
+  if (!v.subjects.some((s) => s.digest.sha256 === digest))
+    throw new VerificationError(`${INDEX_FILE}: sha256 ${digest.slice(0, 16)}… is not the signed subject of ${INDEX_ENVELOPE}`);
   const index = parseIndex(indexBytes);
   const signed = (v.predicate as { version?: unknown; previous?: { version?: unknown; sha256?: unknown } }) ?? {};
   const signedVersion = signed.previous?.sha256 === digest ? signed.previous.version : signed.version;
-  if (signedVersion !== index.version) throw new VerificationError(`${INDEX_FILE}: version ${index.version} is not the signed version ${String(signedVersion)}`);
+  if (signedVersion !== index.version)
+    throw new VerificationError(`${INDEX_FILE}: version ${index.version} is not the signed version ${String(signedVersion)}`);
   return { index, bytes: indexBytes, sha256: digest, keyIds: v.keyIds };
 }
 

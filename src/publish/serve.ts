@@ -65,19 +65,27 @@ export async function serveRepository(o: ServeOptions): Promise<Serving> {
       res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
       return;
     }
-    void resolveRequest(root, req.url ?? '/').then(async (file) => {
-      if (!file) {
-        res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found\n');
-        return;
-      }
-      const size = (await stat(file)).size;
-      res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Content-Length': size, 'Cache-Control': 'no-cache' });
-      if (req.method === 'HEAD') res.end();
-      else createReadStream(file).on('error', () => res.destroy()).pipe(res);
-    }, () => res.writeHead(500).end());
+    void resolveRequest(root, req.url ?? '/').then(
+      async (file) => {
+        if (!file) {
+          res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found\n');
+          return;
+        }
+        const size = (await stat(file)).size;
+        res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Content-Length': size, 'Cache-Control': 'no-cache' });
+        if (req.method === 'HEAD') res.end();
+        else
+          createReadStream(file)
+            .on('error', () => res.destroy())
+            .pipe(res);
+      },
+      () => res.writeHead(500).end(),
+    );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => reject(new InputError(`cannot listen on ${o.host ?? '127.0.0.1'}:${o.port ?? 0}: ${e.code ?? e.message}`)));
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(new InputError(`cannot listen on ${o.host ?? '127.0.0.1'}:${o.port ?? 0}: ${e.code ?? e.message}`)),
+    );
     server.listen(o.port ?? 0, o.host ?? '127.0.0.1', resolve);
   });
   const a = server.address() as AddressInfo;

@@ -20,7 +20,9 @@ interface Opts {
 export function registerFetch(program: Command): void {
   const cmd = program
     .command('fetch')
-    .description('fetch releases from a reference-value repository: verify the signed index (k-of-n), refuse a rollback, check every file against it, then write atomically')
+    .description(
+      'fetch releases from a reference-value repository: verify the signed index (k-of-n), refuse a rollback, check every file against it, then write atomically',
+    )
     .argument('<source>', 'repository: http:// or https:// URL, or a directory')
     .option('--trust <pub.pem>', 'public key trusted to sign the repository index (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--threshold <k>', 'distinct trusted keys that must have signed the index', '1')
@@ -44,7 +46,9 @@ export function registerFetch(program: Command): void {
       if (opts.json) printJson(r);
       else {
         for (const x of r.releases) printLine(`${x.name}@${x.version}  ${x.path}  ${x.files} files`);
-        printLine(`OK: index version ${r.indexVersion} sha256:${r.indexSha256} signed by ${r.keyIds.join(', ')}; ${r.downloaded} downloaded, ${r.cached} cached${r.out ? `; written to ${r.out}` : ''}`);
+        printLine(
+          `OK: index version ${r.indexVersion} sha256:${r.indexSha256} signed by ${r.keyIds.join(', ')}; ${r.downloaded} downloaded, ${r.cached} cached${r.out ? `; written to ${r.out}` : ''}`,
+        );
       }
     });
   examples(cmd, [

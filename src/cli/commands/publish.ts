@@ -19,12 +19,19 @@ export function registerPublish(program: Command): void {
   program.enablePositionalOptions();
   const cmd = program
     .command('publish')
-    .description('add a `manifest create` output directory to a static reference-value repository as releases/NAME/VERSION and re-sign its index (atomic; published versions are immutable)')
+    .description(
+      'add a `manifest create` output directory to a static reference-value repository as releases/NAME/VERSION and re-sign its index (atomic; published versions are immutable)',
+    )
     .argument('<out-dir>', 'the directory `manifest create --out` wrote (with build-record, recipe and lock files when present)')
     .requiredOption('--repo <dir>', 'the repository directory (created when absent)')
     .requiredOption('--name <name>', 'release name')
     .requiredOption('--version <version>', 'release version (publishing it again with other contents is an error; with the same, a no-op)')
-    .option('--key <file>', 'repository signing key, PEM (repeatable: the index gets every signature)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option(
+      '--key <file>',
+      'repository signing key, PEM (repeatable: the index gets every signature)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .addOption(jsonOption(program))
     .action(async (outDir: string, opts: Opts) => {
       if (opts.key.length === 0) throw new UsageError('--key is required: the repository index is signed');
@@ -34,7 +41,10 @@ export function registerPublish(program: Command): void {
       for (const k of opts.key) signers.push(localSigner(parsePrivateKey(await readInput(k, 'key'), k)));
       const r = await publishRelease(outDir, { repo: opts.repo, name: opts.name, version: opts.version, signers });
       if (opts.json) printJson(r);
-      else printLine(`${r.unchanged ? 'unchanged' : 'published'}: ${r.name}@${r.version} (${Object.keys(r.files).length} files) in ${r.repo}, index version ${r.indexVersion} sha256:${r.indexSha256}`);
+      else
+        printLine(
+          `${r.unchanged ? 'unchanged' : 'published'}: ${r.name}@${r.version} (${Object.keys(r.files).length} files) in ${r.repo}, index version ${r.indexVersion} sha256:${r.indexSha256}`,
+        );
     });
   examples(cmd, [
     'cvm-measure publish out/manifest --repo /srv/rv --name debian-12 --version 2026.01 --key repo.pem',
