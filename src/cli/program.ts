@@ -32,6 +32,9 @@ export const COMMANDS: [path: string, load: Loader][] = [
   ['manifest inspect', () => import('./commands/manifest-inspect.js').then((m) => m.registerManifestInspect)],
   ['manifest verify', () => import('./commands/manifest-verify.js').then((m) => m.registerManifestVerify)],
   ['verify', () => import('./commands/verify.js').then((m) => m.registerVerify)],
+  ['publish', () => import('./commands/publish.js').then((m) => m.registerPublish)],
+  ['serve', () => import('./commands/serve.js').then((m) => m.registerServe)],
+  ['fetch', () => import('./commands/fetch.js').then((m) => m.registerFetch)],
   // walks the whole tree, so the entry point loads every command for it
   ['completion', () => import('./commands/completion.js').then((m) => m.registerCompletion)],
 ];

@@ -20,3 +20,6 @@ export { LOCK_SCHEMA, lockPath, readLock, type Lock, type LockedBase } from '../
 export type { ResolvedInput, PinnedFile } from '../build/inputs/index.js';
 export { checkRequirements, REQUIREMENTS, type Purpose, type Requirement, type RequirementStatus } from '../build/system.js';
 export type { BackendPref } from '../build/sandbox/index.js';
+export { publishRelease, type PublishOptions, type PublishResult } from '../publish/publish.js';
+export { fetchRepository, type FetchOptions, type FetchResult } from '../publish/fetch.js';
+export { serveRepository, type ServeOptions, type Serving } from '../publish/serve.js';

@@ -4,7 +4,8 @@
  * whose DSSE signature must verify with a trusted key before anything in it is used.
  */
 import type { KeyObject } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { InputError, VerificationError } from '../errors.js';
@@ -13,6 +14,8 @@ import { importReferenceValues } from '../manifest/import.js';
 import { REFERENCE_VALUES_PREDICATE } from '../manifest/intoto.js';
 import type { ReferenceValues } from '../manifest/model.js';
 import { verifyDsse } from '../manifest/verify.js';
+import { defaultCacheDir } from '../build/cache.js';
+import { fetchRepository, isUrl } from '../publish/fetch.js';
 import { PACKAGE_ROOT } from '../util/package.js';
 import { parseYamlText } from '../util/yaml.js';
 import type { VerifyPolicy } from './evidence.js';
@@ -54,4 +57,20 @@ export function loadReference(path: string, trusted: readonly KeyObject[], o: { 
   }
   if (v.type !== 'dsse' || v.predicateType !== REFERENCE_VALUES_PREDICATE) throw new VerificationError(`${file}: predicateType ${v.type === 'dsse' ? v.predicateType : v.type} is not ${REFERENCE_VALUES_PREDICATE}`);
   return importReferenceValues(v.predicate, `${file}: predicate`);
+}
+
+/**
+ * `verify --reference`: a `manifest create` directory or envelope (loadReference), or a repository
+ * — a URL or a directory holding index.json, optionally followed by `#NAME[@VERSION]` (default: the
+ * release published last). A repository is fetched into the cache first (signed index checked with
+ * the same trusted keys, rollback refused against the cached version), then the release's
+ * reference-values.intoto.json is loaded.
+ */
+export async function resolveReference(spec: string, trusted: readonly KeyObject[], o: { threshold?: number; now?: number; timeoutMs?: number } = {}): Promise<ReferenceValues> {
+  const hash = spec.lastIndexOf('#');
+  const [base, release] = hash > 0 && !existsSync(spec) ? [spec.slice(0, hash), spec.slice(hash + 1)] : [spec, undefined];
+  if (!isUrl(base) && !existsSync(join(base, 'index.json'))) return loadReference(spec, trusted, o);
+  const cache = join(defaultCacheDir(), 'repositories', createHash('sha256').update(base).digest('hex').slice(0, 32));
+  const r = await fetchRepository(base, { trusted, threshold: o.threshold ?? 1, out: cache, ...(release ? { release } : { latest: true }), ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) });
+  return loadReference(join(cache, r.releases[0]!.path), trusted, { ...(o.threshold ? { threshold: o.threshold } : {}), ...(o.now === undefined ? {} : { now: o.now }) });
 }

@@ -3,7 +3,7 @@ import { UsageError, VerificationError } from '../../errors.js';
 import { parsePublicKey } from '../../sign/keys.js';
 import { readInput } from '../../util/fs.js';
 import { EVIDENCE_TYPES, verifyEvidence, type EvidenceType } from '../../verify/evidence.js';
-import { loadCertificates, loadPolicy, loadReference } from '../../verify/load.js';
+import { loadCertificates, loadPolicy, resolveReference } from '../../verify/load.js';
 import { parsePcrValues } from '../../verify/tpm.js';
 import { examples, jsonOption } from '../command.js';
 import { parseChoice, parseInteger } from '../options.js';
@@ -32,7 +32,7 @@ export function registerVerify(program: Command): void {
     .option('--type <type>', `evidence type instead of detecting it: ${EVIDENCE_TYPES.join(', ')}`)
     .option('--certs <file...>', 'SNP: ARK/ASK and VCEK/VLEK certificates, PEM or DER files or directories (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--pcrs <file>', 'TPM: the PCR values the log must replay to (JSON {bank: {index: hex}} or tpm2_pcrread output)')
-    .option('--reference <dir|file>', 'signed reference values: a `manifest create` directory or its reference-values.intoto.json (needs --trust)')
+    .option('--reference <dir|file|url>', 'signed reference values: a `manifest create` directory, its reference-values.intoto.json, or a repository (URL or directory, optionally #NAME[@VERSION]; fetched and checked first) (needs --trust)')
     .option('--trust <pub.pem>', 'public key trusted to sign the reference values (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--threshold <k>', 'distinct trusted keys that must have signed the reference values', '1')
     .option('--policy <file>', 'what must hold beyond the measurements (YAML/JSON, schemas/verify-policy.schema.json); default: no debug guest, no SNP migration agent')
@@ -54,7 +54,7 @@ export function registerVerify(program: Command): void {
         ...(opts.policy ? { policy: loadPolicy(opts.policy) } : {}),
         ...(opts.firmware ? { firmware: new Uint8Array(await readInput(opts.firmware, 'firmware')) } : {}),
         ...(opts.ccel ? { ccel: new Uint8Array(await readInput(opts.ccel, 'CCEL log')) } : {}),
-        ...(opts.reference ? { reference: loadReference(opts.reference, trusted, { threshold: parseInteger('--threshold', opts.threshold, 1, trusted.length), ...(at === undefined ? {} : { now: at }) }) } : {}),
+        ...(opts.reference ? { reference: await resolveReference(opts.reference, trusted, { threshold: parseInteger('--threshold', opts.threshold, 1, trusted.length), ...(at === undefined ? {} : { now: at }) }) } : {}),
       });
       if (opts.json) printJson(r);
       else {
