@@ -29,7 +29,9 @@ const launcher = `#!/bin/sh
 const commanderLazyChildProcess = {
   name: 'commander-lazy-child-process',
   setup(b) {
-    b.onResolve({ filter: /^(node:)?child_process$/ }, (a) => (/[\\/]commander[\\/]/.test(a.importer) ? { path: resolve('src/cli/lazy-child-process.cjs') } : undefined));
+    b.onResolve({ filter: /^(node:)?child_process$/ }, (a) =>
+      /[\\/]commander[\\/]/.test(a.importer) ? { path: resolve('src/cli/lazy-child-process.cjs') } : undefined,
+    );
   },
 };
 

@@ -55,9 +55,19 @@ function cliMarkdown(root: CommandInfo): string {
       out.push('| Command | Description |', '| --- | --- |', ...c.subcommands.map((s) => `| [\`${s.name}\`](#${slug(s)}) | ${cell(s.description)} |`), '');
     }
     if (c.arguments.length) {
-      out.push('| Argument | Description |', '| --- | --- |', ...c.arguments.map((a) => `| ${code(a.term)} | ${cell(a.description)}${a.required ? ' (required)' : ''} |`), '');
+      out.push(
+        '| Argument | Description |',
+        '| --- | --- |',
+        ...c.arguments.map((a) => `| ${code(a.term)} | ${cell(a.description)}${a.required ? ' (required)' : ''} |`),
+        '',
+      );
     }
-    out.push('| Option | Description |', '| --- | --- |', ...c.options.map((o) => `| ${code(o.flags)} | ${cell(o.description)}${o.mandatory ? ' (required)' : ''} |`), '');
+    out.push(
+      '| Option | Description |',
+      '| --- | --- |',
+      ...c.options.map((o) => `| ${code(o.flags)} | ${cell(o.description)}${o.mandatory ? ' (required)' : ''} |`),
+      '',
+    );
     if (c.examples.length) out.push('Examples:', '', '```sh', ...c.examples, '```', '');
   }
   return `${out.join('\n').trimEnd()}\n`;
@@ -88,7 +98,9 @@ function cliMan(root: CommandInfo): string {
     '.SH DESCRIPTION',
     roff(`${root.description}.`),
     '.PP',
-    roff('Every command exits 0 on success, 1 when a check fails, 2 on a usage error, and prints errors as one "cvm-measure: error:" line on stderr. With --json, a command prints one JSON object on stdout.'),
+    roff(
+      'Every command exits 0 on success, 1 when a check fails, 2 on a usage error, and prints errors as one "cvm-measure: error:" line on stderr. With --json, a command prints one JSON object on stdout.',
+    ),
     '.SH OPTIONS',
     ...root.options.flatMap((o) => ['.TP', bold(o.flags), roff(o.description)]),
     '.SH COMMANDS',
@@ -162,7 +174,8 @@ function typeOf(s: Schema, where?: string): string {
   if (s.type === 'object' || s.properties) {
     if (s.properties && documented(s) && where) return `object (see ${where})`;
     if (s.properties) return `{${Object.keys(s.properties).join(', ')}}`;
-    if (typeof s.additionalProperties === 'object') return `map from ${s.propertyNames?.$ref ? refName(s.propertyNames.$ref) : 'string'} to ${typeOf(s.additionalProperties, where)}`;
+    if (typeof s.additionalProperties === 'object')
+      return `map from ${s.propertyNames?.$ref ? refName(s.propertyNames.$ref) : 'string'} to ${typeOf(s.additionalProperties, where)}`;
     return 'object';
   }
   return Array.isArray(s.type) ? s.type.join(' or ') : (s.type ?? 'any');
@@ -191,16 +204,21 @@ function recipeMan(schema: Schema): string {
     '.SH NAME',
     `cvm\\-measure\\-recipe \\- ${roff(schema.title ?? 'recipe')}`,
     '.SH DESCRIPTION',
-    roff('A recipe is a YAML (or JSON) file read by cvm-measure build. It must validate against the JSON Schema schemas/recipe.schema.json ($id ') + roff(`${(schema as { $id?: string }).$id ?? ''}), shipped with the package.`),
+    roff('A recipe is a YAML (or JSON) file read by cvm-measure build. It must validate against the JSON Schema schemas/recipe.schema.json ($id ') +
+      roff(`${(schema as { $id?: string }).$id ?? ''}), shipped with the package.`),
     '.PP',
     roff(schema.description ?? ''),
     '.PP',
-    roff('Each section below lists an object\'s properties: name, type, whether it is required, constraints and description. Objects accept no properties other than those listed. Type names refer to the sections of the same name or to TYPES.'),
+    roff(
+      "Each section below lists an object's properties: name, type, whether it is required, constraints and description. Objects accept no properties other than those listed. Type names refer to the sections of the same name or to TYPES.",
+    ),
   ];
   /** A property's description, then its constraints. */
   const body = (s: Schema) => {
     const c = constraints(s);
-    return [...(s.description ? [roff(s.description)] : []), ...(c.length ? [roff(`${c.join('; ').replace(/^./, (x) => x.toUpperCase())}.`)] : [])].flatMap((l, i) => (i ? ['.br', l] : [l]));
+    return [...(s.description ? [roff(s.description)] : []), ...(c.length ? [roff(`${c.join('; ').replace(/^./, (x) => x.toUpperCase())}.`)] : [])].flatMap(
+      (l, i) => (i ? ['.br', l] : [l]),
+    );
   };
   out.push('.SH "RECIPE FORMAT"');
   const section = (name: string, s: Schema) => {
@@ -228,7 +246,15 @@ function recipeMan(schema: Schema): string {
     if (documented(s)) continue;
     out.push('.TP', `${bold(name)} (${italic(s.oneOf ? s.oneOf.map((o) => typeOf(o)).join(' or ') : typeOf(s))})`, ...body(s));
   }
-  out.push('.SH FILES', '.TP', bold('recipes/*.yaml'), roff('the recipes shipped with the package; recipes/default.yaml is the one cvm-measure build uses without an argument.'), '.SH "SEE ALSO"', `${bold('cvm-measure')}(1)`, '');
+  out.push(
+    '.SH FILES',
+    '.TP',
+    bold('recipes/*.yaml'),
+    roff('the recipes shipped with the package; recipes/default.yaml is the one cvm-measure build uses without an argument.'),
+    '.SH "SEE ALSO"',
+    `${bold('cvm-measure')}(1)`,
+    '',
+  );
   return out.join('\n');
 }
 

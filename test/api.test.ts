@@ -62,7 +62,10 @@ const TSDOC_PENDING = new Set([
 ]);
 
 const config = ts.getParsedCommandLineOfConfigFile(join(ROOT, 'tsconfig.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} })!;
-const program = ts.createProgram(Object.values(ENTRIES).map((f) => join(ROOT, f)), { ...config.options, noEmit: true });
+const program = ts.createProgram(
+  Object.values(ENTRIES).map((f) => join(ROOT, f)),
+  { ...config.options, noEmit: true },
+);
 const checker = program.getTypeChecker();
 const moduleOf = (file: string) => checker.getSymbolAtLocation(program.getSourceFile(join(ROOT, file))!)!;
 const resolved = (s: ts.Symbol) => (s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s);
@@ -71,10 +74,13 @@ const resolved = (s: ts.Symbol) => (s.flags & ts.SymbolFlags.Alias ? checker.get
 function exportedNames(): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const [name, file] of Object.entries(ENTRIES)) {
-    out[name] = checker.getExportsOfModule(moduleOf(file)).map((s) => {
-      const target = resolved(s);
-      return target.flags & ts.SymbolFlags.Value ? s.name : `type ${s.name}`;
-    }).sort((a, b) => a.replace(/^type /, '').localeCompare(b.replace(/^type /, '')) || a.localeCompare(b));
+    out[name] = checker
+      .getExportsOfModule(moduleOf(file))
+      .map((s) => {
+        const target = resolved(s);
+        return target.flags & ts.SymbolFlags.Value ? s.name : `type ${s.name}`;
+      })
+      .sort((a, b) => a.replace(/^type /, '').localeCompare(b.replace(/^type /, '')) || a.localeCompare(b));
   }
   return out;
 }
@@ -108,12 +114,18 @@ describe('TSDoc of the public API', () => {
   it('every exported function has a doc comment with @throws for each error class it throws', () => {
     const problems: string[] = [];
     for (const file of Object.values(ENTRIES)) {
-      for (const s of checker.getExportsOfModule(moduleOf(file)).map(resolved).filter((t) => t.flags & ts.SymbolFlags.Function)) {
+      for (const s of checker
+        .getExportsOfModule(moduleOf(file))
+        .map(resolved)
+        .filter((t) => t.flags & ts.SymbolFlags.Function)) {
         for (const d of s.declarations ?? []) {
           const where = `${relative(ROOT, d.getSourceFile().fileName)}:${s.name}`;
           if (TSDOC_PENDING.has(where)) continue;
           const thrown = new Set([...d.getText().matchAll(/throw new (\w+Error)\b/g)].map((m) => m[1]!));
-          const throwsTags = ts.getJSDocTags(d).filter((t) => t.tagName.text === 'throws').map((t) => t.getText());
+          const throwsTags = ts
+            .getJSDocTags(d)
+            .filter((t) => t.tagName.text === 'throws')
+            .map((t) => t.getText());
           if (ts.getJSDocCommentsAndTags(d).length === 0) problems.push(`${where}: no doc comment`);
           for (const e of thrown) if (!throwsTags.some((t) => t.includes(e))) problems.push(`${where}: throws ${e} without @throws`);
         }

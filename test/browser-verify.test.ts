@@ -32,7 +32,10 @@ describeBrowser('verify path in a browser', () => {
     };
     const run = await runInBrowser(ENTRY, files);
     const certs = [...readCertificates(files['/vcek.der'], 'vcek'), ...readCertificates(files['/chain.pem'], 'chain')];
-    const want = [await verifyEvidence(new Uint8Array(files['/report.bin']), { certs, at: AT }), await verifyEvidence(new Uint8Array(files['/quote.bin']), { at: AT })];
+    const want = [
+      await verifyEvidence(new Uint8Array(files['/report.bin']), { certs, at: AT }),
+      await verifyEvidence(new Uint8Array(files['/quote.bin']), { at: AT }),
+    ];
     expect(run.errors).toEqual([]);
     expect(run.node).toBe(false);
     expect(run.result).toEqual(JSON.parse(JSON.stringify(want)));

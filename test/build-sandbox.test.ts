@@ -23,7 +23,8 @@ function have(cmd: string): boolean {
 }
 
 const usable = have('mmdebstrap') && (have('bwrap') || have('podman'));
-if (!usable) process.stderr.write('\n*** SKIPPED "build: sandboxed run components": needs mmdebstrap and bwrap or podman (cvm-measure doctor --fix --for test) ***\n');
+if (!usable)
+  process.stderr.write('\n*** SKIPPED "build: sandboxed run components": needs mmdebstrap and bwrap or podman (cvm-measure doctor --fix --for test) ***\n');
 const suite = usable ? describe : describe.skip;
 
 const RECIPE = `name: sandboxed
@@ -75,7 +76,9 @@ suite('build: sandboxed run components', () => {
     writeFileSync(join(dir, 'r.lock.json'), readFileSync(join(dir, 'r.lock.json'), 'utf8').replace(pinned, 'ab'.repeat(32)));
     const moved = await cli(['build', join(dir, 'r.yaml'), '--out', mkdtempSync(join(tmpdir(), 'sb-out-'))], { env });
     expect(moved.code, moved.stderr).toBe(0);
-    expect(moved.stderr).toContain(`cvm-measure: warning: base bookworm/minbase: the mirror moved on since the lock (pinned abababababab…, built ${pinned.slice(0, 12)}…); re-pinned (--locked refuses this)`);
+    expect(moved.stderr).toContain(
+      `cvm-measure: warning: base bookworm/minbase: the mirror moved on since the lock (pinned abababababab…, built ${pinned.slice(0, 12)}…); re-pinned (--locked refuses this)`,
+    );
     expect(readFileSync(join(dir, 'r.lock.json'), 'utf8')).toContain(pinned);
 
     const c = await cli(['build', join(dir, 'r.yaml'), '--out', mkdtempSync(join(tmpdir(), 'sb-out-')), '--check', '--locked'], { env });

@@ -61,7 +61,11 @@ describe('uki recipe: artifacts, measurements, build record, warm cache', () => 
     const o = out();
     const j = await build([recipe('uki'), '--out', o, '--locked']);
     expect(j.artifacts.map((a) => a.name)).toEqual(['firmware.OVMF.fd', 'kernel.vmlinuz', 'initrd.initrd.cpio', 'cmdline.cmdline.txt', 'uki.uki.efi']);
-    const m = JSON.parse(readFileSync(join(o, 'measurements.json'), 'utf8')) as { schema: string; artifacts: unknown[]; measurements: { kind: string; vmm?: string }[] };
+    const m = JSON.parse(readFileSync(join(o, 'measurements.json'), 'utf8')) as {
+      schema: string;
+      artifacts: unknown[];
+      measurements: { kind: string; vmm?: string }[];
+    };
     expect(m.schema).toBe('cvm-measure/measurements/v1');
     expect(m.artifacts).toEqual(j.artifacts);
     expect(m.measurements.map((x) => x.kind)).toEqual(['snp', 'snp', 'snp', 'tdx', 'pcr', 'pcr']);
@@ -72,7 +76,14 @@ describe('uki recipe: artifacts, measurements, build record, warm cache', () => 
       _type: string;
       subject: { name: string; digest: Record<string, string> }[];
       predicateType: string;
-      predicate: { buildDefinition: { buildType: string; resolvedDependencies: { name: string; digest: { sha256: string } }[]; internalParameters: { env: Record<string, string> } }; runDetails: { builder: { id: string } } };
+      predicate: {
+        buildDefinition: {
+          buildType: string;
+          resolvedDependencies: { name: string; digest: { sha256: string } }[];
+          internalParameters: { env: Record<string, string> };
+        };
+        runDetails: { builder: { id: string } };
+      };
     };
     expect(rec._type).toBe('https://in-toto.io/Statement/v1');
     expect(rec.predicateType).toBe('https://slsa.dev/provenance/v1');
@@ -84,8 +95,14 @@ describe('uki recipe: artifacts, measurements, build record, warm cache', () => 
     const fw = j.artifacts.find((a) => a.name === 'firmware.OVMF.fd')!;
     expect(fw.sha256).toBe('7b456907dd0786d415999e801a1ac4637b8ed4d7cf5378cfc6edbe5e574dd773');
 
-    for (const [schema, file] of [['measurements', join(o, 'measurements.json')], ['build-record', join(o, 'build-record.json')], ['build-lock', resolve(ROOT, 'recipes/uki.lock.json')]]) {
-      const validate = new Ajv({ strict: false, validateFormats: false }).compile(JSON.parse(readFileSync(resolve(ROOT, `schemas/${schema}.schema.json`), 'utf8')) as object);
+    for (const [schema, file] of [
+      ['measurements', join(o, 'measurements.json')],
+      ['build-record', join(o, 'build-record.json')],
+      ['build-lock', resolve(ROOT, 'recipes/uki.lock.json')],
+    ]) {
+      const validate = new Ajv({ strict: false, validateFormats: false }).compile(
+        JSON.parse(readFileSync(resolve(ROOT, `schemas/${schema}.schema.json`), 'utf8')) as object,
+      );
       expect(validate(JSON.parse(readFileSync(file!, 'utf8'))), `${file}: ${JSON.stringify(validate.errors)}`).toBe(true);
     }
 
@@ -103,7 +120,15 @@ describe('uki recipe: artifacts, measurements, build record, warm cache', () => 
     writeFileSync(join(dir, 'uki.yaml'), `${readFileSync(join(dir, 'uki.yaml'), 'utf8')}sign:\n  key: k.pem\n  formats: [corim, json]\n`);
     const o = out();
     const j = await build([join(dir, 'uki.yaml'), '--out', o, '--locked']);
-    expect(j.files.manifest.map((f) => f.path.split('/').pop()).sort()).toEqual(['pcr.corim-unsigned.cbor', 'pcr.corim.cbor', 'reference-values.json', 'snp.corim-unsigned.cbor', 'snp.corim.cbor', 'tdx.corim-unsigned.cbor', 'tdx.corim.cbor']);
+    expect(j.files.manifest.map((f) => f.path.split('/').pop()).sort()).toEqual([
+      'pcr.corim-unsigned.cbor',
+      'pcr.corim.cbor',
+      'reference-values.json',
+      'snp.corim-unsigned.cbor',
+      'snp.corim.cbor',
+      'tdx.corim-unsigned.cbor',
+      'tdx.corim.cbor',
+    ]);
     const pub = join(dir, 'k.pub.pem');
     const v = await cli(['manifest', 'verify', join(o, 'manifest/snp.corim.cbor'), '--trust', pub], { env });
     expect(v.code, v.stderr).toBe(0);
@@ -137,7 +162,10 @@ describe('--locked and the lock file', () => {
 
   it('a recipe sha256 pin that the download does not match is refused', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pin-'));
-    writeFileSync(join(dir, 'p.yaml'), `name: p\nsourceDateEpoch: 1\ninputs:\n  bb: { debian-binary: busybox-static=1:1.35.0-4+deb12u1+b1, sha256: ${'ab'.repeat(32)} }\ncomponents:\n  c: { type: extract, source: { input: bb, member: bin/busybox }, output: busybox }\n`);
+    writeFileSync(
+      join(dir, 'p.yaml'),
+      `name: p\nsourceDateEpoch: 1\ninputs:\n  bb: { debian-binary: busybox-static=1:1.35.0-4+deb12u1+b1, sha256: ${'ab'.repeat(32)} }\ncomponents:\n  c: { type: extract, source: { input: bb, member: bin/busybox }, output: busybox }\n`,
+    );
     const r = await cli(['build', join(dir, 'p.yaml'), '--out', out()], { env });
     expect(r.code).toBe(1);
     expect(errorLine(r)).toMatch(/sha256 mismatch: expected (ab){32}, got 3d3fdbe9[0-9a-f]{56} \(refused; nothing cached\)$/);
@@ -146,8 +174,14 @@ describe('--locked and the lock file', () => {
 
 describe('--check names the part that differs', () => {
   it('cpio: the entry', () => {
-    const a = writeCpio([{ path: 'init', type: 'file', mode: 0o755, data: Buffer.from('a') }, { path: 'etc/x', type: 'file', mode: 0o644, data: Buffer.from('x') }]);
-    const b = writeCpio([{ path: 'init', type: 'file', mode: 0o755, data: Buffer.from('a') }, { path: 'etc/x', type: 'file', mode: 0o644, data: Buffer.from('y') }]);
+    const a = writeCpio([
+      { path: 'init', type: 'file', mode: 0o755, data: Buffer.from('a') },
+      { path: 'etc/x', type: 'file', mode: 0o644, data: Buffer.from('x') },
+    ]);
+    const b = writeCpio([
+      { path: 'init', type: 'file', mode: 0o755, data: Buffer.from('a') },
+      { path: 'etc/x', type: 'file', mode: 0o644, data: Buffer.from('y') },
+    ]);
     expect(explainDifference(a, b)).toEqual(['cpio entry etc/x differs']);
     expect(explainDifference(a, a)).toEqual([]);
   });
@@ -168,4 +202,3 @@ describeShared('--check names the part that differs (ground-truth images)', () =
     expect(explainDifference(a, b)).toEqual(['firmware FV@0x1cc000 FFS 1ba0062e-c779-4582-8566-336ae8f78f09 differs']);
   });
 });
-

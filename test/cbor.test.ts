@@ -10,13 +10,35 @@ const dec = (h: string, deterministic = false) => decodeCbor(Buffer.from(h, 'hex
 
 describe('CBOR encoder (RFC 8949 Appendix A examples, §4.2.1 core deterministic)', () => {
   it.each([
-    [0, '00'], [23, '17'], [24, '1818'], [100, '1864'], [1000, '1903e8'], [1000000, '1a000f4240'],
-    [1000000000000, '1b000000e8d4a51000'], [18446744073709551615n, '1bffffffffffffffff'], [-1, '20'], [-1000, '3903e7'],
-    [-18446744073709551616n, '3bffffffffffffffff'], [1.5, 'f93e00'], [100000.0 + 0.5, 'fa47c35040'], [1.1, 'fb3ff199999999999a'],
-    [5.960464477539063e-8, 'f90001'], [Infinity, 'f97c00'], [NaN, 'f97e00'], [-4.1, 'fbc010666666666666'],
-    [false, 'f4'], [true, 'f5'], [null, 'f6'], [undefined, 'f7'], ['', '60'], ['IETF', '6449455446'], ['\u00fc', '62c3bc'],
-    [new Uint8Array([1, 2, 3, 4]), '4401020304'], [[1, [2, 3], [4, 5]], '8301820203820405'],
-    [new Tagged(1, 1363896240), 'c11a514b67b0'], [new Tagged(32, 'http://www.example.com'), 'd82076687474703a2f2f7777772e6578616d706c652e636f6d'],
+    [0, '00'],
+    [23, '17'],
+    [24, '1818'],
+    [100, '1864'],
+    [1000, '1903e8'],
+    [1000000, '1a000f4240'],
+    [1000000000000, '1b000000e8d4a51000'],
+    [18446744073709551615n, '1bffffffffffffffff'],
+    [-1, '20'],
+    [-1000, '3903e7'],
+    [-18446744073709551616n, '3bffffffffffffffff'],
+    [1.5, 'f93e00'],
+    [100000.0 + 0.5, 'fa47c35040'],
+    [1.1, 'fb3ff199999999999a'],
+    [2 ** -24, 'f90001'],
+    [Infinity, 'f97c00'],
+    [NaN, 'f97e00'],
+    [-4.1, 'fbc010666666666666'],
+    [false, 'f4'],
+    [true, 'f5'],
+    [null, 'f6'],
+    [undefined, 'f7'],
+    ['', '60'],
+    ['IETF', '6449455446'],
+    ['\u00fc', '62c3bc'],
+    [new Uint8Array([1, 2, 3, 4]), '4401020304'],
+    [[1, [2, 3], [4, 5]], '8301820203820405'],
+    [new Tagged(1, 1363896240), 'c11a514b67b0'],
+    [new Tagged(32, 'http://www.example.com'), 'd82076687474703a2f2f7777772e6578616d706c652e636f6d'],
   ] as [CborValue, string][])('%s → %s', (v, h) => {
     expect(hex(v)).toBe(h);
     const back = dec(h, true);
@@ -25,13 +47,27 @@ describe('CBOR encoder (RFC 8949 Appendix A examples, §4.2.1 core deterministic
   });
 
   it('sorts map keys bytewise by their encoding (shorter first, ints before strings)', () => {
-    const m = new Map<CborValue, CborValue>([['b', 1], [100, 2], ['a', 3], [-1, 4], [10, 5], [[1], 6]]);
+    const m = new Map<CborValue, CborValue>([
+      ['b', 1],
+      [100, 2],
+      ['a', 3],
+      [-1, 4],
+      [10, 5],
+      [[1], 6],
+    ]);
     // 0a < 1864 < 20 < 61 61 < 61 62 < 81 01
     expect(hex(m)).toBe('a60a05186402200461610361620181' + '0106');
   });
 
   it('refuses duplicate keys', () => {
-    expect(() => encodeCbor(new Map<CborValue, CborValue>([[1, 1], [1n, 2]]))).toThrow(FormatError);
+    expect(() =>
+      encodeCbor(
+        new Map<CborValue, CborValue>([
+          [1, 1],
+          [1n, 2],
+        ]),
+      ),
+    ).toThrow(FormatError);
   });
 });
 
@@ -72,7 +108,16 @@ describe('CBOR strict decoder', () => {
     // a fixed xorshift stream, so a failure is reproducible
     let x = 0x9e3779b9;
     const rnd = () => ((x ^= x << 13), (x ^= x >>> 17), (x ^= x << 5), x >>> 0);
-    const seed = encodeCbor(new Tagged(501, new Map<CborValue, CborValue>([[0, 'id'], [1, [new Tagged(506, new Uint8Array(40))]], [4, new Map([[1, new Tagged(1, 1893456000)]])]])));
+    const seed = encodeCbor(
+      new Tagged(
+        501,
+        new Map<CborValue, CborValue>([
+          [0, 'id'],
+          [1, [new Tagged(506, new Uint8Array(40))]],
+          [4, new Map([[1, new Tagged(1, 1893456000)]])],
+        ]),
+      ),
+    );
     let failures = 0;
     for (let i = 0; i < 20000; i++) {
       const b = i % 2 ? Buffer.from(seed) : Buffer.alloc(1 + (rnd() % 64));
@@ -142,7 +187,7 @@ describeShared('CBOR decoder on third-party CoRIMs (shared/tools/corim: veraison
             visit(decodeCbor(x.value, { what: `${f} CoMID` }));
           } else visit(x.value);
         } else if (Array.isArray(x)) x.forEach(visit);
-        else if (x instanceof Map) for (const [k, y] of x) (visit(k), visit(y));
+        else if (x instanceof Map) for (const [k, y] of x) visit(k), visit(y);
       };
       visit(v);
       let strict = true;

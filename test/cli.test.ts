@@ -42,7 +42,9 @@ describe('CLI bundle (esbuild.config.mjs: dist/bin/, one esbuild run with code s
   const BIN = join(ROOT, 'dist/bin');
   const ENTRY = join(BIN, 'cvm-measure.js');
   const staticImports = (f: string) =>
-    [...readFileSync(f, 'utf8').matchAll(/^(?:import|export)\s[^;]*?\bfrom\s*["'](\.[^"']+)["']|^import\s*["'](\.[^"']+)["']/gm)].map((m) => join(dirname(f), (m[1] ?? m[2])!));
+    [...readFileSync(f, 'utf8').matchAll(/^(?:import|export)\s[^;]*?\bfrom\s*["'](\.[^"']+)["']|^import\s*["'](\.[^"']+)["']/gm)].map((m) =>
+      join(dirname(f), (m[1] ?? m[2])!),
+    );
   /** The output files a module loads before it runs: itself and its static imports, transitively. */
   const graph = (f: string, seen = new Set<string>()): Set<string> => {
     if (!seen.has(f)) {
@@ -58,7 +60,7 @@ describe('CLI bundle (esbuild.config.mjs: dist/bin/, one esbuild run with code s
 
   it('the entry is the launcher, commander and the command table: --version and a declaration load nothing else', () => {
     const text = readFileSync(ENTRY, 'utf8');
-    expect(text.startsWith('#!/bin/sh\n\':\' //; ')).toBe(true);
+    expect(text.startsWith("#!/bin/sh\n':' //; ")).toBe(true);
     expect(text.match(/^#!/gm)).toHaveLength(1);
     const entry = graph(ENTRY);
     expect(packages(entry)).toEqual(['commander']);
@@ -73,11 +75,20 @@ describe('CLI bundle (esbuild.config.mjs: dist/bin/, one esbuild run with code s
       const own = sources(g).filter((s) => s.includes('src/cli/commands/'));
       expect(own, c).toHaveLength(1);
       // only doctor, verify and the runs of build and manifest create (*-run.ts) spawn processes, parse YAML or validate schemas
-      if (!/\/(build-run|doctor|manifest-create-run|verify)-[A-Z0-9]+\.js$/.test(c)) expect(packages(g).filter((p) => BUILD_STACK.includes(p)), c).toEqual([]);
+      if (!/\/(build-run|doctor|manifest-create-run|verify)-[A-Z0-9]+\.js$/.test(c))
+        expect(
+          packages(g).filter((p) => BUILD_STACK.includes(p)),
+          c,
+        ).toEqual([]);
     }
   });
   it('every module is in one output file (one CvmError class for instanceof)', () => {
-    const files = [ENTRY, ...readdirSync(join(BIN, 'chunks')).filter((f) => f.endsWith('.js')).map((f) => join(BIN, 'chunks', f))];
+    const files = [
+      ENTRY,
+      ...readdirSync(join(BIN, 'chunks'))
+        .filter((f) => f.endsWith('.js'))
+        .map((f) => join(BIN, 'chunks', f)),
+    ];
     const all = sources(files);
     expect(all.filter((s, i) => all.indexOf(s) !== i)).toEqual([]);
     expect(all.filter((s) => s.endsWith('src/errors.ts'))).toHaveLength(1);
@@ -86,7 +97,11 @@ describe('CLI bundle (esbuild.config.mjs: dist/bin/, one esbuild run with code s
 
 describe('completion', () => {
   it('the bin declares the whole tree for `completion` (same script as the declarations give)', async () => {
-    const [{ completionScript }, { createFullProgram }, { describeCommand }] = await Promise.all([import('../src/cli/completion.js'), import('../src/cli/program.js'), import('../src/cli/tree.js')]);
+    const [{ completionScript }, { createFullProgram }, { describeCommand }] = await Promise.all([
+      import('../src/cli/completion.js'),
+      import('../src/cli/program.js'),
+      import('../src/cli/tree.js'),
+    ]);
     const expected = completionScript(describeCommand(await createFullProgram()), 'bash');
     const r = await cli(['completion', 'bash']);
     expect(r.code).toBe(0);

@@ -15,7 +15,14 @@ import { PCR_SIGNED, SNP_SIGNED, TDX_SIGNED } from '../src/manifest/model.js';
 import { describeShared, ROOT, shared } from './helpers/shared.js';
 
 const schema = (name: string) => JSON.parse(readFileSync(join(ROOT, 'schemas', name), 'utf8'));
-const classified = (m: Record<string, readonly string[]>) => [...new Set(Object.values(m).flat().map((f) => f.split('.')[0]!))].sort();
+const classified = (m: Record<string, readonly string[]>) =>
+  [
+    ...new Set(
+      Object.values(m)
+        .flat()
+        .map((f) => f.split('.')[0]!),
+    ),
+  ].sort();
 
 describe('the per-platform mappings classify every report field', () => {
   it.each([
@@ -42,7 +49,17 @@ describeShared('the build measures with every field the recipe allows, and its o
     const artifacts = [...Object.keys(files), 'c.cmdline.txt'].map((name) => ({ name, path: name, size: 0, sha256: '', sha384: '' }));
     const direct = { kernel: 'k.vmlinuz', initrd: 'i.initrd.cpio', cmdline: 'c.cmdline.txt' };
     const spec: Required<{ [K in keyof MeasureSpec]-?: Required<NonNullable<MeasureSpec[K]>> }> = {
-      snp: { firmware: 'fw.OVMF.fd', kernel: 'k.vmlinuz', initrd: 'i.initrd.cpio', cmdline: 'c.cmdline.txt', vmm: ['qemu'], vcpuType: ['EPYC-v4'], vcpus: '1,2', guestFeatures: '0x1', policy: '0x30000' },
+      snp: {
+        firmware: 'fw.OVMF.fd',
+        kernel: 'k.vmlinuz',
+        initrd: 'i.initrd.cpio',
+        cmdline: 'c.cmdline.txt',
+        vmm: ['qemu'],
+        vcpuType: ['EPYC-v4'],
+        vcpus: '1,2',
+        guestFeatures: '0x1',
+        policy: '0x30000',
+      },
       tdx: { firmware: 'fw.OVMF.fd', ...direct, memory: 2048 },
       pcr: { vars: 'fw.OVMF_VARS.fd', shapes: ['direct', 'uki'], ...direct, uki: 'u.uki.efi', banks: ['sha256'], memory: 1024 },
     };
@@ -50,7 +67,11 @@ describeShared('the build measures with every field the recipe allows, and its o
     const { kernel: _k, initrd: _i, cmdline: _c, ...snpNoBoot } = spec.snp;
     const read = new Set<string>();
     const watch = <T extends object>(platform: string, o: T): T => new Proxy(o, { get: (t, k) => (read.add(`${platform}.${String(k)}`), Reflect.get(t, k)) });
-    const got = await runMeasurements({ snp: watch('snp', snpNoBoot) as MeasureSpec['snp'], tdx: watch('tdx', spec.tdx), pcr: watch('pcr', spec.pcr) }, artifacts, dir);
+    const got = await runMeasurements(
+      { snp: watch('snp', snpNoBoot) as MeasureSpec['snp'], tdx: watch('tdx', spec.tdx), pcr: watch('pcr', spec.pcr) },
+      artifacts,
+      dir,
+    );
     const allowed = schema('recipe.schema.json').definitions.measure.properties as Record<string, { properties: object }>;
     for (const [platform, def] of Object.entries(allowed)) {
       for (const field of Object.keys(def.properties)) {

@@ -30,7 +30,10 @@ function oids(v: CborValue, out: string[] = []): string[] {
 describeShared('CoRIM interoperability', () => {
   const key = generateKey('ecdsa-p384');
   const signer = localSigner(parsePrivateKey(key.privatePem, 'k'));
-  const snp = snpMeasurement({ firmware: { name: 'OVMF.fd', bytes: new Uint8Array(readFileSync(shared('fixtures/debian/debian-bookworm-ovmf-2022.11-6+deb12u2-OVMF.fd'))) } }, { vmm: 'qemu', vcpu: { type: 'EPYC-v4' }, vcpus: [1, 2] });
+  const snp = snpMeasurement(
+    { firmware: { name: 'OVMF.fd', bytes: new Uint8Array(readFileSync(shared('fixtures/debian/debian-bookworm-ovmf-2022.11-6+deb12u2-OVMF.fd'))) } },
+    { vmm: 'qemu', vcpu: { type: 'EPYC-v4' }, vcpus: [1, 2] },
+  );
 
   it('writes the unsigned #6.501 form with the signed payload, the 2024 profile by default, the class-id as contents octets', async () => {
     const out = mkdtempSync(join(tmpdir(), 'cvm-corim-'));
@@ -45,11 +48,17 @@ describeShared('CoRIM interoperability', () => {
     expect((corimMap.get(3) as Tagged).value).toBe('tag:amd.com,2024:snp-corim-profile');
     expect(oids(unsigned)).toContain('1.3.6.1.4.1.3704.3.1');
     if (existsSync('/usr/bin/python3')) {
-      const r = execFileSync('/usr/bin/python3', [shared('tools/validate/verify_corim.py'), join(out, 'snp.corim-unsigned.cbor'), '--expect', `641=7:${snp.digests['2']}`], { encoding: 'utf8' });
+      const r = execFileSync(
+        '/usr/bin/python3',
+        [shared('tools/validate/verify_corim.py'), join(out, 'snp.corim-unsigned.cbor'), '--expect', `641=7:${snp.digests['2']}`],
+        { encoding: 'utf8' },
+      );
       expect(r).toContain('found');
     }
     const o2025 = mkdtempSync(join(tmpdir(), 'cvm-corim-'));
     await createManifest({ measurements: snp, signer, outDir: o2025, formats: ['corim'], notBefore: 1767225600, snpProfile: '2025' });
-    expect(((decodeCbor(readFileSync(join(o2025, 'snp.corim-unsigned.cbor'))) as Tagged).value as Map<CborValue, CborValue>).get(3)).toEqual(new Tagged(32, 'tag:amd.com,2025:snp-corim-profile'));
+    expect(((decodeCbor(readFileSync(join(o2025, 'snp.corim-unsigned.cbor'))) as Tagged).value as Map<CborValue, CborValue>).get(3)).toEqual(
+      new Tagged(32, 'tag:amd.com,2025:snp-corim-profile'),
+    );
   });
 });

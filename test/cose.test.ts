@@ -17,7 +17,13 @@ describe('COSE_Sign1', () => {
     const s = localSigner(parsePrivateKey(g.privatePem, 'k'));
     const bytes = await signSign1(new Map([[3, 'application/rim+cbor']]), Buffer.from('payload'), s);
     const m = parseSign1(bytes);
-    expect([...m.protected]).toEqual([[1, -35], [3, 'application/rim+cbor'], [4, Buffer.from(s.keyId, 'hex')]].map(([k, v]) => [k, v instanceof Buffer ? new Uint8Array(v) : v]));
+    expect([...m.protected]).toEqual(
+      [
+        [1, -35],
+        [3, 'application/rim+cbor'],
+        [4, Buffer.from(s.keyId, 'hex')],
+      ].map(([k, v]) => [k, v instanceof Buffer ? new Uint8Array(v) : v]),
+    );
     expect(m.unprotected.size).toBe(0);
     expect(m.signature.length).toBe(96);
     expect(verifySign1(m, [parsePublicKey(g.publicPem, 'p')]).keyId).toBe(s.keyId);
@@ -39,7 +45,7 @@ describe('COSE_Sign1', () => {
 
 describeShared('COSE_Sign1 on third-party signed CoRIMs (veraison/corim, Go)', () => {
   const key = createPublicKey({ key: JSON.parse(readFileSync(shared('tools/corim/veraison-test-es256-pub.jwk'), 'utf8')), format: 'jwk' });
-  it.each(['signed-good-corim.cbor', 'signed-example-corim.cbor'])('verifies %s with veraison\'s ES256 test key', (f) => {
+  it.each(['signed-good-corim.cbor', 'signed-example-corim.cbor'])("verifies %s with veraison's ES256 test key", (f) => {
     const m = parseSign1(readFileSync(shared('tools/corim/veraison-corim/corim/testcases', f)));
     expect(verifySign1(m, [key], [8]).alg).toBe('ecdsa-p256');
     const t = Buffer.from(m.payload);

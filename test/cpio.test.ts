@@ -47,7 +47,12 @@ describe('cpio newc writer', () => {
   it('refuses unclean paths and duplicates', () => {
     expect(() => writeCpio([{ path: '../x', type: 'file', mode: 0o644 }])).toThrow(FormatError);
     expect(() => writeCpio([{ path: '/etc/x', type: 'file', mode: 0o644 }])).toThrow(/not a clean relative path/);
-    expect(() => writeCpio([{ path: 'a', type: 'dir', mode: 0o755 }, { path: './a', type: 'dir', mode: 0o755 }])).toThrow(/duplicate member a/);
+    expect(() =>
+      writeCpio([
+        { path: 'a', type: 'dir', mode: 0o755 },
+        { path: './a', type: 'dir', mode: 0o755 },
+      ]),
+    ).toThrow(/duplicate member a/);
   });
 });
 
@@ -86,8 +91,8 @@ describe('cpio reader refuses hostile members', () => {
   });
 });
 
-describeShared('cpio reader on the real boots\' initrds (GNU cpio --reproducible)', () => {
-  it('reads initrd-a.cpio (the direct boot\'s initrd): init and busybox; rewriting it with our writer is stable', () => {
+describeShared("cpio reader on the real boots' initrds (GNU cpio --reproducible)", () => {
+  it("reads initrd-a.cpio (the direct boot's initrd): init and busybox; rewriting it with our writer is stable", () => {
     const V = loadVectors<{ vectors: { inputs: { initrd?: { file: string; sha256: string } } }[] }>('pcr');
     const bytes = readFileSync(shared('fixtures', 'pcr/initrd-a.cpio'));
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(V.vectors[0]!.inputs.initrd!.sha256);

@@ -27,12 +27,17 @@ describeShared('diagnose SNP', () => {
 
   it('names the VMM and the vCPU type, alone or with the vCPU count', () => {
     expect(diagnoseSnp(digest({ vmm: 'ec2', vcpus: [2] }), release, firmware.bytes).differences).toEqual(['VMM: ec2; the release is for qemu']);
-    expect(diagnoseSnp(digest({ vmm: 'qemu', vcpu: { type: 'EPYC-Milan' }, vcpus: [16] }), release, firmware.bytes).differences).toEqual(['vCPUs: 16; the release has 1, 2, 4, 8', 'vCPU type: EPYC-Milan (signature 0xa00f11); the release is for EPYC-v4']);
+    expect(diagnoseSnp(digest({ vmm: 'qemu', vcpu: { type: 'EPYC-Milan' }, vcpus: [16] }), release, firmware.bytes).differences).toEqual([
+      'vCPUs: 16; the release has 1, 2, 4, 8',
+      'vCPU type: EPYC-Milan (signature 0xa00f11); the release is for EPYC-v4',
+    ]);
   });
 
   it('says what was searched when nothing matches', () => {
     const d = diagnoseSnp('ab'.repeat(48), release, firmware.bytes, { maxVcpus: 8 });
     expect(d.found).toBeNull();
-    expect(d.searched).toMatch(/^\d+ knob combinations \(VMMs qemu, ec2, gce; \d+ vCPU signatures; SEV_FEATURES \d+ single bits\) × vCPUs 1–8; none gives abababab/);
+    expect(d.searched).toMatch(
+      /^\d+ knob combinations \(VMMs qemu, ec2, gce; \d+ vCPU signatures; SEV_FEATURES \d+ single bits\) × vCPUs 1–8; none gives abababab/,
+    );
   });
 });

@@ -107,7 +107,13 @@ describe('completion scripts', () => {
     const complete = (words: string[]) => {
       const r = spawnSync(
         'bash',
-        ['-c', `${script}\nCOMP_WORDS=("$@"); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _cvm_measure; printf '%s\\n' "\${COMPREPLY[@]}"`, 'bash', 'cvm-measure', ...words],
+        [
+          '-c',
+          `${script}\nCOMP_WORDS=("$@"); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _cvm_measure; printf '%s\\n' "\${COMPREPLY[@]}"`,
+          'bash',
+          'cvm-measure',
+          ...words,
+        ],
         { encoding: 'utf8' },
       );
       return r.stdout.split('\n').filter(Boolean);
@@ -124,7 +130,11 @@ describe('completion scripts', () => {
     writeFileSync(join(dir, 'c.fish'), completionScript(await tree(), 'fish'));
     const complete = (line: string) => {
       const r = spawnSync('fish', ['--no-config', '-c', `source ${dir}/c.fish; complete -C '${line}'`], { encoding: 'utf8' });
-      return r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t')[0]).sort();
+      return r.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split('\t')[0])
+        .sort();
     };
     try {
       expect(complete('cvm-measure measure ')).toEqual(['pcr', 'snp', 'td-shim-payload', 'tdx']);

@@ -21,7 +21,29 @@ describe('downloads: redirects, HTTP errors, TLS with NODE_EXTRA_CA_CERTS passed
   const cert = join(dir, 'cert.pem');
   beforeAll(async () => {
     const key = join(dir, 'key.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    );
     const handler = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
       if (req.url === '/file') return res.end(payload);
       if (req.url === '/hop') return res.writeHead(302, { location: '/file' }).end();
@@ -53,12 +75,16 @@ describe('downloads: redirects, HTTP errors, TLS with NODE_EXTRA_CA_CERTS passed
     const saved = process.env.NODE_EXTRA_CA_CERTS;
     try {
       delete process.env.NODE_EXTRA_CA_CERTS;
-      await expect(download(`${secure}/file`, join(dir, 's0'), 'input x')).rejects.toThrow(/^input x: cannot fetch https:\/\/127\.0\.0\.1:\d+\/file: self.signed certificate/);
+      await expect(download(`${secure}/file`, join(dir, 's0'), 'input x')).rejects.toThrow(
+        /^input x: cannot fetch https:\/\/127\.0\.0\.1:\d+\/file: self.signed certificate/,
+      );
       process.env.NODE_EXTRA_CA_CERTS = cert;
       await download(`${secure}/hop`, join(dir, 's1'), 'input x');
       expect(readFileSync(join(dir, 's1'))).toEqual(payload);
       process.env.NODE_EXTRA_CA_CERTS = join(dir, 'absent.pem');
-      await expect(download(`${secure}/file`, join(dir, 's2'), 'input x')).rejects.toThrow(`cannot read extra CA certificates ${join(dir, 'absent.pem')}: ENOENT`);
+      await expect(download(`${secure}/file`, join(dir, 's2'), 'input x')).rejects.toThrow(
+        `cannot read extra CA certificates ${join(dir, 'absent.pem')}: ENOENT`,
+      );
     } finally {
       if (saved === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
       else process.env.NODE_EXTRA_CA_CERTS = saved;

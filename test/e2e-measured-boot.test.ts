@@ -81,7 +81,9 @@ async function boot(dir: string, vars: string, media: string[]): Promise<GuestRe
   copyFileSync(vars, join(dir, 'vars.fd'));
   execFileSync('swtpm_setup', ['--tpm2', '--tpmstate', join(dir, 'tpm'), '--pcr-banks', BANKS.join(','), '--overwrite'], { stdio: 'ignore' });
   const sock = join(dir, 'swtpm.sock');
-  const swtpm = spawn('swtpm', ['socket', '--tpm2', '--tpmstate', `dir=${join(dir, 'tpm')}`, '--ctrl', `type=unixio,path=${sock}`, '--terminate'], { stdio: 'ignore' });
+  const swtpm = spawn('swtpm', ['socket', '--tpm2', '--tpmstate', `dir=${join(dir, 'tpm')}`, '--ctrl', `type=unixio,path=${sock}`, '--terminate'], {
+    stdio: 'ignore',
+  });
   try {
     for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
     const data = join(dir, 'data.txt');
@@ -120,7 +122,8 @@ function makeEspDisk(dir: string, efi: string): string {
   writeFileSync(img, '');
   execFileSync('truncate', ['-s', '64M', img]);
   execFileSync('sfdisk', ['-q', img], {
-    input: 'label: gpt\nlabel-id: 0C0FFEE0-1111-2222-3333-444455556666\nfirst-lba: 2048\nstart=2048, size=126976, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=7E57E57E-AAAA-BBBB-CCCC-DDDDEEEEFFFF, name="ESP"\n',
+    input:
+      'label: gpt\nlabel-id: 0C0FFEE0-1111-2222-3333-444455556666\nfirst-lba: 2048\nstart=2048, size=126976, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=7E57E57E-AAAA-BBBB-CCCC-DDDDEEEEFFFF, name="ESP"\n',
   });
   execFileSync('truncate', ['-s', `${126976 * 512}`, esp]);
   execFileSync('mkfs.vfat', ['-F', '32', '-i', '0badcafe', '-n', 'ESP', esp], { stdio: 'ignore' });
@@ -146,10 +149,32 @@ suite('e2e: real measured boots (QEMU TCG + OVMF + swtpm) vs measure pcr', () =>
     const dir = (path: string) => ({ path, type: 'dir' as const, mode: 0o755 });
     writeFileSync(
       initrd,
-      writeCpio([dir('bin'), dir('dev'), dir('proc'), dir('sys'), { path: 'bin/busybox', type: 'file', mode: 0o755, data: readFileSync(BUSYBOX) }, { path: 'init', type: 'file', mode: 0o755, data: Buffer.from(INIT) }]),
+      writeCpio([
+        dir('bin'),
+        dir('dev'),
+        dir('proc'),
+        dir('sys'),
+        { path: 'bin/busybox', type: 'file', mode: 0o755, data: readFileSync(BUSYBOX) },
+        { path: 'init', type: 'file', mode: 0o755, data: Buffer.from(INIT) },
+      ]),
     );
     // The UKI, with our writer (through the CLI), then signed with the snakeoil key for the Secure Boot run.
-    const r = await cli(['uki', 'build', '--stub', STUB, '--linux', kernel, '--initrd', initrd, '--cmdline', cmdline, '--uname', '6.1.0-56-amd64', '--out', uki]);
+    const r = await cli([
+      'uki',
+      'build',
+      '--stub',
+      STUB,
+      '--linux',
+      kernel,
+      '--initrd',
+      initrd,
+      '--cmdline',
+      cmdline,
+      '--uname',
+      '6.1.0-56-amd64',
+      '--out',
+      uki,
+    ]);
     expect(r.stderr).toBe('');
     const key = join(work, 'snakeoil.key');
     execFileSync('openssl', ['rsa', '-in', SNAKEOIL_KEY, '-passin', 'pass:snakeoil', '-out', key], { stdio: 'ignore' });
@@ -175,7 +200,13 @@ suite('e2e: real measured boots (QEMU TCG + OVMF + swtpm) vs measure pcr', () =>
     const log = parseEventLog(guest.log);
     for (const bank of BANKS) {
       const replayed = replayEventLog(log.events, { alg: bank, map: 'pcr' });
-      for (let i = 0; i < 16; i++) if (i !== 10) expect({ bank, pcr: i, value: replayed[String(i)] ?? '0'.repeat(guest.pcrs[bank]![String(i)]!.length) }).toEqual({ bank, pcr: i, value: guest.pcrs[bank]![String(i)] });
+      for (let i = 0; i < 16; i++)
+        if (i !== 10)
+          expect({ bank, pcr: i, value: replayed[String(i)] ?? '0'.repeat(guest.pcrs[bank]![String(i)]!.length) }).toEqual({
+            bank,
+            pcr: i,
+            value: guest.pcrs[bank]![String(i)],
+          });
     }
     const dir = join(work, name);
     writeFileSync(join(dir, 'expected.json'), r.stdout);
@@ -193,7 +224,9 @@ suite('e2e: real measured boots (QEMU TCG + OVMF + swtpm) vs measure pcr', () =>
     await compare('direct', guest, ['--boot', 'direct', '--kernel', kernel, '--initrd', initrd, '--append', cmdline, '--mem', '768', '--vars', VARS]);
   });
 
-  it('direct kernel boot with the Microsoft Secure Boot store (kernel refused by db → OVMF legacy loader)', { timeout: BOOT_TIMEOUT_S * 1000 + 60_000 }, async () => {
+  it('direct kernel boot with the Microsoft Secure Boot store (kernel refused by db → OVMF legacy loader)', {
+    timeout: BOOT_TIMEOUT_S * 1000 + 60_000,
+  }, async () => {
     const dir = join(work, 'direct-ms');
     const guest = await boot(dir, VARS_MS, ['-kernel', kernel, '-initrd', initrd, '-append', cmdline]);
     await compare('direct-ms', guest, ['--boot', 'direct', '--kernel', kernel, '--initrd', initrd, '--append', cmdline, '--mem', '768', '--vars', VARS_MS]);

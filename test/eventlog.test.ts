@@ -55,7 +55,7 @@ describeShared('CCEL replay (GCE COS 113, tdx.json gce-cos113-ccel-replay)', () 
   it('decodes known event data (variables, firmware blobs, EV_IPL strings)', () => {
     expect(log.events[2]!.decoded).toMatchObject({ description: 'Fv(48DB5E17-707C-472D-91CD-1613E7EF51B0)', blobBase: '0xffe00000', blobLength: 0x20000 });
     expect(log.events[3]!.decoded).toMatchObject({ variableGuid: '8be4df61-93ca-11d2-aa0d-00e098032b8c', variableName: 'SecureBoot', variableDataLength: 1 });
-    expect(log.events.some((e) => e.typeName === 'EV_IPL' && (e.decoded?.text as string).startsWith('kernel_cmdline: /syslinux/vmlinuz.A'))).toBe(true);
+    expect(log.events.some((e) => e.typeName === 'EV_IPL' && String(e.decoded?.text).startsWith('kernel_cmdline: /syslinux/vmlinuz.A'))).toBe(true);
   });
 
   it('--explain groups: variables, boot loader (shim, grub), kernel cmdline', () => {
@@ -66,7 +66,15 @@ describeShared('CCEL replay (GCE COS 113, tdx.json gce-cos113-ccel-replay)', () 
   });
 
   it('CLI: eventlog replay --ccel-table --json', async () => {
-    const r = await cli(['eventlog', 'replay', shared('fixtures/tdx/ccel_data.dat'), '--ccel-table', shared('fixtures/tdx/ccel_table.dat'), '--json', '--explain']);
+    const r = await cli([
+      'eventlog',
+      'replay',
+      shared('fixtures/tdx/ccel_data.dat'),
+      '--ccel-table',
+      shared('fixtures/tdx/ccel_table.dat'),
+      '--json',
+      '--explain',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.kind).toBe('tdx');
@@ -108,7 +116,9 @@ describeShared('TPM event log replay (pcr.json direct-6.1-tcg)', () => {
     expect(g.cmdline).toEqual(['EV_EVENT_TAG']);
     expect(g.initrd).toEqual(['EV_EVENT_TAG']);
     const uki = parseEventLog(readFileSync(shared('fixtures/pcr/uki-6.1-m1024.eventlog.bin')));
-    const u = Object.fromEntries(groupByComponent(uki.events).map((x) => [x.component, x.events.map((i) => uki.events[i]!.decoded?.text ?? uki.events[i]!.typeName)]));
+    const u = Object.fromEntries(
+      groupByComponent(uki.events).map((x) => [x.component, x.events.map((i) => uki.events[i]!.decoded?.text ?? uki.events[i]!.typeName)]),
+    );
     expect(u.kernel).toEqual(['.linux', '.linux']);
     expect(u.cmdline).toEqual(['.cmdline', '.cmdline', 'EV_EVENT_TAG']);
     expect(u.initrd).toEqual(['.initrd', '.initrd', 'EV_EVENT_TAG']);
@@ -139,7 +149,9 @@ describeShared('malformed logs and tables: typed one-line errors', () => {
   };
 
   it('truncated in the middle of an event', () => {
-    expect(err(() => parseEventLog(good.subarray(0, good.length - 10)))).toMatch(/^TCG event log: truncated at offset 0x[0-9a-f]+: event 24 \(at 0x[0-9a-f]+\) needs \d+ bytes for \d+-byte event data/);
+    expect(err(() => parseEventLog(good.subarray(0, good.length - 10)))).toMatch(
+      /^TCG event log: truncated at offset 0x[0-9a-f]+: event 24 \(at 0x[0-9a-f]+\) needs \d+ bytes for \d+-byte event data/,
+    );
   });
   it('too short for a header', () => {
     expect(err(() => parseEventLog(Buffer.alloc(10)))).toMatch(/too short for a TCG_PCR_EVENT header/);

@@ -63,7 +63,9 @@ describe('pinned inputs: hostile and mismatching inputs leave nothing in the cac
     const cache = freshCache();
     const ctx = { cache, recipeDir: tmpdir(), log };
     const spec = { kind: 'debian-binary' as const, package: 'busybox-static', version: '1:1.35.0-4+deb12u1+b1' };
-    await expect(fetchInput('bb', { ...spec, sha256: WRONG }, undefined, ctx)).rejects.toThrow(/input bb \(debian-binary busybox-static=1:1.35.0-4\+deb12u1\+b1\): sha256 mismatch: expected abab.*, got 3d3fdbe9/);
+    await expect(fetchInput('bb', { ...spec, sha256: WRONG }, undefined, ctx)).rejects.toThrow(
+      /input bb \(debian-binary busybox-static=1:1.35.0-4\+deb12u1\+b1\): sha256 mismatch: expected abab.*, got 3d3fdbe9/,
+    );
     expect(blobs(cache)).toEqual([]);
     expect(tmpFiles(cache)).toEqual([]);
     // apt's own index digest of that package (Packages: SHA256) is what gets pinned
@@ -77,7 +79,9 @@ describe('pinned inputs: hostile and mismatching inputs leave nothing in the cac
     const cache = freshCache();
     const ctx = { cache, recipeDir: tmpdir(), log };
     const spec = { kind: 'debian-source' as const, package: 'hello', version: '2.10-3' };
-    await expect(fetchInput('hello', { ...spec, sha256: WRONG }, undefined, ctx)).rejects.toThrow(/input hello \(debian-source hello=2\.10-3\): sha256 mismatch: expected abab/);
+    await expect(fetchInput('hello', { ...spec, sha256: WRONG }, undefined, ctx)).rejects.toThrow(
+      /input hello \(debian-source hello=2\.10-3\): sha256 mismatch: expected abab/,
+    );
     expect(blobs(cache)).toEqual([]);
     const r = await fetchInput('hello', spec, undefined, ctx);
     expect(r.files!.map((f) => f.name)).toEqual(['hello_2.10-3.dsc', 'hello_2.10.orig.tar.gz', 'hello_2.10.orig.tar.gz.asc', 'hello_2.10-3.debian.tar.xz']);
@@ -91,7 +95,15 @@ describe('pinned inputs: hostile and mismatching inputs leave nothing in the cac
 
   it('git: the archive of a pinned commit, refused on a digest mismatch', async () => {
     const repo = mkdtempSync(join(tmpdir(), 'repo-'));
-    const env = { ...process.env, GIT_AUTHOR_DATE: '2023-11-14T22:13:20Z', GIT_COMMITTER_DATE: '2023-11-14T22:13:20Z', GIT_AUTHOR_NAME: 'a', GIT_AUTHOR_EMAIL: 'a@b', GIT_COMMITTER_NAME: 'a', GIT_COMMITTER_EMAIL: 'a@b' };
+    const env = {
+      ...process.env,
+      GIT_AUTHOR_DATE: '2023-11-14T22:13:20Z',
+      GIT_COMMITTER_DATE: '2023-11-14T22:13:20Z',
+      GIT_AUTHOR_NAME: 'a',
+      GIT_AUTHOR_EMAIL: 'a@b',
+      GIT_COMMITTER_NAME: 'a',
+      GIT_COMMITTER_EMAIL: 'a@b',
+    };
     const git = (...a: string[]) => execFileSync('git', ['-C', repo, ...a], { env, encoding: 'utf8' }).trim();
     git('init', '-q');
     writeFileSync(join(repo, 'a.txt'), 'content\n');

@@ -36,22 +36,43 @@ const validate = ajv.compile(JSON.parse(readFileSync(resolve(ROOT, 'schemas/insp
 /** sev-snp-measure 0.0.13 OVMF(...)._table and metadata_items() on the fixtures: GUID -> entry data (hex). */
 const REFERENCE_TABLES: Record<string, { table: Record<string, string>; sections: number; resetEip: string | null }> = {
   'debian-bookworm-ovmf-2022.11-6+deb12u2-OVMF.fd': {
-    table: { '00f771de-1a7e-4fcb-890e-68c77e2fb44e': '04b08000', '4c2eb361-7d9b-4cc3-8081-127c90d3d294': '0000000000000000', '7255371f-3a3b-4b04-927b-1da6efa8d454': '0000000000000000', 'dc886566-984a-4798-a75e-5585a7bf67cc': '2c050000', 'e47a6535-984a-4798-865e-4685a7bf8ec2': '40080000' },
+    table: {
+      '00f771de-1a7e-4fcb-890e-68c77e2fb44e': '04b08000',
+      '4c2eb361-7d9b-4cc3-8081-127c90d3d294': '0000000000000000',
+      '7255371f-3a3b-4b04-927b-1da6efa8d454': '0000000000000000',
+      'dc886566-984a-4798-a75e-5585a7bf67cc': '2c050000',
+      'e47a6535-984a-4798-865e-4685a7bf8ec2': '40080000',
+    },
     sections: 5,
     resetEip: '0x80b004',
   },
   'debian-bookworm-ovmf-2022.11-6+deb12u2-OVMF_CODE_4M.fd': {
-    table: { '00f771de-1a7e-4fcb-890e-68c77e2fb44e': '04808000', '4c2eb361-7d9b-4cc3-8081-127c90d3d294': '0000000000000000', '7255371f-3a3b-4b04-927b-1da6efa8d454': '0000000000000000' },
+    table: {
+      '00f771de-1a7e-4fcb-890e-68c77e2fb44e': '04808000',
+      '4c2eb361-7d9b-4cc3-8081-127c90d3d294': '0000000000000000',
+      '7255371f-3a3b-4b04-927b-1da6efa8d454': '0000000000000000',
+    },
     sections: 0,
     resetEip: '0x808004',
   },
   'ovmf_AmdSev_suffix.bin': {
-    table: { '00f771de-1a7e-4fcb-890e-68c77e2fb44e': '04b08000', '4c2eb361-7d9b-4cc3-8081-127c90d3d294': '00008100000c0000', '7255371f-3a3b-4b04-927b-1da6efa8d454': '000c810000040000', 'dc886566-984a-4798-a75e-5585a7bf67cc': '54050000', 'e47a6535-984a-4798-865e-4685a7bf8ec2': 'd0090000' },
+    table: {
+      '00f771de-1a7e-4fcb-890e-68c77e2fb44e': '04b08000',
+      '4c2eb361-7d9b-4cc3-8081-127c90d3d294': '00008100000c0000',
+      '7255371f-3a3b-4b04-927b-1da6efa8d454': '000c810000040000',
+      'dc886566-984a-4798-a75e-5585a7bf67cc': '54050000',
+      'e47a6535-984a-4798-865e-4685a7bf8ec2': 'd0090000',
+    },
     sections: 7,
     resetEip: '0x80b004',
   },
   'svsm.bin': {
-    table: { '00f771de-1a7e-4fcb-890e-68c77e2fb44e': 'f0ffffff', '4c2eb361-7d9b-4cc3-8081-127c90d3d294': 'efbeadde00000000', 'a789a612-0597-4c4b-a49f-cbb1fe9d1ddd': '00000000', 'dc886566-984a-4798-a75e-5585a7bf67cc': 'c2000000' },
+    table: {
+      '00f771de-1a7e-4fcb-890e-68c77e2fb44e': 'f0ffffff',
+      '4c2eb361-7d9b-4cc3-8081-127c90d3d294': 'efbeadde00000000',
+      'a789a612-0597-4c4b-a49f-cbb1fe9d1ddd': '00000000',
+      'dc886566-984a-4798-a75e-5585a7bf67cc': 'c2000000',
+    },
     sections: 3,
     resetEip: '0xfffffff0',
   },

@@ -14,7 +14,6 @@ import { cli, errorLine } from './helpers/cli.js';
 import { ecKey } from './helpers/keys.js';
 import { ROOT } from './helpers/shared.js';
 
-
 describe('deterministic ECDSA (RFC 6979 Appendix A.2.5 / A.2.6, message "sample")', () => {
   it('P-256 / SHA-256', () => {
     const k = ecKey('P-256', 'c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721');
@@ -61,7 +60,11 @@ describe('keys and signers', () => {
     const pub = parsePublicKey(g.publicPem, 'p');
     const hash = alg === 'ed25519' ? null : alg === 'ecdsa-p256' ? 'sha256' : 'sha384';
     expect(verify(hash, msg, alg === 'ed25519' ? pub : { key: pub, dsaEncoding: 'ieee-p1363' }, a)).toBe(true);
-    expect(s.keyId).toBe(createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('hex'));
+    expect(s.keyId).toBe(
+      createHash('sha256')
+        .update(pub.export({ type: 'spki', format: 'der' }))
+        .digest('hex'),
+    );
   });
 
   it.each(['ecdsa-p256', 'ecdsa-p384', 'ed25519'] as KeyAlg[])('%s: external command signer (openssl pkeyutl)', async (alg) => {
@@ -90,7 +93,10 @@ describe('keys and signers', () => {
     const k = createPrivateKey(g.privatePem);
     let m = 0;
     while (sign(null, Buffer.from(String(m)), k).at(-1) !== 0x0a) m++;
-    const s = commandSigner(['sh', '-c', `t=$(mktemp); cat > "$t"; openssl pkeyutl -sign -rawin -inkey '${keyPath}' -in "$t"; r=$?; rm -f "$t"; exit $r`], parsePublicKey(g.publicPem, 'p'));
+    const s = commandSigner(
+      ['sh', '-c', `t=$(mktemp); cat > "$t"; openssl pkeyutl -sign -rawin -inkey '${keyPath}' -in "$t"; r=$?; rm -f "$t"; exit $r`],
+      parsePublicKey(g.publicPem, 'p'),
+    );
     expect(Buffer.from(await s.sign(Buffer.from(String(m)))).equals(sign(null, Buffer.from(String(m)), k))).toBe(true);
   });
 

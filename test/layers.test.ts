@@ -9,11 +9,27 @@ import { describe, expect, it } from 'vitest';
 import { ROOT } from './helpers/shared.js';
 
 const SRC = join(ROOT, 'src');
-const RANK: Record<string, number> = { errors: 0, util: 0, formats: 1, tcg: 1, sign: 2, measure: 2, build: 3, publish: 3, verify: 3, manifest: 3, cli: 4, entry: 5, index: 5 };
+const RANK: Record<string, number> = {
+  errors: 0,
+  util: 0,
+  formats: 1,
+  tcg: 1,
+  sign: 2,
+  measure: 2,
+  build: 3,
+  publish: 3,
+  verify: 3,
+  manifest: 3,
+  cli: 4,
+  entry: 5,
+  index: 5,
+};
 
-const files = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+const files = (dir: string): string[] =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
 const layerOf = (file: string) => relative(SRC, file).split('/')[0]!.replace(/\.ts$/, '');
-const imports = (file: string) => [...readFileSync(file, 'utf8').matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g)].map((m) => (m[1] ?? m[2])!);
+const imports = (file: string) =>
+  [...readFileSync(file, 'utf8').matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g)].map((m) => (m[1] ?? m[2])!);
 
 describe('import graph', () => {
   const all = files(SRC);
@@ -33,14 +49,21 @@ describe('import graph', () => {
   it('the browser-ready layers and entries (measure, formats, tcg, verify) import no node: module', () => {
     const BROWSER = new Set(['measure', 'formats', 'tcg']);
     // value imports only: `import type` is erased (util/hash.ts types process.getBuiltinModule's result)
-    const valueImports = (file: string) => [...readFileSync(file, 'utf8').matchAll(/(?:^|\n)\s*(?:import|export)\s(?!type\s)[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g)].map((m) => (m[1] ?? m[2])!);
+    const valueImports = (file: string) =>
+      [...readFileSync(file, 'utf8').matchAll(/(?:^|\n)\s*(?:import|export)\s(?!type\s)[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g)].map(
+        (m) => (m[1] ?? m[2])!,
+      );
     // what the browser-ready files reach: themselves and everything they import from src/, transitively
     const entries = ['entry/measure.ts', 'entry/formats.ts', 'entry/tcg.ts', 'entry/verify.ts'].map((f) => join(SRC, f));
     const reached = new Set([...all.filter((f) => BROWSER.has(layerOf(f))), ...entries]);
     for (const f of reached) {
       for (const spec of valueImports(f).filter((s) => s.startsWith('.'))) reached.add(resolve(dirname(f), spec).replace(/\.js$/, '.ts'));
     }
-    const node = [...reached].flatMap((f) => valueImports(f).filter((s) => s.startsWith('node:')).map((s) => `${relative(SRC, f)}: ${s}`));
+    const node = [...reached].flatMap((f) =>
+      valueImports(f)
+        .filter((s) => s.startsWith('node:'))
+        .map((s) => `${relative(SRC, f)}: ${s}`),
+    );
     expect(node).toEqual([]);
   });
 });

@@ -69,7 +69,15 @@ describeShared('manifest create / verify on real measurements', () => {
     const ovmf = readFileSync(OVMF);
     const combined = {
       schema: 'cvm-measure/measurements/v1',
-      artifacts: [{ name: 'firmware.OVMF.fd', path: 'OVMF.fd', size: ovmf.length, sha256: createHash('sha256').update(ovmf).digest('hex'), sha384: createHash('sha384').update(ovmf).digest('hex') }],
+      artifacts: [
+        {
+          name: 'firmware.OVMF.fd',
+          path: 'OVMF.fd',
+          size: ovmf.length,
+          sha256: createHash('sha256').update(ovmf).digest('hex'),
+          sha384: createHash('sha384').update(ovmf).digest('hex'),
+        },
+      ],
       measurements: [snp, tdx, pcr],
     };
     writeFileSync(join(dir, 'measurements.json'), JSON.stringify(combined, null, 2));
@@ -78,7 +86,11 @@ describeShared('manifest create / verify on real measurements', () => {
       subject: combined.artifacts.map((a) => ({ name: a.name, digest: { sha256: a.sha256, sha384: a.sha384 } })),
       predicateType: 'https://slsa.dev/provenance/v1',
       predicate: {
-        buildDefinition: { buildType: 'https://cvm-measure.dev/build/v1', externalParameters: { recipe: 'recipes/debian-ovmf.yaml' }, resolvedDependencies: [{ uri: 'debian:ovmf@2022.11-6+deb12u2', digest: { sha256: combined.artifacts[0]!.sha256 } }] },
+        buildDefinition: {
+          buildType: 'https://cvm-measure.dev/build/v1',
+          externalParameters: { recipe: 'recipes/debian-ovmf.yaml' },
+          resolvedDependencies: [{ uri: 'debian:ovmf@2022.11-6+deb12u2', digest: { sha256: combined.artifacts[0]!.sha256 } }],
+        },
         runDetails: { builder: { id: 'https://cvm-measure.dev/builder/local' }, metadata: { finishedOn: '2026-01-01T00:00:00Z' } },
       },
     };
@@ -91,7 +103,22 @@ describeShared('manifest create / verify on real measurements', () => {
     const o = await cli(['keys', 'generate', '--alg', 'ecdsa-p256', '--out', join(dir, 'other.pem'), '--force']);
     if (o.code !== 0) throw new Error(o.stderr);
     for (const alg of ALGS) {
-      const r = await cli(['manifest', 'create', '--measurements', join(dir, 'measurements.json'), '--build-record', join(dir, 'build-record.json'), '--key', key(alg), '--out', out(alg), '--json'], { env });
+      const r = await cli(
+        [
+          'manifest',
+          'create',
+          '--measurements',
+          join(dir, 'measurements.json'),
+          '--build-record',
+          join(dir, 'build-record.json'),
+          '--key',
+          key(alg),
+          '--out',
+          out(alg),
+          '--json',
+        ],
+        { env },
+      );
       if (r.code !== 0) throw new Error(r.stderr);
       expect(schema('manifest-create.schema.json')(JSON.parse(r.stdout))).toBe(true);
     }
@@ -106,12 +133,36 @@ describeShared('manifest create / verify on real measurements', () => {
       expect(r.code).toBe(0);
     });
     it('verify_corim.py --strict finds MRTD and RTMR1 (mkey and integrity register)', async () => {
-      const r = await tool(PY, [shared('tools/validate/verify_corim.py'), join(out(alg), 'tdx.corim.cbor'), '--pub', pub(alg), '--strict', '--expect', `mrtd=7:${tdx.mrtd}`, '--expect', `rtmr1=7:${tdx.rtmr['1']}`, '--expect', `ir1=7:${tdx.rtmr['1']}`, '--expect', `rtmr2=7:${tdx.rtmr['2']}`]);
+      const r = await tool(PY, [
+        shared('tools/validate/verify_corim.py'),
+        join(out(alg), 'tdx.corim.cbor'),
+        '--pub',
+        pub(alg),
+        '--strict',
+        '--expect',
+        `mrtd=7:${tdx.mrtd}`,
+        '--expect',
+        `rtmr1=7:${tdx.rtmr['1']}`,
+        '--expect',
+        `ir1=7:${tdx.rtmr['1']}`,
+        '--expect',
+        `rtmr2=7:${tdx.rtmr['2']}`,
+      ]);
       expect(r.out).toContain('RESULT: OK (0 errors, 0 warnings)');
       expect(r.code).toBe(0);
     });
     it('verify_corim.py --strict finds PCR4 (sha-256 and sha-384 banks)', async () => {
-      const r = await tool(PY, [shared('tools/validate/verify_corim.py'), join(out(alg), 'pcr.corim.cbor'), '--pub', pub(alg), '--strict', '--expect', `pcr4=1:${pcr.pcrs.sha256['4']}`, '--expect', `pcr4=7:${pcr.pcrs.sha384['4']}`]);
+      const r = await tool(PY, [
+        shared('tools/validate/verify_corim.py'),
+        join(out(alg), 'pcr.corim.cbor'),
+        '--pub',
+        pub(alg),
+        '--strict',
+        '--expect',
+        `pcr4=1:${pcr.pcrs.sha256['4']}`,
+        '--expect',
+        `pcr4=7:${pcr.pcrs.sha384['4']}`,
+      ]);
       expect(r.out).toContain('RESULT: OK (0 errors, 0 warnings)');
       expect(r.code).toBe(0);
     });
@@ -119,7 +170,14 @@ describeShared('manifest create / verify on real measurements', () => {
       const wrong = await tool(PY, [shared('tools/validate/verify_corim.py'), join(out(alg), 'snp.corim.cbor'), '--pub', join(dir, 'other.pub.pem')]);
       expect(wrong.code).toBe(1);
       const d = snp.digests['1']!;
-      const bad = await tool(PY, [shared('tools/validate/verify_corim.py'), join(out(alg), 'snp.corim.cbor'), '--pub', pub(alg), '--expect', `641=7:${d.slice(0, -1)}${d.endsWith('0') ? '1' : '0'}`]);
+      const bad = await tool(PY, [
+        shared('tools/validate/verify_corim.py'),
+        join(out(alg), 'snp.corim.cbor'),
+        '--pub',
+        pub(alg),
+        '--expect',
+        `641=7:${d.slice(0, -1)}${d.endsWith('0') ? '1' : '0'}`,
+      ]);
       expect(bad.code).toBe(1);
     });
     it('ruby-cose verifies every CoRIM', async () => {
@@ -132,7 +190,15 @@ describeShared('manifest create / verify on real measurements', () => {
     it('verify_dsse.py --strict and securesystemslib verify both envelopes (DER ECDSA)', async () => {
       const ovmf = readFileSync(OVMF);
       for (const f of ['reference-values.intoto.json', 'provenance.intoto.json', 'reference-values.sigstore.json', 'provenance.sigstore.json']) {
-        const r = await tool(PY, [shared('tools/validate/verify_dsse.py'), join(out(alg), f), '--pub', pub(alg), '--strict', '--subject', `firmware.OVMF.fd=sha384:${createHash('sha384').update(ovmf).digest('hex')}`]);
+        const r = await tool(PY, [
+          shared('tools/validate/verify_dsse.py'),
+          join(out(alg), f),
+          '--pub',
+          pub(alg),
+          '--strict',
+          '--subject',
+          `firmware.OVMF.fd=sha384:${createHash('sha384').update(ovmf).digest('hex')}`,
+        ]);
         expect(r.out).toContain('RESULT: OK (0 errors, 0 warnings)');
         if (alg !== 'ed25519') expect(r.out).toContain('DER');
         expect(r.code).toBe(0);
@@ -157,7 +223,14 @@ describeShared('manifest create / verify on real measurements', () => {
       expect(r.code).toBe(0);
     });
     it('manifest verify accepts every file; --json matches its schema', async () => {
-      const files = ['snp.corim.cbor', 'tdx.corim.cbor', 'pcr.corim.cbor', 'reference-values.intoto.json', 'provenance.intoto.json', 'reference-values.sigstore.json'].map((f) => join(out(alg), f));
+      const files = [
+        'snp.corim.cbor',
+        'tdx.corim.cbor',
+        'pcr.corim.cbor',
+        'reference-values.intoto.json',
+        'provenance.intoto.json',
+        'reference-values.sigstore.json',
+      ].map((f) => join(out(alg), f));
       const r = await cli(['manifest', 'verify', ...files, '--trust', pub(alg), '--at', '2026-06-01', '--json']);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
@@ -187,7 +260,11 @@ describeShared('manifest create / verify on real measurements', () => {
     expect(doc.buildRecord).toEqual({ sha256: createHash('sha256').update(provBody).digest('hex'), predicateType: 'https://slsa.dev/provenance/v1' });
     const pcrCorim = await cli(['manifest', 'inspect', join(out('ed25519'), 'pcr.corim.cbor'), '--json']);
     const pv = JSON.parse(pcrCorim.stdout).corim.values as { key: string; environment: string; digests: Record<string, string> }[];
-    expect(pv.find((x) => x.key === 'ir4')).toEqual({ key: 'ir4', environment: 'vTPM PCRs (direct)', digests: { 1: pcr.pcrs.sha256['4'], 7: pcr.pcrs.sha384['4'] } });
+    expect(pv.find((x) => x.key === 'ir4')).toEqual({
+      key: 'ir4',
+      environment: 'vTPM PCRs (direct)',
+      digests: { 1: pcr.pcrs.sha256['4'], 7: pcr.pcrs.sha384['4'] },
+    });
     const inspectSchema = schema('manifest-inspect.schema.json');
     for (const f of ['reference-values.json', 'snp.corim.cbor', 'reference-values.intoto.json', 'rvps-sample.json']) {
       const r = await cli(['manifest', 'inspect', join(out('ed25519'), f), '--json']);
@@ -206,7 +283,22 @@ describeShared('manifest create / verify on real measurements', () => {
   it('same inputs + same key → byte-identical outputs, for every algorithm', async () => {
     for (const alg of ALGS) {
       const again = join(dir, `again-${alg}`);
-      const r = await cli(['manifest', 'create', '--measurements', join(dir, 'measurements.json'), '--build-record', join(dir, 'build-record.json'), '--key', key(alg), '--out', again, '--json'], { env });
+      const r = await cli(
+        [
+          'manifest',
+          'create',
+          '--measurements',
+          join(dir, 'measurements.json'),
+          '--build-record',
+          join(dir, 'build-record.json'),
+          '--key',
+          key(alg),
+          '--out',
+          again,
+          '--json',
+        ],
+        { env },
+      );
       expect(r.code).toBe(0);
       const files = JSON.parse(r.stdout).files as { path: string }[];
       expect(files.length).toBe(15);
@@ -219,7 +311,20 @@ describeShared('manifest create / verify on real measurements', () => {
 
   it('k-of-n: an envelope signed by three keys meets --threshold 2 and 3 only with enough trusted keys', async () => {
     const multi = join(dir, 'multi');
-    const c = await cli(['manifest', 'create', '--measurements', join(dir, 'measurements.json'), ...ALGS.flatMap((a) => ['--key', key(a)]), '--out', multi, '--formats', 'intoto'], { env });
+    const c = await cli(
+      [
+        'manifest',
+        'create',
+        '--measurements',
+        join(dir, 'measurements.json'),
+        ...ALGS.flatMap((a) => ['--key', key(a)]),
+        '--out',
+        multi,
+        '--formats',
+        'intoto',
+      ],
+      { env },
+    );
     expect(c.code).toBe(0);
     const f = join(multi, 'reference-values.intoto.json');
     const trust = (algs: KeyAlg[]) => algs.flatMap((a) => ['--trust', pub(a)]);
@@ -243,8 +348,19 @@ describeShared('manifest create / verify on real measurements', () => {
     const withPolicy = join(dir, 'policy.json');
     writeFileSync(withPolicy, JSON.stringify({ ...snp, policy: '0x30000' })); // as `measure snp --policy 0x30000` prints it
     const o = join(dir, 'policy');
-    expect((await cli(['manifest', 'create', '--measurements', withPolicy, '--key', key('ecdsa-p384'), '--out', o, '--formats', 'corim'], { env })).code).toBe(0);
-    const r = await tool(PY, [shared('tools/validate/verify_corim.py'), join(o, 'snp.corim.cbor'), '--pub', pub('ecdsa-p384'), '--strict', '--dump', '--expect', `641=7:${snp.digests['2']}`]);
+    expect((await cli(['manifest', 'create', '--measurements', withPolicy, '--key', key('ecdsa-p384'), '--out', o, '--formats', 'corim'], { env })).code).toBe(
+      0,
+    );
+    const r = await tool(PY, [
+      shared('tools/validate/verify_corim.py'),
+      join(o, 'snp.corim.cbor'),
+      '--pub',
+      pub('ecdsa-p384'),
+      '--strict',
+      '--dump',
+      '--expect',
+      `641=7:${snp.digests['2']}`,
+    ]);
     expect(r.out).toContain("h'0000030000000000'");
     expect(r.out).toContain('RESULT: OK (0 errors, 0 warnings)');
     writeFileSync(withPolicy, JSON.stringify({ ...snp, policy: 'debug' }));
@@ -260,13 +376,16 @@ describeShared('manifest create / verify on real measurements', () => {
     expect([fmt.code, errorLine(fmt)]).toEqual([2, 'cvm-measure: error: --formats: "xml" is not one of corim, intoto, rvps, json']);
     writeFileSync(join(dir, 'bad.json'), '{"kind": "snp", "digests": {"1": "00"}}');
     const bad = await cli(['manifest', 'create', '--measurements', join(dir, 'bad.json'), '--key', key('ed25519'), '--out', join(dir, 'x')]);
-    expect([bad.code, errorLine(bad)]).toEqual([1, 'cvm-measure: error: measurements: must have required property \'origin\'']);
+    expect([bad.code, errorLine(bad)]).toEqual([1, "cvm-measure: error: measurements: must have required property 'origin'"]);
     const notKey = await cli(['manifest', 'create', '--measurements', m, '--key', m, '--out', join(dir, 'x')]);
     expect([notKey.code, errorLine(notKey)]).toEqual([1, `cvm-measure: error: ${m}: not a PEM private key (expected PKCS#8 or SEC1, unencrypted)`]);
     const unsigned = await cli(['manifest', 'verify', join(out('ed25519'), 'reference-values.json'), '--trust', pub('ed25519')]);
     expect(errorLine(unsigned)).toContain('reference-values.json is not signed; verify its envelope reference-values.intoto.json');
     const notManifest = await cli(['manifest', 'verify', OVMF, '--trust', pub('ed25519')]);
-    expect([notManifest.code, errorLine(notManifest)]).toEqual([1, `cvm-measure: error: ${OVMF}: manifest: neither a signed CoRIM (CBOR tag 18) nor a DSSE envelope (JSON)`]);
+    expect([notManifest.code, errorLine(notManifest)]).toEqual([
+      1,
+      `cvm-measure: error: ${OVMF}: manifest: neither a signed CoRIM (CBOR tag 18) nor a DSSE envelope (JSON)`,
+    ]);
   });
 
   it('rejects a wrong key, and an expired or not-yet-valid window', async () => {
@@ -303,27 +422,35 @@ describe('manifest verify rejects tampering', () => {
     const o = join(dir, alg);
     mkdirSync(o, { recursive: true });
     await createManifest({ measurements: single, signer: keys[alg].signer, outDir: o, formats: ['corim', 'intoto'], ...opts });
-    return { corim: readFileSync(join(o, 'snp.corim.cbor')), envelope: readFileSync(join(o, 'reference-values.intoto.json')), bundle: readFileSync(join(o, 'reference-values.sigstore.json')) };
+    return {
+      corim: readFileSync(join(o, 'snp.corim.cbor')),
+      envelope: readFileSync(join(o, 'reference-values.intoto.json')),
+      bundle: readFileSync(join(o, 'reference-values.sigstore.json')),
+    };
   }
 
-  it.each(ALGS)('%s: every single-bit flip of the signed CoRIM and of the DSSE envelope is rejected (and of the sigstore bundle, Ed25519)', async (alg) => {
-    const { corim, envelope, bundle } = await make(alg);
-    const trusted = [keys[alg].pub];
-    expect(verifyManifest(corim, { trusted, now }).type).toBe('corim');
-    expect(verifyManifest(envelope, { trusted, now }).type).toBe('dsse');
-    expect(verifyManifest(bundle, { trusted, now }).type).toBe('dsse');
-    const files = alg === 'ed25519' ? [corim, envelope, bundle] : [corim, envelope];
-    let flips = 0;
-    for (const file of files) {
-      for (let i = 0; i < file.length * 8; i++) {
-        const t = Buffer.from(file);
-        t[i >> 3]! ^= 1 << (i & 7);
-        expect(() => verifyManifest(t, { trusted, now }), `bit ${i}`).toThrow(CvmError); // a one-line error, never a raw exception
-        flips++;
+  it.each(ALGS)(
+    '%s: every single-bit flip of the signed CoRIM and of the DSSE envelope is rejected (and of the sigstore bundle, Ed25519)',
+    async (alg) => {
+      const { corim, envelope, bundle } = await make(alg);
+      const trusted = [keys[alg].pub];
+      expect(verifyManifest(corim, { trusted, now }).type).toBe('corim');
+      expect(verifyManifest(envelope, { trusted, now }).type).toBe('dsse');
+      expect(verifyManifest(bundle, { trusted, now }).type).toBe('dsse');
+      const files = alg === 'ed25519' ? [corim, envelope, bundle] : [corim, envelope];
+      let flips = 0;
+      for (const file of files) {
+        for (let i = 0; i < file.length * 8; i++) {
+          const t = Buffer.from(file);
+          t[i >> 3]! ^= 1 << (i & 7);
+          expect(() => verifyManifest(t, { trusted, now }), `bit ${i}`).toThrow(CvmError); // a one-line error, never a raw exception
+          flips++;
+        }
       }
-    }
-    expect(flips).toBe(files.reduce((n, f) => n + f.length * 8, 0));
-  }, 600_000);
+      expect(flips).toBe(files.reduce((n, f) => n + f.length * 8, 0));
+    },
+    600_000,
+  );
 
   it('rejects a DER signature in COSE and a raw r||s signature in DSSE', async () => {
     const { corim, envelope } = await make('ecdsa-p256');
@@ -351,7 +478,9 @@ describe('manifest verify rejects tampering', () => {
     }
     // a correct ES256 CoRIM presented to a P-384 / Ed25519 trust list
     const good = await signCorim(c, keys['ecdsa-p256'].signer, copts);
-    expect(() => verifyManifest(good, { trusted: [keys['ecdsa-p384'].pub, keys.ed25519.pub], now })).toThrow("alg ES256 does not match any trusted key's algorithm");
+    expect(() => verifyManifest(good, { trusted: [keys['ecdsa-p384'].pub, keys.ed25519.pub], now })).toThrow(
+      "alg ES256 does not match any trusted key's algorithm",
+    );
   });
 
   it('rejects an unknown critical header and accepts a critical header it processes', async () => {
@@ -378,20 +507,46 @@ describe('manifest verify rejects tampering', () => {
 /** A `measure snp` output for the Debian OVMF (fields as printed; the firmware description shortened). */
 function snpOutput(digests: Record<string, string>): SnpMeasurementJson {
   return {
-    kind: 'snp', origin: 'predicted', mode: 'snp', vmm: 'qemu', digests, vcpu: { type: 'EPYC-v4', signature: '0x800f12' }, guestFeatures: '0x1', policy: null,
-    quirks: { ec2Rdx: '0x600', qemuFpu: 'sev-init2', vmsaGpaBits: 48 }, vmsa: null, measuredSections: [],
+    kind: 'snp',
+    origin: 'predicted',
+    mode: 'snp',
+    vmm: 'qemu',
+    digests,
+    vcpu: { type: 'EPYC-v4', signature: '0x800f12' },
+    guestFeatures: '0x1',
+    policy: null,
+    quirks: { ec2Rdx: '0x600', qemuFpu: 'sev-init2', vmsaGpaBits: 48 },
+    vmsa: null,
+    measuredSections: [],
     firmware: { path: '/x/OVMF.fd', sha256: 'cd'.repeat(32) } as SnpMeasurementJson['firmware'],
-    directBoot: null, svsm: null, seed: null, seedProvided: false, warnings: [], reference: 'virtee/sev-snp-measure 0.0.13',
+    directBoot: null,
+    svsm: null,
+    seed: null,
+    seedProvided: false,
+    warnings: [],
+    reference: 'virtee/sev-snp-measure 0.0.13',
   };
 }
 
 describeShared('measurements enter the contract only through the importer', () => {
   const d = 'ab'.repeat(48);
   const fw = shared('fixtures', 'sev-snp-measure', 'ovmf_OvmfX64_suffix.bin');
-  const real = () => JSON.parse(JSON.stringify(snpMeasurement({ firmware: { name: fw, bytes: readFileSync(fw) } }, { vmm: 'qemu', vcpu: { type: 'EPYC-v4' }, vcpus: [1] })));
+  const real = () =>
+    JSON.parse(JSON.stringify(snpMeasurement({ firmware: { name: fw, bytes: readFileSync(fw) } }, { vmm: 'qemu', vcpu: { type: 'EPYC-v4' }, vcpus: [1] })));
   it('maps exactly the named fields: local paths become base names, derived detail is not signed', () => {
     const a = referenceValuesFrom(snpOutput({ '2': d }));
-    expect(a.snp[0]!.parameters).toEqual({ mode: 'snp', vmm: 'qemu', 'vcpu.type': 'EPYC-v4', 'vcpu.signature': '0x800f12', guestFeatures: '0x1', 'quirks.ec2Rdx': '0x600', 'quirks.qemuFpu': 'sev-init2', 'quirks.vmsaGpaBits': 48, seedProvided: false, reference: 'virtee/sev-snp-measure 0.0.13' });
+    expect(a.snp[0]!.parameters).toEqual({
+      mode: 'snp',
+      vmm: 'qemu',
+      'vcpu.type': 'EPYC-v4',
+      'vcpu.signature': '0x800f12',
+      guestFeatures: '0x1',
+      'quirks.ec2Rdx': '0x600',
+      'quirks.qemuFpu': 'sev-init2',
+      'quirks.vmsaGpaBits': 48,
+      seedProvided: false,
+      reference: 'virtee/sev-snp-measure 0.0.13',
+    });
     expect(a.snp[0]!.inputs).toEqual({ firmware: { sha256: 'cd'.repeat(32), file: 'OVMF.fd' } });
     expect(a.artifacts).toEqual([{ name: 'OVMF.fd', sha256: 'cd'.repeat(32) }]);
   });
@@ -402,11 +557,15 @@ describeShared('measurements enter the contract only through the importer', () =
   });
   it('rejects unknown fields, observed values, unknown kinds and malformed digests, naming the JSON path', () => {
     expect(() => importMeasurements({ ...real(), 'vcpu type': 'EPYC' })).toThrow('measurements: unknown field "vcpu type"');
-    expect(() => importMeasurements({ ...real(), digests: { '1': 'abcd' } })).toThrow("measurements.digests.1: must match pattern");
-    expect(() => importMeasurements({ kind: 'tdx', origin: 'observed', log: {}, events: [] })).toThrow('origin "observed" (an event-log replay): only predicted values are signed');
+    expect(() => importMeasurements({ ...real(), digests: { '1': 'abcd' } })).toThrow('measurements.digests.1: must match pattern');
+    expect(() => importMeasurements({ kind: 'tdx', origin: 'observed', log: {}, events: [] })).toThrow(
+      'origin "observed" (an event-log replay): only predicted values are signed',
+    );
     expect(() => importMeasurements({ kind: 'sgx' })).toThrow('measurements.kind: "sgx" is not one of snp, tdx, td-shim, pcr');
     expect(() => importMeasurements({ hello: 1 })).toThrow('measurements.kind: undefined');
-    expect(() => importMeasurements({ schema: 'cvm-measure/measurements/v1', artifacts: [], measurements: [{ ...real(), origin: 'observed' }] })).toThrow('measurements.measurements[0]: origin "observed"');
+    expect(() => importMeasurements({ schema: 'cvm-measure/measurements/v1', artifacts: [], measurements: [{ ...real(), origin: 'observed' }] })).toThrow(
+      'measurements.measurements[0]: origin "observed"',
+    );
     expect(() => referenceValuesFrom({ ...snpOutput({}) })).toThrow('has no launch digests');
   });
 });

@@ -46,9 +46,18 @@ describeShared('snpMeasurement / snpSeedMeasurement', () => {
   it('measured direct boot: kernel, initrd and command line by name, their SHA-256 from the bytes', () => {
     const [kernel, initrd] = [input(KERNEL), input('fixtures/tiny-initrd.cpio.gz')];
     const cmdline = 'console=ttyS0 root=/dev/vda1 ro';
-    const j = snpMeasurement({ firmware: input('fixtures/sev-snp-measure/ovmf_AmdSev_suffix.bin'), kernel, initrd, cmdline }, { vcpu: { type: 'EPYC-Milan' }, vcpus: [4] });
+    const j = snpMeasurement(
+      { firmware: input('fixtures/sev-snp-measure/ovmf_AmdSev_suffix.bin'), kernel, initrd, cmdline },
+      { vcpu: { type: 'EPYC-Milan' }, vcpus: [4] },
+    );
     expect(j.digests['4']).toBe(digest('snp-qemu-amdsev-kernel-initrd-append-4vcpu-Milan'));
-    expect(j.directBoot).toMatchObject({ kernel: kernel.name, initrd: initrd.name, cmdline, kernelSha256: sha256(kernel.bytes), initrdSha256: sha256(initrd.bytes) });
+    expect(j.directBoot).toMatchObject({
+      kernel: kernel.name,
+      initrd: initrd.name,
+      cmdline,
+      kernelSha256: sha256(kernel.bytes),
+      initrdSha256: sha256(initrd.bytes),
+    });
   });
 
   it('firmware without SEV metadata: the warning is returned, nothing is printed', () => {
@@ -69,9 +78,14 @@ describeShared('snpMeasurement / snpSeedMeasurement', () => {
   it('measure snp --json prints exactly the library object', async () => {
     const path = shared('fixtures/sev-snp-measure/svsm_ovmf.fd');
     const svsm = shared('fixtures/sev-snp-measure/svsm.bin');
-    const lib = snpMeasurement({ firmware: { name: path, bytes: readFileSync(path) }, svsm: { name: svsm, bytes: readFileSync(svsm), varsSize: 540672 } }, { vcpu: { type: 'EPYC-Milan' }, vcpus: [4] });
+    const lib = snpMeasurement(
+      { firmware: { name: path, bytes: readFileSync(path) }, svsm: { name: svsm, bytes: readFileSync(svsm), varsSize: 540672 } },
+      { vcpu: { type: 'EPYC-Milan' }, vcpus: [4] },
+    );
     expect(lib.digests['4']).toBe(digest('snp-svsm-qemu-4vcpu-Milan'));
-    expect(await cliJson(['measure', 'snp', '--firmware', path, '--svsm', svsm, '--vars-size', '540672', '--vcpu-type', 'EPYC-Milan', '--vcpus', '4'])).toEqual(lib);
+    expect(await cliJson(['measure', 'snp', '--firmware', path, '--svsm', svsm, '--vars-size', '540672', '--vcpu-type', 'EPYC-Milan', '--vcpus', '4'])).toEqual(
+      lib,
+    );
   });
 });
 
@@ -83,7 +97,10 @@ describeShared('tdxMeasurement', () => {
 
   it('MRTD for both page orders (vectors), the firmware named as given', () => {
     const firmware = input(`${DEBIAN}OVMF.fd`);
-    for (const [pageOrder, key] of [['single', 'mrtd_single_pass'], ['two-pass', 'mrtd_two_pass']] as const) {
+    for (const [pageOrder, key] of [
+      ['single', 'mrtd_single_pass'],
+      ['two-pass', 'mrtd_two_pass'],
+    ] as const) {
       const j = tdxMeasurement({ firmware }, { pageOrder });
       expect(validate(j), JSON.stringify(validate.errors)).toBe(true);
       expect(j.mrtd).toBe(expected('debian-bookworm-ovmf-2022.11-6+deb12u2-OVMF.fd')[key]);
@@ -97,7 +114,20 @@ describeShared('tdxMeasurement', () => {
     const lib = tdxMeasurement({ firmware: fw!, kernel, initrd, cmdline: 'console=hvc0' }, { memMiB: 4096, qemuVersion: '10.2' });
     expect(validate(lib), JSON.stringify(validate.errors)).toBe(true);
     expect(lib.boot).toEqual({ shape: 'direct', qemuVersion: '10.2', setupHeaderPatched: false, memMiB: 4096, measuredCmdline: 'console=hvc0 initrd=initrd' });
-    const args = ['--firmware', fw!.name, '--kernel', kernel!.name, '--initrd', initrd!.name, '--append', 'console=hvc0', '--mem', '4096', '--qemu-version', '10.2'];
+    const args = [
+      '--firmware',
+      fw!.name,
+      '--kernel',
+      kernel!.name,
+      '--initrd',
+      initrd!.name,
+      '--append',
+      'console=hvc0',
+      '--mem',
+      '4096',
+      '--qemu-version',
+      '10.2',
+    ];
     expect(await cliJson(['measure', 'tdx', ...args])).toEqual(lib);
   });
 
@@ -105,7 +135,12 @@ describeShared('tdxMeasurement', () => {
     const p = vector('td-shim-payload-param');
     const shim = { name: shared('fixtures/tdx/gce-clean-example-2MiB.fd'), bytes: readFileSync(shared('fixtures/tdx/gce-clean-example-2MiB.fd')) };
     const lib = tdShimMeasurement({ param: p.input.param, shim }, { paramSize: Number(p.input.size) });
-    expect(lib).toEqual({ kind: 'td-shim', origin: 'predicted', param: { value: p.input.param, paramSize: 0x1000, sha384: p.expected.sha384 }, shim: { path: shim.name, mrtd: expected('gce-clean-example-2MiB').mrtd_single_pass } });
+    expect(lib).toEqual({
+      kind: 'td-shim',
+      origin: 'predicted',
+      param: { value: p.input.param, paramSize: 0x1000, sha384: p.expected.sha384 },
+      shim: { path: shim.name, mrtd: expected('gce-clean-example-2MiB').mrtd_single_pass },
+    });
     expect(await cliJson(['measure', 'td-shim-payload', '--param', p.input.param!, '--param-size', p.input.size!, '--shim', shim.name])).toEqual(lib);
   });
 });
@@ -120,8 +155,16 @@ describeShared('pcrMeasurement', () => {
     const [kernel, initrd] = [input(KERNEL), input('fixtures/pcr/initrd-a.cpio')];
     const j = pcrMeasurement({ shape: 'direct', kernel, initrd, cmdline: 'console=ttyS0 panic=-1', vars }, { memMiB: 1024 });
     expect(validate(j), JSON.stringify(validate.errors)).toBe(true);
-    for (const alg of ['sha1', 'sha256', 'sha384']) for (const i of ['4', '5', '9']) expect({ alg, i, v: j.pcrs[alg as 'sha1']![i] }).toEqual({ alg, i, v: pcrs('direct-6.1-tcg')[alg]![i] });
-    expect(j.boot).toMatchObject({ shape: 'direct', secureBoot: false, kernel: { path: kernel.name, size: kernel.bytes.length, digests: { sha256: sha256(kernel.bytes) } }, memMiB: 1024, machine: 'q35', setupHeaderPatched: true });
+    for (const alg of ['sha1', 'sha256', 'sha384'])
+      for (const i of ['4', '5', '9']) expect({ alg, i, v: j.pcrs[alg as 'sha1']![i] }).toEqual({ alg, i, v: pcrs('direct-6.1-tcg')[alg]![i] });
+    expect(j.boot).toMatchObject({
+      shape: 'direct',
+      secureBoot: false,
+      kernel: { path: kernel.name, size: kernel.bytes.length, digests: { sha256: sha256(kernel.bytes) } },
+      memMiB: 1024,
+      machine: 'q35',
+      setupHeaderPatched: true,
+    });
   });
 
   it('measure pcr --json (UKI on a GPT disk) prints exactly the library object', async () => {

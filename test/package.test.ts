@@ -10,7 +10,16 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './helpers/shared.js';
 
-const SUBPATHS = ['cvm-measure', 'cvm-measure/measure', 'cvm-measure/formats', 'cvm-measure/tcg', 'cvm-measure/sign', 'cvm-measure/manifest', 'cvm-measure/verify', 'cvm-measure/build'];
+const SUBPATHS = [
+  'cvm-measure',
+  'cvm-measure/measure',
+  'cvm-measure/formats',
+  'cvm-measure/tcg',
+  'cvm-measure/sign',
+  'cvm-measure/manifest',
+  'cvm-measure/verify',
+  'cvm-measure/build',
+];
 /** The only npm packages each pure entry may load: @noble crypto; the root and manifest add ajv (schema validation). */
 const ALLOWED: Record<string, string[]> = {
   'cvm-measure/measure': ['@noble/hashes'],
@@ -23,18 +32,24 @@ const ALLOWED: Record<string, string[]> = {
 };
 
 let dir: string;
-const node = (args: string[], env: Record<string, string> = {}) => execFileSync(process.execPath, args, { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env } });
+const node = (args: string[], env: Record<string, string> = {}) =>
+  execFileSync(process.execPath, args, { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env } });
 const installed = (...p: string[]) => join(dir, 'node_modules/cvm-measure', ...p);
 
 /** Package names of the node_modules URLs an import of `spec` resolves (the package itself left out). */
 function packagesLoadedBy(spec: string): string[] {
   const record = join(dir, `record-${spec.replace(/\//g, '_')}.txt`);
   writeFileSync(record, '');
-  node(['--import', resolve(ROOT, 'test/helpers/record-packages.mjs'), '--input-type=module', '-e', `await import(${JSON.stringify(spec)})`], { CVM_RECORD_PACKAGES: record });
-  const names = readFileSync(record, 'utf8').split('\n').filter(Boolean).map((url) => {
-    const parts = url.slice(url.lastIndexOf('/node_modules/') + '/node_modules/'.length).split('/');
-    return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
+  node(['--import', resolve(ROOT, 'test/helpers/record-packages.mjs'), '--input-type=module', '-e', `await import(${JSON.stringify(spec)})`], {
+    CVM_RECORD_PACKAGES: record,
   });
+  const names = readFileSync(record, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((url) => {
+      const parts = url.slice(url.lastIndexOf('/node_modules/') + '/node_modules/'.length).split('/');
+      return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
+    });
   return [...new Set(names)].filter((n) => n !== 'cvm-measure').sort();
 }
 
@@ -42,9 +57,15 @@ describe('the packed package in a scratch project', () => {
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'cvm-measure-pack-'));
     // --ignore-scripts: no `prepare` rebuild of dist/ under the other test files' feet
-    const tarball = execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8' }).trim().split('\n').pop()!;
+    const tarball = execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .pop()!;
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'scratch', version: '0.0.0', private: true }));
-    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--silent', join(dir, tarball)], { cwd: dir, encoding: 'utf8' });
+    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--silent', join(dir, tarball)], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
   }, 120_000);
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -57,14 +78,27 @@ describe('the packed package in a scratch project', () => {
       expect(Object.keys(target), sub).toEqual(['types', 'import', 'require']);
       for (const file of Object.values(target)) expect(existsSync(installed(file)), `${sub} → ${file}`).toBe(true);
     }
-    expect(Object.keys(pkg.exports).sort()).toEqual(['.', './build', './formats', './manifest', './measure', './package.json', './schemas/*', './sign', './tcg', './verify']);
+    expect(Object.keys(pkg.exports).sort()).toEqual([
+      '.',
+      './build',
+      './formats',
+      './manifest',
+      './measure',
+      './package.json',
+      './schemas/*',
+      './sign',
+      './tcg',
+      './verify',
+    ]);
     const maps = execFileSync('find', [installed(), '-name', '*.map'], { encoding: 'utf8' }).trim();
     expect(maps).toBe('');
   });
 
   it.each(SUBPATHS)('require(%s) and import(%s) give the same names', (spec) => {
     const viaRequire = JSON.parse(node(['-e', `console.log(JSON.stringify(Object.keys(require(${JSON.stringify(spec)})).sort()))`])) as string[];
-    const viaImport = JSON.parse(node(['--input-type=module', '-e', `console.log(JSON.stringify(Object.keys(await import(${JSON.stringify(spec)})).sort()))`])) as string[];
+    const viaImport = JSON.parse(
+      node(['--input-type=module', '-e', `console.log(JSON.stringify(Object.keys(await import(${JSON.stringify(spec)})).sort()))`]),
+    ) as string[];
     expect(viaRequire.length).toBeGreaterThan(5);
     expect(viaRequire).toEqual(viaImport.filter((n) => n !== 'module.exports'));
   });

@@ -47,7 +47,9 @@ describeShared('OVMF variable stores and GPT', () => {
     const head = readFileSync(shared('fixtures', 'pcr', 'uki-disk-gpt-head.bin'));
     const gpt = parseGpt(head);
     expect(gpt.diskGuid).toBe('11111111-2222-3333-4444-555555555555');
-    expect(gpt.partitions.map((p) => [p.typeGuid, p.uniqueGuid, p.startingLba, p.name])).toEqual([['c12a7328-f81f-11d2-ba4b-00a0c93ec93b', '66666666-7777-8888-9999-aaaaaaaaaaaa', 2048n, 'ESP']]);
+    expect(gpt.partitions.map((p) => [p.typeGuid, p.uniqueGuid, p.startingLba, p.name])).toEqual([
+      ['c12a7328-f81f-11d2-ba4b-00a0c93ec93b', '66666666-7777-8888-9999-aaaaaaaaaaaa', 2048n, 'ESP'],
+    ]);
     expect(uefiGptData(gpt).length).toBe(228);
     expect(() => parseGpt(head.subarray(0, 4096))).toThrow(/partition entry array .* outside/);
     expect(() => parseGpt(Buffer.alloc(8192))).toThrow(/no "EFI PART" header/);

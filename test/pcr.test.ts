@@ -40,7 +40,13 @@ describeShared('measure pcr: real measured boots (vectors/pcr.json)', () => {
   const firmware = () => ({ secureBoot: secureBootVariables(parseVarStore(fixture(VARS))) });
   const boots: Record<string, { inputs: () => BootInputs; log: string }> = {
     'direct-6.1-tcg': {
-      inputs: () => ({ shape: 'direct', kernel: fixture(KERNEL), initrd: fixture('pcr/initrd-a.cpio'), cmdline: 'console=ttyS0 panic=-1', qemu: { memMiB: 1024 } }),
+      inputs: () => ({
+        shape: 'direct',
+        kernel: fixture(KERNEL),
+        initrd: fixture('pcr/initrd-a.cpio'),
+        cmdline: 'console=ttyS0 panic=-1',
+        qemu: { memMiB: 1024 },
+      }),
       log: 'pcr/direct-6.1-m1024.eventlog.bin',
     },
     'uki-6.1-tcg': {
@@ -75,7 +81,11 @@ describeShared('measure pcr: real measured boots (vectors/pcr.json)', () => {
           const r = replayEventLog(log.events, { alg, map: 'pcr' });
           for (let i = 0; i < 16; i++) {
             if (i === 10) continue;
-            expect({ alg, pcr: i, value: r[String(i)] ?? '0'.repeat(vector(name).pcrs[alg][String(i)]!.length) }).toEqual({ alg, pcr: i, value: vector(name).pcrs[alg][String(i)] });
+            expect({ alg, pcr: i, value: r[String(i)] ?? '0'.repeat(vector(name).pcrs[alg][String(i)]!.length) }).toEqual({
+              alg,
+              pcr: i,
+              value: vector(name).pcrs[alg][String(i)],
+            });
           }
         }
       });
@@ -152,7 +162,23 @@ describeShared('measure pcr / eventlog diff CLI', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cvm-pcr-'));
   const f = (p: string) => shared('fixtures', p);
   const schema = (name: string) => new Ajv({ strict: false, allErrors: true }).compile(JSON.parse(readFileSync(join(ROOT, 'schemas', name), 'utf8')));
-  const directArgs = () => ['measure', 'pcr', '--boot', 'direct', '--kernel', f(KERNEL), '--initrd', f('pcr/initrd-a.cpio'), '--append', 'console=ttyS0 panic=-1', '--mem', '1024', '--vars', f(VARS), '--json'];
+  const directArgs = () => [
+    'measure',
+    'pcr',
+    '--boot',
+    'direct',
+    '--kernel',
+    f(KERNEL),
+    '--initrd',
+    f('pcr/initrd-a.cpio'),
+    '--append',
+    'console=ttyS0 panic=-1',
+    '--mem',
+    '1024',
+    '--vars',
+    f(VARS),
+    '--json',
+  ];
   const ukiArgs = () => ['measure', 'pcr', '--boot', 'uki', '--uki', f('pcr/uki-6.1.efi'), '--gpt', f('pcr/uki-disk-gpt-head.bin'), '--json'];
 
   it('measure pcr --json (direct, uki) validates against the schema and carries the vector PCRs', async () => {

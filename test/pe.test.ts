@@ -16,7 +16,9 @@ describeShared('PE/COFF + Authenticode', () => {
   const kernel = readFileSync(shared('fixtures', KERNEL));
   const uki = readFileSync(shared('fixtures', 'pcr/uki-6.1.efi'));
   // The UKI boot's log has two PCR4 images: the UKI, then its .linux (the unmodified Debian kernel).
-  const images = parseEventLog(readFileSync(shared('fixtures', 'pcr/uki-6.1-m1024.eventlog.bin'))).events.filter((e) => e.typeName === 'EV_EFI_BOOT_SERVICES_APPLICATION');
+  const images = parseEventLog(readFileSync(shared('fixtures', 'pcr/uki-6.1-m1024.eventlog.bin'))).events.filter(
+    (e) => e.typeName === 'EV_EFI_BOOT_SERVICES_APPLICATION',
+  );
 
   it('Authenticode sha1/sha256/sha384 equal what OVMF measured for the UKI and for the signed kernel', () => {
     expect(images).toHaveLength(2);
@@ -49,7 +51,20 @@ describeShared('PE/COFF + Authenticode', () => {
   it('reads headers and sections; the PE checksum matches the normalised UKI', () => {
     const pe = parsePe(uki);
     expect(pe.magic).toBe(0x20b);
-    expect(pe.sections.map((s) => s.name)).toEqual(['.text', '.reloc', '.data', '.dynamic', '.rela', '.dynsym', '.sbat', '.sdmagic', '.osrel', '.cmdline', '.linux', '.initrd']);
+    expect(pe.sections.map((s) => s.name)).toEqual([
+      '.text',
+      '.reloc',
+      '.data',
+      '.dynamic',
+      '.rela',
+      '.dynsym',
+      '.sbat',
+      '.sdmagic',
+      '.osrel',
+      '.cmdline',
+      '.linux',
+      '.initrd',
+    ]);
     expect(peChecksum(uki, pe.checksumOffset)).toBe(uki.readUInt32LE(pe.checksumOffset));
   });
 

@@ -81,12 +81,20 @@ describe('recipe loader', () => {
   });
 
   it('cross-reference errors point at the reference', () => {
-    expect(err(GOOD.replace('kernel: vmlinuz', 'kernel: nothere'))).toBe('r.yaml:18:13: components.uki.kernel: no input named "nothere" (declare it under inputs:)');
-    expect(err(GOOD.replace('{ from: kernel.vmlinuz }', '{ from: kernel.bzImage }'))).toBe('r.yaml:5:20: inputs.vmlinuz.from: no component output "kernel.bzImage"');
-    expect(err(GOOD.replace('output: cmdline.txt', 'output: vmlinuz'))).toBe('r.yaml:12:5: components.cmdline: output "vmlinuz" is also an output of component "kernel" (output file names are unique per recipe)');
+    expect(err(GOOD.replace('kernel: vmlinuz', 'kernel: nothere'))).toBe(
+      'r.yaml:18:13: components.uki.kernel: no input named "nothere" (declare it under inputs:)',
+    );
+    expect(err(GOOD.replace('{ from: kernel.vmlinuz }', '{ from: kernel.bzImage }'))).toBe(
+      'r.yaml:5:20: inputs.vmlinuz.from: no component output "kernel.bzImage"',
+    );
+    expect(err(GOOD.replace('output: cmdline.txt', 'output: vmlinuz'))).toBe(
+      'r.yaml:12:5: components.cmdline: output "vmlinuz" is also an output of component "kernel" (output file names are unique per recipe)',
+    );
     const cyclic = GOOD.replace('source: { input: busybox, member: bin/busybox }', 'source: vmlinuz');
     expect(err(cyclic)).toBe('r.yaml:8:5: components.kernel: dependency cycle: kernel -> kernel');
-    expect(err(`${GOOD}  k:\n    type: run\n    steps: [{ run: "true" }]\n    outputs: [o]\n`)).toBe('r.yaml:21:5: components.k: a run component needs a base image (top-level or component "base:")');
+    expect(err(`${GOOD}  k:\n    type: run\n    steps: [{ run: "true" }]\n    outputs: [o]\n`)).toBe(
+      'r.yaml:21:5: components.k: a run component needs a base image (top-level or component "base:")',
+    );
   });
 
   it('the CLI prints the one-line error and exits 1', async () => {

@@ -22,8 +22,14 @@ describeShared('reference values: golden canonical bytes', () => {
   const initrd = file('tiny-initrd.cpio.gz');
   const measurements = () => [
     snpMeasurement({ firmware: ovmf }, { vmm: 'qemu', vcpu: { type: 'EPYC-v4' }, vcpus: [1, 2, 4] }),
-    snpMeasurement({ firmware: file('sev-snp-measure', 'ovmf_AmdSev_suffix.bin'), kernel, initrd, cmdline: 'console=ttyS0' }, { vmm: 'qemu', vcpu: { type: 'EPYC-Milan' }, vcpus: [2], guestFeatures: 0x21n }),
-    snpMeasurement({ firmware: file('sev-snp-measure', 'svsm_ovmf.fd'), svsm: { ...file('sev-snp-measure', 'svsm.bin'), varsSize: 0x20000 } }, { vmm: 'qemu', vcpu: { type: 'EPYC-v4' }, vcpus: [1] }),
+    snpMeasurement(
+      { firmware: file('sev-snp-measure', 'ovmf_AmdSev_suffix.bin'), kernel, initrd, cmdline: 'console=ttyS0' },
+      { vmm: 'qemu', vcpu: { type: 'EPYC-Milan' }, vcpus: [2], guestFeatures: 0x21n },
+    ),
+    snpMeasurement(
+      { firmware: file('sev-snp-measure', 'svsm_ovmf.fd'), svsm: { ...file('sev-snp-measure', 'svsm.bin'), varsSize: 0x20000 } },
+      { vmm: 'qemu', vcpu: { type: 'EPYC-v4' }, vcpus: [1] },
+    ),
     snpMeasurement({ firmware: ovmf }, { vmm: 'ec2', vcpus: [1] }),
     tdxMeasurement({ firmware: ovmf, kernel, initrd, cmdline: 'console=hvc0' }, { memMiB: 2048 }),
     pcrMeasurement({ shape: 'direct', kernel, initrd: file('pcr', 'initrd-a.cpio'), cmdline: 'console=ttyS0' }, { memMiB: 1024 }),

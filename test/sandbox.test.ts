@@ -30,7 +30,11 @@ afterAll(async () => {
 });
 
 /** Runs `script` with /src (read-only, holding input.txt), /build/t and /out; returns exit code, log and /out files' sha256. */
-async function runScript(sb: Sandbox, script: string, over: Partial<SandboxRun> = {}): Promise<{ exitCode: number; log: string; out: Record<string, string>; dir: string }> {
+async function runScript(
+  sb: Sandbox,
+  script: string,
+  over: Partial<SandboxRun> = {},
+): Promise<{ exitCode: number; log: string; out: Record<string, string>; dir: string }> {
   const dir = await mkdtemp(join(work, `${sb.name}-`));
   for (const d of ['src', 'build', 'out']) await mkdir(join(dir, d));
   await writeFile(join(dir, 'src', 'input.txt'), 'pinned input\n');
@@ -51,7 +55,10 @@ async function runScript(sb: Sandbox, script: string, over: Partial<SandboxRun> 
     ...over,
   });
   const out: Record<string, string> = {};
-  for (const f of (await readdir(join(dir, 'out'))).sort()) out[f] = createHash('sha256').update(await readFile(join(dir, 'out', f))).digest('hex');
+  for (const f of (await readdir(join(dir, 'out'))).sort())
+    out[f] = createHash('sha256')
+      .update(await readFile(join(dir, 'out', f)))
+      .digest('hex');
   return { exitCode, log: await readFile(logFile, 'utf8').catch(() => ''), out, dir };
 }
 
@@ -86,13 +93,29 @@ describe('selectSandbox', () => {
 });
 
 describe('sandbox run validation (every backend)', () => {
-  const ok: SandboxRun = { rootfs: '/nonexistent', binds: [{ source: '/tmp', target: '/out', writable: true }], env: { PATH: '/usr/bin' }, argv: ['true'], cwd: '/out', umask: 0o022, logFile: '/dev/null' };
+  const ok: SandboxRun = {
+    rootfs: '/nonexistent',
+    binds: [{ source: '/tmp', target: '/out', writable: true }],
+    env: { PATH: '/usr/bin' },
+    argv: ['true'],
+    cwd: '/out',
+    umask: 0o022,
+    logFile: '/dev/null',
+  };
   it.each([
     [{ cwd: 'out' }, /cwd "out" is not a normalized absolute path/],
     [{ binds: [{ source: '/tmp', target: '/out/../etc', writable: true }] }, /bind target "\/out\/\.\.\/etc" is not a normalized absolute path/],
     [{ binds: [{ source: '/tmp', target: '/', writable: true }] }, /cannot bind over \//],
     [{ binds: [{ source: 'tmp', target: '/out', writable: true }] }, /bind source "tmp" must be absolute/],
-    [{ binds: [{ source: '/a', target: '/out', writable: true }, { source: '/b', target: '/out', writable: false }] }, /two binds on \/out/],
+    [
+      {
+        binds: [
+          { source: '/a', target: '/out', writable: true },
+          { source: '/b', target: '/out', writable: false },
+        ],
+      },
+      /two binds on \/out/,
+    ],
     [{ env: { 'BAD-NAME': 'x' } }, /invalid environment variable "BAD-NAME"/],
     [{ argv: [] }, /empty argv/],
     [{ umask: 0o1000 }, /umask 512 out of range/],
@@ -102,12 +125,25 @@ describe('sandbox run validation (every backend)', () => {
   it('refuses a bind below a directory the base rootfs provides', async () => {
     const root = await mkdtemp(join(tmpdir(), 'cvm-topl-'));
     await mkdir(join(root, 'usr'));
-    await expect(rootfsTopLevel(root, { ...ok, rootfs: root, binds: [{ source: '/tmp', target: '/usr/src', writable: false }] })).rejects.toThrow(/bind target \/usr\/src lies under \/usr/);
+    await expect(rootfsTopLevel(root, { ...ok, rootfs: root, binds: [{ source: '/tmp', target: '/usr/src', writable: false }] })).rejects.toThrow(
+      /bind target \/usr\/src lies under \/usr/,
+    );
     await rm(root, { recursive: true });
   });
   it('runs the step through env -i with exactly the given variables, sorted, then umask and cwd', () => {
     expect(innerArgv({ ...ok, env: { B: '2', A: '1' }, umask: 0o027, argv: ['make', '-j2'] })).toEqual([
-      '/usr/bin/env', '-i', 'A=1', 'B=2', '/bin/sh', '-c', 'umask "$1" && cd "$2" && shift 2 && exec "$@"', 'cvm-sandbox', '0027', '/out', 'make', '-j2',
+      '/usr/bin/env',
+      '-i',
+      'A=1',
+      'B=2',
+      '/bin/sh',
+      '-c',
+      'umask "$1" && cd "$2" && shift 2 && exec "$@"',
+      'cvm-sandbox',
+      '0027',
+      '/out',
+      'make',
+      '-j2',
     ]);
   });
 });
@@ -130,7 +166,10 @@ for (const name of NAMES) {
     afterAll(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
 
     it('gives the step exactly the fixed env, umask, cwd, hostname and uid 0', async () => {
-      const r = await runScript(sb, 'env | sort > /out/env; umask > /out/umask; pwd > /out/cwd; hostname > /out/hostname; id -u > /out/uid; nproc >/dev/null', { umask: 0o027, hostname: 'check-host' });
+      const r = await runScript(sb, 'env | sort > /out/env; umask > /out/umask; pwd > /out/cwd; hostname > /out/hostname; id -u > /out/uid; nproc >/dev/null', {
+        umask: 0o027,
+        hostname: 'check-host',
+      });
       expect(r.exitCode, r.log).toBe(0);
       const env = (await readFile(join(r.dir, 'out', 'env'), 'utf8')).trim().split('\n');
       const expected = Object.entries(sandboxEnv({ sourceDateEpoch: 1_700_000_000, jobs: 2, home: '/build/t' })).map(([k, v]) => `${k}=${v}`);
@@ -144,7 +183,10 @@ for (const name of NAMES) {
 
     it('keeps the base rootfs and /src read-only and the rootfs directory untouched', async () => {
       const before = await listTree(rootfs);
-      const r = await runScript(sb, 'for p in /usr/x /etc/x /src/x /x; do if touch $p 2>/dev/null; then echo "$p writable"; fi; done > /out/writable; touch /build/t/ok /out/ok /tmp/ok /var/tmp/ok');
+      const r = await runScript(
+        sb,
+        'for p in /usr/x /etc/x /src/x /x; do if touch $p 2>/dev/null; then echo "$p writable"; fi; done > /out/writable; touch /build/t/ok /out/ok /tmp/ok /var/tmp/ok',
+      );
       expect(r.exitCode, r.log).toBe(0);
       expect(await readFile(join(r.dir, 'out', 'writable'), 'utf8')).toBe('');
       expect(await readdir(join(r.dir, 'build'))).toContain('ok');
@@ -162,7 +204,11 @@ for (const name of NAMES) {
       });
       expect(control).toBe('hello\n');
       const before = accepted;
-      const r = await runScript(sb, `cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' ' > /out/ifaces\nexec 3<>/dev/tcp/127.0.0.1/${port}\necho connected`, { argv: ['/bin/bash', '-eu', '/build/t/step.sh'] });
+      const r = await runScript(
+        sb,
+        `cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' ' > /out/ifaces\nexec 3<>/dev/tcp/127.0.0.1/${port}\necho connected`,
+        { argv: ['/bin/bash', '-eu', '/build/t/step.sh'] },
+      );
       expect(r.exitCode).not.toBe(0);
       expect(r.log).not.toContain('connected');
       expect(r.log).toMatch(/Connection refused|Network is unreachable|Cannot assign requested address/);

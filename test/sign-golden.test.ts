@@ -17,7 +17,11 @@ import { ecKey } from './helpers/keys.js';
 /** RFC 6979 Appendix A.2.5 / A.2.6 private keys; RFC 8032 §7.1 test 1 Ed25519 secret. */
 const P256 = ecKey('P-256', 'c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721');
 const P384 = ecKey('P-384', '6b9d3dad2e1b8c1c05b19875b6659f4de23c3b667bf297ba9aa47740787137d896d5724e4c70a825f872c9ea60d2edf5');
-const ED25519 = createPrivateKey({ key: Buffer.from('302e020100300506032b657004220420' + '9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'hex'), format: 'der', type: 'pkcs8' });
+const ED25519 = createPrivateKey({
+  key: Buffer.from('302e020100300506032b657004220420' + '9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'hex'),
+  format: 'der',
+  type: 'pkcs8',
+});
 
 const MSGS = Array.from({ length: 6 }, (_, i) => Buffer.from(`cvm-measure golden ${i}`));
 
@@ -61,7 +65,8 @@ const COSE = [
 ];
 const CANON = '{"a":{"y":1.5,"z":true},"b":[1,"x",null]}';
 /** Canonical JSON of the 3-signature DSSE envelope over CANON. */
-const DSSE = '{"payload":"eyJhIjp7InkiOjEuNSwieiI6dHJ1ZX0sImIiOlsxLCJ4IixudWxsXX0=","payloadType":"application/vnd.in-toto+json","signatures":[{"keyid":"5a7a78cca4a0f420d9bc62bb669c3c2759e39f723d3ae10dcbe0f0815a07ecd4","sig":"MEUCIEktNvqLPeRY6JOyarN8dC7vCaSPEFQwAswX4LH9MFPcAiEArMPzmiOk5+iP88/fshtl0LZGmteiUOBzfCDbrvIYBZk="},{"keyid":"2f95601fa82060b909bfc6b979dbd303d34d34e0afb27ea496beac362f242a4b","sig":"MGUCMQCP25XjTP4y6ZajgypRUl8LkFfQNWtluakCqbrLtNeDCumM2XUbY9XK9o3O3/TghhwCMFyXaowasH3sbACkMGC8lm5UvO3ptpeOkT3i5K47yui8odpH7RM4SIUaqJevr23knw=="},{"keyid":"06e3fd8fda29bb60ab59557de61edb0aecdb231134be30e75b455f8e1b792fa9","sig":"Q24Sm4UpHnf5IUMnK/mpU5i+YMydJ+hltjCIS1qRCiW55ystVz25DoYUsEEQCZCyk+5T2sHvlF922FUmh82PDQ=="}]}';
+const DSSE =
+  '{"payload":"eyJhIjp7InkiOjEuNSwieiI6dHJ1ZX0sImIiOlsxLCJ4IixudWxsXX0=","payloadType":"application/vnd.in-toto+json","signatures":[{"keyid":"5a7a78cca4a0f420d9bc62bb669c3c2759e39f723d3ae10dcbe0f0815a07ecd4","sig":"MEUCIEktNvqLPeRY6JOyarN8dC7vCaSPEFQwAswX4LH9MFPcAiEArMPzmiOk5+iP88/fshtl0LZGmteiUOBzfCDbrvIYBZk="},{"keyid":"2f95601fa82060b909bfc6b979dbd303d34d34e0afb27ea496beac362f242a4b","sig":"MGUCMQCP25XjTP4y6ZajgypRUl8LkFfQNWtluakCqbrLtNeDCumM2XUbY9XK9o3O3/TghhwCMFyXaowasH3sbACkMGC8lm5UvO3ptpeOkT3i5K47yui8odpH7RM4SIUaqJevr23knw=="},{"keyid":"06e3fd8fda29bb60ab59557de61edb0aecdb231134be30e75b455f8e1b792fa9","sig":"Q24Sm4UpHnf5IUMnK/mpU5i+YMydJ+hltjCIS1qRCiW55ystVz25DoYUsEEQCZCyk+5T2sHvlF922FUmh82PDQ=="}]}';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const signers = () => [P256, P384, ED25519].map(localSigner);
@@ -70,7 +75,10 @@ describe('signing golden bytes (fixed keys and inputs)', () => {
   it('deterministic ECDSA P-256/SHA-256 and P-384/SHA-384, raw r||s, high S kept', () => {
     expect(MSGS.map((m) => hex(signDeterministic('ecdsa-p256', P256, m)))).toEqual(P256_RAW);
     expect(MSGS.map((m) => hex(signDeterministic('ecdsa-p384', P384, m)))).toEqual(P384_RAW);
-    for (const [sigs, half] of [[P256_RAW, HALF.p256], [P384_RAW, HALF.p384]] as const) {
+    for (const [sigs, half] of [
+      [P256_RAW, HALF.p256],
+      [P384_RAW, HALF.p384],
+    ] as const) {
       const highS = sigs.map((s) => s.slice(s.length / 2) > half);
       expect(highS).toContain(true);
       expect(highS).toContain(false);

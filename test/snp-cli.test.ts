@@ -97,7 +97,18 @@ describeShared('measure snp CLI', () => {
   });
 
   it('--json reports the resolved parameters, firmware and seed (direct boot, AmdSev)', async () => {
-    const out = await json(['--firmware', AMDSEV, '--vcpu-type', 'EPYC-v4', '--kernel', KERNEL, '--initrd', INITRD, '--append', 'console=ttyS0 root=/dev/vda1 ro']);
+    const out = await json([
+      '--firmware',
+      AMDSEV,
+      '--vcpu-type',
+      'EPYC-v4',
+      '--kernel',
+      KERNEL,
+      '--initrd',
+      INITRD,
+      '--append',
+      'console=ttyS0 root=/dev/vda1 ro',
+    ]);
     expect(out.digests).toEqual({ '1': digestOf('snp-qemu-amdsev-kernel-initrd-append-1vcpu') });
     expect(out.seed).toBe(digestOf('snp-ovmf-hash-ovmf_AmdSev_suffix.bin'));
     expect(out.firmware.sha256).toBe(v.inputs['ovmf_AmdSev_suffix.bin']!.sha256);
@@ -109,11 +120,37 @@ describeShared('measure snp CLI', () => {
   });
 
   it('EC2 measures the CPUID page last and GCE adds SNP_SEC_MEM as UNMEASURED', async () => {
-    const ec2 = await json(['--firmware', AMDSEV, '--vmm', 'ec2', '--vcpus', '2', '--kernel', KERNEL, '--initrd', INITRD, '--append', 'console=ttyS0 root=/dev/vda1 ro']);
+    const ec2 = await json([
+      '--firmware',
+      AMDSEV,
+      '--vmm',
+      'ec2',
+      '--vcpus',
+      '2',
+      '--kernel',
+      KERNEL,
+      '--initrd',
+      INITRD,
+      '--append',
+      'console=ttyS0 root=/dev/vda1 ro',
+    ]);
     expect(ec2.digests['2']).toBe(digestOf('snp-ec2-amdsev-kernel-initrd-append-2vcpu'));
     expect(ec2.measuredSections.at(-1)!.pageType).toBe('CPUID');
     expect(ec2.vcpu).toBeNull();
-    const gce = await json(['--firmware', AMDSEV, '--vmm', 'gce', '--vcpus', '2', '--kernel', KERNEL, '--initrd', INITRD, '--append', 'console=ttyS0 root=/dev/vda1 ro']);
+    const gce = await json([
+      '--firmware',
+      AMDSEV,
+      '--vmm',
+      'gce',
+      '--vcpus',
+      '2',
+      '--kernel',
+      KERNEL,
+      '--initrd',
+      INITRD,
+      '--append',
+      'console=ttyS0 root=/dev/vda1 ro',
+    ]);
     expect(gce.digests['2']).toBe(digestOf('snp-gce-amdsev-kernel-initrd-append-2vcpu'));
     expect(gce.measuredSections.filter((s) => s.type === 'SNP_SEC_MEM').every((s) => s.pageType === 'UNMEASURED')).toBe(true);
   });
@@ -130,7 +167,18 @@ describeShared('measure snp CLI', () => {
     expect(svsm.vmsa).toMatchObject({ layout: 'svsm', fcw: '0x0', mxcsr: '0x1f80' });
     // --vars-file takes the size of the given file (the Debian OVMF_VARS_4M.fd is 540672 bytes too).
     const varsFile = shared('fixtures/debian/debian-bookworm-ovmf-2022.11-6+deb12u2-OVMF_VARS_4M.fd');
-    const viaFile = await json(['--firmware', path('svsm_ovmf.fd'), '--svsm', path('svsm.bin'), '--vars-file', varsFile, '--vcpu-type', 'EPYC-v4', '--vcpus', '4']);
+    const viaFile = await json([
+      '--firmware',
+      path('svsm_ovmf.fd'),
+      '--svsm',
+      path('svsm.bin'),
+      '--vars-file',
+      varsFile,
+      '--vcpu-type',
+      'EPYC-v4',
+      '--vcpus',
+      '4',
+    ]);
     expect(viaFile.digests['4']).toBe(digestOf('snp-svsm-qemu-4vcpu'));
     const seed = await json(['--firmware', OVMF, '--print-seed']);
     expect(seed.digests).toEqual({});
@@ -189,7 +237,27 @@ describeShared('measure snp CLI', () => {
   it('--help lists the flags and examples', async () => {
     const r = await cli(['measure', 'snp', '--help']);
     expect(r.code).toBe(0);
-    for (const flag of ['--firmware', '--mode', '--vcpus', '--vcpu-type', '--vcpu-sig', '--vcpu-family', '--vmm', '--guest-features', '--kernel', '--initrd', '--append', '--svsm', '--vars-size', '--vars-file', '--seed', '--print-seed', '--output-format', '--json', '--quirk']) {
+    for (const flag of [
+      '--firmware',
+      '--mode',
+      '--vcpus',
+      '--vcpu-type',
+      '--vcpu-sig',
+      '--vcpu-family',
+      '--vmm',
+      '--guest-features',
+      '--kernel',
+      '--initrd',
+      '--append',
+      '--svsm',
+      '--vars-size',
+      '--vars-file',
+      '--seed',
+      '--print-seed',
+      '--output-format',
+      '--json',
+      '--quirk',
+    ]) {
       expect(r.stdout).toContain(flag);
     }
     expect(r.stdout).toContain('Examples:');

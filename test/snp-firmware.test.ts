@@ -23,7 +23,11 @@ interface Vectors {
 /** Deterministic "random" bytes: SHA-256 in counter mode. */
 function pseudoRandom(n: number): Buffer {
   const out = Buffer.alloc(n);
-  for (let i = 0; i * 32 < n; i++) createHash('sha256').update(`cvm-measure ${i}`).digest().copy(out, i * 32);
+  for (let i = 0; i * 32 < n; i++)
+    createHash('sha256')
+      .update(`cvm-measure ${i}`)
+      .digest()
+      .copy(out, i * 32);
   return out;
 }
 
@@ -48,7 +52,12 @@ describeShared('malformed firmware', () => {
     { name: 'empty', image: Buffer.alloc(0), pattern: /firmware is empty/, inspect: 'ok' },
     { name: 'truncated (first 1 MiB of OVMF.fd)', image: ovmf.subarray(0, 1 << 20), pattern: /no SEV-ES reset block \(footer entry 00f771de-/, inspect: 'ok' },
     { name: 'truncated mid-page', image: ovmf.subarray(0, 1_000_000), pattern: /firmware size 1000000 is not a multiple of 4 KiB/, inspect: 'ok' },
-    { name: 'size not a multiple of 4 KiB (one byte appended)', image: Buffer.concat([ovmf, Buffer.alloc(1)]), pattern: /not a multiple of 4 KiB/, inspect: 'ok' },
+    {
+      name: 'size not a multiple of 4 KiB (one byte appended)',
+      image: Buffer.concat([ovmf, Buffer.alloc(1)]),
+      pattern: /not a multiple of 4 KiB/,
+      inspect: 'ok',
+    },
     { name: 'zero-filled', image: Buffer.alloc(2 << 20), pattern: /no SEV-ES reset block/, inspect: 'ok' },
     { name: 'random bytes', image: pseudoRandom(2 << 20), pattern: /no SEV-ES reset block/, inspect: 'ok' },
     {
@@ -66,7 +75,9 @@ describeShared('malformed firmware', () => {
     {
       name: 'SEV metadata pointer outside the file',
       image: patched(amdSev, (b) => b.writeUInt32LE(0x10000000, metaEntry.offset)),
-      pattern: new RegExp(`OVMF SEV metadata: entry ${OVMF_SEV_METADATA_GUID} at 0x${metaEntry.offset.toString(16)} points 0x10000000 bytes before the end .*outside the file`),
+      pattern: new RegExp(
+        `OVMF SEV metadata: entry ${OVMF_SEV_METADATA_GUID} at 0x${metaEntry.offset.toString(16)} points 0x10000000 bytes before the end .*outside the file`,
+      ),
       inspect: /outside the file/,
     },
     {

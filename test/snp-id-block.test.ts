@@ -54,8 +54,23 @@ describe('snp id-block', () => {
 
   it('builds ID_BLOCK and ID_AUTH whose signatures openssl verifies', async () => {
     const r = await cli([
-      'snp', 'id-block', '--digest', digest.toString('hex'), '--id-key', id.pem, '--author-key', author.pem,
-      '--family-id', '00112233445566778899aabbccddeeff', '--image-id', 'ff'.repeat(16), '--guest-svn', '7', '--policy', '0x30000', '--json',
+      'snp',
+      'id-block',
+      '--digest',
+      digest.toString('hex'),
+      '--id-key',
+      id.pem,
+      '--author-key',
+      author.pem,
+      '--family-id',
+      '00112233445566778899aabbccddeeff',
+      '--image-id',
+      'ff'.repeat(16),
+      '--guest-svn',
+      '7',
+      '--policy',
+      '0x30000',
+      '--json',
     ]);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { idBlock: string; idAuth: string; idKeyDigest: string; authorKeyDigest: string };
@@ -71,11 +86,22 @@ describe('snp id-block', () => {
     expect([auth.readUInt32LE(0), auth.readUInt32LE(4)]).toEqual([1, 1]);
     const idKey = auth.subarray(0x240, 0x240 + 0x404);
     const authorKey = auth.subarray(0x880, 0x880 + 0x404);
-    for (const [k, pub] of [[idKey, id.pub], [authorKey, author.pub]] as const) {
+    for (const [k, pub] of [
+      [idKey, id.pub],
+      [authorKey, author.pub],
+    ] as const) {
       const jwk = pub.export({ format: 'jwk' });
       expect(k.readUInt32LE(0)).toBe(2);
-      expect(Buffer.from(k.subarray(4, 4 + 48)).reverse().toString('base64url')).toBe(jwk.x);
-      expect(Buffer.from(k.subarray(76, 76 + 48)).reverse().toString('base64url')).toBe(jwk.y);
+      expect(
+        Buffer.from(k.subarray(4, 4 + 48))
+          .reverse()
+          .toString('base64url'),
+      ).toBe(jwk.x);
+      expect(
+        Buffer.from(k.subarray(76, 76 + 48))
+          .reverse()
+          .toString('base64url'),
+      ).toBe(jwk.y);
       expect(k.subarray(4 + 48, 76).equals(Buffer.alloc(24))).toBe(true);
     }
     expect(out.idKeyDigest).toBe(createHash('sha384').update(idKey).digest('hex'));
@@ -106,7 +132,13 @@ describe('snp id-block', () => {
 
   it('matches a recorded sev-snp-measure 0.0.13 run on our own test keys (test/fixtures/id-block)', async () => {
     const fx = resolve(ROOT, 'test/fixtures/id-block');
-    const ref = JSON.parse(readFileSync(join(fx, 'sev-snp-measure-0.0.13.json'), 'utf8')) as { digest: string; idBlock: string; idAuth: string; idKeyDigest: string; authorKeyDigest: string };
+    const ref = JSON.parse(readFileSync(join(fx, 'sev-snp-measure-0.0.13.json'), 'utf8')) as {
+      digest: string;
+      idBlock: string;
+      idAuth: string;
+      idKeyDigest: string;
+      authorKeyDigest: string;
+    };
     const r = await cli(['snp', 'id-block', '--digest', ref.digest, '--id-key', join(fx, 'id-key.pem'), '--author-key', join(fx, 'author-key.pem'), '--json']);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { idBlock: string; idAuth: string; idKeyDigest: string; authorKeyDigest: string };
@@ -134,12 +166,21 @@ describe('snp id-block', () => {
   oracleIt('matches sev-snp-measure test_id_block.py byte for byte with its test keys', async () => {
     const py = readFileSync(join(oracle!, 'tests/test_id_block.py'), 'utf8');
     const ld = /b64decode\("([^"]+)"\)/.exec(py)![1]!;
-    const block = [...py.matchAll(/'(id-block=[^']*|[A-Za-z0-9+/=]+)'/g)].map((m) => m[1]).join('').split(',')[0]!;
+    const block = [...py.matchAll(/'(id-block=[^']*|[A-Za-z0-9+/=]+)'/g)]
+      .map((m) => m[1])
+      .join('')
+      .split(',')[0]!;
     const idHash = /id_key_hash: ([^"]+)"/.exec(py)![1]!;
     const authorHash = /author_key: ([^"]+)"/.exec(py)![1]!;
     const r = await cli([
-      'snp', 'id-block', '--digest', Buffer.from(ld, 'base64').toString('hex'),
-      '--id-key', join(oracle!, 'tests/keyfile/id_key_test.pem'), '--author-key', join(oracle!, 'tests/keyfile/author_key_test.pem'),
+      'snp',
+      'id-block',
+      '--digest',
+      Buffer.from(ld, 'base64').toString('hex'),
+      '--id-key',
+      join(oracle!, 'tests/keyfile/id_key_test.pem'),
+      '--author-key',
+      join(oracle!, 'tests/keyfile/author_key_test.pem'),
     ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`${block},id-auth=`);
@@ -147,7 +188,14 @@ describe('snp id-block', () => {
     expect(r.stdout).toContain(`author_key: ${authorHash}\n`);
     // Everything but the (randomized) signatures equals the reference's ID_AUTH.
     const ours = Buffer.from(/id-auth=([^\n]+)/.exec(r.stdout)![1]!, 'base64');
-    const ref = execFileSync('/usr/bin/python3', ['-c', `import sys; sys.path.insert(0, '${oracle}'); from sevsnpmeasure import id_block; import base64; print(id_block.snp_calc_id_block(base64.b64decode('${ld}'), '${oracle}/tests/keyfile/id_key_test.pem', '${oracle}/tests/keyfile/author_key_test.pem'))`], { encoding: 'utf8' });
+    const ref = execFileSync(
+      '/usr/bin/python3',
+      [
+        '-c',
+        `import sys; sys.path.insert(0, '${oracle}'); from sevsnpmeasure import id_block; import base64; print(id_block.snp_calc_id_block(base64.b64decode('${ld}'), '${oracle}/tests/keyfile/id_key_test.pem', '${oracle}/tests/keyfile/author_key_test.pem'))`,
+      ],
+      { encoding: 'utf8' },
+    );
     const theirs = Buffer.from(/id-auth=([^\n]+)/.exec(ref)![1]!, 'base64');
     expect(unsigned(ours).equals(unsigned(theirs))).toBe(true);
   });

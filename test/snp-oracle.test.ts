@@ -58,7 +58,14 @@ if (!ready) process.stderr.write('\n*** SKIPPED sev-snp-measure oracle cross-che
     directBoot: c.kernel ? { kernelSha256: sha(KERNEL), initrdSha256: sha(INITRD), cmdline: 'console=ttyS0 quiet' } : undefined,
   });
   const refArgs = (c: Combo, n: number) => [
-    '--mode', c.mode === 'sev-es' ? 'seves' : 'snp', '--vcpus', String(n), '--vmm-type', c.vmm === 'qemu' ? 'QEMU' : c.vmm, '--ovmf', c.firmware,
+    '--mode',
+    c.mode === 'sev-es' ? 'seves' : 'snp',
+    '--vcpus',
+    String(n),
+    '--vmm-type',
+    c.vmm === 'qemu' ? 'QEMU' : c.vmm,
+    '--ovmf',
+    c.firmware,
     ...(c.vcpuType ? ['--vcpu-type', c.vcpuType] : []),
     ...(c.gf ? ['--guest-features', c.gf] : []),
     ...(c.kernel ? ['--kernel', KERNEL, '--initrd', INITRD, '--append', 'console=ttyS0 quiet'] : []),

@@ -25,8 +25,14 @@ interface Vectors {
 
 /** The same problem, in our words: reference error line -> our exit code and message pattern (CLI and library). */
 const SAME_PROBLEM: Record<string, { exit: number; pattern: RegExp }> = {
-  "Error: Kernel specified but OVMF metadata doesn't include SNP_KERNEL_HASHES section": { exit: 1, pattern: /kernel was given but the firmware SEV metadata has no SNP_KERNEL_HASHES section/ },
-  "Error: Kernel specified but OVMF doesn't support kernel/initrd/cmdline measurement": { exit: 1, pattern: /kernel was given but the firmware does not support measured direct boot: no SEV hash table/ },
+  "Error: Kernel specified but OVMF metadata doesn't include SNP_KERNEL_HASHES section": {
+    exit: 1,
+    pattern: /kernel was given but the firmware SEV metadata has no SNP_KERNEL_HASHES section/,
+  },
+  "Error: Kernel specified but OVMF doesn't support kernel/initrd/cmdline measurement": {
+    exit: 1,
+    pattern: /kernel was given but the firmware does not support measured direct boot: no SEV hash table/,
+  },
   'sev-snp-measure: error: --kernel required when using --initrd': { exit: 2, pattern: /--initrd(\/--append)? requires? --kernel/ },
   "sev-snp-measure: error: missing --vcpu-type or --vcpu-sig or --vcpu-family in guest mode 'snp'": {
     exit: 2,
@@ -37,7 +43,25 @@ const SAME_PROBLEM: Record<string, { exit: number; pattern: RegExp }> = {
 /** Documented divergence: the issue makes --vcpus default to 1 where sev-snp-measure requires it. */
 const DEFAULTS_TO_ONE_VCPU = "sev-snp-measure: error: missing --vcpus N in guest mode 'snp'";
 
-const REF_FLAGS = ['--mode', '--vcpus', '--vcpu-type', '--vcpu-sig', '--vcpu-family', '--vcpu-model', '--vcpu-stepping', '--vmm-type', '--ovmf', '--kernel', '--initrd', '--append', '--guest-features', '--output-format', '--snp-ovmf-hash', '--svsm', '--vars-size'];
+const REF_FLAGS = [
+  '--mode',
+  '--vcpus',
+  '--vcpu-type',
+  '--vcpu-sig',
+  '--vcpu-family',
+  '--vcpu-model',
+  '--vcpu-stepping',
+  '--vmm-type',
+  '--ovmf',
+  '--kernel',
+  '--initrd',
+  '--append',
+  '--guest-features',
+  '--output-format',
+  '--snp-ovmf-hash',
+  '--svsm',
+  '--vars-size',
+];
 
 describeShared('SNP vectors (sev-snp-measure 0.0.13)', () => {
   const v = loadVectors<Vectors>('snp');
@@ -121,7 +145,11 @@ describeShared('SNP vectors (sev-snp-measure 0.0.13)', () => {
     expect(v.cases.length).toBe(65);
     for (const c of v.cases) {
       if (c.expected.exit_code === 0) expect(c.expected.digest, c.id).toBeTruthy();
-      else expect(SAME_PROBLEM[c.expected.stderr_last_line!] ?? (c.expected.stderr_last_line === DEFAULTS_TO_ONE_VCPU ? 'divergence' : undefined), c.id).toBeDefined();
+      else
+        expect(
+          SAME_PROBLEM[c.expected.stderr_last_line!] ?? (c.expected.stderr_last_line === DEFAULTS_TO_ONE_VCPU ? 'divergence' : undefined),
+          c.id,
+        ).toBeDefined();
     }
   });
 

@@ -17,12 +17,14 @@ async function tarball(members: Member[]): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
   const done = new Promise<void>((resolve, reject) => {
-    pack.on("data", (c) => void chunks.push(c as Buffer));
+    pack.on('data', (c) => void chunks.push(c as Buffer));
     pack.on('end', resolve);
     pack.on('error', reject);
   });
   for (const { body, ...h } of members) {
-    await new Promise<void>((resolve, reject) => pack.entry({ ...h, mode: h.mode ?? 0o644, mtime: h.mtime ?? new Date(1_700_000_000_000) }, body ?? '', (e) => (e ? reject(e) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      pack.entry({ ...h, mode: h.mode ?? 0o644, mtime: h.mtime ?? new Date(1_700_000_000_000) }, body ?? '', (e) => (e ? reject(e) : resolve())),
+    );
   }
   pack.finalize();
   await done;
@@ -39,7 +41,10 @@ afterAll(async () => {
 });
 
 /** Writes the tarball, extracts it into a fresh `<case>/tree` and returns that case directory. */
-async function extract(members: Member[], opts: { rooted?: boolean; gzip?: boolean } = {}): Promise<{ caseDir: string; tree: string; file: string; result: Awaited<ReturnType<typeof extractTar>> }> {
+async function extract(
+  members: Member[],
+  opts: { rooted?: boolean; gzip?: boolean } = {},
+): Promise<{ caseDir: string; tree: string; file: string; result: Awaited<ReturnType<typeof extractTar>> }> {
   const caseDir = join(dir, `case${n++}`);
   const tree = join(caseDir, 'tree');
   const file = join(caseDir, 'in.tar');
@@ -99,8 +104,10 @@ describe('safe tar extraction', () => {
   it('refuses a ../ member', () => refused([{ name: '../escaped', body: 'x' }], /unsafe tar member "\.\.\/escaped" in .*: ".." component/));
   it('refuses a ../ in the middle of a member path', () => refused([{ name: 'a/../../escaped', body: 'x' }], /"a\/\.\.\/\.\.\/escaped".*escapes/));
   it('refuses an absolute member path', () => refused([{ name: `${dir}/escaped`, body: 'x' }], /absolute path/));
-  it('refuses a relative symlink out of the tree', () => refused([{ name: 'link', type: 'symlink', linkname: '../escaped' }], /"link".*points out of the tree/));
-  it('refuses an absolute symlink unless rooted', () => refused([{ name: 'link', type: 'symlink', linkname: '/etc/passwd' }], /symlink to the absolute path \/etc\/passwd/));
+  it('refuses a relative symlink out of the tree', () =>
+    refused([{ name: 'link', type: 'symlink', linkname: '../escaped' }], /"link".*points out of the tree/));
+  it('refuses an absolute symlink unless rooted', () =>
+    refused([{ name: 'link', type: 'symlink', linkname: '/etc/passwd' }], /symlink to the absolute path \/etc\/passwd/));
   it('refuses a member written through an earlier symlink', () =>
     refused(
       [
@@ -120,7 +127,8 @@ describe('safe tar extraction', () => {
     ));
   it('refuses a hardlink to a path outside the tree', () => refused([{ name: 'h', type: 'link', linkname: '../escaped' }], /"h".*hardlink target/));
   it('refuses a hardlink to a host file by absolute path', () => refused([{ name: 'h', type: 'link', linkname: '/etc/passwd' }], /"h".*absolute path/));
-  it('refuses device nodes', () => refused([{ name: 'dev/null', type: 'character-device', devmajor: 1, devminor: 3 }], /"dev\/null".*character-device members are not allowed/));
+  it('refuses device nodes', () =>
+    refused([{ name: 'dev/null', type: 'character-device', devmajor: 1, devminor: 3 }], /"dev\/null".*character-device members are not allowed/));
   it('refuses a file that replaces an earlier symlink', () =>
     refused(
       [
@@ -139,7 +147,13 @@ describe('safe tar extraction', () => {
 describe('extractRootfs', () => {
   it('leaves nothing behind for a hostile tarball and verifies the pinned sha256', async () => {
     const file = join(dir, 'rootfs-bad.tar');
-    await writeFile(file, await tarball([{ name: 'ok', body: 'x' }, { name: '../escaped', body: 'x' }]));
+    await writeFile(
+      file,
+      await tarball([
+        { name: 'ok', body: 'x' },
+        { name: '../escaped', body: 'x' },
+      ]),
+    );
     const target = join(dir, 'rootfs-bad');
     await expect(extractRootfs(file, target)).rejects.toThrow(/unsafe tar member "\.\.\/escaped"/);
     expect((await readdir(dir)).filter((f) => f.startsWith('rootfs-bad'))).toEqual(['rootfs-bad.tar']);

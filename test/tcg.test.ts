@@ -3,8 +3,22 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseEventLog, replayEventLog } from '../src/formats/tcg-eventlog.js';
 import {
-  CC_MR_MAP, CC_MR_NAMES, CC_RTMR_MAP, ccMrToRtmr, digestSize, EVENT_TYPES, extendFromZero, hash, pcrToCcMr, registerName, replay, REPLAY_ALGS,
-  TPM_ALGS, TPM_PCR_MAP, tpmAlg, typeName,
+  CC_MR_MAP,
+  CC_MR_NAMES,
+  CC_RTMR_MAP,
+  ccMrToRtmr,
+  digestSize,
+  EVENT_TYPES,
+  extendFromZero,
+  hash,
+  pcrToCcMr,
+  registerName,
+  replay,
+  REPLAY_ALGS,
+  TPM_ALGS,
+  TPM_PCR_MAP,
+  tpmAlg,
+  typeName,
 } from '../src/tcg/index.js';
 
 const sha256 = (...b: Uint8Array[]) => createHash('sha256').update(Buffer.concat(b)).digest();
@@ -12,7 +26,11 @@ const sha256 = (...b: Uint8Array[]) => createHash('sha256').update(Buffer.concat
 describe('src/tcg', () => {
   it('TPM_ALGS: ids, names and digest sizes (TCG Algorithm Registry); hashing matches node:crypto', () => {
     expect(Object.entries(TPM_ALGS).map(([id, a]) => [Number(id), a.name, a.size])).toEqual([
-      [0x4, 'sha1', 20], [0xb, 'sha256', 32], [0xc, 'sha384', 48], [0xd, 'sha512', 64], [0x12, 'sm3_256', 32],
+      [0x4, 'sha1', 20],
+      [0xb, 'sha256', 32],
+      [0xc, 'sha384', 48],
+      [0xd, 'sha512', 64],
+      [0x12, 'sm3_256', 32],
     ]);
     expect(tpmAlg(0x0c)).toEqual({ name: 'sha384', size: 48 });
     expect(tpmAlg(0x99)).toBeUndefined();
@@ -59,21 +77,32 @@ describe('src/tcg', () => {
   });
 
   it('replays a tiny synthetic crypto-agile log (StartupLocality 3 seeds PCR0) to the hand-computed values', () => {
-    const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(n); return b; };
-    const u16 = (n: number) => { const b = Buffer.alloc(2); b.writeUInt16LE(n); return b; };
+    const u32 = (n: number) => {
+      const b = Buffer.alloc(4);
+      b.writeUInt32LE(n);
+      return b;
+    };
+    const u16 = (n: number) => {
+      const b = Buffer.alloc(2);
+      b.writeUInt16LE(n);
+      return b;
+    };
     const specId = Buffer.concat([Buffer.from('Spec ID Event03\0', 'latin1'), u32(0), Buffer.from([0, 2, 0, 2]), u32(1), u16(0x0b), u16(32), Buffer.from([0])]);
     const header = Buffer.concat([u32(0), u32(3), Buffer.alloc(20), u32(specId.length), specId]);
-    const ev2 = (pcr: number, type: number, digest: Buffer, data: Buffer) => Buffer.concat([u32(pcr), u32(type), u32(1), u16(0x0b), digest, u32(data.length), data]);
+    const ev2 = (pcr: number, type: number, digest: Buffer, data: Buffer) =>
+      Buffer.concat([u32(pcr), u32(type), u32(1), u16(0x0b), digest, u32(data.length), data]);
     const locality = Buffer.concat([Buffer.from('StartupLocality\0', 'latin1'), Buffer.from([3])]);
     const crtm = sha256(Buffer.from('crtm'));
     const sep = sha256(Buffer.alloc(4));
-    const log = parseEventLog(Buffer.concat([
-      header,
-      ev2(0, 0x3, Buffer.alloc(32), locality),
-      ev2(0, 0x8, crtm, Buffer.from('crtm')),
-      ev2(0, 0x4, sep, Buffer.alloc(4)),
-      ev2(7, 0x4, sep, Buffer.alloc(4)),
-    ]));
+    const log = parseEventLog(
+      Buffer.concat([
+        header,
+        ev2(0, 0x3, Buffer.alloc(32), locality),
+        ev2(0, 0x8, crtm, Buffer.from('crtm')),
+        ev2(0, 0x4, sep, Buffer.alloc(4)),
+        ev2(7, 0x4, sep, Buffer.alloc(4)),
+      ]),
+    );
     expect(log.algorithms).toEqual(['sha256']);
     const pcr0 = Buffer.alloc(32);
     pcr0[31] = 3;

@@ -35,7 +35,9 @@ describeShared('TDX RTMR1/RTMR2 for a direct kernel boot vs the real pcr.json bo
   const initrd = readFileSync(shared(v.fixture_paths.initrd));
   // QEMU 7.2 patched the setup header, as every QEMU before 10.2 does for a TDX guest.
   const predicted = tdxDirectBootRtmrs({ kernel, initrd, cmdline: v.inputs.cmdline, memMiB: mem, patchSetupHeader: qemuPatchesSetupHeader('7.2') });
-  const real = parseEventLog(readFileSync(shared(v.fixture_paths.eventlog))).events.slice(1).map(asMeasured);
+  const real = parseEventLog(readFileSync(shared(v.fixture_paths.eventlog)))
+    .events.slice(1)
+    .map(asMeasured);
   const realCc = rtmrsFromBootEvents(real);
 
   it('the TPM log is the vector boot (its PCR4/PCR9 SHA-256 events are the vector events)', () => {
@@ -88,8 +90,21 @@ describeShared('TDX RTMR1/RTMR2 for a direct kernel boot vs the real pcr.json bo
 
   it('CLI: measure tdx --kernel --initrd --append --mem prints the same RTMRs', async () => {
     const r = await cli([
-      'measure', 'tdx', '--firmware', shared('fixtures/debian/debian-bookworm-ovmf-2022.11-6+deb12u2-OVMF.fd'),
-      '--kernel', shared(v.fixture_paths.kernel), '--initrd', shared(v.fixture_paths.initrd), '--append', v.inputs.cmdline, '--mem', String(mem), '--qemu-version', '7.2', '--json',
+      'measure',
+      'tdx',
+      '--firmware',
+      shared('fixtures/debian/debian-bookworm-ovmf-2022.11-6+deb12u2-OVMF.fd'),
+      '--kernel',
+      shared(v.fixture_paths.kernel),
+      '--initrd',
+      shared(v.fixture_paths.initrd),
+      '--append',
+      v.inputs.cmdline,
+      '--mem',
+      String(mem),
+      '--qemu-version',
+      '7.2',
+      '--json',
     ]);
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);

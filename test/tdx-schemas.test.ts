@@ -25,7 +25,20 @@ describeShared('JSON Schemas of measure tdx, measure td-shim-payload, eventlog r
     const validate = validator('tdx-measure.schema.json');
     for (const args of [
       ['measure', 'tdx', '--firmware', fw, '--page-order', 'two-pass'],
-      ['measure', 'tdx', '--firmware', fw, '--kernel', shared('fixtures/debian/debian-bookworm-vmlinuz-6.1.0-56-amd64'), '--initrd', shared('fixtures/pcr/initrd-a.cpio'), '--append', 'console=hvc0', '--qemu-version', '10.2'],
+      [
+        'measure',
+        'tdx',
+        '--firmware',
+        fw,
+        '--kernel',
+        shared('fixtures/debian/debian-bookworm-vmlinuz-6.1.0-56-amd64'),
+        '--initrd',
+        shared('fixtures/pcr/initrd-a.cpio'),
+        '--append',
+        'console=hvc0',
+        '--qemu-version',
+        '10.2',
+      ],
     ]) {
       const j = await jsonOf(args);
       expect(validate(j), JSON.stringify(validate.errors)).toBe(true);
@@ -37,8 +50,28 @@ describeShared('JSON Schemas of measure tdx, measure td-shim-payload, eventlog r
     const validate = validator('tdx-td-shim-payload.schema.json');
     const dir = mkdtempSync(join(tmpdir(), 'cvm-tdx-'));
     const m = join(dir, 'm.json');
-    writeFileSync(m, JSON.stringify({ attributes: '00'.repeat(8), xfam: '00'.repeat(8), mrconfigid: '00'.repeat(48), mrowner: '00'.repeat(48), mrownerconfig: '00'.repeat(48) }));
-    const j = await jsonOf(['measure', 'td-shim-payload', '--kernel', shared('fixtures/debian/debian-bookworm-vmlinuz-6.1.0-56-amd64'), '--param', 'console=hvc0', '--shim', shared('fixtures/tdx/gce-clean-example-2MiB.fd'), '--tee-info', m]);
+    writeFileSync(
+      m,
+      JSON.stringify({
+        attributes: '00'.repeat(8),
+        xfam: '00'.repeat(8),
+        mrconfigid: '00'.repeat(48),
+        mrowner: '00'.repeat(48),
+        mrownerconfig: '00'.repeat(48),
+      }),
+    );
+    const j = await jsonOf([
+      'measure',
+      'td-shim-payload',
+      '--kernel',
+      shared('fixtures/debian/debian-bookworm-vmlinuz-6.1.0-56-amd64'),
+      '--param',
+      'console=hvc0',
+      '--shim',
+      shared('fixtures/tdx/gce-clean-example-2MiB.fd'),
+      '--tee-info',
+      m,
+    ]);
     rmSync(dir, { recursive: true });
     expect(validate(j), JSON.stringify(validate.errors)).toBe(true);
   });

@@ -44,7 +44,12 @@ describeShared('td-shim payload measurements', () => {
   });
 
   const errors: [string, string[], number, RegExp][] = [
-    ['param longer than its region', ['--param', 'x'.repeat(20), '--param-size', '16'], 1, /kernel parameter string is 20 bytes, larger than its 16-byte \(0x10\) region/],
+    [
+      'param longer than its region',
+      ['--param', 'x'.repeat(20), '--param-size', '16'],
+      1,
+      /kernel parameter string is 20 bytes, larger than its 16-byte \(0x10\) region/,
+    ],
     ['kernel larger than KERNEL_SIZE', ['--kernel', shared(KERNEL), '--kernel-size', '0x100000'], 1, /kernel is 8247232 bytes, larger than its 1048576-byte/],
     ['not a bzImage', ['--kernel', shared('fixtures/tdx/nonce.dat')], 1, /kernel: not a bzImage/],
     ['nothing to measure', [], 2, /give --kernel, --param and\/or --shim/],
@@ -61,18 +66,34 @@ describeShared('td-shim payload measurements', () => {
 });
 
 describeShared('TEE_INFO hash (td-shim-tee-info-hash)', () => {
-  const manifest = { attributes: '0000000000000000', xfam: 'e718060000000000', mrconfigid: '00'.repeat(48), mrowner: '11'.repeat(48), mrownerconfig: '22'.repeat(48) };
+  const manifest = {
+    attributes: '0000000000000000',
+    xfam: 'e718060000000000',
+    mrconfigid: '00'.repeat(48),
+    mrowner: '11'.repeat(48),
+    mrownerconfig: '22'.repeat(48),
+  };
   const image = readFileSync(shared('fixtures/tdx/gce-clean-example-2MiB.fd'));
   const { mrtd } = tdxMrtd(image, 'single');
 
   it('is SHA-384 of the 512-byte TDINFO_STRUCT whose RTMR0/RTMR1 hold one separator extend', () => {
     // the RTMR value is what replaying a one-event CCEL-style log (separator 00000000) gives
     const sep = createHash('sha384').update(Buffer.alloc(4)).digest();
-    const rtmr = replayEventLog([{ index: 1, offset: 0, pcrIndex: 1, type: 4, typeName: 'EV_SEPARATOR', digests: { sha384: sep.toString('hex') }, data: Buffer.alloc(4) }], { alg: 'sha384', map: 'ccel' }).rtmr0!;
+    const rtmr = replayEventLog(
+      [{ index: 1, offset: 0, pcrIndex: 1, type: 4, typeName: 'EV_SEPARATOR', digests: { sha384: sep.toString('hex') }, data: Buffer.alloc(4) }],
+      { alg: 'sha384', map: 'ccel' },
+    ).rtmr0!;
     const tdinfo = Buffer.concat([
-      Buffer.from(manifest.attributes, 'hex'), Buffer.from(manifest.xfam, 'hex'), mrtd,
-      Buffer.from(manifest.mrconfigid, 'hex'), Buffer.from(manifest.mrowner, 'hex'), Buffer.from(manifest.mrownerconfig, 'hex'),
-      Buffer.from(rtmr, 'hex'), Buffer.from(rtmr, 'hex'), Buffer.alloc(96), Buffer.alloc(112),
+      Buffer.from(manifest.attributes, 'hex'),
+      Buffer.from(manifest.xfam, 'hex'),
+      mrtd,
+      Buffer.from(manifest.mrconfigid, 'hex'),
+      Buffer.from(manifest.mrowner, 'hex'),
+      Buffer.from(manifest.mrownerconfig, 'hex'),
+      Buffer.from(rtmr, 'hex'),
+      Buffer.from(rtmr, 'hex'),
+      Buffer.alloc(96),
+      Buffer.alloc(112),
     ]);
     expect(tdinfo.length).toBe(512);
     expect(teeInfoHash(manifest, mrtd)).toEqual(createHash('sha384').update(tdinfo).digest());

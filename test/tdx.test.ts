@@ -71,7 +71,7 @@ describeShared('TDX MRTD vectors (tdx.json)', () => {
     expect(computeMrtd(image, aug, 'single')).not.toEqual(computeMrtd(image, md, 'single'));
   });
 
-  it("split OVMF_CODE.fd: the BFV section points past the end of the file", () => {
+  it('split OVMF_CODE.fd: the BFV section points past the end of the file', () => {
     expect(() => parseTdvfMetadata(readFileSync(shared(`${DEBIAN}OVMF_CODE.fd`)))).toThrow(
       /section 0 \(BFV 0xffe20000\+0x1e0000\) raw data 0x20000\+0x1e0000 lies past the end of the 0x1e0000-byte file/,
     );
@@ -85,7 +85,9 @@ describeShared('TDX MRTD vectors (tdx.json)', () => {
 /** A minimal image: [sections' data][descriptor][OVMF footer table with the given entries][0x20-byte reset vector]. */
 function synthImage(opts: { sections?: SectionRow[]; descriptor?: (d: Buffer) => void; entries?: 'tdx' | 'sev' | 'none'; tdShim?: boolean }): Buffer {
   // rows here are [dataOffset, rawDataSize, memoryAddress, memoryDataSize, type, attributes] (spec field order)
-  const rows = (opts.sections ?? [[0, 0x1000, 0xff000000, 0x1000, 0, 1]]).map(([off, raw, addr, size, type, attr]) => [type, off, raw, addr, size, attr] as SectionRow);
+  const rows = (opts.sections ?? [[0, 0x1000, 0xff000000, 0x1000, 0, 1]]).map(
+    ([off, raw, addr, size, type, attr]) => [type, off, raw, addr, size, attr] as SectionRow,
+  );
   const desc = tdvfDescriptor(rows, opts.descriptor);
   const body = Buffer.alloc(0x2000, 0xa5);
   const guid = Buffer.from(guidToBytes('e9eaf9f3-168e-44d5-a8eb-7f4d8738f6ae'));
@@ -140,17 +142,38 @@ describe('TDVF metadata parsing', () => {
   });
 
   const cases: [string, Parameters<typeof synthImage>[0], RegExp][] = [
-    ['no TDX metadata, SEV metadata instead', { entries: 'sev' }, /no TDX metadata .*the image has SEV metadata \(dc886566-984a-4798-a75e-5585a7bf67cc\) instead/],
-    ['no footer table at all', { entries: 'none' }, /no TDX metadata \(no OVMF footer entry e47a6535-984a-4798-865e-4685a7bf8ec2 and no td-shim metadata pointer\)$/],
+    [
+      'no TDX metadata, SEV metadata instead',
+      { entries: 'sev' },
+      /no TDX metadata .*the image has SEV metadata \(dc886566-984a-4798-a75e-5585a7bf67cc\) instead/,
+    ],
+    [
+      'no footer table at all',
+      { entries: 'none' },
+      /no TDX metadata \(no OVMF footer entry e47a6535-984a-4798-865e-4685a7bf8ec2 and no td-shim metadata pointer\)$/,
+    ],
     ['bad signature', { descriptor: (d) => d.write('XXXX', 0, 'latin1') }, /signature "XXXX", expected "TDVF"/],
     ['bad version', { descriptor: (d) => d.writeUInt32LE(2, 8) }, /version 2, only version 1/],
     ['descriptor length too small', { descriptor: (d) => d.writeUInt32LE(16, 4) }, /descriptor length 16 is too small for 1 sections \(needs 48\)/],
-    ['section table past EOF', { descriptor: (d) => (d.writeUInt32LE(0x10000, 12), d.writeUInt32LE(16 + 32 * 0x10000, 4)) }, /TDVF metadata section table: range .* lies outside/],
+    [
+      'section table past EOF',
+      { descriptor: (d) => (d.writeUInt32LE(0x10000, 12), d.writeUInt32LE(16 + 32 * 0x10000, 4)) },
+      /TDVF metadata section table: range .* lies outside/,
+    ],
     ['unknown section type', { sections: [[0, 0x1000, 0xff000000, 0x1000, 9, 1]] }, /section 0 has unknown type 9/],
     ['unknown attribute', { sections: [[0, 0x1000, 0xff000000, 0x1000, 0, 4]] }, /unknown attribute bits 0x4/],
     ['misaligned section', { sections: [[0, 0x1000, 0xff000800, 0x1000, 0, 1]] }, /not 4 KiB aligned/],
     ['raw data past EOF', { sections: [[0x1000, 0x10000, 0xff000000, 0x10000, 0, 1]] }, /raw data 0x1000\+0x10000 lies past the end/],
-    ['overlapping pages', { sections: [[0, 0x1000, 0xff000000, 0x2000, 0, 1], [0, 0, 0xff001000, 0x1000, 3, 0]] }, /sections 0 \(BFV\) and 1 \(TempMem\) overlap at page 0xff001000/],
+    [
+      'overlapping pages',
+      {
+        sections: [
+          [0, 0x1000, 0xff000000, 0x2000, 0, 1],
+          [0, 0, 0xff001000, 0x1000, 3, 0],
+        ],
+      },
+      /sections 0 \(BFV\) and 1 \(TempMem\) overlap at page 0xff001000/,
+    ],
   ];
   for (const [name, opts, re] of cases) {
     it(`rejects: ${name}`, () => {
@@ -172,7 +195,10 @@ describeShared('cvm-measure measure tdx (CLI)', () => {
   const debian = tdx.find((v) => v.id.endsWith('OVMF.fd'))!;
 
   it('--json prints the MRTD for each page order', async () => {
-    for (const [order, expected] of [['single', debian.expected.mrtd_single_pass], ['two-pass', debian.expected.mrtd_two_pass]] as const) {
+    for (const [order, expected] of [
+      ['single', debian.expected.mrtd_single_pass],
+      ['two-pass', debian.expected.mrtd_two_pass],
+    ] as const) {
       const r = await cli(['measure', 'tdx', '--firmware', shared(`${DEBIAN}OVMF.fd`), '--page-order', order, '--json']);
       expect(r.code, r.stderr).toBe(0);
       const j = JSON.parse(r.stdout);
@@ -191,13 +217,28 @@ describeShared('cvm-measure measure tdx (CLI)', () => {
   });
 
   const errors: [string, string[], number, RegExp][] = [
-    ['split OVMF_CODE.fd', ['--firmware', shared(`${DEBIAN}OVMF_CODE.fd`)], 1, /TDVF metadata: section 0 \(BFV .*\) raw data .* lies past the end of the 0x1e0000-byte file/],
+    [
+      'split OVMF_CODE.fd',
+      ['--firmware', shared(`${DEBIAN}OVMF_CODE.fd`)],
+      1,
+      /TDVF metadata: section 0 \(BFV .*\) raw data .* lies past the end of the 0x1e0000-byte file/,
+    ],
     ['no TDX metadata', ['--firmware', shared(`${DEBIAN}OVMF_CODE_4M.fd`)], 1, /TDVF metadata: no TDX metadata/],
     ['missing file', ['--firmware', '/nonexistent/OVMF.fd'], 1, /cannot read firmware \/nonexistent\/OVMF.fd: ENOENT/],
     ['bad page order', ['--firmware', shared(`${DEBIAN}OVMF.fd`), '--page-order', 'three'], 2, /--page-order: "three" is not one of single, two-pass/],
     ['initrd without kernel', ['--firmware', shared(`${DEBIAN}OVMF.fd`), '--initrd', shared('fixtures/pcr/initrd-a.cpio')], 2, /--initrd needs --kernel/],
-    ['bad QEMU version', ['--firmware', shared(`${DEBIAN}OVMF.fd`), '--kernel', shared('fixtures/debian/debian-bookworm-vmlinuz-6.1.0-56-amd64'), '--qemu-version', 'latest'], 2, /--qemu-version: expected a version/],
-    ['kernel that is not a bzImage', ['--firmware', shared(`${DEBIAN}OVMF.fd`), '--kernel', shared(`${DEBIAN}OVMF.fd`)], 1, /kernel: no Linux boot protocol header/],
+    [
+      'bad QEMU version',
+      ['--firmware', shared(`${DEBIAN}OVMF.fd`), '--kernel', shared('fixtures/debian/debian-bookworm-vmlinuz-6.1.0-56-amd64'), '--qemu-version', 'latest'],
+      2,
+      /--qemu-version: expected a version/,
+    ],
+    [
+      'kernel that is not a bzImage',
+      ['--firmware', shared(`${DEBIAN}OVMF.fd`), '--kernel', shared(`${DEBIAN}OVMF.fd`)],
+      1,
+      /kernel: no Linux boot protocol header/,
+    ],
   ];
   for (const [name, args, code, re] of errors) {
     it(`one-line error: ${name}`, async () => {

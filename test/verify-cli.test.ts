@@ -32,21 +32,61 @@ describeShared('verify CLI', () => {
     writeFileSync(other, generateKey('ecdsa-p256').publicPem);
     // CONSTRUCTED HERE: a measure snp output holding the Milan report's MEASUREMENT at 4 vCPUs (its firmware is not public)
     const snp = {
-      kind: 'snp', origin: 'predicted', mode: 'snp', vmm: 'qemu', digests: { '2': 'ab'.repeat(48), '4': measurement }, vcpu: { type: 'EPYC-Milan', signature: '0xa00f11' }, guestFeatures: '0x1', policy: '0xb0000',
-      quirks: { ec2Rdx: '0x600', qemuFpu: 'sev-init2', vmsaGpaBits: 48 }, vmsa: null, measuredSections: [], firmware: { path: 'OVMF.fd', sha256: 'cd'.repeat(32) },
-      directBoot: null, svsm: null, seed: null, seedProvided: false, warnings: [], reference: 'virtee/sev-snp-measure 0.0.13',
+      kind: 'snp',
+      origin: 'predicted',
+      mode: 'snp',
+      vmm: 'qemu',
+      digests: { '2': 'ab'.repeat(48), '4': measurement },
+      vcpu: { type: 'EPYC-Milan', signature: '0xa00f11' },
+      guestFeatures: '0x1',
+      policy: '0xb0000',
+      quirks: { ec2Rdx: '0x600', qemuFpu: 'sev-init2', vmsaGpaBits: 48 },
+      vmsa: null,
+      measuredSections: [],
+      firmware: { path: 'OVMF.fd', sha256: 'cd'.repeat(32) },
+      directBoot: null,
+      svsm: null,
+      seed: null,
+      seedProvided: false,
+      warnings: [],
+      reference: 'virtee/sev-snp-measure 0.0.13',
     } as unknown as SnpMeasurementJson;
-    await createManifest({ measurements: snp, signer: localSigner(parsePrivateKey(key.privatePem, 'k')), outDir: join(dir, 'm'), formats: ['intoto', 'json'], notBefore: 1767225600 });
+    await createManifest({
+      measurements: snp,
+      signer: localSigner(parsePrivateKey(key.privatePem, 'k')),
+      outDir: join(dir, 'm'),
+      formats: ['intoto', 'json'],
+      notBefore: 1767225600,
+    });
     writeFileSync(join(dir, 'allow-debug.yaml'), 'snp:\n  debug: true\n  vmpl: [0]\n');
     writeFileSync(join(dir, 'bad-policy.yaml'), 'snp:\n  debg: true\n');
   });
 
   it('verifies the Milan report against signed reference values and names the match', async () => {
-    const r = await cli(['verify', report, ...certs, ...at, '--reference', join(dir, 'm'), '--trust', pub, '--policy', join(dir, 'allow-debug.yaml'), '--json']);
+    const r = await cli([
+      'verify',
+      report,
+      ...certs,
+      ...at,
+      '--reference',
+      join(dir, 'm'),
+      '--trust',
+      pub,
+      '--policy',
+      join(dir, 'allow-debug.yaml'),
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(validate(j), JSON.stringify(validate.errors)).toBe(true);
-    expect(j).toMatchObject({ ok: true, type: 'snp-report', version: 2, signature: { ok: true, signer: 'vcek' }, chain: { ok: true, product: 'Milan' }, match: { platform: 'snp', vcpus: 4, parameters: { vmm: 'qemu', 'vcpu.type': 'EPYC-Milan', policy: '0xb0000' } } });
+    expect(j).toMatchObject({
+      ok: true,
+      type: 'snp-report',
+      version: 2,
+      signature: { ok: true, signer: 'vcek' },
+      chain: { ok: true, product: 'Milan' },
+      match: { platform: 'snp', vcpus: 4, parameters: { vmm: 'qemu', 'vcpu.type': 'EPYC-Milan', policy: '0xb0000' } },
+    });
     const text = await cli(['verify', report, ...certs, ...at, '--reference', join(dir, 'm'), '--trust', pub, '--policy', join(dir, 'allow-debug.yaml')]);
     expect(text.stdout).toContain('match: snp ');
     expect(text.stdout).toContain('vcpus=4');
@@ -57,7 +97,10 @@ describeShared('verify CLI', () => {
     expect([r.code, errorLine(r)]).toEqual([1, `cvm-measure: error: ${report}: 1 of 16 checks failed: policy: debug`]);
     const j = await cli(['verify', report, ...certs, ...at, '--json']);
     expect(j.code).toBe(1);
-    expect(JSON.parse(j.stdout)).toMatchObject({ ok: false, checks: expect.arrayContaining([{ name: 'policy: debug', ok: false, expected: 'forbidden', actual: 'on' }]) });
+    expect(JSON.parse(j.stdout)).toMatchObject({
+      ok: false,
+      checks: expect.arrayContaining([{ name: 'policy: debug', ok: false, expected: 'forbidden', actual: 'on' }]),
+    });
   });
 
   it('refuses reference values signed by another key, tampered, or unsigned', async () => {
@@ -74,28 +117,43 @@ describeShared('verify CLI', () => {
     const unsigned = await cli(['verify', report, ...certs, ...at, '--reference', join(dir, 'm', 'reference-values.json'), '--trust', pub]);
     expect(errorLine(unsigned)).toContain('reference-values.json is not signed');
     const noTrust = await cli(['verify', report, '--reference', join(dir, 'm')]);
-    expect([noTrust.code, errorLine(noTrust)]).toEqual([2, 'cvm-measure: error: --reference needs --trust: reference values are used only after their signature verifies']);
+    expect([noTrust.code, errorLine(noTrust)]).toEqual([
+      2,
+      'cvm-measure: error: --reference needs --trust: reference values are used only after their signature verifies',
+    ]);
   });
 
   it('verifies the GCE TDX quote against stated values signed with manifest create --values, and fails a changed RTMR', async () => {
     const quote = shared('fixtures/tdx/cos-113-tdx-quote.dat');
     const values = (await cli(['verify', quote, '--json'])).stdout;
     const v = JSON.parse(values).values as { mrtd: string; rtmr: string[] };
-    const stated = (rtmr2: string) => `schema: cvm-measure/stated-values/v1\nvalues:\n  - platform: tdx\n    origin: stated\n    source: GCE TDX quote of cos-113 (shared fixtures)\n    parameters: { vmm: gce }\n    mrtd: ${v.mrtd}\n    rtmr: { "1": ${v.rtmr[1]}, "2": ${rtmr2} }\n`;
+    const stated = (rtmr2: string) =>
+      `schema: cvm-measure/stated-values/v1\nvalues:\n  - platform: tdx\n    origin: stated\n    source: GCE TDX quote of cos-113 (shared fixtures)\n    parameters: { vmm: gce }\n    mrtd: ${v.mrtd}\n    rtmr: { "1": ${v.rtmr[1]}, "2": ${rtmr2} }\n`;
     writeFileSync(join(dir, 'gce.yaml'), stated(v.rtmr[2]!));
     writeFileSync(join(dir, 'gce-changed.yaml'), stated('ab'.repeat(48)));
     const key = join(dir, 'k.pem');
     expect((await cli(['keys', 'generate', '--alg', 'ecdsa-p384', '--out', key])).code).toBe(0);
-    for (const [name, file] of [['gce', 'gce.yaml'], ['changed', 'gce-changed.yaml']]) {
+    for (const [name, file] of [
+      ['gce', 'gce.yaml'],
+      ['changed', 'gce-changed.yaml'],
+    ]) {
       const c = await cli(['manifest', 'create', '--values', join(dir, file!), '--key', key, '--out', join(dir, name!), '--formats', 'intoto,corim,json']);
       expect(c.code, c.stderr).toBe(0);
     }
     const ok = await cli(['verify', quote, '--reference', join(dir, 'gce'), '--trust', join(dir, 'k.pub.pem'), '--json']);
     expect(ok.code, ok.stdout).toBe(0);
-    expect(JSON.parse(ok.stdout).match).toEqual({ platform: 'tdx', parameters: { vmm: 'gce' }, origin: 'stated', source: 'GCE TDX quote of cos-113 (shared fixtures)' });
+    expect(JSON.parse(ok.stdout).match).toEqual({
+      platform: 'tdx',
+      parameters: { vmm: 'gce' },
+      origin: 'stated',
+      source: 'GCE TDX quote of cos-113 (shared fixtures)',
+    });
     const bad = await cli(['verify', quote, '--reference', join(dir, 'changed'), '--trust', join(dir, 'k.pub.pem')]);
     expect([bad.code, errorLine(bad)]).toEqual([1, `cvm-measure: error: ${quote}: 1 of 14 checks failed: RTMR2 equals the reference`]);
-    writeFileSync(join(dir, 'bad.yaml'), 'schema: cvm-measure/stated-values/v1\nvalues:\n  - platform: tdx\n    origin: predicted\n    source: x\n    mrtd: 00\n');
+    writeFileSync(
+      join(dir, 'bad.yaml'),
+      'schema: cvm-measure/stated-values/v1\nvalues:\n  - platform: tdx\n    origin: predicted\n    source: x\n    mrtd: 00\n',
+    );
     const refused = await cli(['manifest', 'create', '--values', join(dir, 'bad.yaml'), '--key', key, '--out', join(dir, 'x')]);
     expect(refused.code).toBe(1);
     expect(errorLine(refused)).toContain(`${join(dir, 'bad.yaml')}.values.0`);
@@ -103,7 +161,10 @@ describeShared('verify CLI', () => {
 
   it('names a bad policy field, bad evidence and a TPM log without PCR values in one line', async () => {
     const pol = await cli(['verify', report, ...certs, '--policy', join(dir, 'bad-policy.yaml')]);
-    expect([pol.code, errorLine(pol)]).toEqual([1, `cvm-measure: error: ${join(dir, 'bad-policy.yaml')}: policy.snp: must NOT have additional properties "debg"`]);
+    expect([pol.code, errorLine(pol)]).toEqual([
+      1,
+      `cvm-measure: error: ${join(dir, 'bad-policy.yaml')}: policy.snp: must NOT have additional properties "debg"`,
+    ]);
     const short = join(dir, 'short.bin');
     writeFileSync(short, Buffer.alloc(100));
     const bad = await cli(['verify', short, '--type', 'snp-report']);

@@ -43,7 +43,15 @@ describeShared('verify: real SNP reports give the independently computed facts',
     const { facts, report, certs, at } = load(dir);
     const r = await verifySnpReport(report, { certs, at });
     expect(r.version).toBe(facts.version);
-    expect(r.values).toMatchObject({ measurement: facts.measurement, hostData: facts.host_data, reportData: facts.report_data, chipId: facts.chip_id, vmpl: facts.vmpl, policy: facts.policy, signingKey: facts.signing_key.toLowerCase() });
+    expect(r.values).toMatchObject({
+      measurement: facts.measurement,
+      hostData: facts.host_data,
+      reportData: facts.report_data,
+      chipId: facts.chip_id,
+      vmpl: facts.vmpl,
+      policy: facts.policy,
+      signingKey: facts.signing_key.toLowerCase(),
+    });
     const { raw: _raw, ...tcb } = facts.reported_tcb;
     expect(r.values.reportedTcb).toMatchObject({ ...tcb, raw: facts.reported_tcb.raw });
     expect(r.signature).toEqual({ ok: facts.report_signature_valid, signer: facts.signing_key.toLowerCase() });
@@ -68,12 +76,19 @@ describeShared('verify: real SNP reports give the independently computed facts',
 describeShared('verify: the go-sev-guest Milan report (vectors/snp-report.json)', () => {
   const v = loadVectors<{ expected: { version: number; policy: string; measurement: string; report_data: string; host_data: string } }>('snp-report');
   const report = new Uint8Array(readFileSync(shared('fixtures/snp-report/attestation.bin')));
-  const certs = ['vcek.testcer', 'ask_ark_milan.pem', 'ask_ark_genoa.pem', 'ask_ark_turin_vcek.pem'].flatMap((n) => readCertificates(readFileSync(shared('fixtures/snp-report', n)), n));
+  const certs = ['vcek.testcer', 'ask_ark_milan.pem', 'ask_ark_genoa.pem', 'ask_ark_turin_vcek.pem'].flatMap((n) =>
+    readCertificates(readFileSync(shared('fixtures/snp-report', n)), n),
+  );
   const at = Date.parse('2026-01-01T00:00:00Z') / 1000;
 
   it('verifies: signature and VCEK → ASK → ARK; its debug policy fails the default policy and passes when debug is allowed', async () => {
     const r = await verifySnpReport(report, { certs, at });
-    expect(r.values).toMatchObject({ measurement: v.expected.measurement, reportData: v.expected.report_data, hostData: v.expected.host_data, policy: v.expected.policy });
+    expect(r.values).toMatchObject({
+      measurement: v.expected.measurement,
+      reportData: v.expected.report_data,
+      hostData: v.expected.host_data,
+      policy: v.expected.policy,
+    });
     expect(r.signature?.ok).toBe(true);
     expect(r.chain).toMatchObject({ ok: true, product: 'Milan' });
     expect(r.checks.filter((c) => !c.ok)).toEqual([{ name: 'policy: debug', ok: false, expected: 'forbidden', actual: 'on' }]);
@@ -97,10 +112,18 @@ describeShared('verify: the go-sev-guest Milan report (vectors/snp-report.json)'
   it('on a mismatch, diagnoses with the release firmware only (checked by its digest), and says what it searched', async () => {
     const ovmf = new Uint8Array(readFileSync(shared('fixtures/debian/debian-bookworm-ovmf-2022.11-6+deb12u2-OVMF.fd')));
     const sha = createHash('sha256').update(ovmf).digest('hex');
-    const entry = { parameters: { vmm: 'qemu', 'vcpu.type': 'EPYC-v4', guestFeatures: '0x1' }, launchDigests: { '4': 'ab'.repeat(48) }, inputs: { firmware: { sha256: sha, file: 'OVMF.fd' } } };
+    const entry = {
+      parameters: { vmm: 'qemu', 'vcpu.type': 'EPYC-v4', guestFeatures: '0x1' },
+      launchDigests: { '4': 'ab'.repeat(48) },
+      inputs: { firmware: { sha256: sha, file: 'OVMF.fd' } },
+    };
     const reference = { schema: 'cvm-measure/reference-values/v1' as const, artifacts: [], snp: [entry], tdx: [], pcr: [] };
     const none = await verifySnpReport(report, { certs, at, policy: { debug: true }, reference });
-    expect(none.diagnosis).toEqual({ found: null, differences: [], searched: `nothing: give the release's firmware (OVMF.fd sha256 ${sha.slice(0, 16)}…) to search which knob differs` });
+    expect(none.diagnosis).toEqual({
+      found: null,
+      differences: [],
+      searched: `nothing: give the release's firmware (OVMF.fd sha256 ${sha.slice(0, 16)}…) to search which knob differs`,
+    });
     const wrong = await verifySnpReport(report, { certs, at, policy: { debug: true }, reference, firmware: ovmf.subarray(1) });
     expect(wrong.diagnosis?.searched).toMatch(/^nothing: the firmware given \(sha256 [0-9a-f]{16}…\) is not the release's$/);
     const searched = await verifySnpReport(report, { certs, at, policy: { debug: true }, reference, firmware: ovmf });
@@ -112,7 +135,11 @@ describeShared('verify: the go-sev-guest Milan report (vectors/snp-report.json)'
     const vcekOnly = await verifySnpReport(report, { certs: certs.slice(0, 1), at, policy: { debug: true } });
     expect(vcekOnly.ok).toBe(false);
     expect(vcekOnly.signature?.ok).toBe(false);
-    const genoaOnly = await verifySnpReport(report, { certs: [certs[0]!, ...readCertificates(readFileSync(shared('fixtures/snp-report/ask_ark_genoa.pem')), 'genoa')], at, policy: { debug: true } });
+    const genoaOnly = await verifySnpReport(report, {
+      certs: [certs[0]!, ...readCertificates(readFileSync(shared('fixtures/snp-report/ask_ark_genoa.pem')), 'genoa')],
+      at,
+      policy: { debug: true },
+    });
     expect(genoaOnly.ok).toBe(false);
   });
 });

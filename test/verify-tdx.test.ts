@@ -44,7 +44,14 @@ describeShared('verify: real TDX quotes give the independently computed facts', 
     const at = validAt(facts);
     const r = await verifyTdxQuote(quote, { at });
     expect(r.version).toBe(facts.version);
-    expect(r.values).toMatchObject({ mrtd: facts.mrtd, rtmr: [facts.rtmr0, facts.rtmr1, facts.rtmr2, facts.rtmr3], reportData: facts.report_data, tdAttributes: facts.td_attributes, debug: facts.td_attributes_decoded.debug, attestationKey: facts.attestation_key });
+    expect(r.values).toMatchObject({
+      mrtd: facts.mrtd,
+      rtmr: [facts.rtmr0, facts.rtmr1, facts.rtmr2, facts.rtmr3],
+      reportData: facts.report_data,
+      tdAttributes: facts.td_attributes,
+      debug: facts.td_attributes_decoded.debug,
+      attestationKey: facts.attestation_key,
+    });
     expect(r.signature?.ok).toBe(facts.quote_signature_valid && facts.qe_report_signature_valid);
     expect(r.chain).toMatchObject({ ok: facts.root_equals_trusted_root, root: facts.root_sha256_fingerprint });
     expect(r.checks.find((c) => c.name === 'QE report data binds the attestation key')!.ok).toBe(facts.qe_report_data_binds_attestation_key);
@@ -81,28 +88,53 @@ describeShared('verify: real TDX quotes give the independently computed facts', 
     expect(full.ok).toBe(true);
   });
 
-  it('the GCE quote\'s RTMRs replay from its CCEL log; another log fails naming the RTMRs', async () => {
+  it("the GCE quote's RTMRs replay from its CCEL log; another log fails naming the RTMRs", async () => {
     const quote = new Uint8Array(readFileSync(shared('fixtures/tdx/cos-113-tdx-quote.dat')));
     const ccel = new Uint8Array(readFileSync(shared('fixtures/tdx/ccel_data.dat')));
     const r = await verifyTdxQuote(quote, { at, ccel });
-    expect(r.checks.filter((c) => c.name.includes('CCEL')).map((c) => [c.name, c.ok])).toEqual([0, 1, 2, 3].map((i) => [`RTMR${i} replays from the CCEL log`, true]));
+    expect(r.checks.filter((c) => c.name.includes('CCEL')).map((c) => [c.name, c.ok])).toEqual(
+      [0, 1, 2, 3].map((i) => [`RTMR${i} replays from the CCEL log`, true]),
+    );
     expect(r.ok).toBe(true);
-    const other = await verifyTdxQuote(new Uint8Array(readFileSync(shared('fixtures/evidence/tdx-v4-spr-go-tdx-guest/quote.bin'))), { at: validAt(load('tdx-v4-spr-go-tdx-guest').facts), ccel });
-    expect(other.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['RTMR0 replays from the CCEL log', 'RTMR1 replays from the CCEL log', 'RTMR2 replays from the CCEL log']);
+    const other = await verifyTdxQuote(new Uint8Array(readFileSync(shared('fixtures/evidence/tdx-v4-spr-go-tdx-guest/quote.bin'))), {
+      at: validAt(load('tdx-v4-spr-go-tdx-guest').facts),
+      ccel,
+    });
+    expect(other.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual([
+      'RTMR0 replays from the CCEL log',
+      'RTMR1 replays from the CCEL log',
+      'RTMR2 replays from the CCEL log',
+    ]);
   });
 
   it('an MRTD mismatch is diagnosed by page order with the release firmware', async () => {
     const quote = new Uint8Array(readFileSync(shared('fixtures/tdx/cos-113-tdx-quote.dat')));
     const fw = new Uint8Array(readFileSync(shared('fixtures/tdx/gce-clean-example-2MiB.fd')));
     const sha = createHash('sha256').update(fw).digest('hex');
-    const entry = { parameters: { pageOrder: 'single' }, mrtd: 'ab'.repeat(48), rtmr: {}, notPredicted: {}, inputs: { firmware: { sha256: sha, file: 'fw.fd' } } };
+    const entry = {
+      parameters: { pageOrder: 'single' },
+      mrtd: 'ab'.repeat(48),
+      rtmr: {},
+      notPredicted: {},
+      inputs: { firmware: { sha256: sha, file: 'fw.fd' } },
+    };
     const reference = { schema: 'cvm-measure/reference-values/v1' as const, artifacts: [], snp: [], tdx: [entry], pcr: [] };
     const r = await verifyTdxQuote(quote, { at, reference, firmware: fw });
-    expect(r.diagnosis).toEqual({ found: null, differences: [], searched: 'page orders single, two-pass of the release firmware; none gives dae67181d3d65e07… (a different firmware or TD configuration)' });
-    expect((await verifyTdxQuote(quote, { at, reference })).diagnosis?.searched).toBe("nothing: give the release's firmware (--firmware) to try the other page order");
+    expect(r.diagnosis).toEqual({
+      found: null,
+      differences: [],
+      searched: 'page orders single, two-pass of the release firmware; none gives dae67181d3d65e07… (a different firmware or TD configuration)',
+    });
+    expect((await verifyTdxQuote(quote, { at, reference })).diagnosis?.searched).toBe(
+      "nothing: give the release's firmware (--firmware) to try the other page order",
+    );
     // the two-pass MRTD of that firmware (vectors/tdx.json, derived) against a release built for single
     const twoPass = 'e9f135ce5bcbb476142fc01fe5f4e6e674562a1593d8780f1109526a69c38affce8f941187a21133ed62f65e7017783c';
-    expect(await diagnoseMrtd(twoPass, reference, fw)).toEqual({ found: { pageOrder: 'two-pass' }, differences: ['page order: two-pass (QEMU 8.x TDX); the release is for single'], searched: 'page orders single, two-pass' });
+    expect(await diagnoseMrtd(twoPass, reference, fw)).toEqual({
+      found: { pageOrder: 'two-pass' },
+      differences: ['page order: two-pass (QEMU 8.x TDX); the release is for single'],
+      searched: 'page orders single, two-pass',
+    });
   });
 
   it('the GCE quote matches a reference holding its MRTD and RTMRs, and fails a changed one', async () => {

@@ -12,7 +12,10 @@ describeShared('verify: a real TPM event log against its PCR values', () => {
   const dir = 'fixtures/evidence/tpm-ubuntu2404-sevsnp-gce-go-tpm-tools';
   const log = new Uint8Array(readFileSync(shared(dir, 'eventlog.bin')));
   const pcrs = parsePcrValues(readFileSync(shared(dir, 'pcrs.json'), 'utf8'), 'pcrs.json');
-  const facts = JSON.parse(readFileSync(shared(dir, 'facts.json'), 'utf8')) as { eventlog: { num_events: number }; replayed_pcrs: Record<string, Record<string, string>> };
+  const facts = JSON.parse(readFileSync(shared(dir, 'facts.json'), 'utf8')) as {
+    eventlog: { num_events: number };
+    replayed_pcrs: Record<string, Record<string, string>>;
+  };
 
   it('replays to the given PCRs in every bank given, and to the independently replayed values', () => {
     const r = verifyTpmEventLog(log, { pcrs });
@@ -25,11 +28,20 @@ describeShared('verify: a real TPM event log against its PCR values', () => {
 
   it('a changed PCR value fails', () => {
     const bad = { ...pcrs, sha256: { ...pcrs.sha256, '4': '00'.repeat(32) } };
-    expect(verifyTpmEventLog(log, { pcrs: bad }).checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['sha256 PCR4: the log replays to the given value']);
+    expect(
+      verifyTpmEventLog(log, { pcrs: bad })
+        .checks.filter((c) => !c.ok)
+        .map((c) => c.name),
+    ).toEqual(['sha256 PCR4: the log replays to the given value']);
   });
 
   it('matches a reference set, and names the PCR and its events when a predicted value differs', () => {
-    const entry = { parameters: { 'boot.shape': 'gce' }, banks: { sha256: { '4': pcrs.sha256!['4']!, '9': pcrs.sha256!['9']! } }, notPredicted: {}, inputs: {} };
+    const entry = {
+      parameters: { 'boot.shape': 'gce' },
+      banks: { sha256: { '4': pcrs.sha256!['4']!, '9': pcrs.sha256!['9']! } },
+      notPredicted: {},
+      inputs: {},
+    };
     const reference = { schema: 'cvm-measure/reference-values/v1' as const, artifacts: [], snp: [], tdx: [], pcr: [entry] };
     expect(verifyTpmEventLog(log, { pcrs, reference }).match).toEqual({ platform: 'pcr', parameters: { 'boot.shape': 'gce' } });
     const other = { ...reference, pcr: [{ ...entry, banks: { sha256: { ...entry.banks.sha256, '4': 'ab'.repeat(32) } } }] };

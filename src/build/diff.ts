@@ -32,7 +32,8 @@ function cpioParts(a: Uint8Array, b: Uint8Array): string[] | undefined {
   const magic = Buffer.from(a.subarray(0, 6)).toString('latin1');
   if (magic !== '070701' && !(a[0] === 0x1f && a[1] === 0x8b)) return undefined;
   try {
-    const m = (x: Uint8Array) => new Map(readCpio(gunzipIfGzip(x, 'cpio archive')).map((e) => [e.path, `${e.type} ${e.mode.toString(8)} ${e.uid}:${e.gid} ${e.mtime} ${sha(e.data)}`]));
+    const m = (x: Uint8Array) =>
+      new Map(readCpio(gunzipIfGzip(x, 'cpio archive')).map((e) => [e.path, `${e.type} ${e.mode.toString(8)} ${e.uid}:${e.gid} ${e.mtime} ${sha(e.data)}`]));
     return mapDiff('cpio entry', m(a), m(b));
   } catch {
     return undefined;

@@ -73,7 +73,11 @@ export function lockText(recipe: Recipe, inputs: Record<string, ResolvedInput>, 
     schema: LOCK_SCHEMA,
     recipe: recipe.name,
     bases: [...bases].sort((a, b) => a.sha256.localeCompare(b.sha256)),
-    inputs: Object.fromEntries(Object.keys(inputs).sort().map((k) => [k, inputs[k]!])),
+    inputs: Object.fromEntries(
+      Object.keys(inputs)
+        .sort()
+        .map((k) => [k, inputs[k]!]),
+    ),
   };
   return `${JSON.stringify(lock, null, 2)}\n`;
 }

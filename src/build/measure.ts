@@ -18,7 +18,6 @@ import type { Artifact } from './orchestrate.js';
 import type { MeasureSpec } from './recipe.js';
 import { parseBigInt, parseCountList } from '../util/values.js';
 
-
 export type MeasurementsFile = MeasurementsDocument & { artifacts: Artifact[] };
 
 /** Measures the block in recipe order (snp per VMM and vCPU type, tdx, pcr per shape); each artifact is read once. */
@@ -27,7 +26,11 @@ export async function runMeasurements(m: MeasureSpec, artifacts: Artifact[], out
   const file = (ref: string): Promise<NamedBytes> => {
     const a = artifacts.find((x) => x.name === ref);
     if (!a) throw new BuildError(`measure: no artifact ${ref}`);
-    if (!read.has(ref)) read.set(ref, readFile(join(out, a.path)).then((bytes) => ({ name: a.path, bytes })));
+    if (!read.has(ref))
+      read.set(
+        ref,
+        readFile(join(out, a.path)).then((bytes) => ({ name: a.path, bytes })),
+      );
     return read.get(ref)!;
   };
   const optional = async (ref: string | undefined) => (ref ? file(ref) : undefined);
@@ -52,7 +55,11 @@ export async function runMeasurements(m: MeasureSpec, artifacts: Artifact[], out
         await measure('snp', async () =>
           snpMeasurement(
             { firmware: await file(s.firmware), ...(await direct(s)) },
-            { vmm, vcpu: { type }, vcpus: parseCountList('measure.snp.vcpus', s.vcpus), guestFeatures: s.guestFeatures === undefined ? undefined : parseBigInt('measure.snp.guestFeatures', s.guestFeatures),
+            {
+              vmm,
+              vcpu: { type },
+              vcpus: parseCountList('measure.snp.vcpus', s.vcpus),
+              guestFeatures: s.guestFeatures === undefined ? undefined : parseBigInt('measure.snp.guestFeatures', s.guestFeatures),
               ...(s.policy === undefined ? {} : { policy: parseBigInt('measure.snp.policy', s.policy) }),
             },
           ),
@@ -70,7 +77,10 @@ export async function runMeasurements(m: MeasureSpec, artifacts: Artifact[], out
     for (const shape of p.shapes) {
       await measure('pcr', async () =>
         shape === 'direct'
-          ? pcrMeasurement({ shape, ...(await direct(p)), kernel: await required(p.kernel, 'pcr: shape direct needs kernel'), vars: await optional(p.vars) }, { banks, memMiB: p.memory, issuedBy })
+          ? pcrMeasurement(
+              { shape, ...(await direct(p)), kernel: await required(p.kernel, 'pcr: shape direct needs kernel'), vars: await optional(p.vars) },
+              { banks, memMiB: p.memory, issuedBy },
+            )
           : pcrMeasurement({ shape, uki: await required(p.uki, 'pcr: shape uki needs uki'), vars: await optional(p.vars) }, { banks, issuedBy }),
       );
     }

@@ -56,9 +56,7 @@ export interface BuildOptions {
   notice?: (line: string) => void;
 }
 
-export type ProgressEvent =
-  | { kind: 'step'; text: string }
-  | { kind: 'done'; component: string; cached: boolean; seconds: number };
+export type ProgressEvent = { kind: 'step'; text: string } | { kind: 'done'; component: string; cached: boolean; seconds: number };
 
 export interface Artifact {
   /** component.output */
@@ -137,7 +135,8 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
     if (spec.kind === 'file') {
       const { sha256 } = await hashLocal(spec, recipe.dir, name);
       const want = spec.sha256 ?? locked?.sha256;
-      if (spec.sha256 && sha256 !== spec.sha256) throw new InputError(`input ${name} (file ${ref}): sha256 mismatch: recipe pins ${spec.sha256}, file has ${sha256}`);
+      if (spec.sha256 && sha256 !== spec.sha256)
+        throw new InputError(`input ${name} (file ${ref}): sha256 mismatch: recipe pins ${spec.sha256}, file has ${sha256}`);
       if (opts.locked && want !== sha256) {
         throw new InputError(`--locked: input ${name} (file ${ref}) ${want ? `changed since the lock (${want} -> ${sha256})` : 'is not in the lock'}`);
       }
@@ -224,7 +223,8 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
         bases.set(baseSha, { suite: base.suite, variant: base.variant, include: base.include, sha256: baseSha });
       }
       const inputDigests = Object.fromEntries(componentInputs(spec).map((n) => [n, digestOf(n)]));
-      const keyFor = (b: string | undefined) => sha256Hex(canonicalJson({ v: KEY_VERSION, spec, inputs: inputDigests, base: b ?? null, sourceDateEpoch: recipe.sourceDateEpoch }));
+      const keyFor = (b: string | undefined) =>
+        sha256Hex(canonicalJson({ v: KEY_VERSION, spec, inputs: inputDigests, base: b ?? null, sourceDateEpoch: recipe.sourceDateEpoch }));
       let key = keyFor(baseSha);
       let hit = opts.rebuild ? undefined : await cache.getComponent(key);
       if (!hit && base && baseSha && !(await cache.has(baseSha))) {
@@ -234,7 +234,9 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
         if (strict) emit({ kind: 'step', text: `[${i + 1}/${names.length}] ${name}: base image ${base.suite}/${base.variant} (mmdebstrap)` });
         const built = strict ? await ensureBase(cache, base, recipe.sourceDateEpoch, baseSha, log) : await currentBase(base);
         if (built !== baseSha) {
-          opts.notice?.(`base ${base.suite}/${base.variant}: the mirror moved on since the lock (pinned ${baseSha.slice(0, 12)}…, built ${built.slice(0, 12)}…); re-pinned (--locked refuses this)`);
+          opts.notice?.(
+            `base ${base.suite}/${base.variant}: the mirror moved on since the lock (pinned ${baseSha.slice(0, 12)}…, built ${built.slice(0, 12)}…); re-pinned (--locked refuses this)`,
+          );
           await log.line(`base ${base.suite}/${base.variant} re-pinned ${baseSha} -> ${built}`);
           bases.delete(baseSha);
           bases.set(built, { suite: base.suite, variant: base.variant, include: base.include, sha256: built });
@@ -252,7 +254,22 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
         sandbox ??= await selectSandbox(opts.backend);
         workspace ??= await cache.tempDir(v.workspaceName);
         const rootfs = await ensureRootfs(cache, base!, baseSha!, recipe.sourceDateEpoch, log);
-        outputs = await runComponent({ recipe, name, spec, cache, sandbox, workspace, rootfs, jobs, v, logDir, log, ensureInput, emit, index: `[${i + 1}/${names.length}]` });
+        outputs = await runComponent({
+          recipe,
+          name,
+          spec,
+          cache,
+          sandbox,
+          workspace,
+          rootfs,
+          jobs,
+          v,
+          logDir,
+          log,
+          ensureInput,
+          emit,
+          index: `[${i + 1}/${names.length}]`,
+        });
       } else {
         emit({ kind: 'step', text: `[${i + 1}/${names.length}] ${name}: ${spec.type}` });
         const bytes = await runBuiltin(spec, readSource, recipe.sourceDateEpoch);
@@ -261,7 +278,11 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
       if (!hit && !opts.readOnlyLock) await cache.putComponent(key, { outputs });
       const seconds = (performance.now() - t0) / 1000;
       results.set(name, { name, type: spec.type, key, cached: Boolean(hit), seconds, outputs });
-      await log.line(`component ${name} ${hit ? 'cached' : `built in ${seconds.toFixed(1)} s`} key ${key} ${Object.entries(outputs).map(([o, b]) => `${o}=${b.sha256}`).join(' ')}`);
+      await log.line(
+        `component ${name} ${hit ? 'cached' : `built in ${seconds.toFixed(1)} s`} key ${key} ${Object.entries(outputs)
+          .map(([o, b]) => `${o}=${b.sha256}`)
+          .join(' ')}`,
+      );
       emit({ kind: 'done', component: name, cached: Boolean(hit), seconds });
     }
   } finally {

@@ -25,7 +25,11 @@ export function buildRecord(r: BuildResult, invocationId: string): Statement {
   const version = packageVersion();
   const deps: ResourceDescriptor[] = [{ name: `recipe:${relative(process.cwd(), r.recipe.path) || r.recipe.path}`, digest: { sha256: r.recipe.sha256 } }];
   for (const b of r.bases) {
-    deps.push({ name: `base:${b.suite}/${b.variant}`, digest: { sha256: b.sha256 }, annotations: { tool: 'mmdebstrap', include: b.include, sourceDateEpoch: r.recipe.sourceDateEpoch } });
+    deps.push({
+      name: `base:${b.suite}/${b.variant}`,
+      digest: { sha256: b.sha256 },
+      annotations: { tool: 'mmdebstrap', include: b.include, sourceDateEpoch: r.recipe.sourceDateEpoch },
+    });
   }
   for (const [name, i] of Object.entries(r.inputs).sort(([a], [b]) => a.localeCompare(b))) {
     const uri = inputUri(i);

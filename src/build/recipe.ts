@@ -48,7 +48,17 @@ export type ComponentSpec =
   | { type: 'uki'; stub: SourceRef; kernel: SourceRef; initrd?: SourceRef; cmdline?: SourceRef; osRelease?: SourceRef; output: string };
 
 export interface MeasureSpec {
-  snp?: { firmware: string; kernel?: string; initrd?: string; cmdline?: string; vmm: string[]; vcpuType: string[]; vcpus: string; guestFeatures?: string; policy?: string };
+  snp?: {
+    firmware: string;
+    kernel?: string;
+    initrd?: string;
+    cmdline?: string;
+    vmm: string[];
+    vcpuType: string[];
+    vcpus: string;
+    guestFeatures?: string;
+    policy?: string;
+  };
   tdx?: { firmware: string; kernel?: string; initrd?: string; cmdline?: string; memory?: number };
   pcr?: { vars?: string; shapes: ('direct' | 'uki')[]; kernel?: string; initrd?: string; cmdline?: string; uki?: string; banks?: string[]; memory?: number };
 }
@@ -134,7 +144,8 @@ function schemaError(loc: Locator, errors: ErrorObject[]): InputError {
   const p = e.params as Record<string, unknown>;
   if (e.keyword === 'additionalProperties') return loc.error(path, 'unknown key', String(p.additionalProperty));
   if (e.keyword === 'required') return loc.error(path, `missing required key "${String(p.missingProperty)}"`);
-  if (e.keyword === 'propertyNames') return loc.error(path, `bad name ${JSON.stringify(p.propertyName)} (lowercase letters, digits and -)`, String(p.propertyName));
+  if (e.keyword === 'propertyNames')
+    return loc.error(path, `bad name ${JSON.stringify(p.propertyName)} (lowercase letters, digits and -)`, String(p.propertyName));
   if (e.keyword === 'enum') return loc.error(path, `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`);
   if (e.keyword === 'pattern') return loc.error(path, `malformed value (expected to match ${String(p.pattern)})`);
   return loc.error(path, e.message ?? e.keyword);
@@ -153,7 +164,8 @@ function splitPin(s: string): { package: string; version: string } {
   return { package: s.slice(0, i), version: s.slice(i + 1) };
 }
 
-type Raw = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: schema-validated YAML, narrowed field by field below
+type Raw = Record<string, any>;
 
 function toInput(raw: Raw): InputSpec {
   const sha = raw.sha256 !== undefined ? { sha256: raw.sha256 as string } : {};
@@ -173,7 +185,14 @@ function toBase(raw: Raw): BaseSpec {
 function toComponent(raw: Raw): ComponentSpec {
   switch (raw.type as ComponentSpec['type']) {
     case 'run':
-      return { type: 'run', inputs: raw.inputs ?? [], env: raw.env ?? {}, steps: raw.steps, outputs: raw.outputs, ...(raw.base ? { base: toBase(raw.base) } : {}) };
+      return {
+        type: 'run',
+        inputs: raw.inputs ?? [],
+        env: raw.env ?? {},
+        steps: raw.steps,
+        outputs: raw.outputs,
+        ...(raw.base ? { base: toBase(raw.base) } : {}),
+      };
     case 'extract':
       return { type: 'extract', source: parseSource(raw.source), output: raw.output };
     case 'cpio':
@@ -192,7 +211,15 @@ function toComponent(raw: Raw): ComponentSpec {
       return { type: 'cmdline', value: raw.value, output: raw.output };
     case 'uki': {
       const opt = (k: string) => (raw[k] !== undefined ? { [k]: parseSource(raw[k]) } : {});
-      return { type: 'uki', stub: parseSource(raw.stub), kernel: parseSource(raw.kernel), ...opt('initrd'), ...opt('cmdline'), ...opt('osRelease'), output: raw.output };
+      return {
+        type: 'uki',
+        stub: parseSource(raw.stub),
+        kernel: parseSource(raw.kernel),
+        ...opt('initrd'),
+        ...opt('cmdline'),
+        ...opt('osRelease'),
+        output: raw.output,
+      };
     }
   }
 }
@@ -230,7 +257,8 @@ function crossCheck(raw: Raw, recipe: Omit<Recipe, 'components'> & { components:
       if (prev) throw loc.error(['components', name], `output "${o}" is also an output of component "${prev}" (output file names are unique per recipe)`);
       outputsSeen.set(o, name);
     }
-    if (c.type === 'run' && !c.base && !recipe.base) throw loc.error(['components', name], 'a run component needs a base image (top-level or component "base:")');
+    if (c.type === 'run' && !c.base && !recipe.base)
+      throw loc.error(['components', name], 'a run component needs a base image (top-level or component "base:")');
     for (const ref of componentRefs(c)) {
       const input = recipe.inputs[ref.input];
       if (!input) throw loc.error(['components', name, ...ref.at], `no input named "${ref.input}" (declare it under inputs:)`);

@@ -26,10 +26,9 @@ export interface RootfsSpec {
  */
 export async function aptMirrors(suite: string): Promise<string[]> {
   const sources = (await systemSources()).filter((s) => s.suite === suite || s.suite.startsWith(`${suite}-`));
-  if (sources.length === 0) throw new BuildError(`the system apt configuration has no deb entry for suite ${suite} (apt-get indextargets; run apt-get update?)`);
-  return sources
-    .map((s) => `deb ${s.uri} ${s.suite} ${[...s.components].sort().join(' ')}`)
-    .sort((a, b) => (a < b ? -1 : 1));
+  if (sources.length === 0)
+    throw new BuildError(`the system apt configuration has no deb entry for suite ${suite} (apt-get indextargets; run apt-get update?)`);
+  return sources.map((s) => `deb ${s.uri} ${s.suite} ${[...s.components].sort().join(' ')}`).sort((a, b) => (a < b ? -1 : 1));
 }
 
 /**
@@ -63,10 +62,23 @@ export async function createRootfsTarball(spec: RootfsSpec): Promise<{ path: str
       reject: false,
       all: true,
       extendEnv: false,
-      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', SOURCE_DATE_EPOCH: String(spec.sourceDateEpoch), LC_ALL: 'C.UTF-8', TZ: 'UTC', ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}) },
+      env: {
+        PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+        SOURCE_DATE_EPOCH: String(spec.sourceDateEpoch),
+        LC_ALL: 'C.UTF-8',
+        TZ: 'UTC',
+        ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
+      },
     });
     if (r.exitCode !== 0) {
-      const why = r.failed && r.exitCode === undefined ? (r.shortMessage ?? 'could not start') : (String(r.all ?? '').trim().split('\n').filter(Boolean).slice(-1)[0] ?? '');
+      const why =
+        r.failed && r.exitCode === undefined
+          ? (r.shortMessage ?? 'could not start')
+          : (String(r.all ?? '')
+              .trim()
+              .split('\n')
+              .filter(Boolean)
+              .slice(-1)[0] ?? '');
       throw new BuildError(`mmdebstrap ${spec.suite} (${spec.variant}) failed (exit ${r.exitCode ?? '?'}): ${why}`);
     }
     const { digests } = await hashFile(tmp);
@@ -100,12 +112,14 @@ export async function extractRootfs(tarball: string, dir: string, sha256?: strin
     const { digests } = await hashFile(tarball);
     if (digests.sha256 === prior.sha256) return { sha256: prior.sha256 };
   }
-  if (!prior && (await readdir(dir).catch(() => [])).length > 0) throw new BuildError(`rootfs directory ${dir} is not empty and was not made by extractRootfs; remove it first`);
+  if (!prior && (await readdir(dir).catch(() => [])).length > 0)
+    throw new BuildError(`rootfs directory ${dir} is not empty and was not made by extractRootfs; remove it first`);
   const tmp = `${dir.replace(/\/+$/, '')}.${process.pid}.tmp`;
   await rm(tmp, { recursive: true, force: true });
   try {
     const res = await extractTar(tarball, tmp, { rooted: true });
-    if (sha256 !== undefined && res.sha256 !== sha256) throw new InputError(`rootfs tarball ${tarball}: sha256 mismatch: expected ${sha256}, got ${res.sha256}`);
+    if (sha256 !== undefined && res.sha256 !== sha256)
+      throw new InputError(`rootfs tarball ${tarball}: sha256 mismatch: expected ${sha256}, got ${res.sha256}`);
     await rm(dir, { recursive: true, force: true });
     await rename(tmp, dir);
     await writeFileAtomic(originPath(dir), `${JSON.stringify({ tarball: resolve(tarball), sha256: res.sha256 })}\n`);

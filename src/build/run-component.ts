@@ -80,7 +80,8 @@ export async function runComponent(a: RunArgs): Promise<Record<string, Blob>> {
   for (const o of spec.outputs) {
     const p = join(outDir, o);
     const st = await lstat(p).catch(() => undefined);
-    if (!st?.isFile()) throw new BuildError(`component ${name}: declared output ${o} is ${st ? 'not a regular file' : 'missing'} in /out after the last step; log: ${logFile}`);
+    if (!st?.isFile())
+      throw new BuildError(`component ${name}: declared output ${o} is ${st ? 'not a regular file' : 'missing'} in /out after the last step; log: ${logFile}`);
     outputs[o] = await cache.adopt(p, `${name}.${o}`);
   }
   return outputs;

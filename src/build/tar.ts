@@ -86,7 +86,8 @@ async function head(path: string): Promise<Buffer> {
 export async function extractTar(tarball: string, dir: string, opts: ExtractOptions = {}): Promise<ExtractResult> {
   const rooted = opts.rooted ?? false;
   const magic = await head(tarball);
-  for (const [m, name] of MAGIC_REFUSED) if (magic.subarray(0, m.length).equals(m)) throw new InputError(`tarball ${tarball} is ${name}-compressed; only plain and gzip tarballs are read`);
+  for (const [m, name] of MAGIC_REFUSED)
+    if (magic.subarray(0, m.length).equals(m)) throw new InputError(`tarball ${tarball} is ${name}-compressed; only plain and gzip tarballs are read`);
   await mkdir(dir, { recursive: true });
   if ((await readdir(dir)).length > 0) throw new InputError(`extraction directory ${dir} is not empty`);
 
@@ -98,7 +99,12 @@ export async function extractTar(tarball: string, dir: string, opts: ExtractOpti
     },
   });
   const extract = tar.extract();
-  const feeding = pipeline(createReadStream(tarball, { highWaterMark: 1 << 20 }), tap, magic[0] === 0x1f && magic[1] === 0x8b ? createGunzip() : new PassThrough(), extract);
+  const feeding = pipeline(
+    createReadStream(tarball, { highWaterMark: 1 << 20 }),
+    tap,
+    magic[0] === 0x1f && magic[1] === 0x8b ? createGunzip() : new PassThrough(),
+    extract,
+  );
   feeding.catch(() => undefined); // surfaced through the iterator below
 
   const isRoot = process.getuid?.() === 0;
@@ -159,7 +165,8 @@ export async function extractTar(tarball: string, dir: string, opts: ExtractOpti
           const target = h.linkname ?? '';
           if (target === '' || target.includes('\0')) refuse(h.name, 'empty symlink target');
           if (target.startsWith('/') && !rooted) refuse(h.name, `symlink to the absolute path ${target}`);
-          if (!staysInside([...rel.split('/').slice(0, -1), ...target.split('/')], links, rooted)) refuse(h.name, `symlink to ${target} points out of the tree`);
+          if (!staysInside([...rel.split('/').slice(0, -1), ...target.split('/')], links, rooted))
+            refuse(h.name, `symlink to ${target} points out of the tree`);
           await symlink(target, abs);
           kinds.set(rel, 'symlink');
           links.set(rel, target);
@@ -199,4 +206,3 @@ export async function extractTar(tarball: string, dir: string, opts: ExtractOpti
   }
   return { sha256: hash.digest('hex'), members };
 }
-

@@ -23,7 +23,14 @@ export function completionScript(root: CommandInfo, shell: Shell): string {
 function bash(bin: string, fn: string, all: CommandInfo[]): string {
   const arms = (lines: string[]) => lines.map((l) => `    ${l}\n`).join('');
   const cmds = all.filter((c) => c.subcommands.length).map((c) => `${sq(key(c))}) echo ${sq(c.subcommands.map((s) => s.name).join(' '))} ;;`);
-  const opts = all.map((c) => `${sq(key(c))}) echo ${sq(longOptions(c).map((o) => o.long).join(' '))} ;;`);
+  const opts = all.map(
+    (c) =>
+      `${sq(key(c))}) echo ${sq(
+        longOptions(c)
+          .map((o) => o.long)
+          .join(' '),
+      )} ;;`,
+  );
   const args = all.flatMap((c) => c.arguments.filter((a) => a.choices).map((a) => `${sq(key(c))}) echo ${sq(a.choices!.join(' '))} ;;`));
   const values = all.flatMap((c) =>
     longOptions(c)
@@ -68,8 +75,15 @@ function zsh(bin: string, fn: string, all: CommandInfo[]): string {
   // _describe entries are name:description, with colons in the name escaped
   const entry = (name: string, description: string) => sq(`${name.replace(/:/g, '\\:')}:${summary(description)}`);
   const arms = (lines: string[]) => lines.map((l) => `    ${l}\n`).join('');
-  const cmds = all.filter((c) => c.subcommands.length).map((c) => `${sq(key(c))}) reply=(${c.subcommands.map((s) => entry(s.name, s.description)).join(' ')}) ;;`);
-  const opts = all.map((c) => `${sq(key(c))}) reply=(${longOptions(c).map((o) => entry(o.long!, o.description)).join(' ')}) ;;`);
+  const cmds = all
+    .filter((c) => c.subcommands.length)
+    .map((c) => `${sq(key(c))}) reply=(${c.subcommands.map((s) => entry(s.name, s.description)).join(' ')}) ;;`);
+  const opts = all.map(
+    (c) =>
+      `${sq(key(c))}) reply=(${longOptions(c)
+        .map((o) => entry(o.long!, o.description))
+        .join(' ')}) ;;`,
+  );
   const args = all.flatMap((c) => c.arguments.filter((a) => a.choices).map((a) => `${sq(key(c))}) reply=(${a.choices!.map(sq).join(' ')}) ;;`));
   const values = all.flatMap((c) =>
     longOptions(c)
@@ -133,14 +147,18 @@ fi
 
 function fish(bin: string, fn: string, all: CommandInfo[]): string {
   const f = fn.replace(/^_/, '__');
-  const cmds = all.filter((c) => c.subcommands.length).map((c) => `    case ${fq(key(c))}\n      printf '%s\\n' ${c.subcommands.map((s) => fq(s.name)).join(' ')}\n`);
+  const cmds = all
+    .filter((c) => c.subcommands.length)
+    .map((c) => `    case ${fq(key(c))}\n      printf '%s\\n' ${c.subcommands.map((s) => fq(s.name)).join(' ')}\n`);
   const lines: string[] = [];
   for (const c of all) {
     const at = `-n ${fq(`${f}_at ${fq(key(c))}`)}`;
     for (const s of c.subcommands) lines.push(`complete -c ${bin} ${at} -a ${fq(s.name)} -d ${fq(summary(s.description))}`);
     for (const o of longOptions(c)) {
       const value = !o.takesValue ? '' : o.choices ? ` -x -a ${fq(o.choices.join(' '))}` : ' -r -F';
-      lines.push(`complete -c ${bin} ${at} -l ${o.long!.replace(/^--/, '')}${o.short ? ` -s ${o.short.replace(/^-/, '')}` : ''}${value} -d ${fq(summary(o.description))}`);
+      lines.push(
+        `complete -c ${bin} ${at} -l ${o.long!.replace(/^--/, '')}${o.short ? ` -s ${o.short.replace(/^-/, '')}` : ''}${value} -d ${fq(summary(o.description))}`,
+      );
     }
     for (const a of c.arguments) lines.push(a.choices ? `complete -c ${bin} ${at} -a ${fq(a.choices.join(' '))}` : `complete -c ${bin} ${at} -F`);
   }

@@ -17,7 +17,10 @@ export type Loader = () => Promise<Register>;
  */
 export const COMMANDS: [path: string, load: Loader][] = [
   ['doctor', () => import('./commands/doctor.js').then((m) => m.registerDoctor)],
-  ['build', () => import('./commands/build.js').then((m) => (p: Command) => m.registerBuild(p, () => import('./commands/build-run.js').then((r) => r.runBuild)))],
+  [
+    'build',
+    () => import('./commands/build.js').then((m) => (p: Command) => m.registerBuild(p, () => import('./commands/build-run.js').then((r) => r.runBuild))),
+  ],
   ['measure snp', () => import('./commands/measure-snp.js').then((m) => m.registerMeasureSnp)],
   ['measure tdx', () => import('./commands/measure-tdx.js').then((m) => m.registerMeasureTdx)],
   ['measure td-shim-payload', () => import('./commands/measure-td-shim-payload.js').then((m) => m.registerMeasureTdShimPayload)],
@@ -28,7 +31,13 @@ export const COMMANDS: [path: string, load: Loader][] = [
   ['eventlog diff', () => import('./commands/eventlog-diff.js').then((m) => m.registerEventlogDiff)],
   ['uki build', () => import('./commands/uki-build.js').then((m) => m.registerUkiBuild)],
   ['keys generate', () => import('./commands/keys-generate.js').then((m) => m.registerKeysGenerate)],
-  ['manifest create', () => import('./commands/manifest-create.js').then((m) => (p: Command) => m.registerManifestCreate(p, () => import('./commands/manifest-create-run.js').then((r) => r.runManifestCreate)))],
+  [
+    'manifest create',
+    () =>
+      import('./commands/manifest-create.js').then(
+        (m) => (p: Command) => m.registerManifestCreate(p, () => import('./commands/manifest-create-run.js').then((r) => r.runManifestCreate)),
+      ),
+  ],
   ['manifest inspect', () => import('./commands/manifest-inspect.js').then((m) => m.registerManifestInspect)],
   ['manifest verify', () => import('./commands/manifest-verify.js').then((m) => m.registerManifestVerify)],
   ['verify', () => import('./commands/verify.js').then((m) => m.registerVerify)],

@@ -5,12 +5,27 @@
  */
 export { CvmError, BuildError, InputError, UsageError, VerificationError } from '../errors.js';
 export {
-  loadRecipe, parseRecipe, DEFAULT_RECIPE,
-  type Recipe, type BaseSpec, type InputSpec, type SourceRef, type ComponentSpec, type CpioEntrySpec, type MeasureSpec,
+  loadRecipe,
+  parseRecipe,
+  DEFAULT_RECIPE,
+  type Recipe,
+  type BaseSpec,
+  type InputSpec,
+  type SourceRef,
+  type ComponentSpec,
+  type CpioEntrySpec,
+  type MeasureSpec,
 } from '../build/recipe.js';
 export {
-  build, BACKEND_PREFS, DEFAULT_VARIATION,
-  type BuildOptions, type BuildResult, type ComponentResult, type ProgressEvent, type Variation, type Artifact as BuildArtifact,
+  build,
+  BACKEND_PREFS,
+  DEFAULT_VARIATION,
+  type BuildOptions,
+  type BuildResult,
+  type ComponentResult,
+  type ProgressEvent,
+  type Variation,
+  type Artifact as BuildArtifact,
 } from '../build/orchestrate.js';
 export { runPipeline, type PipelineOptions, type PipelineResult } from '../build/pipeline.js';
 export { checkBuild, type CheckResult, type CheckDifference } from '../build/check.js';

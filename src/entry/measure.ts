@@ -7,26 +7,57 @@
 export { CvmError, InputError, FormatError, UsageError } from '../errors.js';
 // SEV-SNP
 export {
-  snpLaunchDigest, snpLaunchDigests, snpFirmwareSeed, SEV_MODES,
-  type SevMode, type LaunchParams, type LaunchResult, type MeasuredSection, type SvsmInput,
+  snpLaunchDigest,
+  snpLaunchDigests,
+  snpFirmwareSeed,
+  SEV_MODES,
+  type SevMode,
+  type LaunchParams,
+  type LaunchResult,
+  type MeasuredSection,
+  type SvsmInput,
 } from '../measure/snp/launch.js';
 export { VMMS, DEFAULT_QUIRKS, type Vmm, type SnpQuirks, type VmmProfile } from '../measure/snp/vmm.js';
 export { VCPU_TYPES, resolveVcpu, type VcpuSpec, type ResolvedVcpu } from '../measure/snp/vcpu-types.js';
 export { sevHashes, sevHashTable, type SevHashes, type DirectBoot } from '../measure/snp/sev-hashes.js';
 export { idBlock, createIdBlock, snpPublicKey, snpSign, snpKeyDigest, type IdBlockParams, type IdBlockResult } from '../measure/snp/id-block.js';
-export { snpMeasurement, snpSeedMeasurement, type SnpMeasurementInputs, type SnpMeasurementParams, type SnpMeasurementJson, type SnpSeedJson, type SnpFirmwareJson } from '../measure/snp/report.js';
+export {
+  snpMeasurement,
+  snpSeedMeasurement,
+  type SnpMeasurementInputs,
+  type SnpMeasurementParams,
+  type SnpMeasurementJson,
+  type SnpSeedJson,
+  type SnpFirmwareJson,
+} from '../measure/snp/report.js';
 // TDX
 export { tdxMrtd, computeMrtd, PAGE_ORDERS, type PageOrder } from '../measure/tdx/mrtd.js';
 export { tdxDirectBootRtmrs, rtmrsFromBootEvents, type TdxDirectBoot, type RtmrEvent } from '../measure/tdx/rtmr.js';
 export { tdShimPayloadHash, tdShimParamHash, teeInfoHash, TD_SHIM_KERNEL_SIZE, TD_SHIM_PARAM_SIZE, type TeeInfoManifest } from '../measure/tdx/td-shim.js';
 export {
-  tdxMeasurement, tdShimMeasurement,
-  type TdxMeasurementInputs, type TdxMeasurementParams, type TdxMeasurementJson, type TdShimMeasurementInputs, type TdShimMeasurementParams, type TdShimMeasurementJson,
+  tdxMeasurement,
+  tdShimMeasurement,
+  type TdxMeasurementInputs,
+  type TdxMeasurementParams,
+  type TdxMeasurementJson,
+  type TdShimMeasurementInputs,
+  type TdShimMeasurementParams,
+  type TdShimMeasurementJson,
 } from '../measure/tdx/report.js';
 // vTPM: boot events, PCR banks, event-log comparison
 export {
-  bootEvents, BOOT_SHAPES, HASH_ALGS, secureBootEnabled,
-  type BootShape, type BootInputs, type BootParams, type MeasuredEvent, type FirmwareParams, type DirectBootInputs, type UkiBootInputs, type QemuDirectBoot,
+  bootEvents,
+  BOOT_SHAPES,
+  HASH_ALGS,
+  secureBootEnabled,
+  type BootShape,
+  type BootInputs,
+  type BootParams,
+  type MeasuredEvent,
+  type FirmwareParams,
+  type DirectBootInputs,
+  type UkiBootInputs,
+  type QemuDirectBoot,
 } from '../measure/boot/index.js';
 export { pcrBanks, PREDICTED_PCRS, NOT_PREDICTED, type PcrBanks } from '../measure/tpm/pcr.js';
 export { pcrMeasurement, type PcrMeasurementInputs, type PcrMeasurementParams, type PcrMeasurementJson } from '../measure/tpm/report.js';

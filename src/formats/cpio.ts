@@ -125,19 +125,35 @@ export function readCpio(archive: Uint8Array): CpioMember[] {
     }
     if (o + HEADER_SIZE > buf.length) throw new FormatError(WHAT, `truncated header at 0x${o.toString(16)}`);
     const magic = buf.toString('latin1', o, o + 6);
-    if (magic !== MAGIC_NEWC && magic !== MAGIC_CRC) throw new FormatError(WHAT, `bad magic ${JSON.stringify(magic)} at 0x${o.toString(16)} (only newc "070701"/"070702")`);
+    if (magic !== MAGIC_NEWC && magic !== MAGIC_CRC)
+      throw new FormatError(WHAT, `bad magic ${JSON.stringify(magic)} at 0x${o.toString(16)} (only newc "070701"/"070702")`);
     const f: number[] = [];
     for (let i = 0; i < 13; i++) {
       const s = buf.toString('latin1', o + 6 + i * 8, o + 14 + i * 8);
       if (!/^[0-9a-fA-F]{8}$/.test(s)) throw new FormatError(WHAT, `header at 0x${o.toString(16)} field ${i} is not hex: ${JSON.stringify(s)}`);
       f.push(parseInt(s, 16));
     }
-    const [, mode, uid, gid, , mtime, filesize, , , , , namesize] = f as [number, number, number, number, number, number, number, number, number, number, number, number];
+    const [, mode, uid, gid, , mtime, filesize, , , , , namesize] = f as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     const nameAt = o + HEADER_SIZE;
-    if (namesize < 1 || namesize > 4096 || nameAt + namesize > buf.length) throw new FormatError(WHAT, `member at 0x${o.toString(16)}: name size ${namesize} is invalid or runs past the end`);
+    if (namesize < 1 || namesize > 4096 || nameAt + namesize > buf.length)
+      throw new FormatError(WHAT, `member at 0x${o.toString(16)}: name size ${namesize} is invalid or runs past the end`);
     const rawName = buf.toString('utf8', nameAt, nameAt + namesize - 1);
     const dataAt = nameAt + namesize + pad4(HEADER_SIZE + namesize);
-    if (dataAt + filesize > buf.length) throw new FormatError(WHAT, `member ${JSON.stringify(rawName)}: ${filesize} bytes of data run past the end of the archive`);
+    if (dataAt + filesize > buf.length)
+      throw new FormatError(WHAT, `member ${JSON.stringify(rawName)}: ${filesize} bytes of data run past the end of the archive`);
     o = dataAt + filesize + pad4(filesize);
     if (rawName === TRAILER) continue;
     if (rawName === '.' || rawName === './') continue;
@@ -152,12 +168,17 @@ export function readCpio(archive: Uint8Array): CpioMember[] {
     }
     const fmt = mode & S_IFMT;
     const type: CpioEntryType | undefined = fmt === S_IFDIR ? 'dir' : fmt === S_IFREG ? 'file' : fmt === S_IFLNK ? 'symlink' : undefined;
-    if (!type) throw new FormatError(WHAT, `member ${JSON.stringify(rawName)} has file type 0o${(fmt >> 12).toString(8)} (only files, directories and symlinks are accepted)`);
+    if (!type)
+      throw new FormatError(
+        WHAT,
+        `member ${JSON.stringify(rawName)} has file type 0o${(fmt >> 12).toString(8)} (only files, directories and symlinks are accepted)`,
+      );
     const data = buf.subarray(dataAt, dataAt + filesize);
     const m: CpioMember = { path, type, mode: mode & 0o7777, data, uid, gid, mtime };
     if (type === 'symlink') {
       const target = data.toString('utf8');
-      if (resolveInside(path, target) === null) throw new FormatError(WHAT, `symlink ${JSON.stringify(rawName)} -> ${JSON.stringify(target)} points outside the tree`);
+      if (resolveInside(path, target) === null)
+        throw new FormatError(WHAT, `symlink ${JSON.stringify(rawName)} -> ${JSON.stringify(target)} points outside the tree`);
       m.target = target;
       symlinks.add(path);
     } else if (seen.has(path) && symlinks.has(path)) {

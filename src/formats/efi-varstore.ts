@@ -57,7 +57,8 @@ export function parseVarStore(fv: Uint8Array): EfiVariable[] {
     const dataSize = b.readUInt32LE(o + (auth ? 40 : 12));
     const guid = guidToString(b, o + (auth ? 44 : 16));
     const nameAt = o + hdrSize;
-    if (nameAt + nameSize + dataSize > end) throw new FormatError(WHAT, `variable at 0x${o.toString(16)} (NameSize ${nameSize}, DataSize ${dataSize}) runs past the store end 0x${end.toString(16)}`);
+    if (nameAt + nameSize + dataSize > end)
+      throw new FormatError(WHAT, `variable at 0x${o.toString(16)} (NameSize ${nameSize}, DataSize ${dataSize}) runs past the store end 0x${end.toString(16)}`);
     if (state === VAR_ADDED || state === (VAR_ADDED & VAR_IN_DELETED_TRANSITION)) {
       const name = b.toString('utf16le', nameAt, nameAt + nameSize).replace(/\0+$/, '');
       out.push({ guid, name, attributes, data: b.subarray(nameAt + nameSize, nameAt + nameSize + dataSize) });

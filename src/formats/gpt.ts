@@ -44,7 +44,8 @@ export function parseGpt(disk: Uint8Array): Gpt {
   const entryLba = h.readBigUInt64LE(72);
   const count = h.readUInt32LE(80);
   const entrySize = h.readUInt32LE(84);
-  if (entrySize < 128 || entrySize % 8 !== 0 || entrySize > 4096) throw new FormatError(WHAT, `SizeOfPartitionEntry ${entrySize} is not a multiple of 8 in [128, 4096]`);
+  if (entrySize < 128 || entrySize % 8 !== 0 || entrySize > 4096)
+    throw new FormatError(WHAT, `SizeOfPartitionEntry ${entrySize} is not a multiple of 8 in [128, 4096]`);
   if (count > 65536) throw new FormatError(WHAT, `NumberOfPartitionEntries ${count} is implausible`);
   const start = Number(entryLba) * blockSize;
   checkRange(disk, start, count * entrySize, `${WHAT} partition entry array (LBA ${entryLba}, ${count} x ${entrySize} bytes)`);
@@ -73,6 +74,6 @@ export function uefiGptData(gpt: Gpt): Buffer {
   const out = Buffer.alloc(HEADER_SIZE + 8 + gpt.partitions.length * gpt.sizeOfPartitionEntry);
   out.set(gpt.header, 0);
   out.writeBigUInt64LE(BigInt(gpt.partitions.length), HEADER_SIZE);
-  gpt.partitions.forEach((p, i) => out.set(p.raw, HEADER_SIZE + 8 + i * gpt.sizeOfPartitionEntry));
+  for (const [i, p] of gpt.partitions.entries()) out.set(p.raw, HEADER_SIZE + 8 + i * gpt.sizeOfPartitionEntry);
   return out;
 }

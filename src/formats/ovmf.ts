@@ -71,11 +71,17 @@ export function parseFooterTable(image: Uint8Array): FooterTable | undefined {
   const footerAt = guidAt - 2;
   const tableLength = u16le(buf, footerAt);
   if (tableLength < ENTRY_HEADER) {
-    throw new FormatError(FOOTER, `footer ${OVMF_TABLE_FOOTER_GUID} at ${hex(footerAt)} has length ${tableLength}, less than its own ${ENTRY_HEADER}-byte header`);
+    throw new FormatError(
+      FOOTER,
+      `footer ${OVMF_TABLE_FOOTER_GUID} at ${hex(footerAt)} has length ${tableLength}, less than its own ${ENTRY_HEADER}-byte header`,
+    );
   }
   const start = footerAt - (tableLength - ENTRY_HEADER);
   if (start < 0) {
-    throw new FormatError(FOOTER, `footer ${OVMF_TABLE_FOOTER_GUID} at ${hex(footerAt)} claims ${tableLength} bytes, reaching before the start of the ${buf.length}-byte file`);
+    throw new FormatError(
+      FOOTER,
+      `footer ${OVMF_TABLE_FOOTER_GUID} at ${hex(footerAt)} claims ${tableLength} bytes, reaching before the start of the ${buf.length}-byte file`,
+    );
   }
   const entries: FooterEntry[] = [];
   let end = footerAt;
@@ -164,7 +170,12 @@ export function parseSevMetadata(image: Uint8Array, table: FooterTable | undefin
     const typeCode = u32le(buf, o + 8);
     const type = SEV_SECTION_TYPES[typeCode as keyof typeof SEV_SECTION_TYPES];
     if (type === undefined) {
-      throw new FormatError(METADATA, `section ${i} at ${hex(o)} has unknown type ${hex(typeCode)} (known: ${Object.entries(SEV_SECTION_TYPES).map(([k, v]) => `${hex(Number(k))}=${v}`).join(', ')})`);
+      throw new FormatError(
+        METADATA,
+        `section ${i} at ${hex(o)} has unknown type ${hex(typeCode)} (known: ${Object.entries(SEV_SECTION_TYPES)
+          .map(([k, v]) => `${hex(Number(k))}=${v}`)
+          .join(', ')})`,
+      );
     }
     if (gpa % 0x1000 !== 0 || sz % 0x1000 !== 0) {
       throw new FormatError(METADATA, `section ${i} (${type} ${hex(gpa)}+${hex(sz)}) at ${hex(o)} is not 4 KiB aligned`);
@@ -219,7 +230,11 @@ export function describeOvmf(info: OvmfInfo) {
         }
       : null,
     sevMetadata: info.sevMetadata
-      ? { offset: info.sevMetadata.offset, version: info.sevMetadata.version, sections: info.sevMetadata.sections.map((s) => ({ type: s.type, gpa: hex(s.gpa), size: hex(s.size) })) }
+      ? {
+          offset: info.sevMetadata.offset,
+          version: info.sevMetadata.version,
+          sections: info.sevMetadata.sections.map((s) => ({ type: s.type, gpa: hex(s.gpa), size: hex(s.size) })),
+        }
       : null,
     sevEsResetEip: h(info.sevEsResetEip),
     sevHashTable: info.sevHashTable ? { gpa: hex(info.sevHashTable.gpa), size: hex(info.sevHashTable.size) } : null,

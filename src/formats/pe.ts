@@ -90,19 +90,26 @@ export function parsePe(bytes: Uint8Array): PeImage {
   if (magic !== PE32_MAGIC && magic !== PE32PLUS_MAGIC) throw new FormatError(WHAT, `unknown optional header magic ${hex(magic)}`);
   // PE Format "Optional Header Windows-Specific Fields": data directories start at 96 (PE32) / 112 (PE32+).
   const dataDirectoryOffset = opt + (magic === PE32PLUS_MAGIC ? 112 : 96);
-  if (dataDirectoryOffset > opt + sizeOfOptionalHeader) throw new FormatError(WHAT, `SizeOfOptionalHeader ${sizeOfOptionalHeader} is too small for its magic ${hex(magic)}`);
+  if (dataDirectoryOffset > opt + sizeOfOptionalHeader)
+    throw new FormatError(WHAT, `SizeOfOptionalHeader ${sizeOfOptionalHeader} is too small for its magic ${hex(magic)}`);
   const numberOfRvaAndSizes = dv.getUint32(dataDirectoryOffset - 4, true);
   const dirCount = Math.min(numberOfRvaAndSizes, (opt + sizeOfOptionalHeader - dataDirectoryOffset) / 8);
   if (numberOfRvaAndSizes > 16) throw new FormatError(WHAT, `NumberOfRvaAndSizes ${numberOfRvaAndSizes} exceeds 16`);
   const sizeOfHeaders = dv.getUint32(opt + 60, true);
   const certDirectoryOffset = dirCount > DIR_CERTIFICATE_TABLE ? dataDirectoryOffset + 8 * DIR_CERTIFICATE_TABLE : undefined;
-  const certTable = certDirectoryOffset === undefined ? { offset: 0, size: 0 } : { offset: dv.getUint32(certDirectoryOffset, true), size: dv.getUint32(certDirectoryOffset + 4, true) };
+  const certTable =
+    certDirectoryOffset === undefined
+      ? { offset: 0, size: 0 }
+      : { offset: dv.getUint32(certDirectoryOffset, true), size: dv.getUint32(certDirectoryOffset + 4, true) };
 
   const sectionTableOffset = opt + sizeOfOptionalHeader;
   checkRange(bytes, sectionTableOffset, numberOfSections * SECTION_HEADER_SIZE, `${WHAT} section table (${numberOfSections} sections)`);
   if (sizeOfHeaders > bytes.length) throw new FormatError(WHAT, `SizeOfHeaders ${hex(sizeOfHeaders)} lies past the end of the ${bytes.length}-byte file`);
   if (sectionTableOffset + numberOfSections * SECTION_HEADER_SIZE > sizeOfHeaders) {
-    throw new FormatError(WHAT, `section table ends at ${hex(sectionTableOffset + numberOfSections * SECTION_HEADER_SIZE)}, past SizeOfHeaders ${hex(sizeOfHeaders)}`);
+    throw new FormatError(
+      WHAT,
+      `section table ends at ${hex(sectionTableOffset + numberOfSections * SECTION_HEADER_SIZE)}, past SizeOfHeaders ${hex(sizeOfHeaders)}`,
+    );
   }
   const sections: PeSection[] = [];
   for (let i = 0; i < numberOfSections; i++) {
@@ -130,7 +137,10 @@ export function parsePe(bytes: Uint8Array): PeImage {
     }
   }
   if (byFile.length > 0 && byFile[0]!.pointerToRawData < sizeOfHeaders) {
-    throw new FormatError(WHAT, `section ${JSON.stringify(byFile[0]!.name)} raw data at ${hex(byFile[0]!.pointerToRawData)} overlaps the headers (SizeOfHeaders ${hex(sizeOfHeaders)})`);
+    throw new FormatError(
+      WHAT,
+      `section ${JSON.stringify(byFile[0]!.name)} raw data at ${hex(byFile[0]!.pointerToRawData)} overlaps the headers (SizeOfHeaders ${hex(sizeOfHeaders)})`,
+    );
   }
   if (certTable.size > 0) checkRange(bytes, certTable.offset, certTable.size, `${WHAT} certificate table`);
   return {
@@ -248,7 +258,8 @@ export function signatureCertificates(pe: PeImage): Uint8Array[] {
   for (let o = pe.certTable.offset; pe.certTable.size > 0 && o + 8 <= tableEnd; ) {
     const length = dv.getUint32(o, true);
     const type = dv.getUint16(o + 6, true);
-    if (length < 8 || o + length > tableEnd) throw new FormatError(WHAT, `WIN_CERTIFICATE at 0x${o.toString(16)} has length ${length} past the certificate table`);
+    if (length < 8 || o + length > tableEnd)
+      throw new FormatError(WHAT, `WIN_CERTIFICATE at 0x${o.toString(16)} has length ${length} past the certificate table`);
     if (type === WIN_CERT_TYPE_PKCS_SIGNED_DATA) {
       const end = o + length;
       const contentInfo = derTlv(b, o + 8, end);

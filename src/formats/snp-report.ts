@@ -85,7 +85,10 @@ export function snpProduct(r: SnpReport): SnpProduct | undefined {
 
 /** TCB_VERSION fields: Milan/Genoa put BOOT_LOADER, TEE at bytes 0–1 and SNP, MICROCODE at 6–7; Turin has FMC, BOOT_LOADER, TEE, SNP at 0–3. */
 export function decodeTcb(b: Uint8Array, product: SnpProduct | undefined): TcbVersion {
-  const raw = Array.from(b).reverse().map((x) => x.toString(16).padStart(2, '0')).join('');
+  const raw = Array.from(b)
+    .reverse()
+    .map((x) => x.toString(16).padStart(2, '0'))
+    .join('');
   if (product === 'Turin') return { fmc: b[0]!, bootloader: b[1]!, tee: b[2]!, snp: b[3]!, microcode: b[7]!, raw };
   return { bootloader: b[0]!, tee: b[1]!, snp: b[6]!, microcode: b[7]!, raw };
 }
@@ -110,7 +113,8 @@ export function parseSnpReport(buf: Uint8Array): SnpReport {
   // R and S: 72-byte little-endian fields of which the low 48 bytes are significant (ABI Table 139)
   const r = at(0x2a0, 72);
   const s = at(0x2a0 + 72, 72);
-  if (r.subarray(48).some((x) => x !== 0) || s.subarray(48).some((x) => x !== 0)) throw new FormatError(what, 'signature R or S has non-zero bytes above 384 bits');
+  if (r.subarray(48).some((x) => x !== 0) || s.subarray(48).some((x) => x !== 0))
+    throw new FormatError(what, 'signature R or S has non-zero bytes above 384 bits');
   return {
     version,
     guestSvn: u32(0x04),

@@ -8,7 +8,19 @@
  * replayEventLog(events, { alg, map }) → register values.
  */
 import { FormatError } from '../errors.js';
-import { EV_NO_ACTION, extend, LOG_MAPS, registerKey, startupLocalityPcr0, tpmAlg, typeName, zeroRegisters, type HashAlg, type LogRegisters, type TpmAlgName } from '../tcg/index.js';
+import {
+  EV_NO_ACTION,
+  extend,
+  LOG_MAPS,
+  registerKey,
+  startupLocalityPcr0,
+  tpmAlg,
+  typeName,
+  zeroRegisters,
+  type HashAlg,
+  type LogRegisters,
+  type TpmAlgName,
+} from '../tcg/index.js';
 import { fromHex, guidToString, latin1, toHex, u16le, u32le, u64le, utf16le } from '../util/bytes.js';
 
 export interface TcgEvent {
@@ -46,7 +58,10 @@ class Reader {
   ) {}
   need(n: number, field: string): void {
     if (this.pos + n > this.buf.length) {
-      throw new FormatError(WHAT, `truncated at offset 0x${this.pos.toString(16)}: ${this.ctx()} needs ${n} bytes for ${field}, ${this.buf.length - this.pos} left`);
+      throw new FormatError(
+        WHAT,
+        `truncated at offset 0x${this.pos.toString(16)}: ${this.ctx()} needs ${n} bytes for ${field}, ${this.buf.length - this.pos} left`,
+      );
     }
   }
   u8(field: string): number {
@@ -121,7 +136,8 @@ export function parseEventLog(buf: Uint8Array): EventLog {
   let start = 0;
   const r = new Reader(buf, 0, () => `event ${index} (at 0x${start.toString(16)})`);
   if (buf.length < 32) throw new FormatError(WHAT, `${buf.length} bytes is too short for a TCG_PCR_EVENT header`);
-  if (onlyPadding(buf.subarray(0, 32), 0)) throw new FormatError(WHAT, `no events: the input starts with 0x${buf[0]!.toString(16).padStart(2, '0')} fill bytes (an empty log area?)`);
+  if (onlyPadding(buf.subarray(0, 32), 0))
+    throw new FormatError(WHAT, `no events: the input starts with 0x${buf[0]!.toString(16).padStart(2, '0')} fill bytes (an empty log area?)`);
   const events: TcgEvent[] = [];
   // PC Client PFP Table 19: TCG_PCR_EVENT (pcrIndex, eventType, SHA-1 digest, eventSize, event).
   const readLegacy = (): TcgEvent => {
@@ -149,12 +165,14 @@ export function parseEventLog(buf: Uint8Array): EventLog {
       const pcrIndex = r.u32('pcrIndex');
       const type = r.u32('eventType');
       const count = r.u32('digest count');
-      if (count > sizes.size) throw new FormatError(WHAT, `event ${index} (at 0x${start.toString(16)}) has ${count} digests, the log announces ${sizes.size} algorithms`);
+      if (count > sizes.size)
+        throw new FormatError(WHAT, `event ${index} (at 0x${start.toString(16)}) has ${count} digests, the log announces ${sizes.size} algorithms`);
       const digests: TcgEvent['digests'] = {};
       for (let i = 0; i < count; i++) {
         const alg = r.u16('hashAlg');
         const size = sizes.get(alg);
-        if (size === undefined) throw new FormatError(WHAT, `event ${index} (at 0x${start.toString(16)}) uses algorithm 0x${alg.toString(16)} not announced by the Spec ID event`);
+        if (size === undefined)
+          throw new FormatError(WHAT, `event ${index} (at 0x${start.toString(16)}) uses algorithm 0x${alg.toString(16)} not announced by the Spec ID event`);
         const name = tpmAlg(alg)?.name;
         const d = r.bytes(size, `${name ?? alg} digest`);
         if (name) digests[name] = toHex(d);
@@ -185,7 +203,8 @@ function at(b: Uint8Array, i: number): number {
 
 const utf16 = (b: Uint8Array) => utf16le(b).replace(/\0+$/, '');
 const printable = (b: Uint8Array) => /^[\x20-\x7e\t\r\n]*\0?$/.test(latin1(b));
-const isUtf16Text = (b: Uint8Array) => b.length >= 2 && b.length % 2 === 0 && /^[\x20-\x7e\t\r\n]+\0?$/.test(utf16le(b)) && b.every((x, i) => i % 2 === 0 || x === 0);
+const isUtf16Text = (b: Uint8Array) =>
+  b.length >= 2 && b.length % 2 === 0 && /^[\x20-\x7e\t\r\n]+\0?$/.test(utf16le(b)) && b.every((x, i) => i % 2 === 0 || x === 0);
 
 /** Structured view of well-known event data (PC Client PFP section 10.4); undefined when unknown or malformed. */
 export function decodeEventData(type: number, data: Uint8Array): Record<string, unknown> | undefined {
@@ -240,7 +259,11 @@ export function decodeEventData(type: number, data: Uint8Array): Record<string, 
       case 'EV_EFI_PLATFORM_FIRMWARE_BLOB2': {
         // PC Client PFP Table 16: UEFI_PLATFORM_FIRMWARE_BLOB2.
         const n = at(data, 0);
-        return { description: latin1(data.subarray(1, 1 + n)).replace(/\0+$/, ''), blobBase: `0x${u64le(data, 1 + n).toString(16)}`, blobLength: Number(u64le(data, 9 + n)) };
+        return {
+          description: latin1(data.subarray(1, 1 + n)).replace(/\0+$/, ''),
+          blobBase: `0x${u64le(data, 1 + n).toString(16)}`,
+          blobLength: Number(u64le(data, 9 + n)),
+        };
       }
       case 'EV_EFI_HANDOFF_TABLES2': {
         // PC Client PFP Table 17: UEFI_HANDOFF_TABLE_POINTERS2.
@@ -273,9 +296,14 @@ export function replayEventLog(events: readonly TcgEvent[], opts: { alg: HashAlg
     }
     const reg = map.map(ev.pcrIndex);
     if (reg === undefined && opts.map === 'ccel' && ev.pcrIndex === 0) continue; // MRTD: build-time only, cannot be replayed
-    if (reg === undefined) throw new FormatError(WHAT, `event ${ev.index} (${ev.typeName}) targets index ${ev.pcrIndex}, which is not an extendable ${opts.map === 'pcr' ? 'PCR' : 'RTMR'}`);
+    if (reg === undefined)
+      throw new FormatError(
+        WHAT,
+        `event ${ev.index} (${ev.typeName}) targets index ${ev.pcrIndex}, which is not an extendable ${opts.map === 'pcr' ? 'PCR' : 'RTMR'}`,
+      );
     const d = ev.digests[opts.alg];
-    if (d === undefined) throw new FormatError(WHAT, `event ${ev.index} (${ev.typeName}) has no ${opts.alg} digest (log banks: ${Object.keys(ev.digests).join(', ')})`);
+    if (d === undefined)
+      throw new FormatError(WHAT, `event ${ev.index} (${ev.typeName}) has no ${opts.alg} digest (log banks: ${Object.keys(ev.digests).join(', ')})`);
     extend(regs, opts.alg, reg, fromHex(d, WHAT));
   }
   return Object.fromEntries([...regs.keys()].sort((a, b) => a - b).map((r) => [registerKey(opts.map, r), toHex(regs.get(r)!)]));

@@ -109,7 +109,8 @@ export function parseTdvfMetadata(image: Uint8Array): TdvfMetadata {
     // TDVF Design Guide Table 11-2: DataOffset u32, RawDataSize u32, MemoryAddress u64, MemoryDataSize u64, Type u32, Attributes u32.
     const typeCode = u32le(image, o + 24);
     const type = TDVF_SECTION_TYPES[typeCode];
-    if (type === undefined) throw new FormatError(WHAT, `section ${i} has unknown type ${typeCode} (known: ${TDVF_SECTION_TYPES.map((t, k) => `${k}=${t}`).join(', ')})`);
+    if (type === undefined)
+      throw new FormatError(WHAT, `section ${i} has unknown type ${typeCode} (known: ${TDVF_SECTION_TYPES.map((t, k) => `${k}=${t}`).join(', ')})`);
     const memoryAddress = Number(u64le(image, o + 8));
     const memoryDataSize = Number(u64le(image, o + 16));
     const attributes = u32le(image, o + 28);
@@ -128,7 +129,8 @@ export function parseTdvfMetadata(image: Uint8Array): TdvfMetadata {
     if (!Number.isSafeInteger(memoryAddress) || !Number.isSafeInteger(memoryAddress + memoryDataSize)) throw new FormatError(WHAT, `${name} lies beyond 2^53`);
     if (attributes & ~(TDVF_ATTR_MR_EXTEND | TDVF_ATTR_PAGE_AUG)) throw new FormatError(WHAT, `${name} has unknown attribute bits ${hex(attributes)}`);
     if (memoryAddress % PAGE_SIZE !== 0 || memoryDataSize % PAGE_SIZE !== 0) throw new FormatError(WHAT, `${name} is not 4 KiB aligned`);
-    if (s.rawDataSize > memoryDataSize && memoryDataSize !== 0) throw new FormatError(WHAT, `${name} has raw size ${hex(s.rawDataSize)} larger than its memory size`);
+    if (s.rawDataSize > memoryDataSize && memoryDataSize !== 0)
+      throw new FormatError(WHAT, `${name} has raw size ${hex(s.rawDataSize)} larger than its memory size`);
     if (s.dataOffset + s.rawDataSize > image.length) {
       throw new FormatError(
         WHAT,
@@ -152,4 +154,3 @@ function checkOverlaps(sections: TdvfSection[]): void {
     }
   }
 }
-

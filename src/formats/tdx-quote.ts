@@ -75,7 +75,8 @@ export function parseTdxQuote(q: Uint8Array): TdxQuote {
   const version = v.getUint16(0, true);
   const teeType = v.getUint32(4, true);
   if (version !== 4 && version !== 5) throw new FormatError(WHAT, `version ${version} is not supported (4 or 5)`);
-  if (teeType !== TEE_TYPE_TDX) throw new FormatError(WHAT, `TEE type 0x${teeType.toString(16)} is not TDX (0x81)${teeType === 0 ? '; this is an SGX quote' : ''}`);
+  if (teeType !== TEE_TYPE_TDX)
+    throw new FormatError(WHAT, `TEE type 0x${teeType.toString(16)} is not TDX (0x81)${teeType === 0 ? '; this is an SGX quote' : ''}`);
   let off = HEADER_SIZE;
   let size = BODY10_SIZE;
   let bodyType: number | undefined;

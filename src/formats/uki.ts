@@ -54,7 +54,8 @@ export function buildUki(inputs: UkiBuildInputs): Buffer {
   if (stub.certTable.size > 0) throw new FormatError(what, 'the stub is signed; sign the UKI after building it instead');
   const fa = stub.fileAlignment;
   const sa = stub.sectionAlignment;
-  if (fa === 0 || (fa & (fa - 1)) !== 0 || sa === 0 || (sa & (sa - 1)) !== 0) throw new FormatError(what, `FileAlignment ${fa} / SectionAlignment ${sa} not powers of two`);
+  if (fa === 0 || (fa & (fa - 1)) !== 0 || sa === 0 || (sa & (sa - 1)) !== 0)
+    throw new FormatError(what, `FileAlignment ${fa} / SectionAlignment ${sa} not powers of two`);
   for (const s of stub.sections) {
     if (s.pointerToRawData % fa !== 0 || s.sizeOfRawData % fa !== 0) throw new FormatError(what, `section ${s.name} raw data is not FileAlignment-aligned`);
   }
@@ -84,7 +85,11 @@ export function buildUki(inputs: UkiBuildInputs): Buffer {
   const firstRaw = Math.min(...stub.sections.filter((s) => s.sizeOfRawData > 0).map((s) => s.pointerToRawData));
   if (sizeOfHeaders > firstRaw) throw new FormatError(what, `SizeOfHeaders 0x${sizeOfHeaders.toString(16)} would overlap the first section`);
   const tableEnd = stub.sectionTableOffset + 40 * (stub.sections.length + names.length);
-  if (tableEnd > sizeOfHeaders) throw new FormatError(what, `no header room for ${names.length} more section headers (need 0x${tableEnd.toString(16)}, have 0x${sizeOfHeaders.toString(16)})`);
+  if (tableEnd > sizeOfHeaders)
+    throw new FormatError(
+      what,
+      `no header room for ${names.length} more section headers (need 0x${tableEnd.toString(16)}, have 0x${sizeOfHeaders.toString(16)})`,
+    );
 
   // Layout: each section at the next FileAlignment offset / SectionAlignment RVA after the previous one.
   let fileOff = roundUp(end, fa);

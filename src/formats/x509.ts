@@ -103,7 +103,8 @@ export function parseCertificate(der: Uint8Array, what = 'X.509 certificate'): C
   }
   const sigAlg = algorithm(sigAlgDer!, what);
   const tbsSigAlg = f[(f[0]?.tag === 0xa0 ? 1 : 0) + 1];
-  if (!tbsSigAlg || !equal(tbsSigAlg.raw, sigAlgDer!.raw)) throw new FormatError(what, 'the TBS signature algorithm differs from signatureAlgorithm (RFC 5280 §4.1.1.2)');
+  if (!tbsSigAlg || !equal(tbsSigAlg.raw, sigAlgDer!.raw))
+    throw new FormatError(what, 'the TBS signature algorithm differs from signatureAlgorithm (RFC 5280 §4.1.1.2)');
   const toHexText = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
   return {
     der,

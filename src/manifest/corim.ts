@@ -68,13 +68,24 @@ function snpTriples(list: SnpValues[]): CborValue[] {
   const out: CborValue[] = [];
   for (const s of list) {
     for (const vcpus of Object.keys(s.launchDigests).sort((a, b) => Number(a) - Number(b))) {
-      const claims: CborValue[] = [m([[0, MKEY.snpMeasurement], [1, m([[2, [[NI_ALG.sha384!, hex(s.launchDigests[vcpus]!)]]]])]])];
+      const claims: CborValue[] = [
+        m([
+          [0, MKEY.snpMeasurement],
+          [1, m([[2, [[NI_ALG.sha384!, hex(s.launchDigests[vcpus]!)]]]])],
+        ]),
+      ];
       const policy = s.parameters.policy;
       if (policy !== undefined) {
-        if (!/^(0x[0-9a-f]{1,16}|\d+)$/i.test(String(policy)) || BigInt(policy) >= 1n << 64n) throw new InputError(`snp policy: ${JSON.stringify(policy)} is not a 64-bit integer`);
+        if (!/^(0x[0-9a-f]{1,16}|\d+)$/i.test(String(policy)) || BigInt(policy) >= 1n << 64n)
+          throw new InputError(`snp policy: ${JSON.stringify(policy)} is not a 64-bit integer`);
         const p = Buffer.alloc(8); // ATTESTATION_REPORT POLICY R[0x008:0x010], little-endian
         p.writeBigUInt64LE(BigInt(policy));
-        claims.push(m([[0, MKEY.snpPolicy], [1, m([[4, tagged(560, p)]])]]));
+        claims.push(
+          m([
+            [0, MKEY.snpPolicy],
+            [1, m([[4, tagged(560, p)]])],
+          ]),
+        );
       }
       out.push([env, claims]);
     }
@@ -83,14 +94,37 @@ function snpTriples(list: SnpValues[]): CborValue[] {
 }
 
 function tdxTriples(list: TdxValues[]): CborValue[] {
-  const env = m([[0, m([[1, 'Intel Corporation'], [2, 'TDX TD']])]]);
+  const env = m([
+    [
+      0,
+      m([
+        [1, 'Intel Corporation'],
+        [2, 'TDX TD'],
+      ]),
+    ],
+  ]);
   return list.map((t) => {
     const mrtd = [[NI_ALG.sha384!, hex(t.mrtd)]];
-    const claims: CborValue[] = [m([[0, MKEY.teeMrtee], [1, m([[2, mrtd]])]]), m([[0, 'mrtd'], [1, m([[2, mrtd]])]])];
+    const claims: CborValue[] = [
+      m([
+        [0, MKEY.teeMrtee],
+        [1, m([[2, mrtd]])],
+      ]),
+      m([
+        [0, 'mrtd'],
+        [1, m([[2, mrtd]])],
+      ]),
+    ];
     const idx = Object.keys(t.rtmr).sort();
     if (idx.length > 0) {
       claims.push(m([[1, m([[14, m(idx.map((i) => [Number(i), [[NI_ALG.sha384!, hex(t.rtmr[i]!)]]]))]])]]));
-      for (const i of idx) claims.push(m([[0, `rtmr${i}`], [1, m([[2, [[NI_ALG.sha384!, hex(t.rtmr[i]!)]]]])]]));
+      for (const i of idx)
+        claims.push(
+          m([
+            [0, `rtmr${i}`],
+            [1, m([[2, [[NI_ALG.sha384!, hex(t.rtmr[i]!)]]]])],
+          ]),
+        );
     }
     return [env, claims];
   });
@@ -116,15 +150,43 @@ export function corimFor(platform: Platform, rv: ReferenceValues, digest: string
   if (triples.length === 0) return undefined;
   const id = stableUuid(`cvm-measure corim ${platform} ${digest}`);
   const comid = m([
-    [1, m([[0, stableUuid(`cvm-measure comid ${platform} ${digest}`)], [1, 0]])],
-    [2, [m([[0, opts.issuer], [2, [0]]])]],
+    [
+      1,
+      m([
+        [0, stableUuid(`cvm-measure comid ${platform} ${digest}`)],
+        [1, 0],
+      ]),
+    ],
+    [
+      2,
+      [
+        m([
+          [0, opts.issuer],
+          [2, [0]],
+        ]),
+      ],
+    ],
     [4, m([[0, triples]])],
   ]);
   const corim = m([
     [0, id],
     [1, [tagged(COMID_TAG, encodeCbor(comid))]],
-    [4, m([[0, tagged(1, opts.notBefore)], [1, tagged(1, opts.notAfter)]])],
-    [5, [m([[0, opts.issuer], [2, [1, 2]]])]],
+    [
+      4,
+      m([
+        [0, tagged(1, opts.notBefore)],
+        [1, tagged(1, opts.notAfter)],
+      ]),
+    ],
+    [
+      5,
+      [
+        m([
+          [0, opts.issuer],
+          [2, [1, 2]],
+        ]),
+      ],
+    ],
   ]);
   if (platform === 'snp') corim.set(3, tagged(32, SNP_PROFILES[opts.snpProfile ?? '2024']));
   if (platform === 'tdx') corim.set(3, tagged(111, INTEL_PROFILE_OID));
@@ -138,12 +200,25 @@ export function corimFor(platform: Platform, rv: ReferenceValues, digest: string
 export async function signCorim(corim: Tagged, signer: Signer, opts: CorimOptions): Promise<Uint8Array> {
   const meta = m([
     [0, m([[0, opts.issuer]])],
-    [1, m([[0, tagged(1, opts.notBefore)], [1, tagged(1, opts.notAfter)]])],
+    [
+      1,
+      m([
+        [0, tagged(1, opts.notBefore)],
+        [1, tagged(1, opts.notAfter)],
+      ]),
+    ],
   ]);
   const headers = m([
     [HEADER.contentType, CONTENT_TYPE],
     [HEADER.corimMeta, encodeCbor(meta)],
-    [HEADER.cwtClaims, m([[1, opts.issuer], [5, opts.notBefore], [4, opts.notAfter]])],
+    [
+      HEADER.cwtClaims,
+      m([
+        [1, opts.issuer],
+        [5, opts.notBefore],
+        [4, opts.notAfter],
+      ]),
+    ],
   ]);
   return signSign1(headers, encodeCbor(corim), signer);
 }
@@ -209,7 +284,8 @@ export function readCorim(payload: Uint8Array, deterministic = true): CorimSumma
   const idv = corim.get(0);
   const id = idv instanceof Uint8Array ? Buffer.from(idv).toString('hex') : String(idv);
   const prof = corim.get(3);
-  const profile = prof instanceof Tagged ? (typeof prof.value === 'string' ? prof.value : `oid:${Buffer.from(asBytes(prof.value, 'profile')).toString('hex')}`) : undefined;
+  const profile =
+    prof instanceof Tagged ? (typeof prof.value === 'string' ? prof.value : `oid:${Buffer.from(asBytes(prof.value, 'profile')).toString('hex')}`) : undefined;
   const values: CorimReferenceValue[] = [];
   for (const t of asArray(corim.get(1), 'corim-map tags')) {
     if (!(t instanceof Tagged) || t.tag !== COMID_TAG) continue;
@@ -224,7 +300,9 @@ export function readCorim(payload: Uint8Array, deterministic = true): CorimSumma
         const mkey = mm.get(0);
         if (mval.has(2)) values.push({ key: String(mkey), digests: digestMap(mval.get(2)!, 'digests'), environment });
         const ir = mval.get(14);
-        if (ir !== undefined) for (const [i, d] of asMap(ir, 'integrity-registers')) values.push({ key: `ir${String(i)}`, digests: digestMap(d, 'integrity-register'), environment });
+        if (ir !== undefined)
+          for (const [i, d] of asMap(ir, 'integrity-registers'))
+            values.push({ key: `ir${String(i)}`, digests: digestMap(d, 'integrity-register'), environment });
       }
     }
   }

@@ -38,7 +38,8 @@ function problem(where: string, e: ErrorObject): string {
   const p = e.params as Record<string, unknown>;
   const at = `${where}${e.instancePath.replace(/\//g, '.')}`;
   if (e.keyword === 'additionalProperties') return `${at}: unknown field ${JSON.stringify(p.additionalProperty)}`;
-  if (e.keyword === 'const' && e.instancePath === '/origin') return `${at}: ${JSON.stringify(p.allowedValue)} expected — only predicted values are signed, never values read off evidence`;
+  if (e.keyword === 'const' && e.instancePath === '/origin')
+    return `${at}: ${JSON.stringify(p.allowedValue)} expected — only predicted values are signed, never values read off evidence`;
   return `${at}: ${e.message ?? e.keyword}`;
 }
 
@@ -52,8 +53,10 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 function measurement(value: unknown, where: string): Measurement {
   if (!isObject(value)) throw new InputError(`${where}: expected a measurement object`);
   const kind = value.kind;
-  if (value.origin === 'observed') throw new InputError(`${where}: origin "observed" (an event-log replay): only predicted values are signed, never values read off evidence`);
-  if (typeof kind !== 'string' || !(MEASUREMENT_KINDS as readonly string[]).includes(kind)) throw new InputError(`${where}.kind: ${JSON.stringify(kind)} is not one of snp, tdx, td-shim, pcr`);
+  if (value.origin === 'observed')
+    throw new InputError(`${where}: origin "observed" (an event-log replay): only predicted values are signed, never values read off evidence`);
+  if (typeof kind !== 'string' || !(MEASUREMENT_KINDS as readonly string[]).includes(kind))
+    throw new InputError(`${where}.kind: ${JSON.stringify(kind)} is not one of snp, tdx, td-shim, pcr`);
   check(kind as MeasurementKind, value, where);
   return value as unknown as Measurement;
 }
@@ -67,7 +70,7 @@ export function importMeasurements(json: unknown): MeasurementsDocument | Measur
   if (!('schema' in json)) return measurement(json, 'measurements');
   if (json.schema !== MEASUREMENTS_SCHEMA) throw new InputError(`measurements.schema: ${JSON.stringify(json.schema)} is not ${MEASUREMENTS_SCHEMA}`);
   check('document', json, 'measurements');
-  (json.measurements as unknown[]).forEach((m, i) => measurement(m, `measurements.measurements[${i}]`));
+  for (const [i, m] of (json.measurements as unknown[]).entries()) measurement(m, `measurements.measurements[${i}]`);
   return json as unknown as MeasurementsDocument;
 }
 
@@ -85,4 +88,3 @@ export function importStatedValues(json: unknown, what = 'stated values'): State
   check('stated-values', json, what);
   return json as StatedValuesDocument;
 }
-

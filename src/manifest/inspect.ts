@@ -18,7 +18,13 @@ export type Inspection =
       corim: Omit<CorimSummary, 'notBefore' | 'notAfter'> & { notBefore: string | null; notAfter: string | null };
     }
   | { type: 'cbor'; diagnostic: string }
-  | { type: 'dsse'; payloadType: string; signatures: { keyid: string | null; bytes: number }[]; predicateType: string | null; subjects: { name: string; digest: Record<string, string> }[] }
+  | {
+      type: 'dsse';
+      payloadType: string;
+      signatures: { keyid: string | null; bytes: number }[];
+      predicateType: string | null;
+      subjects: { name: string; digest: Record<string, string> }[];
+    }
   | { type: 'rvps'; messageType: string; values: unknown }
   | { type: 'reference-values'; artifacts: number; snp: number; tdx: number; pcr: number; document: ReferenceValues };
 
@@ -99,7 +105,12 @@ export function inspectText(i: Inspection): string[] {
         `${i.signed ? 'signed' : 'unsigned'} CoRIM ${i.corim.id}${i.corim.profile ? ` profile ${i.corim.profile}` : ''}`,
         ...(i.signed ? [`alg ${i.alg}  kid ${i.kid ?? '-'}  signer ${i.signer ?? '-'}  valid ${i.notBefore ?? '-'} .. ${i.notAfter ?? '-'}`] : []),
       ];
-      for (const v of i.corim.values) out.push(`  [${v.environment}] ${v.key}: ${Object.entries(v.digests).map(([a, h]) => `${a}:${h}`).join(' ')}`);
+      for (const v of i.corim.values)
+        out.push(
+          `  [${v.environment}] ${v.key}: ${Object.entries(v.digests)
+            .map(([a, h]) => `${a}:${h}`)
+            .join(' ')}`,
+        );
       return out;
     }
     case 'cbor':
@@ -108,7 +119,12 @@ export function inspectText(i: Inspection): string[] {
       return [
         `DSSE ${i.payloadType}: ${i.predicateType ?? '(payload not a Statement)'}`,
         ...i.signatures.map((s) => `  signature ${s.keyid ?? '(no keyid)'} ${s.bytes} bytes`),
-        ...i.subjects.map((s) => `  subject ${s.name} ${Object.entries(s.digest).map(([a, h]) => `${a}:${h}`).join(' ')}`),
+        ...i.subjects.map(
+          (s) =>
+            `  subject ${s.name} ${Object.entries(s.digest)
+              .map(([a, h]) => `${a}:${h}`)
+              .join(' ')}`,
+        ),
       ];
     case 'rvps':
       return [`RVPS ${i.messageType} message`, JSON.stringify(i.values, null, 2)];

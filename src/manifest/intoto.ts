@@ -45,13 +45,16 @@ export function checkStatement(v: unknown, what: string): Statement {
     const d = sub?.digest;
     if (!d || typeof d !== 'object' || Object.keys(d).length === 0) throw new InputError(`${what}: subject[${i}].digest missing`);
     for (const [alg, h] of Object.entries(d)) {
-      if (alg !== alg.toLowerCase() || alg.includes('-')) throw new InputError(`${what}: subject[${i}].digest key ${JSON.stringify(alg)} must be lowercase without '-'`);
+      if (alg !== alg.toLowerCase() || alg.includes('-'))
+        throw new InputError(`${what}: subject[${i}].digest key ${JSON.stringify(alg)} must be lowercase without '-'`);
       if (alg.startsWith('sha') && !/^[0-9a-f]+$/.test(String(h))) throw new InputError(`${what}: subject[${i}].digest.${alg} must be lowercase hex`);
     }
   }
   if (typeof s.predicateType !== 'string') throw new InputError(`${what}: predicateType missing`);
   if (s.predicateType === SLSA_PROVENANCE_V1) {
-    const p = s.predicate as { buildDefinition?: { buildType?: unknown; externalParameters?: unknown }; runDetails?: { builder?: { id?: unknown } } } | undefined;
+    const p = s.predicate as
+      | { buildDefinition?: { buildType?: unknown; externalParameters?: unknown }; runDetails?: { builder?: { id?: unknown } } }
+      | undefined;
     if (typeof p?.buildDefinition?.buildType !== 'string') throw new InputError(`${what}: SLSA v1 predicate.buildDefinition.buildType missing`);
     if (typeof p.buildDefinition.externalParameters !== 'object' || p.buildDefinition.externalParameters === null) {
       throw new InputError(`${what}: SLSA v1 predicate.buildDefinition.externalParameters missing`);

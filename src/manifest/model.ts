@@ -115,7 +115,8 @@ export const SNP_SIGNED = {
 
 function snpValues(m: SnpMeasurementJson, where: string): SnpValues {
   const launchDigests = { ...m.digests };
-  if (Object.keys(launchDigests).length === 0) throw new InputError(`${where}: snp measurement has no launch digests (a --print-seed output is not a reference value)`);
+  if (Object.keys(launchDigests).length === 0)
+    throw new InputError(`${where}: snp measurement has no launch digests (a --print-seed output is not a reference value)`);
   const d = m.directBoot;
   const svsm = m.svsm;
   const parameters = defined<string | number | boolean>({
@@ -226,7 +227,8 @@ export function referenceValuesFrom(
   const rv: ReferenceValues = { schema: REFERENCE_VALUES_SCHEMA, artifacts: [], snp: [], tdx: [], pcr: [] };
   list.forEach((m, i) => {
     const where = `measurements[${i}]`;
-    if ((m.origin as string) !== 'predicted') throw new InputError(`${where}: origin ${JSON.stringify(m.origin)}: only predicted values are signed, never values read off evidence`);
+    if ((m.origin as string) !== 'predicted')
+      throw new InputError(`${where}: origin ${JSON.stringify(m.origin)}: only predicted values are signed, never values read off evidence`);
     if (m.kind === 'snp') rv.snp.push(snpValues(m, where));
     else if (m.kind === 'tdx') rv.tdx.push(tdxValues(m));
     else if (m.kind === 'pcr') rv.pcr.push(pcrValues(m));
@@ -237,12 +239,20 @@ export function referenceValuesFrom(
     if (v.platform === 'snp') rv.snp.push({ ...mark, launchDigests: { ...v.launchDigests } });
     else if (v.platform === 'tdx') {
       const rtmr = { ...v.rtmr };
-      rv.tdx.push({ ...mark, mrtd: v.mrtd, rtmr, notPredicted: Object.fromEntries(['0', '1', '2', '3'].filter((i) => !(i in rtmr)).map((i) => [i, 'not stated'])) });
+      rv.tdx.push({
+        ...mark,
+        mrtd: v.mrtd,
+        rtmr,
+        notPredicted: Object.fromEntries(['0', '1', '2', '3'].filter((i) => !(i in rtmr)).map((i) => [i, 'not stated'])),
+      });
     } else rv.pcr.push({ ...mark, banks: structuredClone(v.banks), notPredicted: {} });
   }
-  rv.artifacts = doc ? doc.artifacts.map(({ name, size, sha256, sha384 }) => ({ name, ...defined({ size, sha256, sha384 }) }) as Artifact) : artifactsFromInputs([...rv.snp, ...rv.tdx, ...rv.pcr]);
+  rv.artifacts = doc
+    ? doc.artifacts.map(({ name, size, sha256, sha384 }) => ({ name, ...defined({ size, sha256, sha384 }) }) as Artifact)
+    : artifactsFromInputs([...rv.snp, ...rv.tdx, ...rv.pcr]);
   // a build without a measure: block still has artifacts to attest
-  if (rv.snp.length + rv.tdx.length + rv.pcr.length === 0 && rv.artifacts.length === 0) throw new InputError('measurements: no snp, tdx or pcr measurement and no artifact found');
+  if (rv.snp.length + rv.tdx.length + rv.pcr.length === 0 && rv.artifacts.length === 0)
+    throw new InputError('measurements: no snp, tdx or pcr measurement and no artifact found');
   if (buildRecord) {
     const pt = buildRecord.statement.predicateType;
     rv.buildRecord = { sha256: createHash('sha256').update(buildRecord.bytes).digest('hex'), ...(typeof pt === 'string' ? { predicateType: pt } : {}) };

@@ -22,7 +22,14 @@ export interface VerifyOptions {
 
 export type VerifyResult =
   | { type: 'corim'; alg: string; keyIds: string[]; signer?: string; notBefore?: number; notAfter?: number; corim: CorimSummary }
-  | { type: 'dsse'; payloadType: string; keyIds: string[]; predicateType: string; subjects: { name: string; digest: Record<string, string> }[]; predicate: unknown };
+  | {
+      type: 'dsse';
+      payloadType: string;
+      keyIds: string[];
+      predicateType: string;
+      subjects: { name: string; digest: Record<string, string> }[];
+      predicate: unknown;
+    };
 
 function checkWindow(what: string, now: number, nb?: number, na?: number): void {
   const iso = (t: number) => new Date(t * 1000).toISOString();
@@ -39,7 +46,8 @@ function checkWindow(what: string, now: number, nb?: number, na?: number): void 
  */
 export function verifyCorim(bytes: Uint8Array, o: VerifyOptions): VerifyResult {
   const now = o.now ?? Math.floor(Date.now() / 1000);
-  if ((o.threshold ?? 1) > 1) throw new UsageError(`--threshold ${o.threshold}: a signed CoRIM (COSE_Sign1) carries one signature; thresholds apply to DSSE envelopes`);
+  if ((o.threshold ?? 1) > 1)
+    throw new UsageError(`--threshold ${o.threshold}: a signed CoRIM (COSE_Sign1) carries one signature; thresholds apply to DSSE envelopes`);
   // our CoRIMs are core deterministic end to end; anything else was not written by us (or was altered)
   decodeCbor(bytes, { what: 'signed CoRIM', deterministic: true });
   const h = corimHeader(bytes);
@@ -82,8 +90,10 @@ export function verifyDsse(text: string, o: VerifyOptions): VerifyResult {
     throw new FormatError('DSSE envelope', 'not JSON');
   }
   const d = doc as Record<string, unknown> | null;
-  if (d?.schema === REFERENCE_VALUES_SCHEMA) throw new FormatError('manifest', 'reference-values.json is not signed; verify its envelope reference-values.intoto.json');
-  if (typeof d?.type === 'string' && 'version' in d && !('signatures' in d)) throw new FormatError('manifest', 'an RVPS message is not signed; verify the CoRIM or DSSE envelope it was made from');
+  if (d?.schema === REFERENCE_VALUES_SCHEMA)
+    throw new FormatError('manifest', 'reference-values.json is not signed; verify its envelope reference-values.intoto.json');
+  if (typeof d?.type === 'string' && 'version' in d && !('signatures' in d))
+    throw new FormatError('manifest', 'an RVPS message is not signed; verify the CoRIM or DSSE envelope it was made from');
   const bundle = unwrapBundle(doc);
   const env = parseEnvelope(bundle?.dsseEnvelope ?? doc);
   // nothing outside the signature may be silently ignored: unknown members and keyid hints that name another key are errors
@@ -92,7 +102,8 @@ export function verifyDsse(text: string, o: VerifyOptions): VerifyResult {
     for (const k of Object.keys(s)) if (!SIGNATURE_KEYS.has(k)) throw new FormatError('DSSE envelope', `signatures[${i}]: unknown member ${JSON.stringify(k)}`);
   }
   const v = verifyEnvelope(env, o.trusted, o.threshold ?? 1);
-  if (bundle && bundle.hint !== '' && !v.keyIds.includes(bundle.hint)) throw new VerificationError('sigstore bundle: publicKey.hint does not name the key that verified the envelope');
+  if (bundle && bundle.hint !== '' && !v.keyIds.includes(bundle.hint))
+    throw new VerificationError('sigstore bundle: publicKey.hint does not name the key that verified the envelope');
   let statement: unknown;
   try {
     statement = JSON.parse(v.body.toString('utf8'));
@@ -107,7 +118,11 @@ const BUNDLE_KEYS = new Set(['mediaType', 'verificationMaterial', 'dsseEnvelope'
 
 /** A sigstore bundle (public-key material, no tlog entries or timestamps): its envelope and key hint. */
 function unwrapBundle(doc: unknown): { dsseEnvelope: unknown; hint: string } | undefined {
-  const b = doc as { mediaType?: unknown; verificationMaterial?: { publicKey?: { hint?: unknown }; tlogEntries?: unknown[]; timestampVerificationData?: unknown }; dsseEnvelope?: unknown };
+  const b = doc as {
+    mediaType?: unknown;
+    verificationMaterial?: { publicKey?: { hint?: unknown }; tlogEntries?: unknown[]; timestampVerificationData?: unknown };
+    dsseEnvelope?: unknown;
+  };
   if (typeof b?.mediaType !== 'string') return undefined;
   if (b.mediaType !== SIGSTORE_BUNDLE_V03) throw new FormatError('sigstore bundle', `unsupported mediaType ${JSON.stringify(b.mediaType)}`);
   for (const k of Object.keys(b)) if (!BUNDLE_KEYS.has(k)) throw new FormatError('sigstore bundle', `unknown member ${JSON.stringify(k)}`);
@@ -120,11 +135,13 @@ function unwrapBundle(doc: unknown): { dsseEnvelope: unknown; hint: string } | u
   only(vm!.publicKey, ['hint'], 'verificationMaterial.publicKey (only public-key material is supported)');
   if (typeof vm!.publicKey!.hint !== 'string') throw new FormatError('sigstore bundle', 'publicKey.hint must be a string');
   // nothing here is verified offline, so nothing may be present to be silently ignored
-  if (vm!.tlogEntries !== undefined && !(Array.isArray(vm!.tlogEntries) && vm!.tlogEntries.length === 0)) throw new FormatError('sigstore bundle', 'transparency-log entries are not verified offline');
+  if (vm!.tlogEntries !== undefined && !(Array.isArray(vm!.tlogEntries) && vm!.tlogEntries.length === 0))
+    throw new FormatError('sigstore bundle', 'transparency-log entries are not verified offline');
   const tvd = vm!.timestampVerificationData as { rfc3161Timestamps?: unknown } | undefined;
   if (tvd !== undefined) {
     only(tvd, ['rfc3161Timestamps'], 'timestampVerificationData');
-    if (tvd.rfc3161Timestamps !== undefined && !(Array.isArray(tvd.rfc3161Timestamps) && tvd.rfc3161Timestamps.length === 0)) throw new FormatError('sigstore bundle', 'RFC 3161 timestamps are not verified offline');
+    if (tvd.rfc3161Timestamps !== undefined && !(Array.isArray(tvd.rfc3161Timestamps) && tvd.rfc3161Timestamps.length === 0))
+      throw new FormatError('sigstore bundle', 'RFC 3161 timestamps are not verified offline');
   }
   return { dsseEnvelope: b.dsseEnvelope, hint: vm!.publicKey!.hint };
 }

@@ -38,7 +38,8 @@ export function commandSigner(argv: readonly string[], publicKey: KeyObject): Si
         throw new BuildError(`signer command ${argv[0]} failed (exit ${r.exitCode}): ${tail}`);
       }
       const sig = normalizeSignature(alg, decodeText(Buffer.from(r.stdout)));
-      if (!verifySignature(alg, publicKey, message, sig)) throw new VerificationError(`signer command ${argv[0]} returned a signature that does not verify with the given public key`);
+      if (!verifySignature(alg, publicKey, message, sig))
+        throw new VerificationError(`signer command ${argv[0]} returned a signature that does not verify with the given public key`);
       return sig;
     },
   };

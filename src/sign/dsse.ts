@@ -42,7 +42,8 @@ export async function signEnvelope(payloadType: string, body: Uint8Array, signer
 function b64(s: unknown, what: string): Buffer {
   if (typeof s !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(s)) throw new FormatError('DSSE envelope', `${what} is not base64`);
   const b = Buffer.from(s, /[-_]/.test(s) ? 'base64url' : 'base64');
-  if (b.toString(/[-_]/.test(s) ? 'base64url' : 'base64').replace(/=+$/, '') !== s.replace(/=+$/, '')) throw new FormatError('DSSE envelope', `${what} is not canonical base64`);
+  if (b.toString(/[-_]/.test(s) ? 'base64url' : 'base64').replace(/=+$/, '') !== s.replace(/=+$/, ''))
+    throw new FormatError('DSSE envelope', `${what} is not canonical base64`);
   return b;
 }
 
@@ -97,12 +98,18 @@ export function verifyEnvelope(env: Envelope, trusted: readonly KeyObject[], thr
       return verifySignature(alg, k, msg, sig, 'der');
     });
     const named = s.keyid ? ids.indexOf(s.keyid) : -1;
-    if (hit < 0 && named >= 0) throw new VerificationError(`DSSE: signatures[${si}] names trusted key ${s.keyid!.slice(0, 16)}… but does not verify with it${rawSeen ? ' (raw r||s; DSSE ECDSA signatures must be DER)' : ''}`);
-    if (hit >= 0 && s.keyid && s.keyid !== ids[hit]) throw new VerificationError(`DSSE: signatures[${si}].keyid does not match the key that verified it (${ids[hit]!.slice(0, 16)}…)`);
+    if (hit < 0 && named >= 0)
+      throw new VerificationError(
+        `DSSE: signatures[${si}] names trusted key ${s.keyid!.slice(0, 16)}… but does not verify with it${rawSeen ? ' (raw r||s; DSSE ECDSA signatures must be DER)' : ''}`,
+      );
+    if (hit >= 0 && s.keyid && s.keyid !== ids[hit])
+      throw new VerificationError(`DSSE: signatures[${si}].keyid does not match the key that verified it (${ids[hit]!.slice(0, 16)}…)`);
     if (hit >= 0) ok.add(hit);
   });
   if (ok.size < threshold) {
-    throw new VerificationError(`DSSE: ${ok.size} of ${trusted.length} trusted key(s) verified, threshold ${threshold}${rawSeen ? '; a raw r||s signature was found, DSSE ECDSA signatures must be DER' : ''}`);
+    throw new VerificationError(
+      `DSSE: ${ok.size} of ${trusted.length} trusted key(s) verified, threshold ${threshold}${rawSeen ? '; a raw r||s signature was found, DSSE ECDSA signatures must be DER' : ''}`,
+    );
   }
   const keyIndexes = [...ok].sort((a, b) => a - b);
   return { body, keyIndexes, keyIds: keyIndexes.map((i) => ids[i]!) };

@@ -62,8 +62,7 @@ export interface GeneratedKey {
 /** A new key pair of algorithm `alg` (random; PEM PKCS#8 private, SPKI public) with its key id. */
 export function generateKey(alg: KeyAlg): GeneratedKey {
   const info = ALGS[alg];
-  const { privateKey, publicKey } =
-    alg === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: info.curve! });
+  const { privateKey, publicKey } = alg === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: info.curve! });
   return {
     alg,
     privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),

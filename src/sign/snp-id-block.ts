@@ -8,7 +8,9 @@ import { createIdBlock, type IdBlockParams, type IdBlockResult, type SnpSigningK
 
 function checkP384(key: KeyObject, what: string): void {
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'secp384r1') {
-    throw new InputError(`${what} must be an ECDSA P-384 key (SNP supports only P-384), got ${key.asymmetricKeyType ?? key.type}${key.asymmetricKeyDetails?.namedCurve ? ` ${key.asymmetricKeyDetails.namedCurve}` : ''}`);
+    throw new InputError(
+      `${what} must be an ECDSA P-384 key (SNP supports only P-384), got ${key.asymmetricKeyType ?? key.type}${key.asymmetricKeyDetails?.namedCurve ? ` ${key.asymmetricKeyDetails.namedCurve}` : ''}`,
+    );
   }
 }
 

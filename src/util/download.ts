@@ -33,8 +33,7 @@ export interface GetOptions {
 function request(url: URL, ca: string[] | undefined, o: GetOptions): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const opts = o.timeoutMs === undefined ? {} : { timeout: o.timeoutMs };
-    const req =
-      url.protocol === 'https:' ? httpsGet(url, { ca, ...opts }, resolve) : url.protocol === 'http:' ? httpGet(url, opts, resolve) : undefined;
+    const req = url.protocol === 'https:' ? httpsGet(url, { ca, ...opts }, resolve) : url.protocol === 'http:' ? httpGet(url, opts, resolve) : undefined;
     if (!req) return reject(new Error(`unsupported protocol ${url.protocol}`));
     req.on('error', reject);
     req.on('timeout', () => req.destroy(new Error(`no answer within ${o.timeoutMs} ms`)));

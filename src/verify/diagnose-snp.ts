@@ -12,8 +12,20 @@ import { fromHex, toHex } from '../util/bytes.js';
 
 /** SEV_FEATURES bits (AMD64 APM vol. 2, Table 15-36 "SEV_FEATURES"): what a host switches on or off. */
 export const SEV_FEATURE_BITS: Readonly<Record<number, string>> = {
-  0: 'SNPActive', 1: 'vTOM', 2: 'ReflectVC', 3: 'RestrictedInjection', 4: 'AlternateInjection', 5: 'debug_swap',
-  6: 'PreventHostIBS', 7: 'BTBIsolation', 8: 'VmplSSS', 9: 'SecureTSC', 10: 'VmgexitParameter', 12: 'IbsVirtualization', 14: 'VmsaRegProt', 15: 'SmtProtection',
+  0: 'SNPActive',
+  1: 'vTOM',
+  2: 'ReflectVC',
+  3: 'RestrictedInjection',
+  4: 'AlternateInjection',
+  5: 'debug_swap',
+  6: 'PreventHostIBS',
+  7: 'BTBIsolation',
+  8: 'VmplSSS',
+  9: 'SecureTSC',
+  10: 'VmgexitParameter',
+  12: 'IbsVirtualization',
+  14: 'VmsaRegProt',
+  15: 'SmtProtection',
 };
 
 export interface SnpKnobs {
@@ -31,7 +43,10 @@ export interface SnpDiagnosis {
   searched: string;
 }
 
-const featureNames = (f: bigint) => Object.entries(SEV_FEATURE_BITS).filter(([b]) => (f >> BigInt(b)) & 1n).map(([, n]) => n);
+const featureNames = (f: bigint) =>
+  Object.entries(SEV_FEATURE_BITS)
+    .filter(([b]) => (f >> BigInt(b)) & 1n)
+    .map(([, n]) => n);
 
 /** One representative QEMU model per distinct CPUID signature (the VMSA carries only the signature). */
 function vcpuTypes(): string[] {
@@ -48,10 +63,19 @@ export function diagnoseSnp(measurement: string, entry: SnpValues, firmware: Uin
   const p = entry.parameters;
   const max = o.maxVcpus ?? 512;
   const counts = Array.from({ length: max }, (_, i) => i + 1);
-  const base: Omit<SnpKnobs, 'vcpus'> = { vmm: (p.vmm as SnpVmm | undefined) ?? 'qemu', guestFeatures: BigInt(String(p.guestFeatures ?? '0x1')), ...(typeof p['vcpu.type'] === 'string' ? { vcpuType: p['vcpu.type'] } : {}) };
-  const directBoot = typeof p['directBoot.kernelSha256'] === 'string'
-    ? { kernelSha256: fromHex(String(p['directBoot.kernelSha256']), 'kernel hash'), initrdSha256: fromHex(String(p['directBoot.initrdSha256']), 'initrd hash'), ...(typeof p['directBoot.cmdline'] === 'string' ? { cmdline: p['directBoot.cmdline'] } : {}) }
-    : undefined;
+  const base: Omit<SnpKnobs, 'vcpus'> = {
+    vmm: (p.vmm as SnpVmm | undefined) ?? 'qemu',
+    guestFeatures: BigInt(String(p.guestFeatures ?? '0x1')),
+    ...(typeof p['vcpu.type'] === 'string' ? { vcpuType: p['vcpu.type'] } : {}),
+  };
+  const directBoot =
+    typeof p['directBoot.kernelSha256'] === 'string'
+      ? {
+          kernelSha256: fromHex(String(p['directBoot.kernelSha256']), 'kernel hash'),
+          initrdSha256: fromHex(String(p['directBoot.initrdSha256']), 'initrd hash'),
+          ...(typeof p['directBoot.cmdline'] === 'string' ? { cmdline: p['directBoot.cmdline'] } : {}),
+        }
+      : undefined;
   const quirks: Partial<SnpQuirks> = {
     ...(typeof p['quirks.ec2Rdx'] === 'string' ? { ec2Rdx: Number(p['quirks.ec2Rdx']) } : {}),
     ...(p['quirks.qemuFpu'] === 'sev-init' || p['quirks.qemuFpu'] === 'sev-init2' ? { qemuFpu: p['quirks.qemuFpu'] as SnpQuirks['qemuFpu'] } : {}),
@@ -60,8 +84,14 @@ export function diagnoseSnp(measurement: string, entry: SnpValues, firmware: Uin
   // nearest first: 0, 1 then 2 knobs changed besides the vCPU count
   const vmms = VMMS.filter((v) => v !== base.vmm);
   const types = vcpuTypes().filter((t) => resolveVcpu({ type: t }).signature !== (base.vcpuType ? resolveVcpu({ type: base.vcpuType }).signature : -1));
-  const features = Object.keys(SEV_FEATURE_BITS).map((b) => base.guestFeatures ^ (1n << BigInt(b))).filter((f) => f & 1n);
-  const one: Omit<SnpKnobs, 'vcpus'>[] = [...vmms.map((vmm) => ({ ...base, vmm })), ...types.map((vcpuType) => ({ ...base, vcpuType })), ...features.map((guestFeatures) => ({ ...base, guestFeatures }))];
+  const features = Object.keys(SEV_FEATURE_BITS)
+    .map((b) => base.guestFeatures ^ (1n << BigInt(b)))
+    .filter((f) => f & 1n);
+  const one: Omit<SnpKnobs, 'vcpus'>[] = [
+    ...vmms.map((vmm) => ({ ...base, vmm })),
+    ...types.map((vcpuType) => ({ ...base, vcpuType })),
+    ...features.map((guestFeatures) => ({ ...base, guestFeatures })),
+  ];
   const two: Omit<SnpKnobs, 'vcpus'>[] = [
     ...vmms.flatMap((vmm) => features.map((guestFeatures) => ({ ...base, vmm, guestFeatures }))),
     ...types.flatMap((vcpuType) => features.map((guestFeatures) => ({ ...base, vcpuType, guestFeatures }))),
@@ -70,26 +100,46 @@ export function diagnoseSnp(measurement: string, entry: SnpValues, firmware: Uin
   for (const k of [base, ...one, ...two]) {
     if (k.vmm !== 'qemu' && k.vcpuType !== base.vcpuType) continue; // only QEMU VMSAs carry the vCPU signature
     tried++;
-    const r = snpLaunchDigests({ firmware, vmm: k.vmm, vcpus: counts, guestFeatures: k.guestFeatures, ...(k.vcpuType ? { vcpu: { type: k.vcpuType } } : {}), ...(directBoot ? { directBoot } : {}), quirks, ...(entry.seed && typeof entry.seed === 'string' ? { seed: fromHex(entry.seed, 'seed') } : {}) });
+    const r = snpLaunchDigests({
+      firmware,
+      vmm: k.vmm,
+      vcpus: counts,
+      guestFeatures: k.guestFeatures,
+      ...(k.vcpuType ? { vcpu: { type: k.vcpuType } } : {}),
+      ...(directBoot ? { directBoot } : {}),
+      quirks,
+      ...(entry.seed && typeof entry.seed === 'string' ? { seed: fromHex(entry.seed, 'seed') } : {}),
+    });
     const hit = [...r.digests].find(([, d]) => toHex(d) === measurement);
     if (hit) {
       const found = { ...k, vcpus: hit[0] };
       return { found, differences: differences(found, base, entry), searched: `${tried} knob combinations × vCPUs 1–${max}` };
     }
   }
-  return { found: null, differences: [], searched: `${tried} knob combinations (VMMs ${VMMS.join(', ')}; ${vcpuTypes().length} vCPU signatures; SEV_FEATURES ${Object.values(SEV_FEATURE_BITS).length} single bits) × vCPUs 1–${max}; none gives ${measurement.slice(0, 16)}…` };
+  return {
+    found: null,
+    differences: [],
+    searched: `${tried} knob combinations (VMMs ${VMMS.join(', ')}; ${vcpuTypes().length} vCPU signatures; SEV_FEATURES ${Object.values(SEV_FEATURE_BITS).length} single bits) × vCPUs 1–${max}; none gives ${measurement.slice(0, 16)}…`,
+  };
 }
 
 function differences(found: SnpKnobs, base: Omit<SnpKnobs, 'vcpus'>, entry: SnpValues): string[] {
   const out: string[] = [];
-  const released = Object.keys(entry.launchDigests).map(Number).sort((a, b) => a - b);
+  const released = Object.keys(entry.launchDigests)
+    .map(Number)
+    .sort((a, b) => a - b);
   if (!released.includes(found.vcpus)) out.push(`vCPUs: ${found.vcpus}; the release has ${released.join(', ')}`);
   if (found.vmm !== base.vmm) out.push(`VMM: ${found.vmm}; the release is for ${base.vmm}`);
-  if (found.vcpuType !== base.vcpuType) out.push(`vCPU type: ${found.vcpuType} (signature 0x${resolveVcpu({ type: found.vcpuType! }).signature.toString(16)}); the release is for ${base.vcpuType}`);
+  if (found.vcpuType !== base.vcpuType)
+    out.push(
+      `vCPU type: ${found.vcpuType} (signature 0x${resolveVcpu({ type: found.vcpuType! }).signature.toString(16)}); the release is for ${base.vcpuType}`,
+    );
   if (found.guestFeatures !== base.guestFeatures) {
     const on = featureNames(found.guestFeatures & ~base.guestFeatures);
     const off = featureNames(base.guestFeatures & ~found.guestFeatures);
-    out.push(`guest features: 0x${found.guestFeatures.toString(16)}; the release has 0x${base.guestFeatures.toString(16)} (${[...on.map((n) => `${n} is on`), ...off.map((n) => `${n} is off`)].join(', ')})`);
+    out.push(
+      `guest features: 0x${found.guestFeatures.toString(16)}; the release has 0x${base.guestFeatures.toString(16)} (${[...on.map((n) => `${n} is on`), ...off.map((n) => `${n} is off`)].join(', ')})`,
+    );
   }
   return out;
 }

@@ -51,8 +51,20 @@ export function detectEvidence(b: Uint8Array): EvidenceType {
 export async function verifyEvidence(bytes: Uint8Array, o: VerifyEvidenceOptions = {}): Promise<VerifyEvidenceResult> {
   const type = o.type ?? detectEvidence(bytes);
   const common = { ...(o.at === undefined ? {} : { at: o.at }), ...(o.reference ? { reference: o.reference } : {}) };
-  if (type === 'snp-report') return verifySnpReport(bytes, { certs: o.certs ?? [], ...common, ...(o.policy?.snp ? { policy: o.policy.snp } : {}), ...(o.firmware ? { firmware: o.firmware } : {}) });
-  if (type === 'tdx-quote') return verifyTdxQuote(bytes, { ...common, ...(o.policy?.tdx ? { policy: o.policy.tdx } : {}), ...(o.firmware ? { firmware: o.firmware } : {}), ...(o.ccel ? { ccel: o.ccel } : {}) });
+  if (type === 'snp-report')
+    return verifySnpReport(bytes, {
+      certs: o.certs ?? [],
+      ...common,
+      ...(o.policy?.snp ? { policy: o.policy.snp } : {}),
+      ...(o.firmware ? { firmware: o.firmware } : {}),
+    });
+  if (type === 'tdx-quote')
+    return verifyTdxQuote(bytes, {
+      ...common,
+      ...(o.policy?.tdx ? { policy: o.policy.tdx } : {}),
+      ...(o.firmware ? { firmware: o.firmware } : {}),
+      ...(o.ccel ? { ccel: o.ccel } : {}),
+    });
   if (!o.pcrs) throw new UsageError('a TPM event log is verified against the PCR values it must replay to: give --pcrs');
   return verifyTpmEventLog(bytes, { pcrs: o.pcrs, ...(o.reference ? { reference: o.reference } : {}) });
 }

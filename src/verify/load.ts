@@ -22,7 +22,14 @@ import type { VerifyPolicy } from './evidence.js';
 
 /** Every certificate in the files given (PEM bundles or DER); a directory contributes its .pem/.der/.crt/.cer files. */
 export function loadCertificates(paths: readonly string[]): Certificate[] {
-  const files = paths.flatMap((p) => (statSync(p).isDirectory() ? readdirSync(p).filter((n) => /\.(pem|der|crt|cer)$/i.test(n)).sort().map((n) => join(p, n)) : [p]));
+  const files = paths.flatMap((p) =>
+    statSync(p).isDirectory()
+      ? readdirSync(p)
+          .filter((n) => /\.(pem|der|crt|cer)$/i.test(n))
+          .sort()
+          .map((n) => join(p, n))
+      : [p],
+  );
   return files.flatMap((f) => readCertificates(new Uint8Array(readFileSync(f)), f));
 }
 
@@ -55,7 +62,8 @@ export function loadReference(path: string, trusted: readonly KeyObject[], o: { 
     if (e instanceof Error) e.message = `${file}: ${e.message}`;
     throw e;
   }
-  if (v.type !== 'dsse' || v.predicateType !== REFERENCE_VALUES_PREDICATE) throw new VerificationError(`${file}: predicateType ${v.type === 'dsse' ? v.predicateType : v.type} is not ${REFERENCE_VALUES_PREDICATE}`);
+  if (v.type !== 'dsse' || v.predicateType !== REFERENCE_VALUES_PREDICATE)
+    throw new VerificationError(`${file}: predicateType ${v.type === 'dsse' ? v.predicateType : v.type} is not ${REFERENCE_VALUES_PREDICATE}`);
   return importReferenceValues(v.predicate, `${file}: predicate`);
 }
 
@@ -66,11 +74,24 @@ export function loadReference(path: string, trusted: readonly KeyObject[], o: { 
  * the same trusted keys, rollback refused against the cached version), then the release's
  * reference-values.intoto.json is loaded.
  */
-export async function resolveReference(spec: string, trusted: readonly KeyObject[], o: { threshold?: number; now?: number; timeoutMs?: number } = {}): Promise<ReferenceValues> {
+export async function resolveReference(
+  spec: string,
+  trusted: readonly KeyObject[],
+  o: { threshold?: number; now?: number; timeoutMs?: number } = {},
+): Promise<ReferenceValues> {
   const hash = spec.lastIndexOf('#');
   const [base, release] = hash > 0 && !existsSync(spec) ? [spec.slice(0, hash), spec.slice(hash + 1)] : [spec, undefined];
   if (!isUrl(base) && !existsSync(join(base, 'index.json'))) return loadReference(spec, trusted, o);
   const cache = join(defaultCacheDir(), 'repositories', createHash('sha256').update(base).digest('hex').slice(0, 32));
-  const r = await fetchRepository(base, { trusted, threshold: o.threshold ?? 1, out: cache, ...(release ? { release } : { latest: true }), ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) });
-  return loadReference(join(cache, r.releases[0]!.path), trusted, { ...(o.threshold ? { threshold: o.threshold } : {}), ...(o.now === undefined ? {} : { now: o.now }) });
+  const r = await fetchRepository(base, {
+    trusted,
+    threshold: o.threshold ?? 1,
+    out: cache,
+    ...(release ? { release } : { latest: true }),
+    ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
+  });
+  return loadReference(join(cache, r.releases[0]!.path), trusted, {
+    ...(o.threshold ? { threshold: o.threshold } : {}),
+    ...(o.now === undefined ? {} : { now: o.now }),
+  });
 }

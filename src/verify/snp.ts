@@ -44,7 +44,16 @@ export interface SnpVerifyOptions {
   firmware?: Uint8Array;
 }
 
-const EXT = { productName: '1.3.6.1.4.1.3704.1.2', bl: '1.3.6.1.4.1.3704.1.3.1', tee: '1.3.6.1.4.1.3704.1.3.2', snp: '1.3.6.1.4.1.3704.1.3.3', ucode: '1.3.6.1.4.1.3704.1.3.8', fmc: '1.3.6.1.4.1.3704.1.3.9', hwId: '1.3.6.1.4.1.3704.1.4', cspId: '1.3.6.1.4.1.3704.1.5' };
+const EXT = {
+  productName: '1.3.6.1.4.1.3704.1.2',
+  bl: '1.3.6.1.4.1.3704.1.3.1',
+  tee: '1.3.6.1.4.1.3704.1.3.2',
+  snp: '1.3.6.1.4.1.3704.1.3.3',
+  ucode: '1.3.6.1.4.1.3704.1.3.8',
+  fmc: '1.3.6.1.4.1.3704.1.3.9',
+  hwId: '1.3.6.1.4.1.3704.1.4',
+  cspId: '1.3.6.1.4.1.3704.1.5',
+};
 
 function extInt(c: Certificate, oid: string): number | undefined {
   const v = c.extensions.get(oid);
@@ -89,7 +98,9 @@ function snpValues(r: SnpReport, product: SnpProduct | undefined): Record<string
     currentVersion: r.currentVersion,
     committedVersion: r.committedVersion,
     ...(r.cpuid ? { cpuid: r.cpuid } : {}),
-    ...(r.launchMitVector === undefined ? {} : { launchMitVector: `0x${r.launchMitVector.toString(16)}`, currentMitVector: `0x${r.currentMitVector!.toString(16)}` }),
+    ...(r.launchMitVector === undefined
+      ? {}
+      : { launchMitVector: `0x${r.launchMitVector.toString(16)}`, currentMitVector: `0x${r.currentMitVector!.toString(16)}` }),
     ...(product ? { product } : {}),
   };
 }
@@ -109,7 +120,13 @@ export async function verifySnpReport(bytes: Uint8Array, o: SnpVerifyOptions): P
   const certs: ChainCert[] = [];
   const arkIndex = product ? fps.indexOf(AMD_ARK_SHA256[product]) : -1;
   const ark = arkIndex >= 0 ? o.certs[arkIndex] : undefined;
-  check(checks, 'ARK is AMD\'s pinned root', ark !== undefined, product ? AMD_ARK_SHA256[product] : 'a pinned ARK (product unknown)', ark ? fps[arkIndex] : 'no pinned ARK among the certificates');
+  check(
+    checks,
+    "ARK is AMD's pinned root",
+    ark !== undefined,
+    product ? AMD_ARK_SHA256[product] : 'a pinned ARK (product unknown)',
+    ark ? fps[arkIndex] : 'no pinned ARK among the certificates',
+  );
   const find = async (cn: string, parent: Certificate | undefined) => {
     for (const c of o.certs) if (c.subject.commonName === cn && parent && (await signedBy(c, parent))) return c;
     return undefined;
@@ -118,13 +135,35 @@ export async function verifySnpReport(bytes: Uint8Array, o: SnpVerifyOptions): P
   if (ark) check(checks, 'ARK is self-signed', arkOk);
   const midName = product ? (vlek ? `SEV-VLEK-${product}` : `SEV-${product}`) : '';
   const mid = arkOk ? await find(midName, ark) : undefined;
-  check(checks, `${vlek ? 'ASVK' : 'ASK'} is signed by the ARK`, mid !== undefined, midName || 'ASK', mid ? mid.subject.commonName : 'not found among the certificates');
+  check(
+    checks,
+    `${vlek ? 'ASVK' : 'ASK'} is signed by the ARK`,
+    mid !== undefined,
+    midName || 'ASK',
+    mid ? mid.subject.commonName : 'not found among the certificates',
+  );
   const leaf = mid ? await find(vlek ? 'SEV-VLEK' : 'SEV-VCEK', mid) : undefined;
-  check(checks, `${signer.toUpperCase()} is signed by the ${vlek ? 'ASVK' : 'ASK'}`, leaf !== undefined, vlek ? 'SEV-VLEK' : 'SEV-VCEK', leaf ? leaf.subject.commonName : 'not found among the certificates');
-  for (const [role, c] of [['ark', ark], [vlek ? 'asvk' : 'ask', mid], [signer, leaf]] as const) {
+  check(
+    checks,
+    `${signer.toUpperCase()} is signed by the ${vlek ? 'ASVK' : 'ASK'}`,
+    leaf !== undefined,
+    vlek ? 'SEV-VLEK' : 'SEV-VCEK',
+    leaf ? leaf.subject.commonName : 'not found among the certificates',
+  );
+  for (const [role, c] of [
+    ['ark', ark],
+    [vlek ? 'asvk' : 'ask', mid],
+    [signer, leaf],
+  ] as const) {
     if (!c) continue;
     certs.push({ role, subject: c.subject.text, notBefore: isoTime(c.notBefore), notAfter: isoTime(c.notAfter), sha256: await fingerprint(c) });
-    check(checks, `${role.toUpperCase()} is valid at ${isoTime(at)}`, c.notBefore <= at && at <= c.notAfter, `${isoTime(c.notBefore)} .. ${isoTime(c.notAfter)}`, isoTime(at));
+    check(
+      checks,
+      `${role.toUpperCase()} is valid at ${isoTime(at)}`,
+      c.notBefore <= at && at <= c.notAfter,
+      `${isoTime(c.notBefore)} .. ${isoTime(c.notAfter)}`,
+      isoTime(at),
+    );
   }
   const chainOk = checks.every((c) => c.ok);
 
@@ -133,11 +172,22 @@ export async function verifySnpReport(bytes: Uint8Array, o: SnpVerifyOptions): P
   check(checks, `report signature verifies with the ${signer.toUpperCase()}`, sigOk);
   if (leaf) {
     const tcb = decodeTcb(r.reportedTcb, product);
-    const certTcb = { ...(product === 'Turin' ? { fmc: extInt(leaf, EXT.fmc) } : {}), bootloader: extInt(leaf, EXT.bl), tee: extInt(leaf, EXT.tee), snp: extInt(leaf, EXT.snp), microcode: extInt(leaf, EXT.ucode) };
-    for (const [k, v] of Object.entries(certTcb)) check(checks, `REPORTED_TCB ${k} equals the ${signer.toUpperCase()}'s`, v === tcb[k as keyof TcbVersion], String(v), String(tcb[k as keyof TcbVersion]));
+    const certTcb = {
+      ...(product === 'Turin' ? { fmc: extInt(leaf, EXT.fmc) } : {}),
+      bootloader: extInt(leaf, EXT.bl),
+      tee: extInt(leaf, EXT.tee),
+      snp: extInt(leaf, EXT.snp),
+      microcode: extInt(leaf, EXT.ucode),
+    };
+    for (const [k, v] of Object.entries(certTcb))
+      check(checks, `REPORTED_TCB ${k} equals the ${signer.toUpperCase()}'s`, v === tcb[k as keyof TcbVersion], String(v), String(tcb[k as keyof TcbVersion]));
     if (!vlek) {
       const hwId = leaf.extensions.get(EXT.hwId);
-      const ok = hwId !== undefined && !r.maskChipKey && hwId.every((b, i) => b === r.chipId[i]) && r.chipId.subarray(hwId.length).every((b) => b === 0 || hwId.length === 64);
+      const ok =
+        hwId !== undefined &&
+        !r.maskChipKey &&
+        hwId.every((b, i) => b === r.chipId[i]) &&
+        r.chipId.subarray(hwId.length).every((b) => b === 0 || hwId.length === 64);
       check(checks, 'CHIP_ID matches the VCEK hwID', ok, hwId ? toHex(hwId) : 'a hwID extension', toHex(r.chipId.subarray(0, hwId?.length ?? 64)));
     } else {
       check(checks, 'the VLEK names its cloud provider (cspId)', leaf.extensions.has(EXT.cspId), 'cspId', extString(leaf, EXT.cspId) ?? 'absent');
@@ -152,7 +202,14 @@ export async function verifySnpReport(bytes: Uint8Array, o: SnpVerifyOptions): P
   if (p.vmpl) check(checks, 'policy: VMPL', p.vmpl.includes(r.vmpl), p.vmpl.join('|'), String(r.vmpl));
   if (p.minTcb) {
     const tcb = decodeTcb(r.reportedTcb, product);
-    for (const [k, min] of Object.entries(p.minTcb)) check(checks, `policy: REPORTED_TCB ${k} ≥ ${min}`, (tcb[k as keyof TcbVersion] as number | undefined ?? -1) >= (min as number), `≥ ${min}`, String(tcb[k as keyof TcbVersion]));
+    for (const [k, min] of Object.entries(p.minTcb))
+      check(
+        checks,
+        `policy: REPORTED_TCB ${k} ≥ ${min}`,
+        ((tcb[k as keyof TcbVersion] as number | undefined) ?? -1) >= (min as number),
+        `≥ ${min}`,
+        String(tcb[k as keyof TcbVersion]),
+      );
   }
 
   // reference values
@@ -168,9 +225,16 @@ export async function verifySnpReport(bytes: Uint8Array, o: SnpVerifyOptions): P
       }
     }
     if (!match) diagnosis = await diagnose(measurement, o.reference, o.firmware);
-    check(checks, 'MEASUREMENT is a reference value', match !== undefined, match ? `${measurement}` : `one of ${o.reference.snp.reduce((n, s) => n + Object.keys(s.launchDigests).length, 0)} signed launch digests`, measurement);
+    check(
+      checks,
+      'MEASUREMENT is a reference value',
+      match !== undefined,
+      match ? `${measurement}` : `one of ${o.reference.snp.reduce((n, s) => n + Object.keys(s.launchDigests).length, 0)} signed launch digests`,
+      measurement,
+    );
     const policy = match?.parameters.policy;
-    if (policy !== undefined) check(checks, 'POLICY equals the reference', policy === `0x${r.policy.toString(16)}`, String(policy), `0x${r.policy.toString(16)}`);
+    if (policy !== undefined)
+      check(checks, 'POLICY equals the reference', policy === `0x${r.policy.toString(16)}`, String(policy), `0x${r.policy.toString(16)}`);
   }
   return {
     ok: checks.every((c) => c.ok),
@@ -188,7 +252,12 @@ export async function verifySnpReport(bytes: Uint8Array, o: SnpVerifyOptions): P
 /** Diagnoses against every release entry built from this firmware (matched by its sha256). */
 async function diagnose(measurement: string, reference: ReferenceValues, firmware: Uint8Array | undefined): Promise<VerifyEvidenceResult['diagnosis']> {
   const wanted = reference.snp.map((s) => s.inputs.firmware).filter((f) => f?.sha256);
-  if (!firmware) return { found: null, differences: [], searched: `nothing: give the release's firmware (${wanted.map((f) => `${f!.file ?? 'firmware'} sha256 ${f!.sha256!.slice(0, 16)}…`).join(', ') || 'none named'}) to search which knob differs` };
+  if (!firmware)
+    return {
+      found: null,
+      differences: [],
+      searched: `nothing: give the release's firmware (${wanted.map((f) => `${f!.file ?? 'firmware'} sha256 ${f!.sha256!.slice(0, 16)}…`).join(', ') || 'none named'}) to search which knob differs`,
+    };
   const sha = toHex(new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', firmware)));
   const entries = reference.snp.filter((s) => s.inputs.firmware?.sha256 === sha);
   if (entries.length === 0) return { found: null, differences: [], searched: `nothing: the firmware given (sha256 ${sha.slice(0, 16)}…) is not the release's` };
@@ -198,5 +267,9 @@ async function diagnose(measurement: string, reference: ReferenceValues, firmwar
     if (last.found) break;
   }
   const f = last!.found;
-  return { found: f ? { vmm: f.vmm, ...(f.vcpuType ? { vcpuType: f.vcpuType } : {}), guestFeatures: `0x${f.guestFeatures.toString(16)}`, vcpus: f.vcpus } : null, differences: last!.differences, searched: last!.searched };
+  return {
+    found: f ? { vmm: f.vmm, ...(f.vcpuType ? { vcpuType: f.vcpuType } : {}), guestFeatures: `0x${f.guestFeatures.toString(16)}`, vcpus: f.vcpus } : null,
+    differences: last!.differences,
+    searched: last!.searched,
+  };
 }

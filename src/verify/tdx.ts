@@ -44,7 +44,10 @@ export interface TdxVerifyOptions {
 
 /** The uncompressed P-256 point x||y as a SubjectPublicKeyInfo (RFC 5480). */
 function p256Spki(xy: Uint8Array): Uint8Array {
-  const prefix = [0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04];
+  const prefix = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+    0x04,
+  ];
   return Uint8Array.from([...prefix, ...xy]);
 }
 
@@ -85,7 +88,8 @@ function signatureData(bytes: Uint8Array, q: TdxQuote): SignatureData {
   const qeAuthData = take(u16('QE authentication data size'), 'QE authentication data');
   const innerType = u16('PCK certification data type');
   const innerSize = u32('PCK certification data size');
-  if (innerType !== CERT_PCK_CHAIN) throw new FormatError(what, `PCK certification data type ${innerType} is not 5 (PEM certificate chain); other types need a PCCS`);
+  if (innerType !== CERT_PCK_CHAIN)
+    throw new FormatError(what, `PCK certification data type ${innerType} is not 5 (PEM certificate chain); other types need a PCCS`);
   const pckChainPem = take(innerSize, 'PCK certificate chain');
   return { signed: bytes.subarray(0, signedLen), quoteSignature, attestationKey, qeReport, qeReportSignature, qeAuthData, pckChainPem };
 }
@@ -102,7 +106,13 @@ export async function verifyTdxQuote(bytes: Uint8Array, o: TdxVerifyOptions = {}
   const fps = await Promise.all(pem.map(fingerprint));
   const rootIndex = fps.indexOf(INTEL_SGX_ROOT_CA_SHA256);
   const root = pem[rootIndex];
-  check(checks, 'root is Intel\'s pinned SGX Root CA', root !== undefined, INTEL_SGX_ROOT_CA_SHA256, root ? fps[rootIndex] : `${pem.length} certificates, none of them the pinned root`);
+  check(
+    checks,
+    "root is Intel's pinned SGX Root CA",
+    root !== undefined,
+    INTEL_SGX_ROOT_CA_SHA256,
+    root ? fps[rootIndex] : `${pem.length} certificates, none of them the pinned root`,
+  );
   const rootOk = root !== undefined && (await signedBy(root, root));
   if (root) check(checks, 'root is self-signed', rootOk);
   const leaf = pem[0];
@@ -112,10 +122,20 @@ export async function verifyTdxQuote(bytes: Uint8Array, o: TdxVerifyOptions = {}
   const leafOk = midOk && leaf !== undefined && (await signedBy(leaf, mid!));
   check(checks, 'PCK certificate is signed by the PCK CA', leafOk, 'Intel SGX PCK Certificate', leaf?.subject.commonName ?? 'absent');
   const certs: ChainCert[] = [];
-  for (const [role, c] of [['root', root], ['pck-ca', mid], ['pck', leaf]] as const) {
+  for (const [role, c] of [
+    ['root', root],
+    ['pck-ca', mid],
+    ['pck', leaf],
+  ] as const) {
     if (!c) continue;
     certs.push({ role, subject: c.subject.text, notBefore: isoTime(c.notBefore), notAfter: isoTime(c.notAfter), sha256: await fingerprint(c) });
-    check(checks, `${role.toUpperCase()} is valid at ${isoTime(at)}`, c.notBefore <= at && at <= c.notAfter, `${isoTime(c.notBefore)} .. ${isoTime(c.notAfter)}`, isoTime(at));
+    check(
+      checks,
+      `${role.toUpperCase()} is valid at ${isoTime(at)}`,
+      c.notBefore <= at && at <= c.notAfter,
+      `${isoTime(c.notBefore)} .. ${isoTime(c.notAfter)}`,
+      isoTime(at),
+    );
   }
   const chainOk = checks.every((c) => c.ok);
 
@@ -124,7 +144,13 @@ export async function verifyTdxQuote(bytes: Uint8Array, o: TdxVerifyOptions = {}
   check(checks, 'QE report signature verifies with the PCK key', qeOk);
   const binding = new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', Uint8Array.from([...s.attestationKey, ...s.qeAuthData])));
   const reportData = s.qeReport.subarray(320, 384);
-  check(checks, 'QE report data binds the attestation key', binding.every((b, i) => b === reportData[i]) && reportData.subarray(32).every((b) => b === 0), toHex(binding), toHex(reportData.subarray(0, 32)));
+  check(
+    checks,
+    'QE report data binds the attestation key',
+    binding.every((b, i) => b === reportData[i]) && reportData.subarray(32).every((b) => b === 0),
+    toHex(binding),
+    toHex(reportData.subarray(0, 32)),
+  );
   const sigOk = await verifyEcdsa(p256Spki(s.attestationKey), '1.2.840.10045.3.1.7', 'SHA-256', s.quoteSignature, s.signed);
   check(checks, 'quote signature verifies with the attestation key', sigOk);
 
@@ -138,7 +164,8 @@ export async function verifyTdxQuote(bytes: Uint8Array, o: TdxVerifyOptions = {}
   if (o.ccel) {
     const log = parseEventLog(o.ccel);
     const replayed = replayEventLog(log.events, { alg: 'sha384', map: 'ccel' });
-    for (const i of [0, 1, 2, 3]) check(checks, `RTMR${i} replays from the CCEL log`, replayed[`rtmr${i}`] === b.rtmr[i], b.rtmr[i], replayed[`rtmr${i}`] ?? 'not extended');
+    for (const i of [0, 1, 2, 3])
+      check(checks, `RTMR${i} replays from the CCEL log`, replayed[`rtmr${i}`] === b.rtmr[i], b.rtmr[i], replayed[`rtmr${i}`] ?? 'not extended');
   }
 
   // reference values
@@ -150,7 +177,8 @@ export async function verifyTdxQuote(bytes: Uint8Array, o: TdxVerifyOptions = {}
     const mrtdHit = o.reference.tdx.find((t) => t.mrtd === b.mrTd);
     check(checks, 'MRTD is a reference value', mrtdHit !== undefined, `one of ${o.reference.tdx.length} signed MRTDs`, b.mrTd);
     if (!mrtdHit) diagnosis = await diagnoseMrtd(b.mrTd, o.reference, o.firmware);
-    if (mrtdHit) for (const [i, v] of Object.entries(mrtdHit.rtmr)) check(checks, `RTMR${i} equals the reference`, b.rtmr[Number(i)] === v, v, b.rtmr[Number(i)]);
+    if (mrtdHit)
+      for (const [i, v] of Object.entries(mrtdHit.rtmr)) check(checks, `RTMR${i} equals the reference`, b.rtmr[Number(i)] === v, v, b.rtmr[Number(i)]);
   }
   return {
     ok: checks.every((c) => c.ok),
@@ -189,7 +217,15 @@ export async function diagnoseMrtd(mrtd: string, reference: ReferenceValues, fir
   for (const order of PAGE_ORDERS) {
     if (toHex(tdxMrtd(firmware, order).mrtd) !== mrtd) continue;
     const released = String(entries[0]!.parameters.pageOrder ?? 'single');
-    return { found: { pageOrder: order }, differences: order === released ? [] : [`page order: ${order}${order === 'two-pass' ? ' (QEMU 8.x TDX)' : ''}; the release is for ${released}`], searched: `page orders ${PAGE_ORDERS.join(', ')}` };
+    return {
+      found: { pageOrder: order },
+      differences: order === released ? [] : [`page order: ${order}${order === 'two-pass' ? ' (QEMU 8.x TDX)' : ''}; the release is for ${released}`],
+      searched: `page orders ${PAGE_ORDERS.join(', ')}`,
+    };
   }
-  return { found: null, differences: [], searched: `page orders ${PAGE_ORDERS.join(', ')} of the release firmware; none gives ${mrtd.slice(0, 16)}… (a different firmware or TD configuration)` };
+  return {
+    found: null,
+    differences: [],
+    searched: `page orders ${PAGE_ORDERS.join(', ')} of the release firmware; none gives ${mrtd.slice(0, 16)}… (a different firmware or TD configuration)`,
+  };
 }

@@ -85,7 +85,14 @@ export function verifyTpmEventLog(bytes: Uint8Array, o: TpmVerifyOptions): Verif
       const diffs: Check[] = [];
       for (const [bank, regs] of Object.entries(entry.banks)) {
         if (!replayed[bank]) continue;
-        for (const [i, v] of Object.entries(regs)) if (replayed[bank]![i] !== v) diffs.push({ name: `${bank} PCR${i} equals the reference (extended by events ${extendedBy(Number(i))})`, ok: false, expected: v, actual: replayed[bank]![i] ?? 'not extended by the log' });
+        for (const [i, v] of Object.entries(regs))
+          if (replayed[bank]![i] !== v)
+            diffs.push({
+              name: `${bank} PCR${i} equals the reference (extended by events ${extendedBy(Number(i))})`,
+              ok: false,
+              expected: v,
+              actual: replayed[bank]![i] ?? 'not extended by the log',
+            });
       }
       if (diffs.length === 0 && Object.keys(entry.banks).some((b) => replayed[b])) {
         match = { platform: 'pcr', parameters: entry.parameters, ...statedMark(entry) };
@@ -93,7 +100,20 @@ export function verifyTpmEventLog(bytes: Uint8Array, o: TpmVerifyOptions): Verif
       }
       if (entry === o.reference.pcr[o.reference.pcr.length - 1]) checks.push(...diffs.slice(0, 8));
     }
-    check(checks, 'the replayed PCRs match a reference entry', match !== undefined, `one of ${o.reference.pcr.length} signed PCR sets`, match ? 'matched' : 'none matched');
+    check(
+      checks,
+      'the replayed PCRs match a reference entry',
+      match !== undefined,
+      `one of ${o.reference.pcr.length} signed PCR sets`,
+      match ? 'matched' : 'none matched',
+    );
   }
-  return { ok: checks.every((c) => c.ok), type: 'tpm-eventlog', version: log.format === 'tcg2' ? 2 : 1, values: { format: log.format, algorithms: log.algorithms, events: log.events.length, pcrs: replayed }, checks, ...(match ? { match } : {}) };
+  return {
+    ok: checks.every((c) => c.ok),
+    type: 'tpm-eventlog',
+    version: log.format === 'tcg2' ? 2 : 1,
+    values: { format: log.format, algorithms: log.algorithms, events: log.events.length, pcrs: replayed },
+    checks,
+    ...(match ? { match } : {}),
+  };
 }

@@ -43,7 +43,13 @@ export function p1363(der: Uint8Array, size: number): Uint8Array | undefined {
 }
 
 /** ECDSA verification of `data` with an EC public key (SPKI DER), signature as r||s. */
-export async function verifyEcdsa(spki: Uint8Array, curveOid: string | undefined, hash: 'SHA-256' | 'SHA-384', signature: Uint8Array, data: Uint8Array): Promise<boolean> {
+export async function verifyEcdsa(
+  spki: Uint8Array,
+  curveOid: string | undefined,
+  hash: 'SHA-256' | 'SHA-384',
+  signature: Uint8Array,
+  data: Uint8Array,
+): Promise<boolean> {
   const curve = curveOid && CURVE[curveOid];
   if (!curve) return false;
   try {

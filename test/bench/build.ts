@@ -55,7 +55,18 @@ export function buildCases(): BenchCase[] {
   execFileSync(process.execPath, [CLI, 'build', resolve(ROOT, 'recipes/uki.yaml'), '--locked', '--out', join(dir, 'uki')], { env, stdio: 'inherit' });
   const lock = JSON.parse(readFileSync(join(dir, 'step.lock.json'), 'utf8')) as { bases: { sha256: string }[] };
   const rootfs = join(CACHE, 'rootfs', lock.bases[0]!.sha256);
-  const direct = (script: string) => [process.execPath, '--input-type=module', '-e', DIRECT, resolve(ROOT, 'dist'), BACKEND, rootfs, join(dir, 'direct-work'), join(dir, 'direct-out'), script];
+  const direct = (script: string) => [
+    process.execPath,
+    '--input-type=module',
+    '-e',
+    DIRECT,
+    resolve(ROOT, 'dist'),
+    BACKEND,
+    rootfs,
+    join(dir, 'direct-work'),
+    join(dir, 'direct-out'),
+    script,
+  ];
   const build = (recipe: string, out: string) => [CLI, 'build', join(dir, recipe), '--rebuild', '--locked', '--out', join(dir, out), '--backend', BACKEND];
   return [
     { name: NAMES[0]!, command: direct(STEP), runs: 5 },

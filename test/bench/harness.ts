@@ -85,7 +85,8 @@ export function report(results: BenchResult[]): string {
   const fmt = (x?: number) => (x === undefined ? '-' : x.toFixed(1));
   const rows = results.map((r) => {
     const base = r.relativeTo ? byName.get(r.relativeTo)?.processMs : undefined;
-    const ratio = base && r.processMs ? `${(r.processMs / base).toFixed(2)}x (${r.processMs >= base ? '+' : ''}${(r.processMs - base).toFixed(0)} ms) ${r.relativeTo}` : '';
+    const ratio =
+      base && r.processMs ? `${(r.processMs / base).toFixed(2)}x (${r.processMs >= base ? '+' : ''}${(r.processMs - base).toFixed(0)} ms) ${r.relativeTo}` : '';
     return [r.name, fmt(r.processMs), fmt(r.inProcessMs), ratio];
   });
   const head = ['case', 'process ms', 'in-process ms', 'ratio (process)'];

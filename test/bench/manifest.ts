@@ -26,12 +26,22 @@ export function manifestCases(): BenchCase[] {
   const trusted = [createPublicKey(readFileSync(join(dir, 'k.pub.pem')))];
   const msg = Buffer.alloc(1024, 7);
   return [
-    { name: 'manifest: create (SNP, 64 vCPU counts, all formats)', cli: ['manifest', 'create', '--measurements', m, '--key', join(dir, 'k.pem'), '--out', join(dir, 'o2')] },
-    { name: 'manifest: verify_corim.py (python3-cbor2 baseline)', command: ['/usr/bin/python3', join(shared, 'tools/validate/verify_corim.py'), corim, '--pub', join(dir, 'k.pub.pem')] },
-    { name: 'manifest: verify (64-triple CoRIM)', cli: ['manifest', 'verify', corim, '--trust', join(dir, 'k.pub.pem')], relativeTo: 'manifest: verify_corim.py (python3-cbor2 baseline)', fn: () => verifyManifest(corimBytes, { trusted }) },
+    {
+      name: 'manifest: create (SNP, 64 vCPU counts, all formats)',
+      cli: ['manifest', 'create', '--measurements', m, '--key', join(dir, 'k.pem'), '--out', join(dir, 'o2')],
+    },
+    {
+      name: 'manifest: verify_corim.py (python3-cbor2 baseline)',
+      command: ['/usr/bin/python3', join(shared, 'tools/validate/verify_corim.py'), corim, '--pub', join(dir, 'k.pub.pem')],
+    },
+    {
+      name: 'manifest: verify (64-triple CoRIM)',
+      cli: ['manifest', 'verify', corim, '--trust', join(dir, 'k.pub.pem')],
+      relativeTo: 'manifest: verify_corim.py (python3-cbor2 baseline)',
+      fn: () => verifyManifest(corimBytes, { trusted }),
+    },
     { name: 'manifest: ES256 RFC 6979 sign, 1 KiB (in-process)', fn: () => signDeterministic('ecdsa-p256', key, msg), runs: 51 },
     { name: 'manifest: ES256 node:crypto randomized sign, 1 KiB (in-process)', fn: () => sign('sha256', msg, { key, dsaEncoding: 'ieee-p1363' }), runs: 51 },
     { name: 'manifest: CBOR strict decode of the CoRIM (in-process)', fn: () => decodeCbor(corimBytes, { deterministic: true }), runs: 51 },
   ];
 }
-

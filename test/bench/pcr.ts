@@ -39,8 +39,28 @@ export function pcrCases(): BenchCase[] {
     { name: 'pcr: authenticode sha1+sha256+sha384 vmlinuz', fn: () => authenticode(parsePe(kernel), HASH_ALGS) },
     {
       name: 'pcr: measure pcr --boot direct (3 banks)',
-      cli: ['measure', 'pcr', '--boot', 'direct', '--kernel', kernelPath, '--initrd', f('pcr/initrd-a.cpio'), '--append', 'console=ttyS0 panic=-1', '--mem', '1024', '--vars', varsPath, '--json'],
-      fn: () => pcrBanks(bootEvents({ shape: 'direct', kernel, initrd, cmdline: 'console=ttyS0 panic=-1', qemu: { memMiB: 1024 } }, { firmware: firmware() }), HASH_ALGS),
+      cli: [
+        'measure',
+        'pcr',
+        '--boot',
+        'direct',
+        '--kernel',
+        kernelPath,
+        '--initrd',
+        f('pcr/initrd-a.cpio'),
+        '--append',
+        'console=ttyS0 panic=-1',
+        '--mem',
+        '1024',
+        '--vars',
+        varsPath,
+        '--json',
+      ],
+      fn: () =>
+        pcrBanks(
+          bootEvents({ shape: 'direct', kernel, initrd, cmdline: 'console=ttyS0 panic=-1', qemu: { memMiB: 1024 } }, { firmware: firmware() }),
+          HASH_ALGS,
+        ),
       relativeTo: 'pcr: sha256sum vmlinuz (8 MiB)',
     },
     {

@@ -57,7 +57,10 @@ export function snpCases(): BenchCase[] {
     {
       name: 'snp page hashing: node:crypto createHash',
       fn: () => {
-        for (let o = 0; o < firmware.length; o += 4096) createHash('sha384').update(firmware.subarray(o, o + 4096)).digest();
+        for (let o = 0; o < firmware.length; o += 4096)
+          createHash('sha384')
+            .update(firmware.subarray(o, o + 4096))
+            .digest();
       },
     },
     {

@@ -40,7 +40,17 @@ export function tdxCases(): BenchCase[] {
   writeFileSync(file, image);
   return [
     { name: 'sha384sum 4 MiB TDVF', command: ['sha384sum', file] },
-    { name: 'MRTD 4 MiB TDVF (single)', cli: ['measure', 'tdx', '--firmware', file, '--json'], fn: () => tdxMrtd(image, 'single'), relativeTo: 'sha384sum 4 MiB TDVF' },
-    { name: 'MRTD 4 MiB TDVF (two-pass)', cli: ['measure', 'tdx', '--firmware', file, '--page-order', 'two-pass', '--json'], fn: () => tdxMrtd(image, 'two-pass'), relativeTo: 'sha384sum 4 MiB TDVF' },
+    {
+      name: 'MRTD 4 MiB TDVF (single)',
+      cli: ['measure', 'tdx', '--firmware', file, '--json'],
+      fn: () => tdxMrtd(image, 'single'),
+      relativeTo: 'sha384sum 4 MiB TDVF',
+    },
+    {
+      name: 'MRTD 4 MiB TDVF (two-pass)',
+      cli: ['measure', 'tdx', '--firmware', file, '--page-order', 'two-pass', '--json'],
+      fn: () => tdxMrtd(image, 'two-pass'),
+      relativeTo: 'sha384sum 4 MiB TDVF',
+    },
   ];
 }

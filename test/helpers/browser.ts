@@ -18,7 +18,10 @@ export const CHROMIUM = '/usr/bin/chromium';
 
 /** `describeShared` when chromium is installed; otherwise a loudly skipped suite. */
 export function describeBrowser(name: string, fn: () => void): void {
-  if (existsSync(CHROMIUM)) return describeShared(name, fn);
+  if (existsSync(CHROMIUM)) {
+    describeShared(name, fn);
+    return;
+  }
   process.stderr.write(`\n*** SKIPPED "${name}": ${CHROMIUM} missing (apt-get install chromium, or: npx cvm-measure doctor --fix --for test) ***\n`);
   describe.skip(`${name} [SKIPPED: ${CHROMIUM} missing]`, fn);
 }
@@ -36,7 +39,15 @@ export async function runInBrowser(entry: string, files: Record<string, Uint8Arr
   const server = createServer();
   const browser = await chromium.launch({ executablePath: CHROMIUM });
   try {
-    await build({ stdin: { contents: entry, resolveDir: ROOT, loader: 'ts', sourcefile: 'browser-entry.ts' }, bundle: true, platform: 'browser', format: 'esm', target: 'es2022', outfile: join(dir, 'bundle.js'), logLevel: 'silent' });
+    await build({
+      stdin: { contents: entry, resolveDir: ROOT, loader: 'ts', sourcefile: 'browser-entry.ts' },
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      target: 'es2022',
+      outfile: join(dir, 'bundle.js'),
+      logLevel: 'silent',
+    });
     const served: Record<string, [string, Uint8Array]> = {
       '/': ['text/html', Buffer.from('<!doctype html><meta charset="utf-8"><script type="module" src="/bundle.js"></script>')],
       '/bundle.js': ['text/javascript', readFileSync(join(dir, 'bundle.js'))],

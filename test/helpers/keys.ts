@@ -8,5 +8,8 @@ export function ecKey(curve: 'P-256' | 'P-384', dHex: string): KeyObject {
   const pub = ecdh.getPublicKey();
   const n = (pub.length - 1) / 2;
   const b64 = (b: Buffer) => b.toString('base64url');
-  return createPrivateKey({ key: { kty: 'EC', crv: curve, d: b64(Buffer.from(dHex, 'hex')), x: b64(pub.subarray(1, 1 + n)), y: b64(pub.subarray(1 + n)) }, format: 'jwk' });
+  return createPrivateKey({
+    key: { kty: 'EC', crv: curve, d: b64(Buffer.from(dHex, 'hex')), x: b64(pub.subarray(1, 1 + n)), y: b64(pub.subarray(1 + n)) },
+    format: 'jwk',
+  });
 }

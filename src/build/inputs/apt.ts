@@ -44,7 +44,10 @@ async function signedByOf(entry: string | undefined): Promise<{ signedBy?: strin
     let to = at;
     while (from > 0 && lines[from - 1]!.trim() !== '') from--;
     while (to < lines.length - 1 && lines[to + 1]!.trim() !== '') to++;
-    const sb = lines.slice(from, to + 1).map((l) => /^Signed-By:\s*(\S+)\s*$/i.exec(l)).find(Boolean);
+    const sb = lines
+      .slice(from, to + 1)
+      .map((l) => /^Signed-By:\s*(\S+)\s*$/i.exec(l))
+      .find(Boolean);
     return sb ? { signedBy: sb[1]! } : {};
   }
   const sb = /signed-by=([^\s\]]+)/.exec(lines[at] ?? '');
@@ -53,12 +56,18 @@ async function signedByOf(entry: string | undefined): Promise<{ signedBy?: strin
 
 function aptOptions(stateDir: string): string[] {
   return [
-    '-o', `Dir::Etc::SourceList=${join(stateDir, 'sources.list')}`,
-    '-o', `Dir::Etc::SourceParts=${join(stateDir, 'sources.list.d')}`,
-    '-o', `Dir::State::Lists=${join(stateDir, 'lists')}`,
-    '-o', `Dir::Cache=${join(stateDir, 'cache')}`,
-    '-o', 'APT::Sandbox::User=root',
-    '-o', 'Acquire::Languages=none',
+    '-o',
+    `Dir::Etc::SourceList=${join(stateDir, 'sources.list')}`,
+    '-o',
+    `Dir::Etc::SourceParts=${join(stateDir, 'sources.list.d')}`,
+    '-o',
+    `Dir::State::Lists=${join(stateDir, 'lists')}`,
+    '-o',
+    `Dir::Cache=${join(stateDir, 'cache')}`,
+    '-o',
+    'APT::Sandbox::User=root',
+    '-o',
+    'Acquire::Languages=none',
     '-qq',
   ];
 }
@@ -73,7 +82,13 @@ async function sourceState(stateDir: string, refresh: boolean): Promise<string[]
   );
   if (have && !refresh) return opts;
   const stanzas = (await systemSources()).map((s) =>
-    [`Types: deb-src`, `URIs: ${s.uri}`, `Suites: ${s.suite}`, `Components: ${[...s.components].sort().join(' ')}`, ...(s.signedBy ? [`Signed-By: ${s.signedBy}`] : [])].join('\n'),
+    [
+      `Types: deb-src`,
+      `URIs: ${s.uri}`,
+      `Suites: ${s.suite}`,
+      `Components: ${[...s.components].sort().join(' ')}`,
+      ...(s.signedBy ? [`Signed-By: ${s.signedBy}`] : []),
+    ].join('\n'),
   );
   await mkdir(join(stateDir, 'sources.list.d'), { recursive: true });
   await mkdir(join(stateDir, 'lists', 'partial'), { recursive: true });
@@ -130,7 +145,8 @@ export function dscFiles(dsc: string): { name: string; sha256: string; size: num
     .filter(Boolean)
     .map((l) => {
       const [sha256, size, name] = l.split(/\s+/);
-      if (!sha256 || !/^[0-9a-f]{64}$/.test(sha256) || !name || name.includes('/') || name.startsWith('.')) throw new InputError(`.dsc: malformed Checksums-Sha256 line ${JSON.stringify(l)}`);
+      if (!sha256 || !/^[0-9a-f]{64}$/.test(sha256) || !name || name.includes('/') || name.startsWith('.'))
+        throw new InputError(`.dsc: malformed Checksums-Sha256 line ${JSON.stringify(l)}`);
       return { name, sha256, size: Number(size) };
     });
 }

@@ -75,7 +75,12 @@ export async function hashLocal(spec: Extract<InputSpec, { kind: 'file' }>, reci
  * Makes sure input `name` is in the cache and matches `pin` (when known); returns the resolved pin.
  * Anything fetched goes to a temp path first and is adopted only if its digest matches.
  */
-export async function fetchInput(name: string, spec: Exclude<InputSpec, { kind: 'from' }>, pin: ResolvedInput | undefined, ctx: FetchContext): Promise<ResolvedInput> {
+export async function fetchInput(
+  name: string,
+  spec: Exclude<InputSpec, { kind: 'from' }>,
+  pin: ResolvedInput | undefined,
+  ctx: FetchContext,
+): Promise<ResolvedInput> {
   const { cache } = ctx;
   const what = `input ${name} (${spec.kind} ${inputRef(spec)})`;
   const ref = inputRef(spec);
@@ -88,7 +93,8 @@ export async function fetchInput(name: string, spec: Exclude<InputSpec, { kind: 
   switch (spec.kind) {
     case 'file': {
       const local = await hashLocal(spec, ctx.recipeDir, name);
-      if (expected && local.sha256 !== expected) throw new InputError(`${what}: sha256 mismatch: expected ${expected}, got ${local.sha256} (refused; nothing cached)`);
+      if (expected && local.sha256 !== expected)
+        throw new InputError(`${what}: sha256 mismatch: expected ${expected}, got ${local.sha256} (refused; nothing cached)`);
       const tmp = await cache.tempPath('file');
       await copyFile(local.path, tmp);
       return done((await cache.adopt(tmp, what, local.sha256)).sha256);
@@ -136,7 +142,10 @@ export async function fetchInput(name: string, spec: Exclude<InputSpec, { kind: 
       try {
         const git = (args: string[]) => execa('git', args, { cwd: dir, reject: false, all: true, env: { GIT_TERMINAL_PROMPT: '0' } });
         const repo = /^[a-z]+:\/\//.test(spec.git) ? spec.git : resolve(ctx.recipeDir, spec.git);
-        for (const args of [['init', '-q', '--bare', '.'], ['fetch', '-q', '--depth', '1', repo, spec.commit]]) {
+        for (const args of [
+          ['init', '-q', '--bare', '.'],
+          ['fetch', '-q', '--depth', '1', repo, spec.commit],
+        ]) {
           const r = await git(args);
           if (r.exitCode !== 0) throw new InputError(`${what}: git ${args[0]} failed: ${(r.all ?? '').trim().split('\n').slice(-1)[0]}`);
         }

@@ -6,7 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { execa } from 'execa';
 import tar from 'tar-stream';
@@ -92,4 +92,3 @@ export async function readMember(path: string, member: string, what: string): Pr
   }
   throw new InputError(`${what}: member ${member}: too many symlink hops`);
 }
-

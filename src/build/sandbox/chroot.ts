@@ -26,7 +26,11 @@ export async function chrootScript(r: SandboxRun): Promise<string> {
     if (e.kind === 'symlink') lines.push(`ln -s ${q(e.target)} ${R}${q(dst)}`);
     else lines.push(`${e.kind === 'dir' ? 'mkdir' : 'touch'} ${R}${q(dst)}`, ro(join(r.rootfs, e.name), dst));
   }
-  lines.push(`mkdir -p ${R}/dev/pts ${R}/dev/shm ${R}/proc ${R}/tmp ${R}/run`, `mount -t tmpfs -o mode=0755,nosuid cvm-dev ${R}/dev`, `mkdir ${R}/dev/pts ${R}/dev/shm`);
+  lines.push(
+    `mkdir -p ${R}/dev/pts ${R}/dev/shm ${R}/proc ${R}/tmp ${R}/run`,
+    `mount -t tmpfs -o mode=0755,nosuid cvm-dev ${R}/dev`,
+    `mkdir ${R}/dev/pts ${R}/dev/shm`,
+  );
   for (const d of DEVICES) lines.push(`touch ${R}/dev/${d}`, `mount --bind /dev/${d} ${R}/dev/${d}`);
   lines.push(
     `ln -s /proc/self/fd ${R}/dev/fd`,
@@ -53,7 +57,13 @@ export const chroot: Backend = {
   name: 'chroot',
   async run(r) {
     const script = await chrootScript(r);
-    return { exitCode: await spawnLogged('unshare', ['--mount', '--net', '--pid', '--ipc', '--uts', '--fork', '--kill-child', '--propagation', 'private', '--', '/bin/sh', '-c', script], r.logFile) };
+    return {
+      exitCode: await spawnLogged(
+        'unshare',
+        ['--mount', '--net', '--pid', '--ipc', '--uts', '--fork', '--kill-child', '--propagation', 'private', '--', '/bin/sh', '-c', script],
+        r.logFile,
+      ),
+    };
   },
   async probe() {
     if (process.getuid?.() !== 0) return 'needs root';

@@ -13,18 +13,21 @@ export function validateRun(r: SandboxRun): void {
   };
   if (r.argv.length === 0) bad('empty argv');
   const inside = (p: string, what: string) => {
-    if (!p.startsWith('/') || posix.normalize(p) !== p || p.includes('\0') || (p.length > 1 && p.endsWith('/'))) bad(`${what} ${JSON.stringify(p)} is not a normalized absolute path`);
+    if (!p.startsWith('/') || posix.normalize(p) !== p || p.includes('\0') || (p.length > 1 && p.endsWith('/')))
+      bad(`${what} ${JSON.stringify(p)} is not a normalized absolute path`);
   };
   inside(r.cwd, 'cwd');
   for (const b of r.binds) {
     inside(b.target, 'bind target');
     if (b.target === '/') bad('cannot bind over /');
-    if (!b.source.startsWith('/') || /[:\0]/.test(b.source) || b.target.includes(':')) bad(`bind source ${JSON.stringify(b.source)} must be absolute and contain no ':'`);
+    if (!b.source.startsWith('/') || /[:\0]/.test(b.source) || b.target.includes(':'))
+      bad(`bind source ${JSON.stringify(b.source)} must be absolute and contain no ':'`);
   }
   const targets = r.binds.map((b) => b.target);
   const dup = targets.find((t, i) => targets.indexOf(t) !== i);
   if (dup) bad(`two binds on ${dup}`);
-  for (const k of Object.keys(r.env)) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || r.env[k]!.includes('\0')) bad(`invalid environment variable ${JSON.stringify(k)}`);
+  for (const k of Object.keys(r.env))
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || r.env[k]!.includes('\0')) bad(`invalid environment variable ${JSON.stringify(k)}`);
   if (!Number.isInteger(r.umask) || r.umask < 0 || r.umask > 0o777) bad(`umask ${r.umask} out of range`);
 }
 
@@ -61,7 +64,8 @@ export async function rootfsTopLevel(rootfs: string, r: SandboxRun): Promise<Top
   const names = new Set(out.map((e) => e.name));
   for (const b of r.binds) {
     const top = b.target.split('/')[1]!;
-    if (names.has(top) || PROVIDED.has(top)) throw new BuildError(`sandbox run: bind target ${b.target} lies under /${top}, which the base rootfs or the sandbox provides; use /src, /build or /out`);
+    if (names.has(top) || PROVIDED.has(top))
+      throw new BuildError(`sandbox run: bind target ${b.target} lies under /${top}, which the base rootfs or the sandbox provides; use /src, /build or /out`);
   }
   return out;
 }

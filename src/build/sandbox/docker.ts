@@ -31,7 +31,8 @@ export async function dockerImage(rootfs: string): Promise<string> {
     if (r.exitCode !== 0) throw new BuildError(`docker import ${tarball} failed: ${r.stderr.trim().split('\n').slice(-1)[0]}`);
     l = await layers(tag);
   }
-  if (!l || l.length !== 1 || l[0] !== `sha256:${sha256}`) throw new BuildError(`docker image ${tag} has layers ${JSON.stringify(l)}, expected the rootfs tarball sha256:${sha256}`);
+  if (l?.length !== 1 || l[0] !== `sha256:${sha256}`)
+    throw new BuildError(`docker image ${tag} has layers ${JSON.stringify(l)}, expected the rootfs tarball sha256:${sha256}`);
   return tag;
 }
 

@@ -11,7 +11,13 @@ import type { Sandbox } from './types.js';
 /** A reason when `tool` is not on PATH. */
 export async function toolMissing(tool: string): Promise<string | undefined> {
   for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
-    if (await access(join(dir, tool), fsConstants.X_OK).then(() => true, () => false)) return undefined;
+    if (
+      await access(join(dir, tool), fsConstants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return undefined;
   }
   return `${tool} not found on PATH`;
 }
@@ -27,14 +33,24 @@ export async function smokeTest(sb: Sandbox): Promise<string | undefined> {
     for (const name of ['usr', 'bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32']) {
       const target = await readlink(`/${name}`).catch(() => undefined);
       if (target !== undefined) await symlink(target, join(rootfs, name));
-      else if (await access(`/${name}`).then(() => true, () => false)) binds.push({ source: `/${name}`, target: `/${name}`, writable: false });
+      else if (
+        await access(`/${name}`).then(
+          () => true,
+          () => false,
+        )
+      )
+        binds.push({ source: `/${name}`, target: `/${name}`, writable: false });
     }
     const logFile = join(dir, 'log');
     const { exitCode } = await sb.run({
       rootfs,
       binds,
       env: { PATH: '/usr/bin:/bin' },
-      argv: ['/bin/sh', '-c', 'ls /sys/class/net > /out/net 2>/dev/null || cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d " " > /out/net; umask > /out/umask; pwd > /out/cwd'],
+      argv: [
+        '/bin/sh',
+        '-c',
+        'ls /sys/class/net > /out/net 2>/dev/null || cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d " " > /out/net; umask > /out/umask; pwd > /out/cwd',
+      ],
       cwd: '/out',
       umask: 0o022,
       logFile,

@@ -56,12 +56,15 @@ export async function runBuild(recipeArg: string | undefined, opts: BuildOpts): 
     for (const a of r.build.artifacts) printLine(`${a.sha256}  ${a.path}`);
     printLine(`measurements: ${r.files.measurements} (${r.measurements.measurements.map((m) => m.kind).join(', ') || 'none'})`);
     printLine(`build record: ${r.files.buildRecord}`);
-    if (r.files.manifest.length > 0) printLine(`signed manifest: ${r.files.manifest.length} files in ${opts.out}/manifest (key ${r.signingKey!.keyId.slice(0, 16)}…)`);
+    if (r.files.manifest.length > 0)
+      printLine(`signed manifest: ${r.files.manifest.length} files in ${opts.out}/manifest (key ${r.signingKey!.keyId.slice(0, 16)}…)`);
     if (r.check) printLine(r.check.identical ? `check: both builds identical (${r.build.artifacts.length} outputs)` : 'check: outputs DIFFER');
     printLine(`done in ${seconds.toFixed(1)} s`);
   }
   if (r.check && !r.check.identical) {
     const d = r.check.differences[0]!;
-    throw new VerificationError(`not reproducible: ${r.check.differences.map((x) => x.artifact).join(', ')} differ; ${d.artifact}: ${d.parts.slice(0, 3).join('; ')}${d.parts.length > 3 ? `; +${d.parts.length - 3} more` : ''}`);
+    throw new VerificationError(
+      `not reproducible: ${r.check.differences.map((x) => x.artifact).join(', ')} differ; ${d.artifact}: ${d.parts.slice(0, 3).join('; ')}${d.parts.length > 3 ? `; +${d.parts.length - 3} more` : ''}`,
+    );
   }
 }

@@ -31,10 +31,14 @@ export function registerEventlogDiff(program: Command): void {
         if (e instanceof InputError) throw e;
         throw new InputError(`${opts.expected}: not JSON (${(e as Error).message.split('\n')[0]})`);
       }
-      if (expected.kind !== 'pcr' || !expected.pcrs || !Array.isArray(expected.events)) throw new InputError(`${opts.expected}: not the --json output of \`measure pcr\` (needs kind "pcr", pcrs and events)`);
+      if (expected.kind !== 'pcr' || !expected.pcrs || !Array.isArray(expected.events))
+        throw new InputError(`${opts.expected}: not the --json output of \`measure pcr\` (needs kind "pcr", pcrs and events)`);
       const banks = Object.keys(expected.pcrs).filter((b) => (log.algorithms as string[]).includes(b));
-      const alg = opts.bank ? parseChoice('--bank', opts.bank, ['sha1', 'sha256', 'sha384'] as const) : ((banks.includes('sha256') ? 'sha256' : banks[0]) as HashAlg | undefined);
-      if (!alg || !banks.includes(alg)) throw new InputError(`no common bank: the log has ${log.algorithms.join(', ')}, the prediction ${Object.keys(expected.pcrs).join(', ')}`);
+      const alg = opts.bank
+        ? parseChoice('--bank', opts.bank, ['sha1', 'sha256', 'sha384'] as const)
+        : ((banks.includes('sha256') ? 'sha256' : banks[0]) as HashAlg | undefined);
+      if (!alg || !banks.includes(alg))
+        throw new InputError(`no common bank: the log has ${log.algorithms.join(', ')}, the prediction ${Object.keys(expected.pcrs).join(', ')}`);
       const pcrs = Object.keys(expected.pcrs[alg]!).map(Number);
       const diff = diffEventLog(log.events, expected.events, pcrs, alg);
       if (!diff.match) process.exitCode = 1;
@@ -43,8 +47,12 @@ export function registerEventlogDiff(program: Command): void {
       const d = diff.firstDivergence!;
       printLine(`${path}: leaves the prediction at log event #${d.logIndex} (PCR${d.pcr}, event ${d.position + 1} of that PCR, ${alg}):`);
       printLine(`  expected: ${d.expected ? `${d.expected.component} ${d.expected.type} ${d.expected.digest}` : '(no further event)'}`);
-      printLine(`  actual:   ${d.actual ? `${d.actual.type} ${d.actual.digest}${d.actual.data ? ` ${JSON.stringify(d.actual.data)}` : ''}` : '(no further event)'}`);
-      const other = Object.entries(diff.pcrs).filter(([, v]) => !v.match).map(([k]) => `PCR${k}`);
+      printLine(
+        `  actual:   ${d.actual ? `${d.actual.type} ${d.actual.digest}${d.actual.data ? ` ${JSON.stringify(d.actual.data)}` : ''}` : '(no further event)'}`,
+      );
+      const other = Object.entries(diff.pcrs)
+        .filter(([, v]) => !v.match)
+        .map(([k]) => `PCR${k}`);
       printLine(`  differing: ${other.join(', ')}`);
     });
   examples(cmd, [

@@ -76,7 +76,9 @@ export function registerEventlogReplay(program: Command): void {
       }
       if (opts.json) return printJson(out);
 
-      printLine(`${path}: ${log.format === 'tcg2' ? 'TCG2 crypto-agile' : 'legacy SHA-1'} log, ${log.events.length} events, banks ${log.algorithms.join(', ')}${ccel ? ' (CCEL: MR index 0 = MRTD, 1-4 = RTMR0-3)' : ''}`);
+      printLine(
+        `${path}: ${log.format === 'tcg2' ? 'TCG2 crypto-agile' : 'legacy SHA-1'} log, ${log.events.length} events, banks ${log.algorithms.join(', ')}${ccel ? ' (CCEL: MR index 0 = MRTD, 1-4 = RTMR0-3)' : ''}`,
+      );
       if (ccel) for (const [k, v] of Object.entries(out.rtmr as Record<string, string>)) printLine(`RTMR${k}: ${v}`);
       else for (const [alg, regs] of Object.entries(banks)) for (const [k, v] of Object.entries(regs)) printLine(`${alg} PCR${k.padEnd(2)}: ${v}`);
       const line = (e: (typeof events)[number]) => {

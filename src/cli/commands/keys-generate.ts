@@ -42,8 +42,5 @@ export function registerKeysGenerate(program: Command): void {
         printLine(`public:  ${pub}`);
       }
     });
-  examples(cmd, [
-    'cvm-measure keys generate --alg ed25519 --out release.pem',
-    'cvm-measure keys generate --alg ecdsa-p384 --out keys/release.key.pem --json',
-  ]);
+  examples(cmd, ['cvm-measure keys generate --alg ed25519 --out release.pem', 'cvm-measure keys generate --alg ecdsa-p384 --out keys/release.key.pem --json']);
 }

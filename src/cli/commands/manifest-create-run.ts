@@ -14,7 +14,9 @@ import type { ManifestCreateOpts } from './manifest-create.js';
 
 export async function runManifestCreate(opts: ManifestCreateOpts): Promise<void> {
   const formats = opts.formats.split(',').map((f) => f.trim().toLowerCase());
-  for (const f of formats) if (!(MANIFEST_FORMATS as readonly string[]).includes(f)) throw new UsageError(`--formats: ${JSON.stringify(f)} is not one of ${MANIFEST_FORMATS.join(', ')}`);
+  for (const f of formats)
+    if (!(MANIFEST_FORMATS as readonly string[]).includes(f))
+      throw new UsageError(`--formats: ${JSON.stringify(f)} is not one of ${MANIFEST_FORMATS.join(', ')}`);
   if (opts.key.length === 0 && !opts.signerCommand) throw new UsageError('--key or --signer-command is required');
   if (opts.signerCommand && !opts.signerPublic) throw new UsageError('--signer-command needs --signer-public');
   const signers = [];
@@ -24,7 +26,7 @@ export async function runManifestCreate(opts: ManifestCreateOpts): Promise<void>
     signers.push(commandSigner(argv, parsePublicKey(await readInput(opts.signerPublic!, 'public key'), opts.signerPublic!)));
   }
   if (!opts.measurements && !opts.values) throw new UsageError('--measurements or --values is required');
-  let measurements;
+  let measurements: ReturnType<typeof importMeasurements> | undefined;
   if (opts.measurements) {
     let json: unknown;
     try {
@@ -35,7 +37,7 @@ export async function runManifestCreate(opts: ManifestCreateOpts): Promise<void>
     }
     measurements = importMeasurements(json);
   }
-  let stated;
+  let stated: ReturnType<typeof importStatedValues> | undefined;
   if (opts.values) {
     stated = importStatedValues(parseYamlText((await readInput(opts.values, 'stated values')).toString('utf8'), opts.values), opts.values);
   }

@@ -33,9 +33,12 @@ export function registerManifestCreate(program: Command, run: ManifestCreateActi
     .requiredOption('--out <dir>', 'output directory')
     .option('--formats <list>', 'any of corim,intoto,rvps,json', 'corim,intoto,rvps,json')
     .option('--issuer <name>', 'signer / issuer name in corim-meta, CWT claims and entities', 'cvm-measure')
-    .option('--not-before <time>', 'start of validity (ISO 8601 or seconds since the epoch; default: the build record finish time, SOURCE_DATE_EPOCH, or today 00:00 UTC)')
+    .option(
+      '--not-before <time>',
+      'start of validity (ISO 8601 or seconds since the epoch; default: the build record finish time, SOURCE_DATE_EPOCH, or today 00:00 UTC)',
+    )
     .option('--valid-days <n>', 'length of the validity window in days', '365')
-    .option('--snp-profile <year>', 'SNP CoRIM profile id: 2024 (published draft, Veraison) or 2025 (editor\'s copy)', '2024')
+    .option('--snp-profile <year>', "SNP CoRIM profile id: 2024 (published draft, Veraison) or 2025 (editor's copy)", '2024')
     .addOption(jsonOption(program))
     .action(async (opts: ManifestCreateOpts) => (await run())(opts));
   examples(cmd, [

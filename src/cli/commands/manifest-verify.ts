@@ -45,13 +45,23 @@ export function registerManifestVerify(program: Command): void {
           ok: true,
           results: results.map((r) =>
             r.type === 'corim'
-              ? { file: r.file, type: r.type, alg: r.alg, keyIds: r.keyIds, signer: r.signer ?? null, corimId: r.corim.id, profile: r.corim.profile ?? null, values: r.corim.values.length }
+              ? {
+                  file: r.file,
+                  type: r.type,
+                  alg: r.alg,
+                  keyIds: r.keyIds,
+                  signer: r.signer ?? null,
+                  corimId: r.corim.id,
+                  profile: r.corim.profile ?? null,
+                  values: r.corim.values.length,
+                }
               : { file: r.file, type: r.type, keyIds: r.keyIds, payloadType: r.payloadType, predicateType: r.predicateType, subjects: r.subjects.length },
           ),
         });
       } else {
         for (const r of results) {
-          const what = r.type === 'corim' ? `CoRIM ${r.alg}, ${r.corim.values.length} reference values` : `DSSE ${r.predicateType}, ${r.subjects.length} subjects`;
+          const what =
+            r.type === 'corim' ? `CoRIM ${r.alg}, ${r.corim.values.length} reference values` : `DSSE ${r.predicateType}, ${r.subjects.length} subjects`;
           printLine(`OK  ${r.file}: ${what}; signed by ${r.keyIds.join(', ')}`);
         }
       }

@@ -32,7 +32,9 @@ export function registerMeasurePcr(program: Command): void {
   const cmd = group(program, 'measure')
     .command('pcr')
     .description('predict vTPM PCRs (OVMF + QEMU) for a direct kernel boot or a UKI on a GPT disk, in every bank')
-    .addOption(program.createOption('--boot <shape>', 'boot shape: direct (QEMU -kernel/-initrd/-append) or uki (UKI as the ESP boot option)').makeOptionMandatory())
+    .addOption(
+      program.createOption('--boot <shape>', 'boot shape: direct (QEMU -kernel/-initrd/-append) or uki (UKI as the ESP boot option)').makeOptionMandatory(),
+    )
     .option('--kernel <file>', 'direct: bzImage passed with QEMU -kernel')
     .option('--initrd <file>', 'direct: initrd passed with QEMU -initrd')
     .option('--append <cmdline>', 'direct: kernel command line (QEMU -append)')
@@ -69,11 +71,22 @@ export function registerMeasurePcr(program: Command): void {
       const out =
         shape === 'direct'
           ? pcrMeasurement(
-              { shape, vars, kernel: await file(opts.kernel!, 'kernel'), initrd: opts.initrd ? await file(opts.initrd, 'initrd') : undefined, cmdline: opts.append },
+              {
+                shape,
+                vars,
+                kernel: await file(opts.kernel!, 'kernel'),
+                initrd: opts.initrd ? await file(opts.initrd, 'initrd') : undefined,
+                cmdline: opts.append,
+              },
               { banks, memMiB, machine, patchSetupHeader: !opts.unpatchedKernel, issuedBy },
             )
           : pcrMeasurement(
-              { shape, vars, uki: await file(opts.uki!, 'UKI'), gpt: opts.disk ? await readHead(opts.disk, DISK_HEAD) : opts.gpt ? await readInput(opts.gpt, 'GPT') : undefined },
+              {
+                shape,
+                vars,
+                uki: await file(opts.uki!, 'UKI'),
+                gpt: opts.disk ? await readHead(opts.disk, DISK_HEAD) : opts.gpt ? await readInput(opts.gpt, 'GPT') : undefined,
+              },
               { banks, stubVersion, issuedBy },
             );
       if (opts.json) return printJson(out);

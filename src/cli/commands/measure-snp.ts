@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { InputError, UsageError } from '../../errors.js';
 import { examples, group, jsonOption } from '../command.js';
 import { stat } from 'node:fs/promises';
-import { snpMeasurement, snpSeedMeasurement } from '../../measure/snp/report.js';
+import { snpMeasurement, snpSeedMeasurement, type SnpMeasurementInputs } from '../../measure/snp/report.js';
 import { fromHex } from '../../util/bytes.js';
 import { readInput } from '../../util/fs.js';
 import { parseBigInt, parseChoice, parseCountList, parseInteger } from '../options.js';
@@ -56,7 +56,11 @@ export function registerMeasureSnp(program: Command): void {
     .option('--vars-file <file>', 'OVMF_VARS file whose size to use')
     .option('--seed <hex>', 'start from a precomputed firmware digest (from --print-seed): skip hashing the firmware pages')
     .option('--print-seed', 'print the SNP digest after the firmware pages only (sev-snp-measure --mode snp:ovmf-hash)')
-    .option('--quirk <name=value>', 'version-dependent VMM behaviour: ec2-rdx=0x600|0, qemu-fpu=sev-init2|sev-init, vmsa-gpa-bits=48|52 (repeatable)', (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
+    .option(
+      '--quirk <name=value>',
+      'version-dependent VMM behaviour: ec2-rdx=0x600|0, qemu-fpu=sev-init2|sev-init, vmsa-gpa-bits=48|52 (repeatable)',
+      (v: string, acc: string[] | undefined) => [...(acc ?? []), v],
+    )
     .addOption(program.createOption('--output-format <format>', 'digest encoding in text output').choices(['hex', 'base64']).default('hex'))
     .addOption(jsonOption(program))
     .action(async (opts: Opts) => {
@@ -83,7 +87,8 @@ function checkUsage(o: Opts, mode: string, vmm: string): void {
   if (given === 0 && vmm === 'qemu' && mode !== 'sev' && !o.printSeed) {
     throw new UsageError(`missing --vcpu-type, --vcpu-sig or --vcpu-family/--vcpu-model/--vcpu-stepping: QEMU ${mode} VMSAs carry the vCPU signature`);
   }
-  if (o.svsm !== undefined && (o.varsSize === undefined) === (o.varsFile === undefined)) throw new UsageError('--svsm needs exactly one of --vars-size or --vars-file');
+  if (o.svsm !== undefined && (o.varsSize === undefined) === (o.varsFile === undefined))
+    throw new UsageError('--svsm needs exactly one of --vars-size or --vars-file');
   if (o.svsm === undefined && (o.varsSize !== undefined || o.varsFile !== undefined)) throw new UsageError('--vars-size/--vars-file apply only with --svsm');
   if (o.printSeed && o.seed !== undefined) throw new UsageError('--print-seed computes the seed; drop --seed');
   if (o.printSeed && mode !== 'snp') throw new UsageError(`--print-seed applies to --mode snp, not ${mode}`);
@@ -130,7 +135,7 @@ async function run(o: Opts): Promise<void> {
   const file = async (name: string, what: string) => ({ name, bytes: await readInput(name, what) });
 
   const firmware = await file(o.firmware, 'firmware');
-  let svsm;
+  let svsm: SnpMeasurementInputs['svsm'];
   if (o.svsm !== undefined) {
     const varsSize =
       o.varsFile === undefined

@@ -21,9 +21,13 @@ interface Opts {
 export function registerMeasureTdx(program: Command): void {
   const cmd = group(program, 'measure')
     .command('tdx')
-    .description('predict a TDX TD\'s MRTD from its TDVF/OVMF or td-shim image, and RTMR1/RTMR2 for a direct kernel boot')
+    .description("predict a TDX TD's MRTD from its TDVF/OVMF or td-shim image, and RTMR1/RTMR2 for a direct kernel boot")
     .requiredOption('--firmware <file>', 'TDVF image: combined OVMF.fd (not a split OVMF_CODE.fd) or a td-shim image')
-    .addOption(program.createOption('--page-order <order>', 'host order of TDH.MEM.PAGE.ADD/TDH.MR.EXTEND: single (KVM/QEMU >= 9, GCE, td-shim) or two-pass (QEMU 8.x TDX)').default('single'))
+    .addOption(
+      program
+        .createOption('--page-order <order>', 'host order of TDH.MEM.PAGE.ADD/TDH.MR.EXTEND: single (KVM/QEMU >= 9, GCE, td-shim) or two-pass (QEMU 8.x TDX)')
+        .default('single'),
+    )
     .option('--kernel <file>', 'bzImage loaded with QEMU -kernel: adds RTMR1 and RTMR2')
     .option('--initrd <file>', 'initrd loaded with QEMU -initrd (needs --kernel)')
     .option('--append <cmdline>', 'kernel command line (QEMU -append; needs --kernel)')

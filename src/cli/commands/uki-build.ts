@@ -41,7 +41,13 @@ export function registerUkiBuild(program: Command): void {
       if (opts.initrd) sections['.initrd'] = await readInput(opts.initrd, 'initrd');
       const uki = buildUki({ stub: await readInput(opts.stub, 'stub'), sections, timeDateStamp });
       await writeFileAtomic(opts.out, uki);
-      const out = { out: opts.out, size: uki.length, sha256: createHash('sha256').update(uki).digest('hex'), timeDateStamp, sections: UKI_SECTION_ORDER.filter((n) => sections[n] !== undefined) };
+      const out = {
+        out: opts.out,
+        size: uki.length,
+        sha256: createHash('sha256').update(uki).digest('hex'),
+        timeDateStamp,
+        sections: UKI_SECTION_ORDER.filter((n) => sections[n] !== undefined),
+      };
       if (opts.json) return printJson(out);
       printLine(`${opts.out}: ${out.size} bytes, sha256 ${out.sha256} (sections ${out.sections.join(' ')})`);
     });

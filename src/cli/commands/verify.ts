@@ -27,22 +27,39 @@ interface Opts {
 export function registerVerify(program: Command): void {
   const cmd = program
     .command('verify')
-    .description('verify evidence (SNP report, TDX quote, TPM event log): signatures, certificate chain to the pinned vendor root, policy and, with --reference, the measurements against signed reference values')
+    .description(
+      'verify evidence (SNP report, TDX quote, TPM event log): signatures, certificate chain to the pinned vendor root, policy and, with --reference, the measurements against signed reference values',
+    )
     .argument('<evidence>', 'SNP attestation report, TDX quote or TCG event log (the type is detected from the bytes)')
     .option('--type <type>', `evidence type instead of detecting it: ${EVIDENCE_TYPES.join(', ')}`)
-    .option('--certs <file...>', 'SNP: ARK/ASK and VCEK/VLEK certificates, PEM or DER files or directories (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option(
+      '--certs <file...>',
+      'SNP: ARK/ASK and VCEK/VLEK certificates, PEM or DER files or directories (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .option('--pcrs <file>', 'TPM: the PCR values the log must replay to (JSON {bank: {index: hex}} or tpm2_pcrread output)')
-    .option('--reference <dir|file|url>', 'signed reference values: a `manifest create` directory, its reference-values.intoto.json, or a repository (URL or directory, optionally #NAME[@VERSION]; fetched and checked first) (needs --trust)')
+    .option(
+      '--reference <dir|file|url>',
+      'signed reference values: a `manifest create` directory, its reference-values.intoto.json, or a repository (URL or directory, optionally #NAME[@VERSION]; fetched and checked first) (needs --trust)',
+    )
     .option('--trust <pub.pem>', 'public key trusted to sign the reference values (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--threshold <k>', 'distinct trusted keys that must have signed the reference values', '1')
-    .option('--policy <file>', 'what must hold beyond the measurements (YAML/JSON, schemas/verify-policy.schema.json); default: no debug guest, no SNP migration agent')
-    .option('--firmware <file>', "the release's firmware: on an SNP MEASUREMENT mismatch, search which knob (vCPU count, VMM, vCPU type, guest features) explains it; on a TDX MRTD mismatch, try the other page order")
+    .option(
+      '--policy <file>',
+      'what must hold beyond the measurements (YAML/JSON, schemas/verify-policy.schema.json); default: no debug guest, no SNP migration agent',
+    )
+    .option(
+      '--firmware <file>',
+      "the release's firmware: on an SNP MEASUREMENT mismatch, search which knob (vCPU count, VMM, vCPU type, guest features) explains it; on a TDX MRTD mismatch, try the other page order",
+    )
     .option('--ccel <file>', 'TDX: the CCEL event log (e.g. /sys/firmware/acpi/tables/data/CCEL); RTMR0-3 must replay from it')
     .option('--at <time>', 'check certificate validity at this time instead of now (ISO 8601 or epoch seconds)')
     .addOption(jsonOption(program))
     .action(async (evidence: string, opts: Opts) => {
       const type = opts.type === undefined ? undefined : (parseChoice('--type', opts.type, EVIDENCE_TYPES) as EvidenceType);
-      if (opts.reference && opts.trust.length === 0) throw new UsageError('--reference needs --trust: reference values are used only after their signature verifies');
+      if (opts.reference && opts.trust.length === 0)
+        throw new UsageError('--reference needs --trust: reference values are used only after their signature verifies');
       const trusted = [];
       for (const p of opts.trust) trusted.push(parsePublicKey(await readInput(p, 'public key'), p));
       const at = opts.at === undefined ? undefined : parseTime('--at', opts.at);
@@ -54,13 +71,31 @@ export function registerVerify(program: Command): void {
         ...(opts.policy ? { policy: loadPolicy(opts.policy) } : {}),
         ...(opts.firmware ? { firmware: new Uint8Array(await readInput(opts.firmware, 'firmware')) } : {}),
         ...(opts.ccel ? { ccel: new Uint8Array(await readInput(opts.ccel, 'CCEL log')) } : {}),
-        ...(opts.reference ? { reference: await resolveReference(opts.reference, trusted, { threshold: parseInteger('--threshold', opts.threshold, 1, trusted.length), ...(at === undefined ? {} : { now: at }) }) } : {}),
+        ...(opts.reference
+          ? {
+              reference: await resolveReference(opts.reference, trusted, {
+                threshold: parseInteger('--threshold', opts.threshold, 1, trusted.length),
+                ...(at === undefined ? {} : { now: at }),
+              }),
+            }
+          : {}),
       });
       if (opts.json) printJson(r);
       else {
-        for (const c of r.checks) printLine(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.ok || c.expected === undefined ? '' : `: expected ${c.expected}, got ${c.actual}`}`);
-        if (r.match) printLine(`match: ${r.match.platform} ${Object.entries(r.match.parameters).map(([k, v]) => `${k}=${v}`).join(' ')}${r.match.vcpus ? ` vcpus=${r.match.vcpus}` : ''}${r.match.origin ? ` (stated by ${r.match.source})` : ''}`);
-        if (r.diagnosis) printLine(r.diagnosis.found ? `diagnosis: ${r.diagnosis.differences.join('; ') || 'matches the release parameters'}` : `diagnosis: searched ${r.diagnosis.searched}`);
+        for (const c of r.checks)
+          printLine(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.ok || c.expected === undefined ? '' : `: expected ${c.expected}, got ${c.actual}`}`);
+        if (r.match)
+          printLine(
+            `match: ${r.match.platform} ${Object.entries(r.match.parameters)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(' ')}${r.match.vcpus ? ` vcpus=${r.match.vcpus}` : ''}${r.match.origin ? ` (stated by ${r.match.source})` : ''}`,
+          );
+        if (r.diagnosis)
+          printLine(
+            r.diagnosis.found
+              ? `diagnosis: ${r.diagnosis.differences.join('; ') || 'matches the release parameters'}`
+              : `diagnosis: searched ${r.diagnosis.searched}`,
+          );
         if (r.ok) printLine(`OK: ${evidence}: ${r.type} v${r.version}, ${r.checks.length} checks passed`);
       }
       if (!r.ok) {

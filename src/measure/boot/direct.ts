@@ -6,7 +6,16 @@
 import { parsePe } from '../../formats/pe.js';
 import type { HashAlg } from '../../tcg/index.js';
 import { event, utf16z, type MeasuredEvent } from './events.js';
-import { authorityEvents, bootAttemptEvent, dbAuthority, exitBootServicesEvents, readyToBootSeparators, secureBootEnabled, secureBootPolicyEvents, type FirmwareParams } from './firmware.js';
+import {
+  authorityEvents,
+  bootAttemptEvent,
+  dbAuthority,
+  exitBootServicesEvents,
+  readyToBootSeparators,
+  secureBootEnabled,
+  secureBootPolicyEvents,
+  type FirmwareParams,
+} from './firmware.js';
 import { linuxStubEvents } from './linux-stub.js';
 import { qemuPatchedKernel, type QemuDirectBoot } from './qemu-kernel.js';
 
@@ -33,7 +42,13 @@ export function directBootEvents(inputs: DirectBootInputs, fw: FirmwareParams, a
   // LoadImage fails verification and OVMF 2022.11 falls back to its legacy bzImage loader, so there is no
   // PCR4 image event and no LoadOptions for the stub to measure; the stub still measures the initrd.
   if (secureBootEnabled(fw) && (patched || !dbAuthority(fw.secureBoot?.db ?? new Uint8Array(0), image, fw.issuedBy))) {
-    return [...secureBootPolicyEvents(fw, algs), bootAttemptEvent(algs), ...readyToBootSeparators(algs), ...linuxStubEvents(inputs.kernel, undefined, inputs.initrd, algs), ...exitBootServicesEvents(algs)];
+    return [
+      ...secureBootPolicyEvents(fw, algs),
+      bootAttemptEvent(algs),
+      ...readyToBootSeparators(algs),
+      ...linuxStubEvents(inputs.kernel, undefined, inputs.initrd, algs),
+      ...exitBootServicesEvents(algs),
+    ];
   }
   return [
     ...secureBootPolicyEvents(fw, algs),

@@ -61,7 +61,15 @@ export function uefiVariableData(guid: string, name: string, data: Uint8Array): 
 }
 
 /** EV_EFI_VARIABLE_DRIVER_CONFIG / _AUTHORITY: the whole UEFI_VARIABLE_DATA is hashed (edk2 Tcg2Dxe MeasureVariable). */
-export function variableEvent(pcr: number, type: 'EV_EFI_VARIABLE_DRIVER_CONFIG' | 'EV_EFI_VARIABLE_AUTHORITY', guid: string, name: string, data: Uint8Array, algs: readonly HashAlg[], component = name): MeasuredEvent {
+export function variableEvent(
+  pcr: number,
+  type: 'EV_EFI_VARIABLE_DRIVER_CONFIG' | 'EV_EFI_VARIABLE_AUTHORITY',
+  guid: string,
+  name: string,
+  data: Uint8Array,
+  algs: readonly HashAlg[],
+  component = name,
+): MeasuredEvent {
   const v = uefiVariableData(guid, name, data);
   return event(pcr, type, component, v, algs, v);
 }

@@ -73,7 +73,10 @@ export function dbAuthority(db: Uint8Array, image: PeImage, issuedBy?: X509Issue
 export function authorityEvents(fw: FirmwareParams, image: PeImage, what: string, algs: readonly HashAlg[]): MeasuredEvent[] {
   if (!secureBootEnabled(fw)) return [];
   const a = dbAuthority(fw.secureBoot?.db ?? new Uint8Array(0), image, fw.issuedBy);
-  if (!a) throw new InputError(`${what}: Secure Boot is on but no db entry verifies this image (not signed by a db certificate nor listed by hash); the firmware would refuse it${fw.issuedBy ? '' : ' (no X.509 check was given: pass issuedBy to match db CA certificates)'}`);
+  if (!a)
+    throw new InputError(
+      `${what}: Secure Boot is on but no db entry verifies this image (not signed by a db certificate nor listed by hash); the firmware would refuse it${fw.issuedBy ? '' : ' (no X.509 check was given: pass issuedBy to match db CA certificates)'}`,
+    );
   return [variableEvent(7, 'EV_EFI_VARIABLE_AUTHORITY', EFI_IMAGE_SECURITY_DATABASE_GUID, 'db', a, algs, `db authority for ${what}`)];
 }
 

@@ -32,12 +32,18 @@ export function linuxStubMeasures(kernel: Uint8Array): { loadOptions: boolean; i
  * `loadOptions` are the raw LoadOptions bytes (UTF-16LE including the terminating NUL); absent → not
  * measured. `kernel` (the bzImage) decides which measurements its stub makes.
  */
-export function linuxStubEvents(kernel: Uint8Array, loadOptions: Uint8Array | undefined, initrd: Uint8Array | undefined, algs: readonly HashAlg[]): MeasuredEvent[] {
+export function linuxStubEvents(
+  kernel: Uint8Array,
+  loadOptions: Uint8Array | undefined,
+  initrd: Uint8Array | undefined,
+  algs: readonly HashAlg[],
+): MeasuredEvent[] {
   const does = linuxStubMeasures(kernel);
   if (!does.loadOptions) loadOptions = undefined;
   if (!does.initrd) initrd = undefined;
   const out: MeasuredEvent[] = [];
-  if (loadOptions && loadOptions.length > 0) out.push(taggedEvent(9, LOAD_OPTIONS_EVENT_TAG_ID, 'LOADED_IMAGE::LoadOptions', 'kernel command line (LoadOptions)', loadOptions, algs));
+  if (loadOptions && loadOptions.length > 0)
+    out.push(taggedEvent(9, LOAD_OPTIONS_EVENT_TAG_ID, 'LOADED_IMAGE::LoadOptions', 'kernel command line (LoadOptions)', loadOptions, algs));
   if (initrd) out.push(taggedEvent(9, INITRD_EVENT_TAG_ID, 'Linux initrd', 'initrd', initrd, algs));
   return out;
 }

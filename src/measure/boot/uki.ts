@@ -9,7 +9,15 @@ import { parsePe } from '../../formats/pe.js';
 import { InputError } from '../../errors.js';
 import type { HashAlg } from '../../tcg/index.js';
 import { event, utf16z, type MeasuredEvent } from './events.js';
-import { authorityEvents, bootAttemptEvent, exitBootServicesEvents, readyToBootSeparators, secureBootEnabled, secureBootPolicyEvents, type FirmwareParams } from './firmware.js';
+import {
+  authorityEvents,
+  bootAttemptEvent,
+  exitBootServicesEvents,
+  readyToBootSeparators,
+  secureBootEnabled,
+  secureBootPolicyEvents,
+  type FirmwareParams,
+} from './firmware.js';
 import { linuxStubEvents } from './linux-stub.js';
 
 export interface UkiBootInputs {

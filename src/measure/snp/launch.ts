@@ -4,7 +4,15 @@
  * hashed once, then VMSA pages are appended and the digest is read after each requested count.
  */
 import { FormatError, InputError } from '../../errors.js';
-import { OVMF_SEV_METADATA_GUID, SEV_ES_RESET_BLOCK_GUID, SEV_HASH_TABLE_RV_GUID, SVSM_INFO_GUID, parseOvmf, type OvmfInfo, type SevMetadataSection } from '../../formats/ovmf.js';
+import {
+  OVMF_SEV_METADATA_GUID,
+  SEV_ES_RESET_BLOCK_GUID,
+  SEV_HASH_TABLE_RV_GUID,
+  SVSM_INFO_GUID,
+  parseOvmf,
+  type OvmfInfo,
+  type SevMetadataSection,
+} from '../../formats/ovmf.js';
 import { LaunchDigest, PAGE_SIZE, PageType, pageDigest } from './gctx.js';
 import { sevHashPage, sevHashTable, sevHashes, type DirectBoot, type SevHashes } from './sev-hashes.js';
 import { resolveVcpu, type ResolvedVcpu, type VcpuSpec } from './vcpu-types.js';
@@ -106,7 +114,8 @@ export function snpFirmwareSeed(firmware: Uint8Array, svsm?: SvsmInput): Uint8Ar
 function svsmGpa(firmware: Uint8Array, svsm: SvsmInput): number {
   if (!Number.isSafeInteger(svsm.varsSize) || svsm.varsSize < 0) throw new InputError(`OVMF_VARS size ${svsm.varsSize} is not a non-negative integer`);
   const gpa = FOUR_GIB - firmware.length - svsm.varsSize - svsm.image.length;
-  if (gpa < 0 || gpa % PAGE_SIZE !== 0) throw new InputError(`SVSM image would load at ${gpa < 0 ? `-${hex(-gpa)}` : hex(gpa)}: not a page-aligned address below the firmware`);
+  if (gpa < 0 || gpa % PAGE_SIZE !== 0)
+    throw new InputError(`SVSM image would load at ${gpa < 0 ? `-${hex(-gpa)}` : hex(gpa)}: not a page-aligned address below the firmware`);
   return gpa;
 }
 
@@ -134,7 +143,10 @@ export function snpLaunchDigests(p: LaunchParams): LaunchResult {
   if (mode !== 'snp' && p.svsm) throw new InputError(`SVSM launches are SNP only, not ${mode}`);
   if (p.svsm && vmm !== 'qemu') throw new InputError(`SVSM launches are only defined for the qemu VMM, not ${vmm} (as sev-snp-measure)`);
   if (p.svsm && p.directBoot) throw new InputError('measured direct boot (kernel/initrd/cmdline) is not supported with an SVSM');
-  if (p.svsm && guestFeatures !== 1n) throw new InputError(`SVSM VMSAs use SEV_FEATURES 0x1 (sev-snp-measure 0.0.13); guest features 0x${guestFeatures.toString(16)} are not supported with an SVSM`);
+  if (p.svsm && guestFeatures !== 1n)
+    throw new InputError(
+      `SVSM VMSAs use SEV_FEATURES 0x1 (sev-snp-measure 0.0.13); guest features 0x${guestFeatures.toString(16)} are not supported with an SVSM`,
+    );
 
   const firmware = parseOvmf(p.firmware);
   const hasBoot = p.directBoot && (p.directBoot.kernelSha256 || p.directBoot.initrdSha256 || p.directBoot.cmdline !== undefined);
@@ -143,8 +155,15 @@ export function snpLaunchDigests(p: LaunchParams): LaunchResult {
   if (needsVcpu && !p.vcpu) throw new InputError(`QEMU ${mode} VMSAs carry the vCPU signature: give a vCPU type, signature or family/model/stepping`);
   const vcpu = mode !== 'sev' && p.vcpu ? resolveVcpu(p.vcpu) : undefined;
   const base = {
-    mode, vmm, firmware, firmwareGpa: FOUR_GIB - p.firmware.length, vcpu, quirks, sevHashes: hashes,
-    seedProvided: Boolean(p.seed), warnings: [] as string[],
+    mode,
+    vmm,
+    firmware,
+    firmwareGpa: FOUR_GIB - p.firmware.length,
+    vcpu,
+    quirks,
+    sevHashes: hashes,
+    seedProvided: Boolean(p.seed),
+    warnings: [] as string[],
   };
   if (mode === 'snp') return { ...base, ...snp(p, firmware, counts, vcpu, guestFeatures, quirks, hashes, base.warnings), guestFeatures };
   return { ...base, ...sevOrEs(p, mode, firmware, counts, vcpu, quirks, hashes), guestFeatures: 0n, seed: undefined, sections: [], svsm: undefined };
@@ -157,16 +176,27 @@ export function snpLaunchDigest(p: Omit<LaunchParams, 'vcpus'> & { vcpus?: numbe
 }
 
 function resetEip(info: OvmfInfo, what: string): number {
-  if (info.sevEsResetEip === undefined) throw new InputError(`${what} has no SEV-ES reset block (footer entry ${SEV_ES_RESET_BLOCK_GUID}): cannot build the VMSAs`);
+  if (info.sevEsResetEip === undefined)
+    throw new InputError(`${what} has no SEV-ES reset block (footer entry ${SEV_ES_RESET_BLOCK_GUID}): cannot build the VMSAs`);
   return info.sevEsResetEip;
 }
 
 /** SEV and SEV-ES: LAUNCH_UPDATE_DATA is one SHA-256 over the firmware, the hash table, then (SEV-ES) the VMSAs. */
-function sevOrEs(p: LaunchParams, mode: 'sev' | 'sev-es', info: OvmfInfo, counts: number[], vcpu: ResolvedVcpu | undefined, quirks: SnpQuirks, hashes: SevHashes | undefined) {
+function sevOrEs(
+  p: LaunchParams,
+  mode: 'sev' | 'sev-es',
+  info: OvmfInfo,
+  counts: number[],
+  vcpu: ResolvedVcpu | undefined,
+  quirks: SnpQuirks,
+  hashes: SevHashes | undefined,
+) {
   const h = createHasher('sha256').update(p.firmware);
   if (hashes) {
     if (!info.sevHashTable || info.sevHashTable.gpa === 0) {
-      throw new InputError(`a kernel was given but the firmware does not support measured direct boot: no SEV hash table (footer entry ${SEV_HASH_TABLE_RV_GUID} missing or at GPA 0)`);
+      throw new InputError(
+        `a kernel was given but the firmware does not support measured direct boot: no SEV hash table (footer entry ${SEV_HASH_TABLE_RV_GUID} missing or at GPA 0)`,
+      );
     }
     h.update(sevHashTable(hashes));
   }
@@ -189,13 +219,20 @@ function sevOrEs(p: LaunchParams, mode: 'sev' | 'sev-es', info: OvmfInfo, counts
 
 function vmsaPages(profile: VmmProfile, apEip: number, sevFeatures: bigint, counts: number[]): { bsp: Uint8Array; ap: Uint8Array | undefined } {
   const bsp = resetVmsa({ eip: BSP_EIP, sevFeatures, profile });
-  if (apEip === 0 && counts[counts.length - 1]! > 1) throw new InputError('the firmware SEV-ES reset block has AP reset address 0: cannot start more than one vCPU');
+  if (apEip === 0 && counts[counts.length - 1]! > 1)
+    throw new InputError('the firmware SEV-ES reset block has AP reset address 0: cannot start more than one vCPU');
   return { bsp, ap: apEip === 0 ? undefined : resetVmsa({ eip: apEip, sevFeatures, profile }) };
 }
 
 function snp(
-  p: LaunchParams, firmware: OvmfInfo, counts: number[], vcpu: ResolvedVcpu | undefined, guestFeatures: bigint,
-  quirks: SnpQuirks, hashes: SevHashes | undefined, warnings: string[],
+  p: LaunchParams,
+  firmware: OvmfInfo,
+  counts: number[],
+  vcpu: ResolvedVcpu | undefined,
+  guestFeatures: bigint,
+  quirks: SnpQuirks,
+  hashes: SevHashes | undefined,
+  warnings: string[],
 ) {
   checkPages(p.firmware, 'firmware');
   let svsm: LaunchResult['svsm'];
@@ -245,12 +282,25 @@ function snp(
     gctx.update(PageType.VMSA, gpa, n === 1 ? bspDigest : apDigest);
     if (wanted.has(n)) digests.set(n, gctx.digest());
   }
-  const vmsa = { profile, gpa, bspEip: svsm ? apEip : BSP_EIP, apEip, sevFeatures: svsm ? 1n : guestFeatures, layout: svsm ? ('svsm' as const) : ('reset' as const) };
+  const vmsa = {
+    profile,
+    gpa,
+    bspEip: svsm ? apEip : BSP_EIP,
+    apEip,
+    sevFeatures: svsm ? 1n : guestFeatures,
+    layout: svsm ? ('svsm' as const) : ('reset' as const),
+  };
   return { digests, seed, sections, vmsa, svsm };
 }
 
 /** sev-snp-measure snp_update_metadata_pages: each SEV metadata section by type; EC2 adds the CPUID page last. */
-function measureSections(gctx: LaunchDigest, metadata: SevMetadataSection[], profile: VmmProfile, firmware: OvmfInfo, hashes: SevHashes | undefined): MeasuredSection[] {
+function measureSections(
+  gctx: LaunchDigest,
+  metadata: SevMetadataSection[],
+  profile: VmmProfile,
+  firmware: OvmfInfo,
+  hashes: SevHashes | undefined,
+): MeasuredSection[] {
   const out: MeasuredSection[] = [];
   const add = (s: SevMetadataSection, pageType: MeasuredSection['pageType']) => {
     out.push({ ...s, pageType });
@@ -286,6 +336,7 @@ function measureSections(gctx: LaunchDigest, metadata: SevMetadataSection[], pro
 
 function kernelHashesPage(s: SevMetadataSection, firmware: OvmfInfo, hashes: SevHashes): Uint8Array {
   if (!firmware.sevHashTable) throw new InputError(`firmware has an SNP_KERNEL_HASHES section but no SEV hash table footer entry (${SEV_HASH_TABLE_RV_GUID})`);
-  if (s.size !== PAGE_SIZE) throw new InputError(`SNP_KERNEL_HASHES section at ${hex(s.gpa)} is ${hex(s.size)} bytes; the hash table page must be exactly 4 KiB`);
+  if (s.size !== PAGE_SIZE)
+    throw new InputError(`SNP_KERNEL_HASHES section at ${hex(s.gpa)} is ${hex(s.size)} bytes; the hash table page must be exactly 4 KiB`);
   return sevHashPage(hashes, firmware.sevHashTable.gpa & (PAGE_SIZE - 1));
 }

@@ -36,12 +36,29 @@ export interface SnpMeasurementJson {
   policy: Hex | null;
   quirks: { ec2Rdx: Hex; qemuFpu: string; vmsaGpaBits: number };
   vmsa: {
-    layout: 'reset' | 'svsm'; gpa: Hex | null; bspEip: Hex; apEip: Hex; sevFeatures: Hex; rdx: Hex; mxcsr: Hex; fcw: Hex; gPat: Hex;
-    csAttrib: { bsp: Hex; ap: Hex }; ssAttrib: Hex; trAttrib: Hex;
+    layout: 'reset' | 'svsm';
+    gpa: Hex | null;
+    bspEip: Hex;
+    apEip: Hex;
+    sevFeatures: Hex;
+    rdx: Hex;
+    mxcsr: Hex;
+    fcw: Hex;
+    gPat: Hex;
+    csAttrib: { bsp: Hex; ap: Hex };
+    ssAttrib: Hex;
+    trAttrib: Hex;
   } | null;
   measuredSections: { type: string; gpa: Hex; size: Hex; pageType: string }[];
   firmware: SnpFirmwareJson;
-  directBoot: { kernel: string | null; initrd: string | null; cmdline: string | null; kernelSha256: string; initrdSha256: string; cmdlineSha256: string } | null;
+  directBoot: {
+    kernel: string | null;
+    initrd: string | null;
+    cmdline: string | null;
+    kernelSha256: string;
+    initrdSha256: string;
+    cmdlineSha256: string;
+  } | null;
   svsm: { path: string; size: number; gpa: Hex; varsSize: number; entryEip: Hex; sevMetadata: ReturnType<typeof describeOvmf>['sevMetadata'] } | null;
   seed: string | null;
   seedProvided: boolean;
@@ -69,12 +86,23 @@ function firmwareJson(f: NamedBytes, info: ReturnType<typeof parseOvmf>): SnpFir
 
 export function snpSeedMeasurement(inputs: Pick<SnpMeasurementInputs, 'firmware' | 'svsm'>): SnpSeedJson {
   const seed = snpFirmwareSeed(inputs.firmware.bytes, inputs.svsm && { image: inputs.svsm.bytes, varsSize: inputs.svsm.varsSize });
-  return { kind: 'snp', origin: 'predicted', mode: 'snp', digests: {}, seed: toHex(seed), firmware: firmwareJson(inputs.firmware, parseOvmf(inputs.firmware.bytes)), warnings: [] };
+  return {
+    kind: 'snp',
+    origin: 'predicted',
+    mode: 'snp',
+    digests: {},
+    seed: toHex(seed),
+    firmware: firmwareJson(inputs.firmware, parseOvmf(inputs.firmware.bytes)),
+    warnings: [],
+  };
 }
 
 export function snpMeasurement(inputs: SnpMeasurementInputs, params: SnpMeasurementParams = {}): SnpMeasurementJson {
   const { firmware, kernel, initrd, cmdline, svsm } = inputs;
-  const directBoot = kernel || initrd || cmdline !== undefined ? { kernelSha256: kernel && sha256(kernel.bytes), initrdSha256: initrd && sha256(initrd.bytes), cmdline } : undefined;
+  const directBoot =
+    kernel || initrd || cmdline !== undefined
+      ? { kernelSha256: kernel && sha256(kernel.bytes), initrdSha256: initrd && sha256(initrd.bytes), cmdline }
+      : undefined;
   const { policy: _policy, ...launch } = params;
   const r = snpLaunchDigests({ ...launch, firmware: firmware.bytes, directBoot, svsm: svsm && { image: svsm.bytes, varsSize: svsm.varsSize } });
   const p = r.vmsa?.profile;
@@ -108,9 +136,26 @@ export function snpMeasurement(inputs: SnpMeasurementInputs, params: SnpMeasurem
     measuredSections: r.sections.map((s) => ({ type: s.type, gpa: h(s.gpa), size: h(s.size), pageType: s.pageType })),
     firmware: { ...firmwareJson(firmware, r.firmware), gpa: h(r.firmwareGpa) },
     directBoot: r.sevHashes
-      ? { kernel: kernel?.name ?? null, initrd: initrd?.name ?? null, cmdline: cmdline ?? null, kernelSha256: toHex(r.sevHashes.kernel), initrdSha256: toHex(r.sevHashes.initrd), cmdlineSha256: toHex(r.sevHashes.cmdline) }
+      ? {
+          kernel: kernel?.name ?? null,
+          initrd: initrd?.name ?? null,
+          cmdline: cmdline ?? null,
+          kernelSha256: toHex(r.sevHashes.kernel),
+          initrdSha256: toHex(r.sevHashes.initrd),
+          cmdlineSha256: toHex(r.sevHashes.cmdline),
+        }
       : null,
-    svsm: r.svsm && svsm ? { path: svsm.name, size: r.svsm.size, gpa: h(r.svsm.gpa), varsSize: svsm.varsSize, entryEip: h(r.vmsa!.apEip), sevMetadata: describeOvmf(r.svsm.info).sevMetadata } : null,
+    svsm:
+      r.svsm && svsm
+        ? {
+            path: svsm.name,
+            size: r.svsm.size,
+            gpa: h(r.svsm.gpa),
+            varsSize: svsm.varsSize,
+            entryEip: h(r.vmsa!.apEip),
+            sevMetadata: describeOvmf(r.svsm.info).sevMetadata,
+          }
+        : null,
     seed: r.seed ? toHex(r.seed) : null,
     seedProvided: r.seedProvided,
     warnings: r.warnings,

@@ -39,7 +39,10 @@ export function sevHashes(boot: DirectBoot): SevHashes {
   if (!boot.kernelSha256) {
     throw new InputError(`${boot.initrdSha256 ? 'an initrd' : 'a command line'} is measured only with a kernel (--initrd/--append require --kernel)`);
   }
-  for (const [name, d] of [['kernel', boot.kernelSha256], ['initrd', boot.initrdSha256]] as const) {
+  for (const [name, d] of [
+    ['kernel', boot.kernelSha256],
+    ['initrd', boot.initrdSha256],
+  ] as const) {
     if (d && d.length !== 32) throw new InputError(`${name} digest must be 32 bytes (SHA-256), got ${d.length}`);
   }
   return {
@@ -78,7 +81,8 @@ export function sevHashTable(h: SevHashes): Uint8Array {
 
 /** The 4 KiB page holding the table at `offsetInPage` (the SNP_KERNEL_HASHES page, measured as NORMAL). */
 export function sevHashPage(h: SevHashes, offsetInPage: number): Uint8Array {
-  if (offsetInPage + PADDED_TABLE_SIZE > PAGE_SIZE) throw new InputError(`SEV hash table at page offset 0x${offsetInPage.toString(16)} does not fit in its page`);
+  if (offsetInPage + PADDED_TABLE_SIZE > PAGE_SIZE)
+    throw new InputError(`SEV hash table at page offset 0x${offsetInPage.toString(16)} does not fit in its page`);
   const page = new Uint8Array(PAGE_SIZE);
   page.set(sevHashTable(h), offsetInPage);
   return page;

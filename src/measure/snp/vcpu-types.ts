@@ -5,7 +5,7 @@
 import { InputError } from '../../errors.js';
 
 export function cpuSignature(family: number, model: number, stepping: number): number {
-  const familyLow = family > 0xf ? 0xf : family;
+  const familyLow = Math.min(family, 0xf);
   const familyHigh = family > 0xf ? (family - 0xf) & 0xff : 0;
   return ((familyHigh << 20) | (((model >> 4) & 0xf) << 16) | (familyLow << 8) | ((model & 0xf) << 4) | (stepping & 0xf)) >>> 0;
 }
@@ -50,7 +50,8 @@ export function resolveVcpu(spec: VcpuSpec): ResolvedVcpu {
     return { signature: cpuSignature(f, m, s), type };
   }
   if ('signature' in spec) {
-    if (!Number.isInteger(spec.signature) || spec.signature < 0 || spec.signature > 0xffffffff) throw new InputError(`vCPU signature ${spec.signature} is not a 32-bit value`);
+    if (!Number.isInteger(spec.signature) || spec.signature < 0 || spec.signature > 0xffffffff)
+      throw new InputError(`vCPU signature ${spec.signature} is not a 32-bit value`);
     return { signature: spec.signature };
   }
   return { signature: cpuSignature(spec.family, spec.model, spec.stepping) };

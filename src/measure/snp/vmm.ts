@@ -64,19 +64,46 @@ export function vmmProfile(vmm: Vmm, vcpuSignature: number | undefined, quirks: 
     case 'qemu': {
       const fpu = quirks.qemuFpu === 'sev-init2';
       return {
-        vmm, csAttribBsp: 0x9b, csAttribAp: 0x9b, ssAttrib: 0x93, trAttrib: 0x8b, gPat: DEFAULT_PAT,
-        rdx: vcpuSignature ?? 0, mxcsr: fpu ? 0x1f80 : 0, fcw: fpu ? 0x37f : 0, cpuidPageLast: false, secMemUnmeasured: false,
+        vmm,
+        csAttribBsp: 0x9b,
+        csAttribAp: 0x9b,
+        ssAttrib: 0x93,
+        trAttrib: 0x8b,
+        gPat: DEFAULT_PAT,
+        rdx: vcpuSignature ?? 0,
+        mxcsr: fpu ? 0x1f80 : 0,
+        fcw: fpu ? 0x37f : 0,
+        cpuidPageLast: false,
+        secMemUnmeasured: false,
       };
     }
     case 'ec2':
       return {
-        vmm, csAttribBsp: 0x9a, csAttribAp: 0x9b, ssAttrib: 0x92, trAttrib: 0x83, gPat: DEFAULT_PAT,
-        rdx: quirks.ec2Rdx, mxcsr: 0, fcw: 0, cpuidPageLast: true, secMemUnmeasured: false,
+        vmm,
+        csAttribBsp: 0x9a,
+        csAttribAp: 0x9b,
+        ssAttrib: 0x92,
+        trAttrib: 0x83,
+        gPat: DEFAULT_PAT,
+        rdx: quirks.ec2Rdx,
+        mxcsr: 0,
+        fcw: 0,
+        cpuidPageLast: true,
+        secMemUnmeasured: false,
       };
     case 'gce':
       return {
-        vmm, csAttribBsp: 0x9b, csAttribAp: 0x9b, ssAttrib: 0x93, trAttrib: 0x8b, gPat: 0x00070106n,
-        rdx: 0x600, mxcsr: 0, fcw: 0, cpuidPageLast: false, secMemUnmeasured: true,
+        vmm,
+        csAttribBsp: 0x9b,
+        csAttribAp: 0x9b,
+        ssAttrib: 0x93,
+        trAttrib: 0x8b,
+        gPat: 0x00070106n,
+        rdx: 0x600,
+        mxcsr: 0,
+        fcw: 0,
+        cpuidPageLast: false,
+        secMemUnmeasured: true,
       };
   }
 }
@@ -88,7 +115,10 @@ export function vmmProfile(vmm: Vmm, vcpuSignature: number | undefined, quirks: 
 export function svsmProfile(vcpuSignature: number | undefined, quirks: SnpQuirks): VmmProfile {
   return {
     ...vmmProfile('qemu', vcpuSignature, quirks),
-    csAttribBsp: 0xc9b, csAttribAp: 0xc9b, ssAttrib: 0xc93, fcw: 0,
+    csAttribBsp: 0xc9b,
+    csAttribAp: 0xc9b,
+    ssAttrib: 0xc93,
+    fcw: 0,
   };
 }
 

@@ -32,17 +32,27 @@ export interface TdxMeasurementJson {
   mrtd: string;
   pageOrder: PageOrder;
   firmware: { path: string; size: number; sha256: string; metadata: 'ovmf-footer' | 'td-shim'; descriptorOffset: number };
-  sections: { index: number; type: string; dataOffset: number; rawDataSize: number; memoryAddress: string; memoryDataSize: number; attributes: string[]; added: number; extended: number }[];
+  sections: {
+    index: number;
+    type: string;
+    dataOffset: number;
+    rawDataSize: number;
+    memoryAddress: string;
+    memoryDataSize: number;
+    attributes: string[];
+    added: number;
+    extended: number;
+  }[];
   rtmr?: { '1': string; '2': string };
   boot?: { shape: 'direct'; qemuVersion: string; setupHeaderPatched: boolean; memMiB: number; measuredCmdline: string };
   events?: RtmrEvent[];
   rtmr0: { computed: false; dependsOn: readonly string[] };
 }
 
-
 export function tdxMeasurement(inputs: TdxMeasurementInputs, params: TdxMeasurementParams = {}): TdxMeasurementJson {
   const { firmware, kernel } = inputs;
-  if (!kernel && (inputs.initrd || inputs.cmdline !== undefined)) throw new InputError(`${inputs.initrd ? 'an initrd' : 'a command line'} is measured only with a kernel`);
+  if (!kernel && (inputs.initrd || inputs.cmdline !== undefined))
+    throw new InputError(`${inputs.initrd ? 'an initrd' : 'a command line'} is measured only with a kernel`);
   const pageOrder = params.pageOrder ?? 'single';
   const { mrtd, metadata } = tdxMrtd(firmware.bytes, pageOrder);
   return {
@@ -50,7 +60,13 @@ export function tdxMeasurement(inputs: TdxMeasurementInputs, params: TdxMeasurem
     origin: 'predicted',
     mrtd: toHex(mrtd),
     pageOrder,
-    firmware: { path: firmware.name, size: firmware.bytes.length, sha256: sha256Hex(firmware.bytes), metadata: metadata.locator, descriptorOffset: metadata.descriptorOffset },
+    firmware: {
+      path: firmware.name,
+      size: firmware.bytes.length,
+      sha256: sha256Hex(firmware.bytes),
+      metadata: metadata.locator,
+      descriptorOffset: metadata.descriptorOffset,
+    },
     sections: metadata.sections.map((s) => ({
       index: s.index,
       type: s.type,

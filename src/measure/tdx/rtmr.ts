@@ -10,7 +10,7 @@ import { bootEvents, directLoadOptions, type MeasuredEvent } from '../boot/index
 export const RTMR0_DEPENDS_ON: readonly string[] = [
   'the TD HOB the VMM builds (guest memory size and layout, TDVF TD_HOB/TempMem sections)',
   'the CFV / UEFI variable store contents (OVMF_VARS, Secure Boot PK/KEK/db/dbx)',
-  "the ACPI tables the VMM generates (QEMU etc/table-loader, RSDP, tables: machine type, vCPUs, devices)",
+  'the ACPI tables the VMM generates (QEMU etc/table-loader, RSDP, tables: machine type, vCPUs, devices)',
   'the boot variables BootOrder/Boot#### (devices on the VM)',
 ];
 

@@ -14,7 +14,7 @@ import { NOT_PREDICTED, pcrBanks, type PcrBanks } from './pcr.js';
 
 export type PcrMeasurementInputs = (
   | { shape: 'direct'; kernel: NamedBytes; initrd?: NamedBytes; cmdline?: string }
-  | { shape: 'uki'; uki: NamedBytes; /** The first LBAs of the disk holding the ESP (protective MBR, GPT header, entries): PCR5. */ gpt?: Uint8Array }
+  | { shape: 'uki'; uki: NamedBytes /** The first LBAs of the disk holding the ESP (protective MBR, GPT header, entries): PCR5. */; gpt?: Uint8Array }
 ) & {
   /** OVMF VARS firmware volume (Secure Boot state, PK/KEK/db/dbx for PCR7); absent: an empty store. */
   vars?: NamedBytes;
@@ -59,19 +59,35 @@ export interface PcrMeasurementJson {
 
 export function pcrMeasurement(inputs: PcrMeasurementInputs, params: PcrMeasurementParams = {}): PcrMeasurementJson {
   const banks = [...new Set(params.banks ?? HASH_ALGS)];
-  const firmware: FirmwareParams = inputs.vars ? { secureBoot: secureBootVariables(parseVarStore(inputs.vars.bytes)), ...(params.issuedBy ? { issuedBy: params.issuedBy } : {}) } : {};
-  const boot: PcrMeasurementJson['boot'] = { shape: inputs.shape, secureBoot: secureBootEnabled(firmware), ...(inputs.vars ? { vars: describeInput(inputs.vars) } : {}) };
+  const firmware: FirmwareParams = inputs.vars
+    ? { secureBoot: secureBootVariables(parseVarStore(inputs.vars.bytes)), ...(params.issuedBy ? { issuedBy: params.issuedBy } : {}) }
+    : {};
+  const boot: PcrMeasurementJson['boot'] = {
+    shape: inputs.shape,
+    secureBoot: secureBootEnabled(firmware),
+    ...(inputs.vars ? { vars: describeInput(inputs.vars) } : {}),
+  };
   let events: MeasuredEvent[];
   if (inputs.shape === 'direct') {
     const { kernel, initrd, cmdline = '' } = inputs;
     const qemu = { memMiB: params.memMiB ?? 128, machine: params.machine ?? 'q35', patchSetupHeader: params.patchSetupHeader ?? true };
     events = bootEvents({ shape: 'direct', kernel: kernel.bytes, initrd: initrd?.bytes, cmdline, qemu }, { algs: banks, firmware });
-    Object.assign(boot, { kernel: describeInput(kernel), ...(initrd ? { initrd: describeInput(initrd) } : {}), cmdline, memMiB: qemu.memMiB, machine: qemu.machine, setupHeaderPatched: qemu.patchSetupHeader });
+    Object.assign(boot, {
+      kernel: describeInput(kernel),
+      ...(initrd ? { initrd: describeInput(initrd) } : {}),
+      cmdline,
+      memMiB: qemu.memMiB,
+      machine: qemu.machine,
+      setupHeaderPatched: qemu.patchSetupHeader,
+    });
   } else {
     const gpt = inputs.gpt && parseGpt(inputs.gpt);
     if (gpt) boot.gpt = { diskGuid: gpt.diskGuid, partitions: gpt.partitions.length };
     const stubVersion = params.stubVersion;
-    events = bootEvents({ shape: 'uki', uki: inputs.uki.bytes, ...(gpt ? { gpt } : {}), ...(stubVersion !== undefined ? { stubVersion } : {}) }, { algs: banks, firmware });
+    events = bootEvents(
+      { shape: 'uki', uki: inputs.uki.bytes, ...(gpt ? { gpt } : {}), ...(stubVersion !== undefined ? { stubVersion } : {}) },
+      { algs: banks, firmware },
+    );
     boot.uki = { ...describeInput(inputs.uki), stubVersion: parseUki(inputs.uki.bytes).stubVersion ?? null };
   }
   return {
