@@ -228,6 +228,14 @@ describeShared('measure snp CLI', () => {
     expect(errorLine(r)).toMatch(pattern);
   });
 
+  it('says so when --vcpus is not given (the digest depends on it), and not when it is', async () => {
+    const quiet = await cli(['measure', 'snp', '--firmware', OVMF, '--vcpu-type', 'EPYC-v4', '--vcpus', '1']);
+    const told = await cli(['measure', 'snp', '--firmware', OVMF, '--vcpu-type', 'EPYC-v4']);
+    expect([quiet.code, told.code, told.stdout]).toEqual([0, 0, quiet.stdout]);
+    expect(quiet.stderr).toBe('');
+    expect(told.stderr).toBe('cvm-measure: warning: --vcpus not given: measuring 1 vCPU (the digest differs per vCPU count)\n');
+  });
+
   it('a missing firmware file is a one-line error', async () => {
     const r = await cli(['measure', 'snp', '--firmware', '/nonexistent/OVMF.fd', '--vcpu-type', 'EPYC']);
     expect(r.code).toBe(1);

@@ -145,11 +145,11 @@ describeShared('malformed firmware', () => {
     expect(toHex(lib.digests.get(1)!)).toBe(expected);
     expect(lib.warnings).toHaveLength(1);
     expect(lib.warnings[0]).toMatch(/NO SEV metadata \(footer entry dc886566-984a-4798-a75e-5585a7bf67cc\)/);
-    const r = await cli(['measure', 'snp', '--firmware', path, '--vcpu-type', 'EPYC-v4']);
+    const r = await cli(['measure', 'snp', '--firmware', path, '--vcpu-type', 'EPYC-v4', '--vcpus', '1']);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`${expected}\n`);
     expect(r.stderr).toMatch(/^cvm-measure: warning: firmware has NO SEV metadata/);
-    const j = await cli(['measure', 'snp', '--firmware', path, '--vcpu-type', 'EPYC-v4', '--json']);
+    const j = await cli(['measure', 'snp', '--firmware', path, '--vcpu-type', 'EPYC-v4', '--vcpus', '1', '--json']);
     expect((JSON.parse(j.stdout) as { warnings: string[] }).warnings).toEqual(lib.warnings);
     expect(j.stderr).toMatch(/warning: firmware has NO SEV metadata/);
   });

@@ -3,6 +3,9 @@
  * and what the evidence holds, the signature and chain, the evidence's values, and the reference
  * entry that matched. `ok` is true only when every check passed.
  */
+import type { Certificate } from '../formats/x509.js';
+import { fingerprint } from './x509.js';
+
 export interface Check {
   name: string;
   ok: boolean;
@@ -44,4 +47,21 @@ export const isoTime = (t: number) => new Date(t * 1000).toISOString();
 /** The origin marks of a matched reference entry (stated values name their source; predictions carry none). */
 export function statedMark(e: { origin?: 'stated'; source?: string }): { origin?: 'stated'; source?: string } {
   return e.origin ? { origin: e.origin, ...(e.source ? { source: e.source } : {}) } : {};
+}
+
+/** Records the chain's certificates (root first) and checks each one's validity window at `at`. */
+export async function chainCerts(checks: Check[], chain: readonly (readonly [string, Certificate | undefined])[], at: number): Promise<ChainCert[]> {
+  const certs: ChainCert[] = [];
+  for (const [role, c] of chain) {
+    if (!c) continue;
+    certs.push({ role, subject: c.subject.text, notBefore: isoTime(c.notBefore), notAfter: isoTime(c.notAfter), sha256: await fingerprint(c) });
+    check(
+      checks,
+      `${role.toUpperCase()} is valid at ${isoTime(at)}`,
+      c.notBefore <= at && at <= c.notAfter,
+      `${isoTime(c.notBefore)} .. ${isoTime(c.notAfter)}`,
+      isoTime(at),
+    );
+  }
+  return certs;
 }

@@ -10,7 +10,7 @@ import { derString, readDer, smallInt } from '../formats/der.js';
 import type { Certificate } from '../formats/x509.js';
 import type { ReferenceValues } from '../manifest/model.js';
 import { toHex } from '../util/bytes.js';
-import { type ChainCert, check, type Check, isoTime, statedMark, type VerifyEvidenceResult } from './result.js';
+import { chainCerts, check, type Check, statedMark, type VerifyEvidenceResult } from './result.js';
 import { diagnoseSnp, type SnpDiagnosis } from './diagnose-snp.js';
 import { fingerprint, signedBy, verifyEcdsa } from './x509.js';
 
@@ -117,7 +117,6 @@ export async function verifySnpReport(bytes: Uint8Array, o: SnpVerifyOptions): P
   check(checks, 'signing key is a VCEK or VLEK', r.signingKey <= 1, 'vcek|vlek', signer);
 
   // chain: ARK (pinned) → ASK / ASVK → VCEK / VLEK
-  const certs: ChainCert[] = [];
   const arkIndex = product ? fps.indexOf(AMD_ARK_SHA256[product]) : -1;
   const ark = arkIndex >= 0 ? o.certs[arkIndex] : undefined;
   check(
@@ -150,21 +149,15 @@ export async function verifySnpReport(bytes: Uint8Array, o: SnpVerifyOptions): P
     vlek ? 'SEV-VLEK' : 'SEV-VCEK',
     leaf ? leaf.subject.commonName : 'not found among the certificates',
   );
-  for (const [role, c] of [
-    ['ark', ark],
-    [vlek ? 'asvk' : 'ask', mid],
-    [signer, leaf],
-  ] as const) {
-    if (!c) continue;
-    certs.push({ role, subject: c.subject.text, notBefore: isoTime(c.notBefore), notAfter: isoTime(c.notAfter), sha256: await fingerprint(c) });
-    check(
-      checks,
-      `${role.toUpperCase()} is valid at ${isoTime(at)}`,
-      c.notBefore <= at && at <= c.notAfter,
-      `${isoTime(c.notBefore)} .. ${isoTime(c.notAfter)}`,
-      isoTime(at),
-    );
-  }
+  const certs = await chainCerts(
+    checks,
+    [
+      ['ark', ark],
+      [vlek ? 'asvk' : 'ask', mid],
+      [signer, leaf],
+    ] as const,
+    at,
+  );
   const chainOk = checks.every((c) => c.ok);
 
   // the report signature and the endorsement key's claims about the chip

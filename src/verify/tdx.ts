@@ -13,7 +13,7 @@ import { PAGE_ORDERS, tdxMrtd } from '../measure/tdx/mrtd.js';
 import { readCertificates } from '../formats/x509.js';
 import type { ReferenceValues } from '../manifest/model.js';
 import { fromHex, toHex } from '../util/bytes.js';
-import { type ChainCert, check, type Check, isoTime, statedMark, type VerifyEvidenceResult } from './result.js';
+import { chainCerts, check, type Check, statedMark, type VerifyEvidenceResult } from './result.js';
 import { fingerprint, signedBy, verifyEcdsa } from './x509.js';
 
 /** SHA-256 of the DER of Intel's SGX Root CA, the root of every PCK chain. */
@@ -121,22 +121,15 @@ export async function verifyTdxQuote(bytes: Uint8Array, o: TdxVerifyOptions = {}
   check(checks, 'PCK CA is signed by the root', midOk, 'Intel SGX PCK Platform/Processor CA', mid?.subject.commonName ?? 'absent');
   const leafOk = midOk && leaf !== undefined && (await signedBy(leaf, mid!));
   check(checks, 'PCK certificate is signed by the PCK CA', leafOk, 'Intel SGX PCK Certificate', leaf?.subject.commonName ?? 'absent');
-  const certs: ChainCert[] = [];
-  for (const [role, c] of [
-    ['root', root],
-    ['pck-ca', mid],
-    ['pck', leaf],
-  ] as const) {
-    if (!c) continue;
-    certs.push({ role, subject: c.subject.text, notBefore: isoTime(c.notBefore), notAfter: isoTime(c.notAfter), sha256: await fingerprint(c) });
-    check(
-      checks,
-      `${role.toUpperCase()} is valid at ${isoTime(at)}`,
-      c.notBefore <= at && at <= c.notAfter,
-      `${isoTime(c.notBefore)} .. ${isoTime(c.notAfter)}`,
-      isoTime(at),
-    );
-  }
+  const certs = await chainCerts(
+    checks,
+    [
+      ['root', root],
+      ['pck-ca', mid],
+      ['pck', leaf],
+    ] as const,
+    at,
+  );
   const chainOk = checks.every((c) => c.ok);
 
   // QE report (signed by the PCK key) binds the attestation key, which signs the quote

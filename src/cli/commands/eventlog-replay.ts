@@ -1,12 +1,9 @@
 import type { Command } from 'commander';
 import { examples, group, jsonOption } from '../command.js';
 import { readInput } from '../../util/fs.js';
-import { parseEventLog, replayEventLog } from '../../formats/tcg-eventlog.js';
-import { EV_NO_ACTION, registerName, REPLAY_ALGS } from '../../tcg/index.js';
 import { printJson, printLine, warn } from '../output.js';
-import { parseCcelTable, type CcelTable } from '../../formats/ccel.js';
 import { InputError } from '../../errors.js';
-import { groupByComponent } from '../../formats/eventlog-components.js';
+import { eventLogReport } from '../../verify/replay.js';
 
 interface Opts {
   ccelTable?: string;
@@ -25,69 +22,33 @@ export function registerEventlogReplay(program: Command): void {
     .option('--explain', 'group events by component (firmware, variables, boot loader, kernel, cmdline, initrd)')
     .addOption(jsonOption(program))
     .action(async (path: string, opts: Opts) => {
-      let bytes = await readInput(path, 'event log');
-      let table: CcelTable | undefined;
-      if (opts.ccelTable) {
-        table = parseCcelTable(await readInput(opts.ccelTable, 'CCEL table'));
-        if (table.ccTypeName !== 'TDX') {
-          throw new InputError(`${opts.ccelTable}: CCEL table is for CC type ${table.ccTypeName}, not TDX`);
-        }
-        if (bytes.length > table.laml) bytes = bytes.subarray(0, table.laml);
+      const bytes = await readInput(path, 'event log');
+      const ccelTable = opts.ccelTable ? await readInput(opts.ccelTable, 'CCEL table') : undefined;
+      let r: ReturnType<typeof eventLogReport>;
+      try {
+        r = eventLogReport(bytes, path, { ...(ccelTable ? { ccelTable } : {}), ccel: Boolean(opts.ccel), explain: Boolean(opts.explain) });
+      } catch (e) {
+        if (e instanceof InputError && e.message.startsWith('CCEL table')) e.message = `${opts.ccelTable}: ${e.message}`;
+        throw e;
       }
-      const ccel = Boolean(opts.ccel || table);
-      const log = parseEventLog(bytes);
-      const map = ccel ? 'ccel' : 'pcr';
-      const algs = REPLAY_ALGS.filter((a) => log.algorithms.includes(a));
-      if (!ccel && algs.length === 1 && algs[0] === 'sha384' && log.length < bytes.length) {
-        warn('this looks like a TDX CCEL log (SHA-384 only, padded area): pass --ccel or --ccel-table to replay RTMRs instead of PCRs');
-      }
-      const banks = Object.fromEntries(algs.map((a) => [a, replayEventLog(log.events, { alg: a, map })]));
-      const reg = (i: number) => {
-        if (!ccel) return `PCR${i}`;
-        return i === 0 ? 'MRTD' : (registerName('ccel', i)?.toUpperCase() ?? `MR${i}`);
-      };
-      const events = log.events.map((e) => ({
-        index: e.index,
-        register: e.type === EV_NO_ACTION ? 'none' : reg(e.pcrIndex),
-        type: e.typeName,
-        digests: e.digests,
-        dataSize: e.data.length,
-        ...(e.decoded ? { data: e.decoded } : {}),
-      }));
-      const out: Record<string, unknown> = {
-        kind: ccel ? 'tdx' : 'pcr',
-        origin: 'observed',
-        log: { path, format: log.format, algorithms: log.algorithms, events: log.events.length, length: log.length, ...(table ? { ccelTable: table } : {}) },
-      };
-      if (ccel) {
-        const r = banks.sha384;
-        if (!r) {
-          throw new InputError(`${path}: a CCEL log must carry SHA-384 digests, this one has ${log.algorithms.join(', ')}`);
-        }
-        out.rtmr = Object.fromEntries([0, 1, 2, 3].map((i) => [String(i), r[`rtmr${i}`]]));
-      } else {
-        out.pcrs = banks;
-      }
-      out.events = events;
-      let groups: { component: string; events: number[] }[] | undefined;
-      if (opts.explain) {
-        groups = groupByComponent(log.events);
-        out.components = groups;
-      }
+      for (const w of r.warnings) warn(w);
+      const { report: out } = r;
+      const { log, events } = out;
+      const ccel = out.kind === 'tdx';
       if (opts.json) return printJson(out);
 
       printLine(
-        `${path}: ${log.format === 'tcg2' ? 'TCG2 crypto-agile' : 'legacy SHA-1'} log, ${log.events.length} events, banks ${log.algorithms.join(', ')}${ccel ? ' (CCEL: MR index 0 = MRTD, 1-4 = RTMR0-3)' : ''}`,
+        `${path}: ${log.format === 'tcg2' ? 'TCG2 crypto-agile' : 'legacy SHA-1'} log, ${log.events} events, banks ${log.algorithms.join(', ')}${ccel ? ' (CCEL: MR index 0 = MRTD, 1-4 = RTMR0-3)' : ''}`,
       );
-      if (ccel) for (const [k, v] of Object.entries(out.rtmr as Record<string, string>)) printLine(`RTMR${k}: ${v}`);
-      else for (const [alg, regs] of Object.entries(banks)) for (const [k, v] of Object.entries(regs)) printLine(`${alg} PCR${k.padEnd(2)}: ${v}`);
+      if (ccel) for (const [k, v] of Object.entries(out.rtmr!)) printLine(`RTMR${k}: ${v}`);
+      else for (const [alg, regs] of Object.entries(out.pcrs!)) for (const [k, v] of Object.entries(regs)) printLine(`${alg} PCR${k.padEnd(2)}: ${v}`);
       const line = (e: (typeof events)[number]) => {
         const d = e.digests.sha384 ?? e.digests.sha256 ?? e.digests.sha1 ?? '';
         const data = e.data ? ` ${JSON.stringify(e.data)}` : '';
         return `  #${String(e.index).padEnd(3)} ${e.register.padEnd(6)} ${e.type.padEnd(34)} ${d.slice(0, 16)}…${data.length > 120 ? `${data.slice(0, 119)}…` : data}`;
       };
-      if (groups) {
-        for (const g of groups) {
+      if (out.components) {
+        for (const g of out.components) {
           printLine(`${g.component}:`);
           for (const i of g.events) printLine(line(events[i]!));
         }

@@ -128,6 +128,8 @@ async function run(o: Opts): Promise<void> {
   const mode = parseChoice('--mode', o.mode, ['snp', 'sev-es', 'sev'] as const);
   const vmm = parseChoice('--vmm', o.vmm, ['qemu', 'ec2', 'gce'] as const);
   checkUsage(o, mode, vmm);
+  // no silent default that changes the digest: say it (sev-snp-measure refuses to guess)
+  if (o.vcpus === undefined && !o.printSeed) warn('--vcpus not given: measuring 1 vCPU (the digest differs per vCPU count)');
   const vcpus = o.vcpus === undefined ? [1] : parseCountList('--vcpus', o.vcpus);
   const guestFeatures = parseBigInt('--guest-features', o.guestFeatures);
   const quirks = parseQuirks(o.quirk ?? []);
