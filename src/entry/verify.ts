@@ -10,4 +10,4 @@ export { diagnoseMrtd, INTEL_SGX_ROOT_CA_SHA256, verifyTdxQuote, type TdxPolicy,
 export { parsePcrValues, verifyTpmEventLog, type QuotedPcrs, type TpmVerifyOptions } from '../verify/tpm.js';
 export { diagnoseSnp, SEV_FEATURE_BITS, type SnpDiagnosis, type SnpKnobs } from '../verify/diagnose-snp.js';
 export type { Check, ChainCert, VerifyEvidenceResult } from '../verify/result.js';
-export { eventLogReport, type EventLogReport, type EventLogReportOptions, type ReplayEvent } from '../verify/replay.js';
+export { eventLogReport, type EventLogReport, type EventLogReportOptions, type ReplayedEvent } from '../verify/replay.js';

@@ -9,7 +9,7 @@ import { groupByComponent } from '../formats/eventlog-components.js';
 import { type EventLog, parseEventLog, replayEventLog } from '../formats/tcg-eventlog.js';
 import { EV_NO_ACTION, REPLAY_ALGS, registerName } from '../tcg/index.js';
 
-export interface ReplayEvent {
+export interface ReplayedEvent {
   index: number;
   register: string;
   type: string;
@@ -24,7 +24,7 @@ export interface EventLogReport {
   log: { path: string; format: EventLog['format']; algorithms: string[]; events: number; length: number; ccelTable?: CcelTable };
   rtmr?: Record<string, string>;
   pcrs?: Record<string, Record<string, string>>;
-  events: ReplayEvent[];
+  events: ReplayedEvent[];
   components?: { component: string; events: number[] }[];
 }
 
