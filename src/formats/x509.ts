@@ -4,6 +4,7 @@
  * the extensions by OID. Parsing only: signatures are checked in src/verify.
  */
 import { FormatError } from '../errors.js';
+import { toHex } from '../util/bytes.js';
 import { bitString, children, type Der, derString, derTime, expectTag, oidText, parseDer, readDer, smallInt, TAG } from './der.js';
 
 export const OID = {
@@ -105,11 +106,10 @@ export function parseCertificate(der: Uint8Array, what = 'X.509 certificate'): C
   const tbsSigAlg = f[(f[0]?.tag === 0xa0 ? 1 : 0) + 1];
   if (!tbsSigAlg || !equal(tbsSigAlg.raw, sigAlgDer!.raw))
     throw new FormatError(what, 'the TBS signature algorithm differs from signatureAlgorithm (RFC 5280 §4.1.1.2)');
-  const toHexText = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
   return {
     der,
     tbs: tbs.raw,
-    serial: toHexText(serial.body),
+    serial: toHex(serial.body),
     issuer,
     subject,
     notBefore: derTime(nb!, `${what} notBefore`),

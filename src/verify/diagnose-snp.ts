@@ -48,11 +48,14 @@ const featureNames = (f: bigint) =>
     .filter(([b]) => (f >> BigInt(b)) & 1n)
     .map(([, n]) => n);
 
-/** One representative QEMU model per distinct CPUID signature (the VMSA carries only the signature). */
-function vcpuTypes(): string[] {
+/** One representative QEMU model per distinct CPUID signature (the VMSA carries only the signature), by signature. */
+function vcpuSignatures(): Map<number, string> {
   const seen = new Map<number, string>();
-  for (const t of VCPU_TYPES) if (!seen.has(resolveVcpu({ type: t }).signature)) seen.set(resolveVcpu({ type: t }).signature, t);
-  return [...seen.values()];
+  for (const t of VCPU_TYPES) {
+    const { signature } = resolveVcpu({ type: t });
+    if (!seen.has(signature)) seen.set(signature, t);
+  }
+  return seen;
 }
 
 /**
@@ -83,7 +86,9 @@ export function diagnoseSnp(measurement: string, entry: SnpValues, firmware: Uin
   };
   // nearest first: 0, 1 then 2 knobs changed besides the vCPU count
   const vmms = VMMS.filter((v) => v !== base.vmm);
-  const types = vcpuTypes().filter((t) => resolveVcpu({ type: t }).signature !== (base.vcpuType ? resolveVcpu({ type: base.vcpuType }).signature : -1));
+  const signatures = vcpuSignatures();
+  const baseSignature = base.vcpuType ? resolveVcpu({ type: base.vcpuType }).signature : -1;
+  const types = [...signatures].filter(([signature]) => signature !== baseSignature).map(([, t]) => t);
   const features = Object.keys(SEV_FEATURE_BITS)
     .map((b) => base.guestFeatures ^ (1n << BigInt(b)))
     .filter((f) => f & 1n);
@@ -119,7 +124,7 @@ export function diagnoseSnp(measurement: string, entry: SnpValues, firmware: Uin
   return {
     found: null,
     differences: [],
-    searched: `${tried} knob combinations (VMMs ${VMMS.join(', ')}; ${vcpuTypes().length} vCPU signatures; SEV_FEATURES ${Object.values(SEV_FEATURE_BITS).length} single bits) × vCPUs 1–${max}; none gives ${measurement.slice(0, 16)}…`,
+    searched: `${tried} knob combinations (VMMs ${VMMS.join(', ')}; ${signatures.size} vCPU signatures; SEV_FEATURES ${Object.values(SEV_FEATURE_BITS).length} single bits) × vCPUs 1–${max}; none gives ${measurement.slice(0, 16)}…`,
   };
 }
 

@@ -4,6 +4,8 @@
  * entry that matched. `ok` is true only when every check passed.
  */
 import type { Certificate } from '../formats/x509.js';
+import { toHex } from '../util/bytes.js';
+import { digest } from '../util/hash.js';
 import { fingerprint } from './x509.js';
 
 export interface Check {
@@ -50,11 +52,11 @@ export function statedMark(e: { origin?: 'stated'; source?: string }): { origin?
 }
 
 /** Records the chain's certificates (root first) and checks each one's validity window at `at`. */
-export async function chainCerts(checks: Check[], chain: readonly (readonly [string, Certificate | undefined])[], at: number): Promise<ChainCert[]> {
+export function chainCerts(checks: Check[], chain: readonly (readonly [string, Certificate | undefined])[], at: number): ChainCert[] {
   const certs: ChainCert[] = [];
   for (const [role, c] of chain) {
     if (!c) continue;
-    certs.push({ role, subject: c.subject.text, notBefore: isoTime(c.notBefore), notAfter: isoTime(c.notAfter), sha256: await fingerprint(c) });
+    certs.push({ role, subject: c.subject.text, notBefore: isoTime(c.notBefore), notAfter: isoTime(c.notAfter), sha256: fingerprint(c) });
     check(
       checks,
       `${role.toUpperCase()} is valid at ${isoTime(at)}`,
@@ -64,4 +66,17 @@ export async function chainCerts(checks: Check[], chain: readonly (readonly [str
     );
   }
   return certs;
+}
+
+/**
+ * The reference entries built from `firmware` (the release's, matched by the sha256 each entry signed
+ * for its firmware input), or the diagnosis saying the firmware given is not the release's.
+ */
+export function releaseEntries<T extends { inputs: Record<string, Record<string, string>> }>(
+  entries: readonly T[],
+  firmware: Uint8Array,
+): T[] | NonNullable<VerifyEvidenceResult['diagnosis']> {
+  const sha = toHex(digest('sha256', firmware));
+  const hits = entries.filter((e) => e.inputs.firmware?.sha256 === sha);
+  return hits.length > 0 ? hits : { found: null, differences: [], searched: `nothing: the firmware given (sha256 ${sha.slice(0, 16)}…) is not the release's` };
 }

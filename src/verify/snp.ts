@@ -10,7 +10,7 @@ import { derString, readDer, smallInt } from '../formats/der.js';
 import type { Certificate } from '../formats/x509.js';
 import type { ReferenceValues } from '../manifest/model.js';
 import { toHex } from '../util/bytes.js';
-import { chainCerts, check, type Check, statedMark, type VerifyEvidenceResult } from './result.js';
+import { chainCerts, check, type Check, releaseEntries, statedMark, type VerifyEvidenceResult } from './result.js';
 import { diagnoseSnp, type SnpDiagnosis } from './diagnose-snp.js';
 import { fingerprint, signedBy, verifyEcdsa } from './x509.js';
 
@@ -110,7 +110,7 @@ export async function verifySnpReport(bytes: Uint8Array, o: SnpVerifyOptions): P
   const r = parseSnpReport(bytes);
   const at = o.at ?? Math.floor(Date.now() / 1000);
   const checks: Check[] = [];
-  const fps = await Promise.all(o.certs.map(fingerprint));
+  const fps = o.certs.map(fingerprint);
   const product = snpProduct(r) ?? productFromCerts(o.certs, fps);
   const vlek = r.signingKey === 1;
   const signer = r.signingKey === 0 ? 'vcek' : vlek ? 'vlek' : 'none';
@@ -149,7 +149,7 @@ export async function verifySnpReport(bytes: Uint8Array, o: SnpVerifyOptions): P
     vlek ? 'SEV-VLEK' : 'SEV-VCEK',
     leaf ? leaf.subject.commonName : 'not found among the certificates',
   );
-  const certs = await chainCerts(
+  const certs = chainCerts(
     checks,
     [
       ['ark', ark],
@@ -217,7 +217,7 @@ export async function verifySnpReport(bytes: Uint8Array, o: SnpVerifyOptions): P
         break;
       }
     }
-    if (!match) diagnosis = await diagnose(measurement, o.reference, o.firmware);
+    if (!match) diagnosis = diagnose(measurement, o.reference, o.firmware);
     check(
       checks,
       'MEASUREMENT is a reference value',
@@ -243,7 +243,7 @@ export async function verifySnpReport(bytes: Uint8Array, o: SnpVerifyOptions): P
 }
 
 /** Diagnoses against every release entry built from this firmware (matched by its sha256). */
-async function diagnose(measurement: string, reference: ReferenceValues, firmware: Uint8Array | undefined): Promise<VerifyEvidenceResult['diagnosis']> {
+function diagnose(measurement: string, reference: ReferenceValues, firmware: Uint8Array | undefined): VerifyEvidenceResult['diagnosis'] {
   const wanted = reference.snp.map((s) => s.inputs.firmware).filter((f) => f?.sha256);
   if (!firmware)
     return {
@@ -251,9 +251,8 @@ async function diagnose(measurement: string, reference: ReferenceValues, firmwar
       differences: [],
       searched: `nothing: give the release's firmware (${wanted.map((f) => `${f!.file ?? 'firmware'} sha256 ${f!.sha256!.slice(0, 16)}…`).join(', ') || 'none named'}) to search which knob differs`,
     };
-  const sha = toHex(new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', firmware)));
-  const entries = reference.snp.filter((s) => s.inputs.firmware?.sha256 === sha);
-  if (entries.length === 0) return { found: null, differences: [], searched: `nothing: the firmware given (sha256 ${sha.slice(0, 16)}…) is not the release's` };
+  const entries = releaseEntries(reference.snp, firmware);
+  if (!Array.isArray(entries)) return entries;
   let last: SnpDiagnosis | undefined;
   for (const e of entries) {
     last = diagnoseSnp(measurement, e, firmware);

@@ -13,7 +13,8 @@ import { PAGE_ORDERS, tdxMrtd } from '../measure/tdx/mrtd.js';
 import { readCertificates } from '../formats/x509.js';
 import type { ReferenceValues } from '../manifest/model.js';
 import { fromHex, toHex } from '../util/bytes.js';
-import { chainCerts, check, type Check, statedMark, type VerifyEvidenceResult } from './result.js';
+import { digest } from '../util/hash.js';
+import { chainCerts, check, type Check, releaseEntries, statedMark, type VerifyEvidenceResult } from './result.js';
 import { fingerprint, signedBy, verifyEcdsa } from './x509.js';
 
 /** SHA-256 of the DER of Intel's SGX Root CA, the root of every PCK chain. */
@@ -103,7 +104,7 @@ export async function verifyTdxQuote(bytes: Uint8Array, o: TdxVerifyOptions = {}
 
   // PCK chain: leaf → intermediate CA → Intel SGX Root CA (pinned)
   const pem = readCertificates(s.pckChainPem, 'PCK certificate chain');
-  const fps = await Promise.all(pem.map(fingerprint));
+  const fps = pem.map(fingerprint);
   const rootIndex = fps.indexOf(INTEL_SGX_ROOT_CA_SHA256);
   const root = pem[rootIndex];
   check(
@@ -121,7 +122,7 @@ export async function verifyTdxQuote(bytes: Uint8Array, o: TdxVerifyOptions = {}
   check(checks, 'PCK CA is signed by the root', midOk, 'Intel SGX PCK Platform/Processor CA', mid?.subject.commonName ?? 'absent');
   const leafOk = midOk && leaf !== undefined && (await signedBy(leaf, mid!));
   check(checks, 'PCK certificate is signed by the PCK CA', leafOk, 'Intel SGX PCK Certificate', leaf?.subject.commonName ?? 'absent');
-  const certs = await chainCerts(
+  const certs = chainCerts(
     checks,
     [
       ['root', root],
@@ -135,7 +136,7 @@ export async function verifyTdxQuote(bytes: Uint8Array, o: TdxVerifyOptions = {}
   // QE report (signed by the PCK key) binds the attestation key, which signs the quote
   const qeOk = leaf !== undefined && (await verifyEcdsa(leaf.spki, leaf.curve, 'SHA-256', s.qeReportSignature, s.qeReport));
   check(checks, 'QE report signature verifies with the PCK key', qeOk);
-  const binding = new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', Uint8Array.from([...s.attestationKey, ...s.qeAuthData])));
+  const binding = digest('sha256', s.attestationKey, s.qeAuthData);
   const reportData = s.qeReport.subarray(320, 384);
   check(
     checks,
@@ -169,7 +170,7 @@ export async function verifyTdxQuote(bytes: Uint8Array, o: TdxVerifyOptions = {}
     if (entry) match = { platform: 'tdx', parameters: entry.parameters, ...statedMark(entry) };
     const mrtdHit = o.reference.tdx.find((t) => t.mrtd === b.mrTd);
     check(checks, 'MRTD is a reference value', mrtdHit !== undefined, `one of ${o.reference.tdx.length} signed MRTDs`, b.mrTd);
-    if (!mrtdHit) diagnosis = await diagnoseMrtd(b.mrTd, o.reference, o.firmware);
+    if (!mrtdHit) diagnosis = diagnoseMrtd(b.mrTd, o.reference, o.firmware);
     if (mrtdHit)
       for (const [i, v] of Object.entries(mrtdHit.rtmr)) check(checks, `RTMR${i} equals the reference`, b.rtmr[Number(i)] === v, v, b.rtmr[Number(i)]);
   }
@@ -202,11 +203,10 @@ export async function verifyTdxQuote(bytes: Uint8Array, o: TdxVerifyOptions = {}
 }
 
 /** An MRTD mismatch: the same firmware under the other page order (two-pass: QEMU 8.x TDX builds), checked against the release's firmware digest. */
-export async function diagnoseMrtd(mrtd: string, reference: ReferenceValues, firmware: Uint8Array | undefined): Promise<VerifyEvidenceResult['diagnosis']> {
+export function diagnoseMrtd(mrtd: string, reference: ReferenceValues, firmware: Uint8Array | undefined): VerifyEvidenceResult['diagnosis'] {
   if (!firmware) return { found: null, differences: [], searched: "nothing: give the release's firmware (--firmware) to try the other page order" };
-  const sha = toHex(new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', firmware)));
-  const entries = reference.tdx.filter((t) => t.inputs.firmware?.sha256 === sha);
-  if (entries.length === 0) return { found: null, differences: [], searched: `nothing: the firmware given (sha256 ${sha.slice(0, 16)}…) is not the release's` };
+  const entries = releaseEntries(reference.tdx, firmware);
+  if (!Array.isArray(entries)) return entries;
   for (const order of PAGE_ORDERS) {
     if (toHex(tdxMrtd(firmware, order).mrtd) !== mrtd) continue;
     const released = String(entries[0]!.parameters.pageOrder ?? 'single');

@@ -81,8 +81,9 @@ export function verifyTpmEventLog(bytes: Uint8Array, o: TpmVerifyOptions): Verif
       .join(', ');
   let match: VerifyEvidenceResult['match'];
   if (o.reference) {
+    let diffs: Check[] = [];
     for (const entry of o.reference.pcr) {
-      const diffs: Check[] = [];
+      diffs = [];
       for (const [bank, regs] of Object.entries(entry.banks)) {
         if (!replayed[bank]) continue;
         for (const [i, v] of Object.entries(regs))
@@ -98,8 +99,9 @@ export function verifyTpmEventLog(bytes: Uint8Array, o: TpmVerifyOptions): Verif
         match = { platform: 'pcr', parameters: entry.parameters, ...statedMark(entry) };
         break;
       }
-      if (entry === o.reference.pcr[o.reference.pcr.length - 1]) checks.push(...diffs.slice(0, 8));
     }
+    // the last entry's differences, when none matched
+    if (!match) checks.push(...diffs.slice(0, 8));
     check(
       checks,
       'the replayed PCRs match a reference entry',

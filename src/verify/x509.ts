@@ -4,6 +4,8 @@
  * Ecdsa-Sig-Value, RFC 3279 §2.2.3, converted to the IEEE P1363 r||s WebCrypto takes) and RSASSA-PSS
  * (RFC 4055). Fail closed: an algorithm this file does not know is a failed check, never a pass.
  */
+import { toHex } from '../util/bytes.js';
+import { digest } from '../util/hash.js';
 import { children, expectTag, readDer, TAG } from '../formats/der.js';
 import { type Certificate, equal, OID } from '../formats/x509.js';
 
@@ -83,7 +85,6 @@ export async function signedBy(cert: Certificate, issuer: Certificate): Promise<
 }
 
 /** SHA-256 of a certificate's DER, hex (how roots are pinned). */
-export async function fingerprint(cert: Certificate): Promise<string> {
-  const d = new Uint8Array(await subtle().digest('SHA-256', cert.der));
-  return Array.from(d, (x) => x.toString(16).padStart(2, '0')).join('');
+export function fingerprint(cert: Certificate): string {
+  return toHex(digest('sha256', cert.der));
 }
