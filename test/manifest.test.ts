@@ -19,12 +19,12 @@ import { corimFor, signCorim } from '../src/manifest/corim.js';
 import { generateKey, parsePrivateKey, type KeyAlg } from '../src/sign/keys.js';
 import { importMeasurements } from '../src/manifest/import.js';
 import { referenceValuesFrom } from '../src/manifest/model.js';
-import type { SnpMeasurementJson } from '../src/measure/measurement.js';
 import { snpMeasurement } from '../src/measure/snp/report.js';
 import { localSigner, type Signer } from '../src/sign/signer.js';
 import { verifyManifest } from '../src/manifest/verify.js';
 import { signSign1 } from '../src/sign/cose.js';
 import { cli, errorLine } from './helpers/cli.js';
+import { snpOutput } from './helpers/measurements.js';
 import { describeShared, ROOT, shared } from './helpers/shared.js';
 
 const run = promisify(execFile);
@@ -503,30 +503,6 @@ describe('manifest verify rejects tampering', () => {
     expect(() => verifyManifest(corim, { trusted: [keys.ed25519.pub], now: opts.notBefore + 366 * 86400 })).toThrow('corim-meta signature-validity: expired');
   });
 });
-
-/** A `measure snp` output for the Debian OVMF (fields as printed; the firmware description shortened). */
-function snpOutput(digests: Record<string, string>): SnpMeasurementJson {
-  return {
-    kind: 'snp',
-    origin: 'predicted',
-    mode: 'snp',
-    vmm: 'qemu',
-    digests,
-    vcpu: { type: 'EPYC-v4', signature: '0x800f12' },
-    guestFeatures: '0x1',
-    policy: null,
-    quirks: { ec2Rdx: '0x600', qemuFpu: 'sev-init2', vmsaGpaBits: 48 },
-    vmsa: null,
-    measuredSections: [],
-    firmware: { path: '/x/OVMF.fd', sha256: 'cd'.repeat(32) } as SnpMeasurementJson['firmware'],
-    directBoot: null,
-    svsm: null,
-    seed: null,
-    seedProvided: false,
-    warnings: [],
-    reference: 'virtee/sev-snp-measure 0.0.13',
-  };
-}
 
 describeShared('measurements enter the contract only through the importer', () => {
   const d = 'ab'.repeat(48);

@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { beforeAll, expect, it } from 'vitest';
 import { createManifest } from '../src/manifest/create.js';
-import type { SnpMeasurementJson } from '../src/measure/measurement.js';
 import { generateKey, parsePrivateKey } from '../src/sign/keys.js';
 import { localSigner } from '../src/sign/signer.js';
 import { cli, errorLine } from './helpers/cli.js';
+import { snpOutput } from './helpers/measurements.js';
 import { describeShared, ROOT, shared } from './helpers/shared.js';
 
 const validate = new Ajv({ strict: false }).compile(JSON.parse(readFileSync(join(ROOT, 'schemas/verify-result.schema.json'), 'utf8')));
@@ -31,26 +31,7 @@ describeShared('verify CLI', () => {
     writeFileSync(pub, key.publicPem);
     writeFileSync(other, generateKey('ecdsa-p256').publicPem);
     // CONSTRUCTED HERE: a measure snp output holding the Milan report's MEASUREMENT at 4 vCPUs (its firmware is not public)
-    const snp = {
-      kind: 'snp',
-      origin: 'predicted',
-      mode: 'snp',
-      vmm: 'qemu',
-      digests: { '2': 'ab'.repeat(48), '4': measurement },
-      vcpu: { type: 'EPYC-Milan', signature: '0xa00f11' },
-      guestFeatures: '0x1',
-      policy: '0xb0000',
-      quirks: { ec2Rdx: '0x600', qemuFpu: 'sev-init2', vmsaGpaBits: 48 },
-      vmsa: null,
-      measuredSections: [],
-      firmware: { path: 'OVMF.fd', sha256: 'cd'.repeat(32) },
-      directBoot: null,
-      svsm: null,
-      seed: null,
-      seedProvided: false,
-      warnings: [],
-      reference: 'virtee/sev-snp-measure 0.0.13',
-    } as unknown as SnpMeasurementJson;
+    const snp = snpOutput({ '2': 'ab'.repeat(48), '4': measurement }, { vcpu: { type: 'EPYC-Milan', signature: '0xa00f11' }, policy: '0xb0000' });
     await createManifest({
       measurements: snp,
       signer: localSigner(parsePrivateKey(key.privatePem, 'k')),
