@@ -9,8 +9,16 @@ import type { ReferenceValues } from './model.js';
 
 export const STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
 export const SLSA_PROVENANCE_V1 = 'https://slsa.dev/provenance/v1';
+/**
+ * The root of every identifier cvm-measure mints (predicate types, SLSA buildType and builder id): an
+ * RFC 4151 tag URI under the project's commit identity. Names, not locations: nothing is fetched from
+ * them. docs/identifiers.md lists them.
+ */
+export const TAG_PREFIX = 'tag:maintainers@users.noreply.h-seed-5a5a6f63.example,2026-12:cvm-measure/';
 /** predicateType of the reference-values statement (the document's schema, see schemas/reference-values.schema.json). */
-export const REFERENCE_VALUES_PREDICATE = 'https://cvm-measure.dev/reference-values/v1';
+export const REFERENCE_VALUES_PREDICATE = `${TAG_PREFIX}reference-values/v1`;
+/** The placeholder https identifiers used before TAG_PREFIX, in a domain the project does not own: refused when read. */
+const RETIRED_PREFIX = 'https://cvm-measure.dev/';
 
 export interface Statement {
   _type: typeof STATEMENT_V1;
@@ -34,7 +42,8 @@ export function referenceValuesStatement(rv: ReferenceValues, documentSha256: st
 
 /**
  * Checks the parts of a Statement v1 every consumer relies on; returns it typed.
- * @throws {InputError} naming `what` when `_type`, `subject[].digest` or `predicateType` is missing or wrong.
+ * @throws {InputError} naming `what` when `_type`, `subject[].digest` or `predicateType` is missing or wrong, or an
+ * identifier is one of the retired `https://cvm-measure.dev/` placeholders.
  */
 export function checkStatement(v: unknown, what: string): Statement {
   const s = v as Partial<Statement> | null;
@@ -51,6 +60,7 @@ export function checkStatement(v: unknown, what: string): Statement {
     }
   }
   if (typeof s.predicateType !== 'string') throw new InputError(`${what}: predicateType missing`);
+  refuseRetired(what, 'predicateType', s.predicateType);
   if (s.predicateType === SLSA_PROVENANCE_V1) {
     const p = s.predicate as
       | { buildDefinition?: { buildType?: unknown; externalParameters?: unknown }; runDetails?: { builder?: { id?: unknown } } }
@@ -60,8 +70,17 @@ export function checkStatement(v: unknown, what: string): Statement {
       throw new InputError(`${what}: SLSA v1 predicate.buildDefinition.externalParameters missing`);
     }
     if (typeof p.runDetails?.builder?.id !== 'string') throw new InputError(`${what}: SLSA v1 predicate.runDetails.builder.id missing`);
+    refuseRetired(what, 'buildType', p.buildDefinition.buildType);
+    refuseRetired(what, 'builder.id', p.runDetails.builder.id);
   }
   return s as Statement;
+}
+
+function refuseRetired(what: string, field: string, id: string): void {
+  if (id.startsWith(RETIRED_PREFIX))
+    throw new InputError(
+      `${what}: ${field} ${id} is a retired placeholder identifier (a domain the project does not own); cvm-measure identifiers are tag URIs under ${TAG_PREFIX} (docs/identifiers.md)`,
+    );
 }
 
 /** A Statement's bytes as signed: canonical JSON. */
