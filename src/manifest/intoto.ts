@@ -27,8 +27,14 @@ export interface Statement {
   predicate: unknown;
 }
 
-/** Subjects = the build's artifacts; with none, the canonical reference-values document itself. */
-export function referenceValuesStatement(rv: ReferenceValues, documentSha256: string): Statement {
+/** Seconds since the epoch as the validity window's RFC 3339 form, e.g. 2026-01-01T00:00:00Z. */
+const rfc3339 = (t: number) => new Date(t * 1000).toISOString().replace(/\.000Z$/, 'Z');
+
+/**
+ * Subjects = the build's artifacts; with none, the canonical reference-values document itself. The
+ * predicate is the document plus the validity window the CoRIMs carry (`validity`, RFC 3339 UTC).
+ */
+export function referenceValuesStatement(rv: ReferenceValues, documentSha256: string, window: { notBefore: number; notAfter: number }): Statement {
   const subject = rv.artifacts
     .filter((a) => a.sha256 || a.sha384)
     .map((a) => ({ name: a.name, digest: { ...(a.sha256 ? { sha256: a.sha256 } : {}), ...(a.sha384 ? { sha384: a.sha384 } : {}) } }));
@@ -36,7 +42,7 @@ export function referenceValuesStatement(rv: ReferenceValues, documentSha256: st
     _type: STATEMENT_V1,
     subject: subject.length > 0 ? subject : [{ name: 'reference-values.json', digest: { sha256: documentSha256 } }],
     predicateType: REFERENCE_VALUES_PREDICATE,
-    predicate: rv,
+    predicate: { ...rv, validity: { notBefore: rfc3339(window.notBefore), notAfter: rfc3339(window.notAfter) } },
   };
 }
 
