@@ -58,6 +58,15 @@ async function duration(args: string[], target: string): Promise<{ total: number
   return { total: Date.now() - t0, write: Date.now() - staged };
 }
 
+/** A fresh directory with a signing key k.pem and stated values m.json. */
+async function manifestInputs(): Promise<{ dir: string; key: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'cvm-mset-'));
+  const key = join(dir, 'k.pem');
+  expect((await cli(['keys', 'generate', '--alg', 'ed25519', '--out', key])).code).toBe(0);
+  writeFileSync(join(dir, 'm.json'), STATED);
+  return { dir, key };
+}
+
 const hidden = (dir: string) => readdirSync(dir).filter((n) => n.startsWith('.'));
 const spki = (pem: string | Buffer) => createPublicKey(pem).export({ type: 'spki', format: 'pem' }).toString();
 
@@ -97,10 +106,7 @@ describe('sets are written as units', () => {
   }, 600_000);
 
   it('manifest create: the directory is the old set, the new set or (between two renames) absent; the next run restores a whole set', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cvm-mset-'));
-    const key = join(dir, 'k.pem');
-    expect((await cli(['keys', 'generate', '--alg', 'ed25519', '--out', key])).code).toBe(0);
-    writeFileSync(join(dir, 'm.json'), STATED);
+    const { dir, key } = await manifestInputs();
     const out = join(dir, 'out');
     const args = (nb: string, formats: string) => [
       'manifest',
@@ -150,10 +156,7 @@ describe('sets are written as units', () => {
   }, 600_000);
 
   it('manifest create refuses to replace a directory holding files it did not write', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cvm-mset-'));
-    const key = join(dir, 'k.pem');
-    expect((await cli(['keys', 'generate', '--alg', 'ed25519', '--out', key])).code).toBe(0);
-    writeFileSync(join(dir, 'm.json'), STATED);
+    const { dir, key } = await manifestInputs();
     const r = await cli(['manifest', 'create', '--values', join(dir, 'm.json'), '--key', key, '--out', dir]);
     expect([r.code, errorLine(r)]).toEqual([
       1,
