@@ -5,8 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FormatError } from '../src/errors.js';
+import { OVMF_SEV_METADATA_GUID, OVMF_TABLE_FOOTER_GUID, parseOvmf } from '../src/formats/ovmf.js';
 import { parsePe } from '../src/formats/pe.js';
+import { parseTdvfMetadata, TD_SHIM_METADATA_GUID } from '../src/formats/tdvf.js';
 import { buildUki, parseUki } from '../src/formats/uki.js';
+import { guidToBytes } from '../src/util/bytes.js';
+import { tdvfDescriptor, type SectionRow } from './helpers/tdvf.js';
 
 /** PE32+ image: DOS header (e_lfanew 0x40), "PE\0\0", COFF header, optional header of `optSize` bytes, section headers, then raw data. */
 function pe(o: { optSize?: number; rvaCount?: number; sections?: { name: string; virtualSize: number; raw: Uint8Array }[]; tail?: number }): Buffer {
@@ -61,5 +65,55 @@ describe('fuzz regressions: PE / UKI (issue 15 point 7)', () => {
     const u = parseUki(pe({ sections: [{ name: '.linux', virtualSize: 0x400, raw: new Uint8Array(0x200).fill(7) }] }));
     expect(u.sections.get('.linux')!.length).toBe(0x400);
     expect(u.sections.get('.linux')![0x3ff]).toBe(0);
+  });
+});
+
+/** td-shim layout: [body][metadata GUID][TDVF descriptor][16 bytes][0x20 tail whose first u32 points at the descriptor]. */
+function tdShimImage(rows: SectionRow[], body = 0x2000): Buffer {
+  const tail = Buffer.alloc(0x20);
+  tail.writeUInt32LE(body + 16, 0);
+  return Buffer.concat([Buffer.alloc(body, 0xa5), guidToBytes(TD_SHIM_METADATA_GUID), tdvfDescriptor(rows), Buffer.alloc(16), tail]);
+}
+
+/** OVMF layout: [ASEV metadata with `sections` (gpa, size, type)][footer entry pointing at it][footer][0x20 tail]. */
+function sevImage(sections: [number, number, number][]): Buffer {
+  const md = Buffer.alloc(16 + 12 * sections.length);
+  md.write('ASEV', 0, 'latin1');
+  md.writeUInt32LE(md.length, 4);
+  md.writeUInt32LE(1, 8);
+  md.writeUInt32LE(sections.length, 12);
+  sections.forEach(([gpa, size, type], i) => {
+    md.writeUInt32LE(gpa, 16 + 12 * i);
+    md.writeUInt32LE(size, 20 + 12 * i);
+    md.writeUInt32LE(type, 24 + 12 * i);
+  });
+  const entry = Buffer.alloc(4 + 18);
+  const footer = Buffer.alloc(18);
+  entry.writeUInt16LE(22, 4);
+  entry.set(guidToBytes(OVMF_SEV_METADATA_GUID), 6);
+  footer.writeUInt16LE(22 + 18, 0);
+  footer.set(guidToBytes(OVMF_TABLE_FOOTER_GUID), 2);
+  const total = md.length + entry.length + footer.length + 0x20;
+  entry.writeUInt32LE(total, 0); // metadata offset from the end of the file
+  return Buffer.concat([md, entry, footer, Buffer.alloc(0x20)]);
+}
+
+describe('fuzz regressions: TDVF / SEV metadata work bounds (issue 15 point 8)', () => {
+  it('TDVF: MemoryDataSize 2^52 of build-time pages is refused before MRTD loops over them', () => {
+    const img = tdShimImage([[3, 0, 0, 0x1000_0000_0000, 2 ** 52 - 0x1000_0000_0000, 0]]);
+    expect(() => parseTdvfMetadata(img)).toThrow(/sections add 0xff00000000000 bytes of memory at build time, more than the 0x10000000 bound/);
+  });
+
+  it('TDVF: MR.EXTEND of more memory than the image holds is refused', () => {
+    const img = tdShimImage([[0, 0, 0x1000, 0xff000000, 0x100000, 1]]);
+    expect(() => parseTdvfMetadata(img)).toThrow(/sections extend 0x100000 bytes into MRTD, more than the 0x[0-9a-f]+-byte image holds/);
+    expect(parseTdvfMetadata(tdShimImage([[0, 0, 0x1000, 0xff000000, 0x2000, 1]])).sections).toHaveLength(1);
+  });
+
+  it('SEV: 5,118 sections of 4 GiB in a small file are refused before measure snp replays them', () => {
+    const many = Array.from({ length: 5118 }, () => [0, 0xfffff000, 1] as [number, number, number]);
+    expect(() => parseOvmf(sevImage(many))).toThrow(/sections 0..0 cover 0xfffff000 bytes, more than the 0x4000000 bound/);
+    expect(() => parseOvmf(sevImage([[0x811000, 0xfffff000, 1]]))).toThrow(/runs past the 4 GiB guest address space/);
+    expect(parseOvmf(sevImage([[0x800000, 0x9000, 1]])).sevMetadata!.sections).toHaveLength(1);
   });
 });

@@ -51,7 +51,7 @@ export function mutate(seeds: readonly Uint8Array[], key: number, hot: readonly 
   const r = prng(key);
   const int = (n: number) => Math.floor(r() * n);
   const si = int(seeds.length);
-  let b: Uint8Array = Uint8Array.from(seeds[si]!);
+  let b: Uint8Array = seeds[si]!.slice();
   const ranges = hot[si] ?? [];
   const steps: string[] = [];
   const offset = (width: number): number => {
