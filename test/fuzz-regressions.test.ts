@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FormatError } from '../src/errors.js';
+import { readCpio, writeCpio } from '../src/formats/cpio.js';
 import { OVMF_SEV_METADATA_GUID, OVMF_TABLE_FOOTER_GUID, parseOvmf } from '../src/formats/ovmf.js';
 import { parsePe } from '../src/formats/pe.js';
 import { parseTdvfMetadata, TD_SHIM_METADATA_GUID } from '../src/formats/tdvf.js';
@@ -115,5 +116,24 @@ describe('fuzz regressions: TDVF / SEV metadata work bounds (issue 15 point 8)',
     expect(() => parseOvmf(sevImage(many))).toThrow(/sections 0..0 cover 0xfffff000 bytes, more than the 0x4000000 bound/);
     expect(() => parseOvmf(sevImage([[0x811000, 0xfffff000, 1]]))).toThrow(/runs past the 4 GiB guest address space/);
     expect(parseOvmf(sevImage([[0x800000, 0x9000, 1]])).sevMetadata!.sections).toHaveLength(1);
+  });
+});
+
+describe('fuzz regressions: cpio symlink chains (issue 15 point 9)', () => {
+  it('refuses sub/esc -> up/.. when sub/up -> .. (each alone resolves inside; together they escape)', () => {
+    const archive = writeCpio([
+      { path: 'sub', type: 'dir', mode: 0o755 },
+      { path: 'sub/up', type: 'symlink', mode: 0o777, target: '..' },
+      { path: 'sub/esc', type: 'symlink', mode: 0o777, target: 'up/..' },
+    ]);
+    expect(() => readCpio(archive)).toThrow(/symlink "sub\/esc" -> "up\/.." points outside the tree/);
+    // the same link with an earlier definition order, and a chain that stays inside, are judged on the whole tree
+    const inside = writeCpio([
+      { path: 'a', type: 'dir', mode: 0o755 },
+      { path: 'a/b', type: 'dir', mode: 0o755 },
+      { path: 'a/b/up', type: 'symlink', mode: 0o777, target: '..' },
+      { path: 'a/b/esc', type: 'symlink', mode: 0o777, target: 'up/..' },
+    ]);
+    expect(readCpio(inside).filter((m) => m.type === 'symlink')).toHaveLength(2);
   });
 });
