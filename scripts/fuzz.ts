@@ -8,6 +8,7 @@
  *   --campaign N     campaign seed (default 1)
  *   --timeout MS     per-input time limit (default 2000)
  *   --rss MIB        RSS bound (default 256)
+ *   --max-seed-bytes N  leave out larger seeds (at least one kept per target)
  *   --out DIR        reproducers (default fuzz-findings)
  *   --json FILE      write the results as JSON
  *   --repro FILE     run one saved input in this process (with --target) and print what it throws
@@ -25,6 +26,7 @@ const { values } = parseArgs({
     campaign: { type: 'string', default: '1' },
     timeout: { type: 'string', default: '2000' },
     rss: { type: 'string', default: '256' },
+    'max-seed-bytes': { type: 'string' },
     out: { type: 'string', default: 'fuzz-findings' },
     json: { type: 'string' },
     repro: { type: 'string' },
@@ -54,6 +56,7 @@ for (const name of names) {
     campaign: Number(values.campaign),
     timeoutMs: Number(values.timeout),
     rssMiB: Number(values.rss),
+    ...(values['max-seed-bytes'] ? { maxSeedBytes: Number(values['max-seed-bytes']) } : {}),
     outDir: values.out,
     log: (l) => process.stderr.write(`${l}\n`),
   });

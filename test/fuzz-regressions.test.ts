@@ -4,12 +4,16 @@
  * bounded result.
  */
 import { describe, expect, it } from 'vitest';
-import { FormatError } from '../src/errors.js';
+import { parseRecipe } from '../src/build/recipe.js';
+import { CvmError, FormatError, InputError } from '../src/errors.js';
+import { encodeCbor, Tagged } from '../src/formats/cbor.js';
 import { readCpio, writeCpio } from '../src/formats/cpio.js';
 import { OVMF_SEV_METADATA_GUID, OVMF_TABLE_FOOTER_GUID, parseOvmf } from '../src/formats/ovmf.js';
 import { parsePe } from '../src/formats/pe.js';
 import { parseTdvfMetadata, TD_SHIM_METADATA_GUID } from '../src/formats/tdvf.js';
 import { buildUki, parseUki } from '../src/formats/uki.js';
+import { inspectManifest, inspectText } from '../src/manifest/inspect.js';
+import { REFERENCE_VALUES_SCHEMA } from '../src/manifest/model.js';
 import { guidToBytes } from '../src/util/bytes.js';
 import { tdvfDescriptor, type SectionRow } from './helpers/tdvf.js';
 
@@ -135,5 +139,48 @@ describe('fuzz regressions: cpio symlink chains (issue 15 point 9)', () => {
       { path: 'a/b/esc', type: 'symlink', mode: 0o777, target: 'up/..' },
     ]);
     expect(readCpio(inside).filter((m) => m.type === 'symlink')).toHaveLength(2);
+  });
+});
+
+describe('fuzz regressions: manifest inspect and recipe YAML (issue 15 point 9)', () => {
+  const json = (v: unknown) => Buffer.from(JSON.stringify(v));
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  const inspect = (b: Uint8Array) => inspectText(inspectManifest(b));
+
+  it.each([
+    ['an RVPS sample whose payload is not JSON (was SyntaxError)', json({ version: '0.1.0', type: 'sample', payload: b64('{"a": \u0001}') }), FormatError],
+    ['a reference-values document without its arrays (was TypeError)', json({ schema: REFERENCE_VALUES_SCHEMA }), InputError],
+    [
+      'a DSSE statement subject without digest (was TypeError)',
+      json({ payloadType: 't', payload: b64('{"subject":[{"name":"x"}]}'), signatures: [{ sig: 'AA==' }] }),
+      FormatError,
+    ],
+    [
+      'an unsigned CoRIM whose validity is 1e300 s (was RangeError: Invalid time value)',
+      encodeCbor(
+        new Tagged(
+          501,
+          new Map<number, unknown>([
+            [0, 'id'],
+            [1, []],
+            [4, new Map([[1, 1e300]])],
+          ]) as never,
+        ),
+      ),
+      FormatError,
+    ],
+  ])('%s: typed error', (_, bytes, type) => {
+    expect(() => inspect(bytes)).toThrow(type);
+  });
+
+  it('a DSSE payload of JSON null is shown as a non-Statement (was TypeError)', () => {
+    const r = inspectManifest(json({ payloadType: 't', payload: b64('null'), signatures: [{ sig: 'AA==' }] }));
+    expect(r).toMatchObject({ type: 'dsse', predicateType: null, subjects: [] });
+  });
+
+  it('a recipe with an alias before its anchor is an InputError with its line (was a raw ReferenceError from yaml)', () => {
+    const text = 'name: x\nsourceDateEpoch: 1\ncomponents:\n  a: *nope\n';
+    expect(() => parseRecipe(text, '/r/recipe.yaml')).toThrow(CvmError);
+    expect(() => parseRecipe(text, '/r/recipe.yaml')).toThrow(/^\/r\/recipe.yaml:4:6: bad YAML: Unresolved alias .*: nope$/);
   });
 });

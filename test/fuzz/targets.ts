@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseRecipe } from '../../src/build/recipe.js';
 import { decodeCbor, diagnostic } from '../../src/formats/cbor.js';
 import { parseCcelTable } from '../../src/formats/ccel.js';
-import { readCpio } from '../../src/formats/cpio.js';
+import { readCpio, writeCpio } from '../../src/formats/cpio.js';
 import { parseSignatureLists } from '../../src/formats/efi-siglist.js';
 import { parseVarStore, secureBootVariables } from '../../src/formats/efi-varstore.js';
 import { groupByComponent } from '../../src/formats/eventlog-components.js';
@@ -36,6 +36,7 @@ import { ecKey } from '../helpers/keys.js';
 import { snpOutput } from '../helpers/measurements.js';
 import { shared } from '../helpers/shared.js';
 import { createPublicKey } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 
 export interface Seeds {
   bytes: Uint8Array[];
@@ -165,7 +166,21 @@ export const TARGETS: Target[] = [
     seeds: () => seeds(existsSync(HOST_STUB) ? [new Uint8Array(readFileSync(HOST_STUB))] : [], peHot),
     run: (b) => buildUki({ stub: b, sections: { '.linux': new Uint8Array(512), '.cmdline': new Uint8Array(8) } }),
   },
-  { name: 'cpio', what: 'newc cpio (readCpio)', seeds: () => seeds([fixture('pcr/initrd-a.cpio').subarray(0, 65536)]), run: (b) => readCpio(b) },
+  {
+    name: 'cpio',
+    what: 'newc cpio (readCpio)',
+    // the tiny initrd, and the first members of the real one rewritten as a small complete archive
+    seeds: () =>
+      seeds([
+        gunzipSync(fixture('tiny-initrd.cpio.gz')),
+        writeCpio(
+          readCpio(fixture('pcr/initrd-a.cpio'))
+            .filter((m) => m.data.length < 4096)
+            .slice(0, 32),
+        ),
+      ]),
+    run: (b) => readCpio(b),
+  },
   { name: 'gpt', what: 'GPT (parseGpt, uefiGptData)', seeds: () => seeds([fixture('pcr/uki-disk-gpt-head.bin')]), run: (b) => uefiGptData(parseGpt(b)) },
   {
     name: 'eventlog',

@@ -39,6 +39,8 @@ const send = (m: WorkerMessage) => new Promise<void>((ok) => process.send!(m, ()
 async function main(req: RunRequest): Promise<void> {
   const t = target(req.target);
   const s = await loadSeeds(req.target, req.maxSeedBytes);
+  // warm-up outside the watchdog: schema compilation, lazy imports and JIT are not an input's time
+  for (const b of s.bytes) await Promise.resolve(t.run(b)).catch(() => undefined);
   await send({ type: 'ready', seeds: s.bytes.length });
   const gc = (globalThis as { gc?: () => void }).gc;
   for (let i = req.from; i < req.to; i++) {
