@@ -1,6 +1,7 @@
 /**
  * Fuzz child process: runs one target's inputs in order and reports each to the parent (harness.ts),
  * which owns the watchdog (time limit, RSS bound) and kills this process when an input overruns.
+ * The parent imports the protocol, seeds and input generation from here too.
  */
 import { isCvmError } from '../../src/errors.js';
 import { keyOf, mutate } from './mutate.js';
@@ -33,7 +34,6 @@ export async function loadSeeds(name: string, maxSeedBytes: number): Promise<See
 export function inputOf(name: string, campaign: number, i: number, s: Seeds) {
   return mutate(s.bytes, keyOf(name, campaign, i), s.hot);
 }
-
 const send = (m: WorkerMessage) => new Promise<void>((ok) => process.send!(m, () => ok()));
 
 async function main(req: RunRequest): Promise<void> {
@@ -62,7 +62,8 @@ async function main(req: RunRequest): Promise<void> {
   }
 }
 
-if (process.send) {
+// run as the child only when this file is the entry point (the harness and the smoke test import it too)
+if (process.send && process.argv[1] === import.meta.filename) {
   process.on('message', (req: RunRequest) => {
     main(req).then(
       () => process.exit(0),
