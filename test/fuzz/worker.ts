@@ -40,7 +40,13 @@ async function main(req: RunRequest): Promise<void> {
   const t = target(req.target);
   const s = await loadSeeds(req.target, req.maxSeedBytes);
   // warm-up outside the watchdog: schema compilation, lazy imports and JIT are not an input's time
-  for (const b of s.bytes) await Promise.resolve(t.run(b)).catch(() => undefined);
+  for (const b of s.bytes) {
+    try {
+      await t.run(b);
+    } catch {
+      // a seed the target refuses (e.g. an unsigned CoRIM for COSE) still warms it up
+    }
+  }
   await send({ type: 'ready', seeds: s.bytes.length });
   const gc = (globalThis as { gc?: () => void }).gc;
   for (let i = req.from; i < req.to; i++) {
