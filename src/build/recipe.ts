@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
-import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { InputError } from '../errors.js';
 import { readInput } from '../util/fs.js';
 import { PACKAGE_ROOT } from '../util/package.js';
@@ -319,6 +319,22 @@ function crossCheck(raw: Raw, recipe: Omit<Recipe, 'components'> & { components:
   return order;
 }
 
+/** `line:col` of the first alias without an anchor before it, else of the first alias. */
+function aliasPosition(doc: Document, lines: LineCounter): string {
+  let at: number | undefined;
+  visit(doc, {
+    Alias(_, node) {
+      at ??= node.range?.[0];
+      if (node.resolve(doc) === undefined && node.range) {
+        at = node.range[0];
+        return visit.BREAK;
+      }
+    },
+  });
+  const { line, col } = lines.linePos(at ?? 0);
+  return `${line}:${col}`;
+}
+
 /**
  * Parses and validates recipe text; `file` is used for error positions and relative paths.
  * @throws {InputError} with `file:line:col` on bad YAML, a schema violation, or inconsistent components.
@@ -332,7 +348,13 @@ export function parseRecipe(text: string, file: string): Recipe {
     throw new InputError(`${file}:${line}:${col}: bad YAML: ${e.message.split('\n')[0]}`);
   }
   const loc = new Locator(doc, lines, file);
-  const raw = doc.toJS({ maxAliasCount: 100 }) as Raw;
+  let raw: Raw;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 }) as Raw;
+  } catch (e) {
+    // yaml resolves aliases only here (ReferenceError: an alias before its anchor, or too many aliases)
+    throw new InputError(`${file}:${aliasPosition(doc, lines)}: bad YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
   const v = validate();
   if (!v(raw)) throw schemaError(loc, v.errors ?? []);
   const path = resolve(file);

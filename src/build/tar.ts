@@ -15,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { InputError } from '../errors.js';
+import { linkStaysInside } from '../util/symlinks.js';
 
 export interface ExtractOptions {
   /** Absolute symlink targets refer to the extracted tree's root (a rootfs); otherwise they are refused. */
@@ -34,33 +35,6 @@ export function memberPath(name: string): { path: string } | { unsafe: string } 
   const parts = name.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.includes('..')) return { unsafe: '".." component escapes the extraction directory' };
   return { path: parts.join('/') };
-}
-
-/** Follows in-tree symlinks lexically; false when the path would leave the tree (a `..` above the root). */
-function staysInside(start: string[], links: Map<string, string>, rooted: boolean): boolean {
-  const queue = [...start];
-  let stack: string[] = [];
-  let hops = 0;
-  while (queue.length > 0) {
-    const c = queue.shift()!;
-    if (c === '' || c === '.') continue;
-    if (c === '..') {
-      if (stack.length === 0 && !rooted) return false;
-      stack.pop();
-      continue;
-    }
-    stack.push(c);
-    const t = links.get(stack.join('/'));
-    if (t === undefined) continue;
-    if (++hops > 40) return false;
-    stack.pop();
-    if (t.startsWith('/')) {
-      if (!rooted) return false;
-      stack = [];
-    }
-    queue.unshift(...t.split('/'));
-  }
-  return true;
 }
 
 const MAGIC_REFUSED: [Buffer, string][] = [
@@ -165,8 +139,7 @@ export async function extractTar(tarball: string, dir: string, opts: ExtractOpti
           const target = h.linkname ?? '';
           if (target === '' || target.includes('\0')) refuse(h.name, 'empty symlink target');
           if (target.startsWith('/') && !rooted) refuse(h.name, `symlink to the absolute path ${target}`);
-          if (!staysInside([...rel.split('/').slice(0, -1), ...target.split('/')], links, rooted))
-            refuse(h.name, `symlink to ${target} points out of the tree`);
+          if (!linkStaysInside(rel, target, links, rooted)) refuse(h.name, `symlink to ${target} points out of the tree`);
           await symlink(target, abs);
           kinds.set(rel, 'symlink');
           links.set(rel, target);
@@ -197,7 +170,7 @@ export async function extractTar(tarball: string, dir: string, opts: ExtractOpti
   }
   // A later symlink can change where an earlier one resolves: check every link against the final tree.
   for (const [rel, target] of links) {
-    if (!staysInside([...rel.split('/').slice(0, -1), ...target.split('/')], links, rooted)) refuse(rel, `symlink to ${target} points out of the tree`);
+    if (!linkStaysInside(rel, target, links, rooted)) refuse(rel, `symlink to ${target} points out of the tree`);
   }
   // Directory modes and times last (children change a directory's mtime; a 0555 parent would block them).
   for (const d of dirMeta.reverse()) {

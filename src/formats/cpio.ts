@@ -5,6 +5,7 @@
  * members which would escape the extraction root.
  */
 import { FormatError } from '../errors.js';
+import { linkStaysInside } from '../util/symlinks.js';
 
 const WHAT = 'cpio archive';
 /** buffer-format.rst: 6-byte magic + 13 eight-digit hex fields = 110 bytes; name and data 4-byte padded. */
@@ -90,19 +91,7 @@ export interface CpioMember extends CpioEntry {
   mtime: number;
 }
 
-/** Resolves `target` relative to the directory of `path`; null when it climbs above the root or is absolute. */
-function resolveInside(path: string, target: string): string | null {
-  if (target.startsWith('/')) return null;
-  const parts = path.split('/').slice(0, -1);
-  for (const c of target.split('/')) {
-    if (c === '' || c === '.') continue;
-    if (c === '..') {
-      if (parts.length === 0) return null;
-      parts.pop();
-    } else parts.push(c);
-  }
-  return parts.join('/');
-}
+const outside = (path: string, target: string) => new FormatError(WHAT, `symlink ${JSON.stringify(path)} -> ${JSON.stringify(target)} points outside the tree`);
 
 /**
  * Reads an uncompressed newc archive (gzip-compressed input is a FormatError: decompress it first, in
@@ -115,7 +104,7 @@ export function readCpio(archive: Uint8Array): CpioMember[] {
   if (archive[0] === 0x1f && archive[1] === 0x8b) throw new FormatError(WHAT, 'gzip-compressed: decompress it first (this parser reads newc bytes only)');
   const buf = Buffer.from(archive.buffer, archive.byteOffset, archive.byteLength);
   const out: CpioMember[] = [];
-  const symlinks = new Set<string>();
+  const links = new Map<string, string>();
   const seen = new Set<string>();
   let o = 0;
   while (o < buf.length) {
@@ -164,7 +153,7 @@ export function readCpio(archive: Uint8Array): CpioMember[] {
     const comps = path.split('/');
     for (let i = 1; i < comps.length; i++) {
       const parent = comps.slice(0, i).join('/');
-      if (symlinks.has(parent)) throw new FormatError(WHAT, `member ${JSON.stringify(rawName)} lies beneath symlink ${parent}`);
+      if (links.has(parent)) throw new FormatError(WHAT, `member ${JSON.stringify(rawName)} lies beneath symlink ${parent}`);
     }
     const fmt = mode & S_IFMT;
     const type: CpioEntryType | undefined = fmt === S_IFDIR ? 'dir' : fmt === S_IFREG ? 'file' : fmt === S_IFLNK ? 'symlink' : undefined;
@@ -177,15 +166,16 @@ export function readCpio(archive: Uint8Array): CpioMember[] {
     const m: CpioMember = { path, type, mode: mode & 0o7777, data, uid, gid, mtime };
     if (type === 'symlink') {
       const target = data.toString('utf8');
-      if (resolveInside(path, target) === null)
-        throw new FormatError(WHAT, `symlink ${JSON.stringify(rawName)} -> ${JSON.stringify(target)} points outside the tree`);
       m.target = target;
-      symlinks.add(path);
-    } else if (seen.has(path) && symlinks.has(path)) {
+      links.set(path, target);
+    } else if (seen.has(path) && links.has(path)) {
       throw new FormatError(WHAT, `member ${JSON.stringify(rawName)} would be written through a symlink`);
     }
     seen.add(path);
     out.push(m);
   }
+  // A later symlink can change where an earlier one resolves (sub/esc -> up/.. after sub/up -> ..):
+  // check every link against the whole tree, as the tar reader does.
+  for (const [path, target] of links) if (!linkStaysInside(path, target, links, false)) throw outside(path, target);
   return out;
 }

@@ -137,6 +137,12 @@ export interface SevMetadata {
 }
 
 const METADATA = 'OVMF SEV metadata';
+/**
+ * Work bound of `measure snp`: every metadata page is one SNP_LAUNCH_UPDATE to replay. The sections
+ * (u32 GPA and size: below 4 GiB) of OVMF and coconut-svsm cover well under 1 MiB; together they may
+ * cover at most 64 MiB, refused before any page is replayed.
+ */
+export const MAX_SEV_METADATA_BYTES = 64 * 2 ** 20;
 const METADATA_HEADER = 16;
 const SECTION_DESC = 12;
 
@@ -163,6 +169,7 @@ export function parseSevMetadata(image: Uint8Array, table: FooterTable | undefin
   }
   checkRange(buf, start, size, `${METADATA} at ${hex(start)}`);
   const sections: SevMetadataSection[] = [];
+  let total = 0;
   for (let i = 0; i < count; i++) {
     const o = start + METADATA_HEADER + SECTION_DESC * i;
     const gpa = u32le(buf, o);
@@ -179,6 +186,12 @@ export function parseSevMetadata(image: Uint8Array, table: FooterTable | undefin
     }
     if (gpa % 0x1000 !== 0 || sz % 0x1000 !== 0) {
       throw new FormatError(METADATA, `section ${i} (${type} ${hex(gpa)}+${hex(sz)}) at ${hex(o)} is not 4 KiB aligned`);
+    }
+    if (gpa + sz > 2 ** 32)
+      throw new FormatError(METADATA, `section ${i} (${type} ${hex(gpa)}+${hex(sz)}) at ${hex(o)} runs past the 4 GiB guest address space`);
+    total += sz;
+    if (total > MAX_SEV_METADATA_BYTES) {
+      throw new FormatError(METADATA, `sections 0..${i} cover ${hex(total)} bytes, more than the ${hex(MAX_SEV_METADATA_BYTES)} bound`);
     }
     sections.push({ gpa, size: sz, type, typeCode });
   }

@@ -93,7 +93,8 @@ export function parsePe(bytes: Uint8Array): PeImage {
   if (dataDirectoryOffset > opt + sizeOfOptionalHeader)
     throw new FormatError(WHAT, `SizeOfOptionalHeader ${sizeOfOptionalHeader} is too small for its magic ${hex(magic)}`);
   const numberOfRvaAndSizes = dv.getUint32(dataDirectoryOffset - 4, true);
-  const dirCount = Math.min(numberOfRvaAndSizes, (opt + sizeOfOptionalHeader - dataDirectoryOffset) / 8);
+  // whole 8-byte entries only: an optional header ending mid-entry must not expose a half entry
+  const dirCount = Math.min(numberOfRvaAndSizes, Math.floor((opt + sizeOfOptionalHeader - dataDirectoryOffset) / 8));
   if (numberOfRvaAndSizes > 16) throw new FormatError(WHAT, `NumberOfRvaAndSizes ${numberOfRvaAndSizes} exceeds 16`);
   const sizeOfHeaders = dv.getUint32(opt + 60, true);
   const certDirectoryOffset = dirCount > DIR_CERTIFICATE_TABLE ? dataDirectoryOffset + 8 * DIR_CERTIFICATE_TABLE : undefined;
@@ -199,8 +200,19 @@ export function authenticode(image: Uint8Array | PeImage, algs: readonly HashAlg
   return Object.fromEntries(algs.map((a, i) => [a, hs[i]!.digest()])) as Record<HashAlg, Uint8Array>;
 }
 
-/** A section's VirtualSize bytes as loaded (raw data trimmed, or zero-filled past SizeOfRawData), as systemd-stub measures it. */
+/**
+ * A section's VirtualSize bytes as loaded (raw data trimmed, or zero-filled past SizeOfRawData), as
+ * systemd-stub measures it. Work bound: a section loaded from this file is never larger than the file
+ * (VirtualSize ≤ max(SizeOfRawData, file size)), so a header claiming gigabytes of zero fill is refused
+ * before anything is allocated.
+ */
 export function sectionData(pe: PeImage, s: PeSection): Uint8Array {
+  if (s.virtualSize > Math.max(s.sizeOfRawData, pe.bytes.length)) {
+    throw new FormatError(
+      WHAT,
+      `section ${JSON.stringify(s.name)} VirtualSize ${hex(s.virtualSize)} is larger than the ${pe.bytes.length}-byte file it is loaded from`,
+    );
+  }
   const raw = pe.bytes.subarray(s.pointerToRawData, s.pointerToRawData + Math.min(s.virtualSize, s.sizeOfRawData));
   if (raw.length === s.virtualSize) return raw;
   const out = new Uint8Array(s.virtualSize);

@@ -140,7 +140,28 @@ export function parseTdvfMetadata(image: Uint8Array): TdvfMetadata {
     sections.push(s);
   }
   checkOverlaps(sections);
+  checkWork(sections, image.length);
   return { locator: loc.locator, descriptorOffset: d, version, sections };
+}
+
+/**
+ * Work bound, checked before any page is replayed: MR.EXTEND measures the image's own bytes, so the
+ * extended memory of all sections may not exceed the file (rounded up to a page); build-time PAGE.ADDs
+ * (every section not PAGE.AUG) are bounded by MAX_ADDED_BYTES. Real TDVF and td-shim images add a few
+ * MiB to a few tens of MiB (td-shim's 32 MiB payload region); a descriptor claiming terabytes is refused.
+ */
+export const MAX_ADDED_BYTES = 256 * 2 ** 20;
+
+function checkWork(sections: TdvfSection[], fileSize: number): void {
+  const extended = sections.reduce((n, s) => n + (s.mrExtend ? s.memoryDataSize : 0), 0);
+  const fileBound = Math.ceil(fileSize / PAGE_SIZE) * PAGE_SIZE;
+  if (extended > fileBound) {
+    throw new FormatError(WHAT, `sections extend ${hex(extended)} bytes into MRTD, more than the ${hex(fileSize)}-byte image holds`);
+  }
+  const added = sections.reduce((n, s) => n + (s.pageAug ? 0 : s.memoryDataSize), 0);
+  if (added > MAX_ADDED_BYTES) {
+    throw new FormatError(WHAT, `sections add ${hex(added)} bytes of memory at build time, more than the ${hex(MAX_ADDED_BYTES)} bound`);
+  }
 }
 
 /** Two sections may not add the same guest page. */

@@ -52,6 +52,8 @@ export function buildUki(inputs: UkiBuildInputs): Buffer {
   const stub = parsePe(inputs.stub);
   const what = 'UKI stub';
   if (stub.certTable.size > 0) throw new FormatError(what, 'the stub is signed; sign the UKI after building it instead');
+  // the new sections are laid out after the stub's last one, which must exist
+  if (stub.sections.length === 0) throw new FormatError(what, 'has no sections (not a systemd-stub image)');
   const fa = stub.fileAlignment;
   const sa = stub.sectionAlignment;
   if (fa === 0 || (fa & (fa - 1)) !== 0 || sa === 0 || (sa & (sa - 1)) !== 0)

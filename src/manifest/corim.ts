@@ -241,10 +241,15 @@ export interface CorimSummary {
   values: CorimReferenceValue[];
 }
 
+/** ECMAScript Date range (ECMA-262 "Time Values and Time Range"): ±8.64e15 ms, here in seconds. */
+const MAX_TIME_SECONDS = 8.64e12;
+
+/** RFC 8949 §3.4.2 epoch-based date/time (#6.1), within what a Date can show. */
 function time(v: CborValue | undefined, what: string): number | undefined {
   if (v === undefined) return undefined;
   const t = v instanceof Tagged && v.tag === 1 ? v.value : v;
-  if (typeof t !== 'number') throw new FormatError(what, 'expected a time (#6.1 number)');
+  if (typeof t !== 'number' || !Number.isFinite(t)) throw new FormatError(what, 'expected a time (#6.1 number)');
+  if (Math.abs(t) > MAX_TIME_SECONDS) throw new FormatError(what, `time ${t} lies outside the representable range`);
   return t;
 }
 

@@ -4,6 +4,7 @@ import { decodeCbor, diagnostic, Tagged } from '../formats/cbor.js';
 import { HEADER } from '../sign/cose.js';
 import { corimHeader, CORIM_TAG, readCorim, type CorimSummary } from './corim.js';
 import { parseEnvelope } from '../sign/dsse.js';
+import { importReferenceValues } from './import.js';
 import { REFERENCE_VALUES_SCHEMA, type ReferenceValues } from './model.js';
 
 export type Inspection =
@@ -38,7 +39,8 @@ function corimJson(c: CorimSummary): Extract<Inspection, { type: 'corim' }>['cor
 /**
  * Describes a manifest file without verifying it: a signed CoRIM (its header and reference values), a
  * DSSE envelope or sigstore bundle (its statement), or a reference-values / measurements JSON document.
- * @throws {FormatError} when the bytes are neither CBOR of a known shape nor JSON.
+ * @throws {FormatError} when the bytes are neither CBOR of a known shape nor JSON, or a statement subject is malformed.
+ * @throws {InputError} when a reference-values document does not validate against its schema.
  */
 export function inspectManifest(bytes: Uint8Array): Inspection {
   const text = Buffer.from(bytes).toString('utf8').trimStart();
@@ -65,26 +67,46 @@ export function inspectManifest(bytes: Uint8Array): Inspection {
   return { type: 'cbor', diagnostic: diagnostic(top) };
 }
 
-function inspectJson(text: string): Inspection {
-  let doc: Record<string, unknown>;
+function parseJson(text: string, what: string): unknown {
   try {
-    doc = JSON.parse(text) as Record<string, unknown>;
+    return JSON.parse(text);
   } catch {
-    throw new FormatError('manifest', 'not JSON');
+    throw new FormatError(what, 'not JSON');
   }
+}
+
+/** A Statement's subject list as shown: each entry {name, digest: {alg: hex}} (in-toto Statement v1). */
+function subjects(v: unknown): { name: string; digest: Record<string, string> }[] {
+  if (!Array.isArray(v)) return [];
+  return v.map((s: { name?: unknown; digest?: unknown } | null, i) => {
+    const digest = s?.digest;
+    if (typeof s?.name !== 'string' || !digest || typeof digest !== 'object' || Object.values(digest).some((h) => typeof h !== 'string')) {
+      throw new FormatError('DSSE statement', `subject[${i}] is not {name, digest: {alg: hex}}`);
+    }
+    return { name: s.name, digest: digest as Record<string, string> };
+  });
+}
+
+function inspectJson(text: string): Inspection {
+  const doc = parseJson(text, 'manifest') as Record<string, unknown>;
   if (doc.schema === REFERENCE_VALUES_SCHEMA) {
-    const rv = doc as unknown as ReferenceValues;
+    const rv = importReferenceValues(doc);
     return { type: 'reference-values', artifacts: rv.artifacts.length, snp: rv.snp.length, tdx: rv.tdx.length, pcr: rv.pcr.length, document: rv };
   }
   if (typeof doc.type === 'string' && typeof doc.payload === 'string' && 'version' in doc) {
     const raw = Buffer.from(doc.payload, 'base64');
-    return { type: 'rvps', messageType: doc.type, values: doc.type === 'sample' ? JSON.parse(raw.toString('utf8')) : inspectManifest(raw) };
+    return {
+      type: 'rvps',
+      messageType: doc.type,
+      values: doc.type === 'sample' ? parseJson(raw.toString('utf8'), 'RVPS sample payload') : inspectManifest(raw),
+    };
   }
   // a sigstore bundle shows as its DSSE envelope
   const env = parseEnvelope(typeof doc.mediaType === 'string' && 'dsseEnvelope' in doc ? doc.dsseEnvelope : doc);
-  let st: { predicateType?: string; subject?: { name: string; digest: Record<string, string> }[] } = {};
+  let st: { predicateType?: unknown; subject?: unknown } = {};
   try {
-    st = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8'));
+    const v: unknown = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8'));
+    if (v && typeof v === 'object') st = v;
   } catch {
     // a payload that is not JSON is shown as such
   }
@@ -93,7 +115,7 @@ function inspectJson(text: string): Inspection {
     payloadType: env.payloadType,
     signatures: env.signatures.map((s) => ({ keyid: s.keyid ?? null, bytes: Buffer.from(s.sig, 'base64').length })),
     predicateType: typeof st.predicateType === 'string' ? st.predicateType : null,
-    subjects: Array.isArray(st.subject) ? st.subject : [],
+    subjects: subjects(st.subject),
   };
 }
 
