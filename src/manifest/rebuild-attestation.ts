@@ -14,8 +14,9 @@
 import type { KeyObject } from 'node:crypto';
 import { InputError, UsageError, VerificationError } from '../errors.js';
 import type { Measurement } from '../measure/measurement.js';
+import { parseEnvelope } from '../sign/dsse.js';
 import { keyId } from '../sign/keys.js';
-import { STATEMENT_V1, type Statement } from './intoto.js';
+import { checkStatement, STATEMENT_V1, type Statement } from './intoto.js';
 import type { MeasurementsDocument } from './model.js';
 import { verifyDsse } from './verify.js';
 
@@ -105,6 +106,28 @@ export function rebuildStatement(files: Record<string, ReleaseFileDigest>, predi
     predicateType: REBUILD_PREDICATE,
     predicate,
   };
+}
+
+/**
+ * What an attestation says, read WITHOUT verifying its signature (for `publish`, which lists it; a
+ * consumer verifies it with its trusted rebuilder keys, checkAttestation).
+ * @throws {InputError} naming `what` when it is not a DSSE envelope of a rebuild Statement.
+ */
+export function readAttestation(text: string, what: string): { statement: Statement; predicate: RebuildPredicate; keyids: string[] } {
+  let st: Statement;
+  let keyids: string[];
+  try {
+    const env = parseEnvelope(JSON.parse(text));
+    keyids = env.signatures.map((s) => s.keyid ?? '');
+    st = checkStatement(JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')), what);
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError(`${what}: not a DSSE envelope of an in-toto Statement`);
+  }
+  const p = st.predicate as Partial<RebuildPredicate> | undefined;
+  if (st.predicateType !== REBUILD_PREDICATE || typeof p?.release?.name !== 'string' || typeof p.release.version !== 'string')
+    throw new InputError(`${what}: not a rebuild attestation (predicateType ${REBUILD_PREDICATE} with a release)`);
+  return { statement: st, predicate: p as RebuildPredicate, keyids };
 }
 
 export interface CheckedAttestation {
