@@ -167,7 +167,9 @@ export function parseIndex(bytes: Uint8Array, what = INDEX_FILE): RepositoryInde
           typeof a.keyid !== 'string' ||
           (a.verdict !== 'match' && a.verdict !== 'mismatch')
         )
-          throw bad(`releases[${i}].attestations[${j}]: expected {path: ${attestationPath(r.name, r.version, 'x'.repeat(16))}, keyid, verdict: match|mismatch}`);
+          throw bad(
+            `releases[${i}].attestations[${j}]: expected {path: ${attestationPath(r.name, r.version, 'x'.repeat(16))}, keyid, verdict: match|mismatch}`,
+          );
     }
   }
   if (Buffer.compare(canonicalBytes(doc), Buffer.from(bytes)) !== 0) throw bad('not canonical JSON');
