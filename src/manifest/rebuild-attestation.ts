@@ -230,12 +230,12 @@ export function checkRebuildThreshold(
       const v = a.values.get(name);
       if (v?.verdict === 'match' && v.expected === digest) for (const k of a.keyIds) keys.add(k);
     }
-    if (keys.size < threshold) short.push(`${name} confirmed by ${keys.size}`);
+    if (keys.size < threshold) short.push(`${name} (${keys.size} of ${threshold})`);
     all = all ? new Set([...all].filter((k) => keys.has(k))) : keys;
   }
   if (short.length > 0)
     throw new VerificationError(
-      `rebuild threshold ${threshold} not met for ${release.name}@${release.version} (${attestations.length} attestations checked): ${short.slice(0, 4).join('; ')}${short.length > 4 ? `; and ${short.length - 4} more values` : ''} (of ${threshold} distinct rebuilder keys needed)`,
+      `rebuild threshold not met for ${release.name}@${release.version}: ${threshold} distinct rebuilder keys must attest match; missing confirmation of ${short.slice(0, 4).join(', ')}${short.length > 4 ? ` and ${short.length - 4} more values` : ''} (${attestations.length} trusted attestations)`,
     );
   return { threshold, keyIds: [...(all ?? [])].sort(), values: values.size };
 }
