@@ -239,3 +239,26 @@ export function checkRebuildThreshold(
     );
   return { threshold, keyIds: [...(all ?? [])].sort(), values: values.size };
 }
+
+/**
+ * For a consumer holding one signed file (a CoRIM, a DSSE envelope) rather than a repository release:
+ * `threshold` distinct rebuilder keys must have signed attestations with verdict `match` (every
+ * artifact and value of the release reproduced) that name this file's sha256 as a subject.
+ * Attestations must already be checked (checkAttestation, without a release).
+ * @throws {VerificationError} naming how many keys confirmed the file and the attestations not counted.
+ */
+export function checkFileRebuilds(sha256: string, attestations: readonly CheckedAttestation[], threshold: number): ThresholdResult {
+  const keys = new Set<string>();
+  const notCounted: string[] = [];
+  for (const a of attestations) {
+    const release = `${a.release.name}@${a.release.version}`;
+    if (!a.subjects.some((s) => s.digest.sha256 === sha256)) notCounted.push(`${release}: does not name its sha256`);
+    else if (a.verdict !== 'match') notCounted.push(`${release}: verdict mismatch`);
+    else for (const k of a.keyIds) keys.add(k);
+  }
+  if (keys.size < threshold)
+    throw new VerificationError(
+      `rebuild threshold not met: ${threshold} distinct rebuilder keys must attest match for sha256 ${sha256.slice(0, 16)}…, ${keys.size} did${notCounted.length ? ` (not counted: ${notCounted.join('; ')})` : ''}`,
+    );
+  return { threshold, keyIds: [...keys].sort(), values: attestations.length };
+}
