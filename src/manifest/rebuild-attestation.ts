@@ -222,7 +222,7 @@ export function checkRebuildThreshold(
   attestations: readonly CheckedAttestation[],
   threshold: number,
 ): ThresholdResult {
-  const short: string[] = [];
+  const short: { name: string; count: number }[] = [];
   let all: Set<string> | undefined;
   for (const [name, digest] of values) {
     const keys = new Set<string>();
@@ -230,13 +230,16 @@ export function checkRebuildThreshold(
       const v = a.values.get(name);
       if (v?.verdict === 'match' && v.expected === digest) for (const k of a.keyIds) keys.add(k);
     }
-    if (keys.size < threshold) short.push(`${name} (${keys.size} of ${threshold})`);
+    if (keys.size < threshold) short.push({ name, count: keys.size });
     all = all ? new Set([...all].filter((k) => keys.has(k))) : keys;
   }
-  if (short.length > 0)
+  if (short.length > 0) {
+    // the least confirmed first: a mismatch (0) before a value only one attestation is missing for
+    const named = short.sort((a, b) => a.count - b.count).map((x) => `${x.name} (${x.count} of ${threshold})`);
     throw new VerificationError(
-      `rebuild threshold not met for ${release.name}@${release.version}: ${threshold} distinct rebuilder keys must attest match; missing confirmation of ${short.slice(0, 4).join(', ')}${short.length > 4 ? ` and ${short.length - 4} more values` : ''} (${attestations.length} trusted attestations)`,
+      `rebuild threshold not met for ${release.name}@${release.version}: ${threshold} distinct rebuilder keys must attest match; missing confirmation of ${named.slice(0, 4).join(', ')}${named.length > 4 ? ` and ${named.length - 4} more values` : ''} (${attestations.length} trusted attestations)`,
     );
+  }
   return { threshold, keyIds: [...(all ?? [])].sort(), values: values.size };
 }
 
