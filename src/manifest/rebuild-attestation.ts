@@ -153,6 +153,7 @@ export interface ReleaseIdentity {
  * release's file of that name with the same sha256 (its reference-values.intoto.json among them).
  * @throws {VerificationError} naming `what` for a bad or untrusted signature, or another release.
  * @throws {FormatError} when the bytes are not a DSSE envelope.
+ * @throws {InputError} when the payload is not an in-toto Statement with a rebuild predicate.
  */
 export function checkAttestation(text: string, trusted: readonly KeyObject[], release: ReleaseIdentity | undefined, what: string): CheckedAttestation {
   let v: ReturnType<typeof verifyDsse>;
