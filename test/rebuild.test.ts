@@ -55,6 +55,11 @@ function recipeCopy(name: string, extra = ''): string {
 }
 
 const REPO = p('repo');
+/** `--rebuilders` for each key name, then the threshold. */
+const rebuilders = (k: string, ...keys: string[]) => [...keys.flatMap((n) => ['--rebuilders', p(`${n}.pub.pem`)]), '--rebuild-threshold', k];
+/** `fetch REPO --release R` with `--rebuilders` for each key name and the threshold. */
+const fetchWith = (repo: string, release: string, k: string, keys: string[], json = false) =>
+  run(['fetch', repo, '--trust', p('rel.pub.pem'), '--release', release, ...rebuilders(k, ...keys), ...(json ? ['--json'] : [])]);
 const rebuild = (release: string, key: string, out: string, cwd: string) =>
   run(['rebuild', REPO, '--trust', p('rel.pub.pem'), '--release', release, '--key', p(`${key}.pem`), '--out', out, '--json'], cwd);
 
@@ -139,23 +144,9 @@ describe('rebuild: independent rebuilds, attestations, k-of-n rebuilders', () =>
       { path: expect.stringMatching(/^attestations\/uki\/1\/rebuild-[0-9a-f]{16}\.intoto\.json$/), keyid: outs[0]!.attestation.keyId, verdict: 'match' },
       { path: expect.stringMatching(/^attestations\/uki\/1\/rebuild-[0-9a-f]{16}\.intoto\.json$/), keyid: outs[1]!.attestation.keyId, verdict: 'match' },
     ]);
-    const f = JSON.parse(
-      await ok([
-        'fetch',
-        REPO,
-        '--trust',
-        p('rel.pub.pem'),
-        '--release',
-        'uki@1',
-        '--rebuilders',
-        p('r1.pub.pem'),
-        '--rebuilders',
-        p('r2.pub.pem'),
-        '--rebuild-threshold',
-        '2',
-        '--json',
-      ]),
-    );
+    const fr = await fetchWith(REPO, 'uki@1', '2', ['r1', 'r2'], true);
+    expect(fr.code, fr.stderr).toBe(0);
+    const f = JSON.parse(fr.stdout);
     expect(schema('fetch')(f)).toBe(true);
     expect(f.rebuilds).toEqual([expect.objectContaining({ name: 'uki', version: '1', threshold: 2, values: 98, attestations: 2, refused: [] })]);
     expect(f.rebuilds[0].keyIds).toHaveLength(2);
@@ -177,20 +168,7 @@ describe('rebuild: independent rebuilds, attestations, k-of-n rebuilders', () =>
     await ok(['publish', '--attestation', join(ws, 'r1/rebuild.intoto.json'), '--repo', REPO, '--key', p('rel.pem')]);
     const index = JSON.parse(readFileSync(join(REPO, 'index.json'), 'utf8'));
     expect(index.releases.find((x: { version: string }) => x.version === '2').attestations[0].verdict).toBe('mismatch');
-    const f = await run([
-      'fetch',
-      REPO,
-      '--trust',
-      p('rel.pub.pem'),
-      '--release',
-      'uki@2',
-      '--rebuilders',
-      p('r1.pub.pem'),
-      '--rebuilders',
-      p('r2.pub.pem'),
-      '--rebuild-threshold',
-      '2',
-    ]);
+    const f = await fetchWith(REPO, 'uki@2', '2', ['r1', 'r2']);
     expect(f.code).toBe(1);
     expect(errorLine(f)).toMatch(/rebuild threshold not met for uki@2: .*missing confirmation of artifact:initrd\.initrd\.cpio \(0 of 2\)/);
   }, 300_000);
@@ -209,18 +187,7 @@ describe('rebuild: independent rebuilds, attestations, k-of-n rebuilders', () =>
     const index = JSON.parse(readFileSync(join(REPO, 'index.json'), 'utf8'));
     const [a1, a2] = index.releases.find((x: { version: string }) => x.version === '1').attestations as { path: string }[];
     const mismatch = index.releases.find((x: { version: string }) => x.version === '2').attestations[0] as { path: string };
-    const fetch2 = (repo: string, ...keys: string[]) =>
-      run([
-        'fetch',
-        repo,
-        '--trust',
-        p('rel.pub.pem'),
-        '--release',
-        'uki@1',
-        ...keys.flatMap((k) => ['--rebuilders', p(`${k}.pub.pem`)]),
-        '--rebuild-threshold',
-        '2',
-      ]);
+    const fetch2 = (repo: string, ...keys: string[]) => fetchWith(repo, 'uki@1', '2', keys);
 
     // tampered: one verdict flipped inside r2's signed payload (the index does not pin attestation bytes; the signature does)
     const t = p('repo-tampered');
@@ -279,19 +246,7 @@ describe('rebuild: independent rebuilds, attestations, k-of-n rebuilders', () =>
     const atts = (v: string) =>
       (index.releases.find((x: { version: string }) => x.version === v).attestations as { path: string }[]).map((a) => join(REPO, a.path));
     const corim = p('a-manifest/pcr.corim.cbor');
-    const base = [
-      'manifest',
-      'verify',
-      corim,
-      '--trust',
-      p('rel.pub.pem'),
-      '--rebuilders',
-      p('r1.pub.pem'),
-      '--rebuilders',
-      p('r2.pub.pem'),
-      '--rebuild-threshold',
-      '2',
-    ];
+    const base = ['manifest', 'verify', corim, '--trust', p('rel.pub.pem'), ...rebuilders('2', 'r1', 'r2')];
     const good = JSON.parse(await ok([...base, ...atts('1').flatMap((a) => ['--attestation', a]), '--json']));
     expect(schema('manifest-verify')(good)).toBe(true);
     expect(good.results[0].rebuilds.keyIds).toHaveLength(2);
@@ -325,12 +280,7 @@ describe('rebuild: independent rebuilds, attestations, k-of-n rebuilders', () =>
           `${REPO}#${release}`,
           '--trust',
           p('rel.pub.pem'),
-          '--rebuilders',
-          p('r1.pub.pem'),
-          '--rebuilders',
-          p('r2.pub.pem'),
-          '--rebuild-threshold',
-          k,
+          ...rebuilders(k, 'r1', 'r2'),
         ]);
       const v = await verify('uki@1', '2');
       expect(v.code, v.stderr).toBe(0);
