@@ -16,12 +16,12 @@ import { InputError, UsageError, VerificationError } from '../errors.js';
 import type { Measurement } from '../measure/measurement.js';
 import { parseEnvelope } from '../sign/dsse.js';
 import { keyId } from '../sign/keys.js';
-import { checkStatement, STATEMENT_V1, type Statement } from './intoto.js';
+import { checkStatement, STATEMENT_V1, type Statement, TAG_PREFIX } from './intoto.js';
 import type { MeasurementsDocument } from './model.js';
 import { verifyDsse } from './verify.js';
 
-/** predicateType of a rebuild attestation (a tag URI; re-pointed in this one place). */
-export const REBUILD_PREDICATE = 'tag:maintainers@users.noreply.h-seed-5a5a6f63.example,2026-12:cvm-measure/rebuild/v1';
+/** predicateType of a rebuild attestation (a tag URI under TAG_PREFIX, docs/identifiers.md). */
+export const REBUILD_PREDICATE = `${TAG_PREFIX}rebuild/v1`;
 
 export type Verdict = 'match' | 'mismatch';
 
