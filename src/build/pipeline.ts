@@ -13,6 +13,7 @@ import { MEASUREMENTS_SCHEMA } from '../manifest/model.js';
 import { runMeasurements, type MeasurementsFile } from './measure.js';
 import { build, type BuildOptions, type BuildResult } from './orchestrate.js';
 import { buildRecord } from './provenance.js';
+import { writeSourceBundle } from './source-bundle.js';
 import type { Recipe } from './recipe.js';
 import { generateKey, parsePrivateKey } from '../sign/keys.js';
 import { checkBuild } from './check.js';
@@ -26,7 +27,7 @@ export interface PipelineOptions extends BuildOptions {
 export interface PipelineResult {
   build: BuildResult;
   measurements: MeasurementsFile;
-  files: { measurements: string; buildRecord: string; manifest: { format: string; path: string; sha256: string }[] };
+  files: { measurements: string; buildRecord: string; source: string; manifest: { format: string; path: string; sha256: string }[] };
   check?: { identical: boolean; differences: CheckDifference[]; variation: Record<string, unknown> };
   signingKey?: { path: string; keyId: string; generated: boolean };
 }
@@ -78,7 +79,7 @@ export async function runPipeline(recipe: Recipe, opts: PipelineOptions): Promis
   const bPath = join(out, 'build-record.json');
   await writeFileAtomic(bPath, `${JSON.stringify(record, null, 2)}\n`);
 
-  const files: PipelineResult['files'] = { measurements: mPath, buildRecord: bPath, manifest: [] };
+  const files: PipelineResult['files'] = { measurements: mPath, buildRecord: bPath, source: await writeSourceBundle(result, out), manifest: [] };
   let signingKey: PipelineResult['signingKey'];
   if (recipe.sign) {
     opts.onProgress?.({ kind: 'step', text: 'signing' });

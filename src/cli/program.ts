@@ -41,6 +41,11 @@ export const COMMANDS: [path: string, load: Loader][] = [
   ['manifest inspect', () => import('./commands/manifest-inspect.js').then((m) => m.registerManifestInspect)],
   ['manifest verify', () => import('./commands/manifest-verify.js').then((m) => m.registerManifestVerify)],
   ['verify', () => import('./commands/verify.js').then((m) => m.registerVerify)],
+  [
+    'rebuild',
+    () =>
+      import('./commands/rebuild.js').then((m) => (p: Command) => m.registerRebuild(p, () => import('./commands/rebuild-run.js').then((r) => r.runRebuild))),
+  ],
   ['publish', () => import('./commands/publish.js').then((m) => m.registerPublish)],
   ['serve', () => import('./commands/serve.js').then((m) => m.registerServe)],
   ['fetch', () => import('./commands/fetch.js').then((m) => m.registerFetch)],

@@ -35,6 +35,8 @@ export { LOCK_SCHEMA, lockPath, readLock, type Lock, type LockedBase } from '../
 export type { ResolvedInput, PinnedFile } from '../build/inputs/index.js';
 export { checkRequirements, REQUIREMENTS, type Purpose, type Requirement, type RequirementStatus } from '../build/system.js';
 export type { BackendPref } from '../build/sandbox/index.js';
-export { publishRelease, type PublishOptions, type PublishResult } from '../publish/publish.js';
-export { fetchRepository, type FetchOptions, type FetchResult } from '../publish/fetch.js';
+export { publishRelease, publishAttestations, type PublishOptions, type PublishResult, type PublishAttestationsResult } from '../publish/publish.js';
+export { rebuildRelease, REBUILD_VARIATION, type RebuildOptions, type RebuildResult } from '../build/rebuild.js';
+export { SOURCE_DIR, writeSourceBundle, lockedBlobs, inputFile } from '../build/source-bundle.js';
+export { fetchRepository, type FetchOptions, type FetchResult, type RebuildCheck } from '../publish/fetch.js';
 export { serveRepository, type ServeOptions, type Serving } from '../publish/serve.js';

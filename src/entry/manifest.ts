@@ -52,3 +52,22 @@ export {
 } from '../manifest/create.js';
 export { verifyManifest, verifyCorim, verifyDsse, type VerifyOptions, type VerifyResult } from '../manifest/verify.js';
 export { inspectManifest, inspectText, type Inspection } from '../manifest/inspect.js';
+export {
+  REBUILD_PREDICATE,
+  releaseValues,
+  compareValues,
+  rebuildStatement,
+  readAttestation,
+  checkAttestation,
+  rebuilderKeys,
+  checkRebuildThreshold,
+  checkFileRebuilds,
+  attestedFile,
+  type Verdict,
+  type ValueComparison,
+  type RebuildPredicate,
+  type ReleaseFileDigest,
+  type ReleaseIdentity,
+  type CheckedAttestation,
+  type ThresholdResult,
+} from '../manifest/rebuild-attestation.js';

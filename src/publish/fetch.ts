@@ -7,7 +7,9 @@
 import type { KeyObject } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InputError, UsageError, VerificationError } from '../errors.js';
+import { CvmError, InputError, UsageError, VerificationError } from '../errors.js';
+import type { MeasurementsDocument } from '../manifest/model.js';
+import { type CheckedAttestation, checkAttestation, checkRebuildThreshold, releaseValues } from '../manifest/rebuild-attestation.js';
 import { getBytes } from '../util/download.js';
 import { exists, writeFileAtomic } from '../util/fs.js';
 import { canonicalBytes, INDEX_ENVELOPE, INDEX_FILE, MAX_FILE_BYTES, MAX_INDEX_BYTES, type ReleaseEntry, sha256, verifyIndex } from './repository.js';
@@ -30,6 +32,22 @@ export interface FetchOptions {
   timeoutMs?: number;
   maxIndexBytes?: number;
   maxFileBytes?: number;
+  /** Trusted rebuilder keys: each chosen release needs `rebuildThreshold` of them attesting `match` for every value. */
+  rebuilders?: readonly KeyObject[];
+  rebuildThreshold?: number;
+}
+
+/** The rebuild confirmations of one release (fetch --rebuilders). */
+export interface RebuildCheck {
+  name: string;
+  version: string;
+  threshold: number;
+  /** Distinct rebuilder keys that confirmed every value. */
+  keyIds: string[];
+  values: number;
+  attestations: number;
+  /** Listed attestations that were not counted, and why (untrusted or bad signature, another release). */
+  refused: { path: string; reason: string }[];
 }
 
 export interface FetchResult {
@@ -42,6 +60,7 @@ export interface FetchResult {
   releases: { name: string; version: string; path: string; files: number }[];
   downloaded: number;
   cached: number;
+  rebuilds?: RebuildCheck[];
 }
 
 interface State {
@@ -139,6 +158,9 @@ export async function fetchRepository(source: string, o: FetchOptions): Promise<
     }
   }
 
+  const rebuilds: RebuildCheck[] = [];
+  if (o.rebuilders) for (const r of chosen) rebuilds.push(await checkRebuilds(r, blobs, read, o.rebuilders, o.rebuildThreshold ?? 1));
+
   const result: FetchResult = {
     source,
     indexVersion: v.index.version,
@@ -149,10 +171,45 @@ export async function fetchRepository(source: string, o: FetchOptions): Promise<
     releases: chosen.map((r) => ({ name: r.name, version: r.version, path: r.path, files: Object.keys(r.files).length })),
     downloaded,
     cached,
+    ...(o.rebuilders ? { rebuilds } : {}),
   };
   if (o.out) await writeOut(o.out, chosen, blobs, indexBytes, envBytes);
   if (stateFile) await writeFileAtomic(stateFile, canonicalBytes({ version: v.index.version, sha256: v.sha256 }));
   return result;
+}
+
+/**
+ * Checks a release's listed rebuild attestations with the trusted rebuilder keys: each bound to this
+ * release's files; `threshold` distinct keys must attest `match` for every value of its measurements.json.
+ * @throws {VerificationError} naming the values short of confirmations and the attestations refused.
+ */
+async function checkRebuilds(
+  r: ReleaseEntry,
+  blobs: Map<string, Buffer>,
+  read: (rel: string, max: number) => Promise<Buffer>,
+  rebuilders: readonly KeyObject[],
+  threshold: number,
+): Promise<RebuildCheck> {
+  const m = r.files['measurements.json'];
+  if (!m) throw new VerificationError(`${r.name}@${r.version}: the release carries no measurements.json, so no rebuild can confirm its values`);
+  const values = releaseValues(JSON.parse(blobs.get(m.sha256)!.toString('utf8')) as MeasurementsDocument);
+  const checked: CheckedAttestation[] = [];
+  const refused: RebuildCheck['refused'] = [];
+  for (const a of r.attestations ?? []) {
+    try {
+      checked.push(checkAttestation((await read(a.path, MAX_INDEX_BYTES)).toString('utf8'), rebuilders, r, a.path));
+    } catch (e) {
+      if (!(e instanceof CvmError)) throw e;
+      refused.push({ path: a.path, reason: e.message });
+    }
+  }
+  try {
+    const t = checkRebuildThreshold(r, values, checked, threshold);
+    return { name: r.name, version: r.version, threshold, keyIds: t.keyIds, values: t.values, attestations: checked.length, refused };
+  } catch (e) {
+    if (e instanceof Error && refused.length > 0) e.message += `; not counted: ${refused.map((x) => x.reason).join('; ')}`;
+    throw e;
+  }
 }
 
 /** Cache blobs, then each release directory (staged, renamed into place), then the index: a crash leaves the previous state readable. */

@@ -6,10 +6,17 @@
  */
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Cache } from '../build/cache.js';
+import type { Lock } from '../build/lock.js';
+import { inputFile, lockedBlobs, SOURCE_DIR } from '../build/source-bundle.js';
 import { InputError, VerificationError } from '../errors.js';
+import type { MeasurementsDocument } from '../manifest/model.js';
+import { readAttestation } from '../manifest/rebuild-attestation.js';
 import type { Signer } from '../sign/signer.js';
 import { exists, processAlive, testPause, writeFileAtomic } from '../util/fs.js';
 import {
+  type AttestationEntry,
+  attestationPath,
   canonicalBytes,
   checkName,
   type FileEntry,
@@ -19,6 +26,7 @@ import {
   type Lookup,
   lookupsFor,
   referenceValuesOf,
+  type ReleaseEntry,
   releasePath,
   REPOSITORY_SCHEMA,
   type RepositoryIndex,
@@ -38,6 +46,11 @@ export interface PublishOptions {
   /** The repository key(s): each signs the index (and must verify the current one). */
   signers: readonly Signer[];
   now?: Date;
+  /** A `build --out` directory: its artifacts (as artifact-<file>), build record, measurements and source/ go into the release. */
+  build?: string;
+  /** With `build`: also carry every locked download (.debs, sources, base tarballs) from the build cache as input-<sha256>. */
+  withInputs?: boolean;
+  cache?: Cache;
 }
 
 export interface PublishResult {
@@ -65,6 +78,34 @@ async function releaseFiles(outDir: string): Promise<Map<string, Buffer>> {
   for (const n of names) if ((await stat(join(outDir, n))).isFile()) files.set(n, await readFile(join(outDir, n)));
   if (!files.has('reference-values.intoto.json'))
     throw new InputError(`${outDir}: no reference-values.intoto.json (publish the directory \`manifest create --out\` wrote, with the intoto format)`);
+  return files;
+}
+
+/** The rebuild material of a `build --out` directory: artifacts, record, measurements, source/ and (withInputs) the locked downloads. */
+async function buildFiles(dir: string, withInputs: boolean, cache: Cache): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  const need = async (rel: string, what: string) =>
+    readFile(join(dir, rel)).catch(() => {
+      throw new InputError(`--build ${dir}: no ${rel} (${what}); publish the directory \`build --out\` wrote`);
+    });
+  files.set('build-record.json', await need('build-record.json', 'the build record'));
+  const mBytes = await need('measurements.json', 'the measurements');
+  files.set('measurements.json', mBytes);
+  const source = await readdir(join(dir, SOURCE_DIR)).catch(() => [] as string[]);
+  for (const n of source.sort()) files.set(n, await readFile(join(dir, SOURCE_DIR, n)));
+  const lockName = source.find((n) => n.endsWith('.lock.json'));
+  if (!lockName || !source.some((n) => /\.ya?ml$/.test(n)))
+    throw new InputError(`--build ${dir}: no ${SOURCE_DIR}/ recipe and lock (built by an older cvm-measure? build again)`);
+  const m = JSON.parse(mBytes.toString('utf8')) as MeasurementsDocument;
+  for (const a of m.artifacts) {
+    const b = await need(a.path ?? a.name, `artifact ${a.name}`);
+    if (sha256(b) !== a.sha256) throw new InputError(`--build ${dir}: ${a.path}: sha256 differs from measurements.json (rebuilt since?)`);
+    files.set(`artifact-${a.path ?? a.name}`, b);
+  }
+  if (withInputs) {
+    const lock = JSON.parse(files.get(lockName)!.toString('utf8')) as Lock;
+    for (const i of lockedBlobs(lock)) files.set(inputFile(i.sha256), await cache.readBlob(i.sha256, `--with-inputs: ${i.name}`));
+  }
   return files;
 }
 
@@ -99,6 +140,47 @@ async function lock(repo: string): Promise<() => Promise<void>> {
 }
 
 /**
+ * Runs `fn` holding the repository lock, after clearing what an interrupted publish left, with the
+ * current verified index (undefined for a new repository).
+ */
+async function inRepository<T>(repo: string, signers: readonly Signer[], fn: (cur: Awaited<ReturnType<typeof currentIndex>>) => Promise<T>): Promise<T> {
+  if (signers.length === 0) throw new InputError('publish: no repository signing key');
+  await mkdir(repo, { recursive: true });
+  const unlock = await lock(repo);
+  try {
+    // staging left by an interrupted publish (we hold the lock: no other publish is running)
+    // (and temporary files of an interrupted index write)
+    for (const n of await readdir(repo))
+      if (n.startsWith('.staging-') || /^\.index\.(json|intoto\.json)\.\d+\.\d+\.tmp$/.test(n)) await rm(join(repo, n), { recursive: true, force: true });
+    return await fn(await currentIndex(repo, signers));
+  } finally {
+    await unlock();
+  }
+}
+
+/** Writes the next signed index: the envelope (which also names the previous index) first, then index.json. */
+async function commitIndex(
+  repo: string,
+  cur: Awaited<ReturnType<typeof currentIndex>>,
+  releases: ReleaseEntry[],
+  signers: readonly Signer[],
+  now: Date | undefined,
+): Promise<{ version: number; sha256: string }> {
+  const index: RepositoryIndex = {
+    schema: REPOSITORY_SCHEMA,
+    version: (cur?.index.version ?? 0) + 1,
+    timestamp: (now ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    releases,
+  };
+  const bytes = canonicalBytes(index);
+  const env = await signIndex(bytes, index.version, signers, cur ? { version: cur.index.version, sha256: cur.sha256 } : undefined);
+  await writeFileAtomic(join(repo, INDEX_ENVELOPE), env);
+  await testPause();
+  await writeFileAtomic(join(repo, INDEX_FILE), bytes);
+  return { version: index.version, sha256: sha256(bytes) };
+}
+
+/**
  * Publishes a `manifest create` output directory as release name@version: staged inside the repository,
  * renamed into place, lookups written, the signed index last, so a crash leaves the previous index valid.
  * @throws {InputError} for a missing or invalid manifest, an existing version with other bytes, or an
@@ -107,8 +189,8 @@ async function lock(repo: string): Promise<() => Promise<void>> {
 export async function publishRelease(outDir: string, o: PublishOptions): Promise<PublishResult> {
   checkName('--name', o.name);
   checkName('--version', o.version);
-  if (o.signers.length === 0) throw new InputError('publish: no repository signing key');
   const files = await releaseFiles(outDir);
+  if (o.build) for (const [n, b] of await buildFiles(o.build, o.withInputs ?? false, o.cache ?? new Cache())) files.set(n, b);
   const entries: Record<string, FileEntry> = Object.fromEntries([...files].map(([n, b]) => [n, { sha256: sha256(b), size: b.length }]));
   const rv = referenceValuesOf(files.get('reference-values.intoto.json')!, join(outDir, 'reference-values.intoto.json'));
   const lookups = lookupsFor(rv);
@@ -126,14 +208,7 @@ export async function publishRelease(outDir: string, o: PublishOptions): Promise
     lookups: lookups.map((l) => l.path),
   });
 
-  await mkdir(o.repo, { recursive: true });
-  const unlock = await lock(o.repo);
-  try {
-    // staging left by an interrupted publish (we hold the lock: no other publish is running)
-    // (and temporary files of an interrupted index write)
-    for (const n of await readdir(o.repo))
-      if (n.startsWith('.staging-') || /^\.index\.(json|intoto\.json)\.\d+\.\d+\.tmp$/.test(n)) await rm(join(o.repo, n), { recursive: true, force: true });
-    const cur = await currentIndex(o.repo, o.signers);
+  return inRepository(o.repo, o.signers, async (cur) => {
     const published = cur?.index.releases.find((r) => r.name === o.name && r.version === o.version);
     if (published) {
       if (canonicalBytes(published.files).equals(canonicalBytes(entries))) return result(cur!.index.version, cur!.sha256, true);
@@ -166,23 +241,84 @@ export async function publishRelease(outDir: string, o: PublishOptions): Promise
         await writeFileAtomic(file, canonicalBytes(doc));
       }
       await testPause();
-      // 4. the signed index, last: the envelope (which also names the previous index) first, then index.json
-      const index: RepositoryIndex = {
-        schema: REPOSITORY_SCHEMA,
-        version: (cur?.index.version ?? 0) + 1,
-        timestamp: (o.now ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-        releases: [...(cur?.index.releases ?? []), { name: o.name, version: o.version, path, files: entries }],
-      };
-      const bytes = canonicalBytes(index);
-      const env = await signIndex(bytes, index.version, o.signers, cur ? { version: cur.index.version, sha256: cur.sha256 } : undefined);
-      await writeFileAtomic(join(o.repo, INDEX_ENVELOPE), env);
-      await testPause();
-      await writeFileAtomic(join(o.repo, INDEX_FILE), bytes);
-      return result(index.version, sha256(bytes), false);
+      // 4. the signed index, last
+      const next = await commitIndex(
+        o.repo,
+        cur,
+        [...(cur?.index.releases ?? []), { name: o.name, version: o.version, path, files: entries }],
+        o.signers,
+        o.now,
+      );
+      return result(next.version, next.sha256, false);
     } finally {
       await rm(staging, { recursive: true, force: true });
     }
-  } finally {
-    await unlock();
-  }
+  });
+}
+
+export interface PublishAttestationsResult {
+  repo: string;
+  indexVersion: number;
+  indexSha256: string;
+  keyIds: string[];
+  /** True when every attestation was already listed (nothing written). */
+  unchanged: boolean;
+  attestations: (AttestationEntry & { name: string; version: string })[];
+}
+
+/**
+ * Adds rebuild attestations to published releases: each is stored as
+ * attestations/<name>/<version>/rebuild-<sha16>.intoto.json and listed in the release's index entry.
+ * The signature is not checked here (a consumer checks it with the rebuilder keys it trusts), but the
+ * attestation must name a published release and each of its subjects that release's file of that name
+ * with the same digest.
+ * @throws {InputError} for an unreadable attestation, one for a release that is not published, or one
+ * whose subjects are not that release's files.
+ */
+export async function publishAttestations(
+  attestations: readonly { path: string; bytes: Buffer }[],
+  o: Omit<PublishOptions, 'name' | 'version'>,
+): Promise<PublishAttestationsResult> {
+  const read = attestations.map((a) => ({ ...a, ...readAttestation(a.bytes.toString('utf8'), a.path) }));
+  return inRepository(o.repo, o.signers, async (cur) => {
+    const releases = (cur?.index.releases ?? []).map((r) => ({ ...r }));
+    const listed: PublishAttestationsResult['attestations'] = [];
+    let added = 0;
+    for (const a of read) {
+      const { name, version } = a.predicate.release;
+      const r = releases.find((x) => x.name === name && x.version === version);
+      if (!r) throw new InputError(`${a.path}: ${name}@${version} is not published in ${o.repo}`);
+      for (const s of a.statement.subject)
+        if (r.files[s.name]?.sha256 !== s.digest.sha256)
+          throw new InputError(`${a.path}: subject ${s.name} is not the file of ${name}@${version} (another release's attestation?)`);
+      const entry: AttestationEntry = {
+        path: attestationPath(name, version, sha256(a.bytes)),
+        keyid: a.keyids[0] ?? '',
+        verdict: a.predicate.verdict === 'match' ? 'match' : 'mismatch',
+      };
+      listed.push({ name, version, ...entry });
+      if (r.attestations?.some((x) => x.path === entry.path)) continue;
+      await writeFileAtomic(join(o.repo, entry.path), a.bytes);
+      r.attestations = [...(r.attestations ?? []), entry];
+      added++;
+    }
+    if (added === 0 && cur)
+      return {
+        repo: o.repo,
+        indexVersion: cur.index.version,
+        indexSha256: cur.sha256,
+        keyIds: o.signers.map((s) => s.keyId),
+        unchanged: true,
+        attestations: listed,
+      };
+    const next = await commitIndex(o.repo, cur, releases, o.signers, o.now);
+    return {
+      repo: o.repo,
+      indexVersion: next.version,
+      indexSha256: next.sha256,
+      keyIds: o.signers.map((s) => s.keyId),
+      unchanged: false,
+      attestations: listed,
+    };
+  });
 }

@@ -26,6 +26,15 @@ export interface FileEntry {
   size: number;
 }
 
+/** A rebuild attestation published for a release (listed, not vouched for: a consumer verifies it with its rebuilder keys). */
+export interface AttestationEntry {
+  /** attestations/<name>/<version>/rebuild-<first 16 hex of its sha256>.intoto.json */
+  path: string;
+  /** The signature's keyid hint (sha256 of the rebuilder's SPKI). */
+  keyid: string;
+  verdict: 'match' | 'mismatch';
+}
+
 export interface ReleaseEntry {
   name: string;
   version: string;
@@ -33,6 +42,8 @@ export interface ReleaseEntry {
   path: string;
   /** File name inside `path` → digest and size. */
   files: Record<string, FileEntry>;
+  /** Rebuild attestations added by `publish --attestation`. */
+  attestations?: AttestationEntry[];
 }
 
 export interface RepositoryIndex {
@@ -67,6 +78,7 @@ export function checkName(what: string, v: unknown, errorClass: new (m: string) 
 }
 
 export const releasePath = (name: string, version: string) => `releases/${name}/${version}`;
+export const attestationPath = (name: string, version: string, sha256: string) => `attestations/${name}/${version}/rebuild-${sha256.slice(0, 16)}.intoto.json`;
 export const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 export const canonicalBytes = (v: unknown) => Buffer.from(canonicalJson(v), 'utf8');
 
@@ -143,6 +155,21 @@ export function parseIndex(bytes: Uint8Array, what = INDEX_FILE): RepositoryInde
       if (!FILE.test(f)) throw bad(`releases[${i}].files: unsafe file name ${JSON.stringify(f)}`);
       if (!/^[0-9a-f]{64}$/.test(String(e?.sha256)) || !Number.isSafeInteger(e.size) || e.size < 0 || e.size > MAX_FILE_BYTES)
         throw bad(`releases[${i}].files[${JSON.stringify(f)}]: expected {sha256, size}`);
+    }
+    if (r.attestations !== undefined) {
+      if (!Array.isArray(r.attestations)) throw bad(`releases[${i}].attestations must be an array`);
+      const dir = `attestations/${r.name}/${r.version}/`;
+      for (const [j, a] of r.attestations.entries())
+        if (
+          typeof a?.path !== 'string' ||
+          !a.path.startsWith(dir) ||
+          !/^rebuild-[0-9a-f]{16}\.intoto\.json$/.test(a.path.slice(dir.length)) ||
+          typeof a.keyid !== 'string' ||
+          (a.verdict !== 'match' && a.verdict !== 'mismatch')
+        )
+          throw bad(
+            `releases[${i}].attestations[${j}]: expected {path: ${attestationPath(r.name, r.version, 'x'.repeat(16))}, keyid, verdict: match|mismatch}`,
+          );
     }
   }
   if (Buffer.compare(canonicalBytes(doc), Buffer.from(bytes)) !== 0) throw bad('not canonical JSON');

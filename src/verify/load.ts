@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
-import { InputError, VerificationError } from '../errors.js';
+import { InputError, UsageError, VerificationError } from '../errors.js';
 import { readCertificates, type Certificate } from '../formats/x509.js';
 import { importReferenceValues } from '../manifest/import.js';
 import { REFERENCE_VALUES_PREDICATE } from '../manifest/intoto.js';
@@ -72,16 +72,23 @@ export function loadReference(path: string, trusted: readonly KeyObject[], o: { 
  * — a URL or a directory holding index.json, optionally followed by `#NAME[@VERSION]` (default: the
  * release published last). A repository is fetched into the cache first (signed index checked with
  * the same trusted keys, rollback refused against the cached version), then the release's
- * reference-values.intoto.json is loaded.
+ * reference-values.intoto.json is loaded. With `rebuilders`, the release's rebuild attestations must
+ * confirm every value (`rebuildThreshold` distinct keys; see fetchRepository).
+ * @throws {VerificationError} for a bad signature, digest, rollback or too few rebuild confirmations.
+ * @throws {UsageError} for `rebuilders` with a reference that is not a repository.
  */
 export async function resolveReference(
   spec: string,
   trusted: readonly KeyObject[],
-  o: { threshold?: number; now?: number; timeoutMs?: number } = {},
+  o: { threshold?: number; now?: number; timeoutMs?: number; rebuilders?: readonly KeyObject[]; rebuildThreshold?: number } = {},
 ): Promise<ReferenceValues> {
   const hash = spec.lastIndexOf('#');
   const [base, release] = hash > 0 && !existsSync(spec) ? [spec.slice(0, hash), spec.slice(hash + 1)] : [spec, undefined];
-  if (!isUrl(base) && !existsSync(join(base, 'index.json'))) return loadReference(spec, trusted, o);
+  if (!isUrl(base) && !existsSync(join(base, 'index.json'))) {
+    if (o.rebuilders)
+      throw new UsageError('--rebuilders: rebuild attestations are listed by a repository; give --reference a repository (URL or directory with index.json)');
+    return loadReference(spec, trusted, o);
+  }
   const cache = join(defaultCacheDir(), 'repositories', createHash('sha256').update(base).digest('hex').slice(0, 32));
   const r = await fetchRepository(base, {
     trusted,
@@ -89,6 +96,7 @@ export async function resolveReference(
     out: cache,
     ...(release ? { release } : { latest: true }),
     ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
+    ...(o.rebuilders ? { rebuilders: o.rebuilders, rebuildThreshold: o.rebuildThreshold ?? 1 } : {}),
   });
   return loadReference(join(cache, r.releases[0]!.path), trusted, {
     ...(o.threshold ? { threshold: o.threshold } : {}),

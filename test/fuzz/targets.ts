@@ -158,7 +158,7 @@ export const TARGETS: Target[] = [
     name: 'measure-pcr-uki',
     what: '`measure pcr` UKI path (pcrMeasurement shape uki: PE, sections, PCR4/9/11)',
     seeds: ukis,
-    run: (b) => pcrMeasurement({ shape: 'uki', uki: name(b) }, { stubVersion: 252 }),
+    run: (b) => pcrMeasurement({ shape: 'uki', uki: name(b), gpt: null }, { stubVersion: 252 }),
   },
   {
     name: 'uki-build',

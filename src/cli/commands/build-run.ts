@@ -48,7 +48,13 @@ export async function runBuild(recipeArg: string | undefined, opts: BuildOpts): 
       components: r.build.components.map((c) => ({ name: c.name, type: c.type, cached: c.cached, seconds: Math.round(c.seconds * 10) / 10, cacheKey: c.key })),
       artifacts: r.build.artifacts,
       measurements: r.measurements.measurements.map((m) => m.kind),
-      files: { measurements: r.files.measurements, buildRecord: r.files.buildRecord, lock: r.build.lockFile ?? null, manifest: r.files.manifest },
+      files: {
+        measurements: r.files.measurements,
+        buildRecord: r.files.buildRecord,
+        source: r.files.source,
+        lock: r.build.lockFile ?? null,
+        manifest: r.files.manifest,
+      },
       signingKey: r.signingKey ?? null,
       check: r.check ?? null,
     });

@@ -7,8 +7,13 @@ import { parseTime } from '../time.js';
 import { printJson, printLine } from '../output.js';
 import { parsePublicKey } from '../../sign/keys.js';
 import { verifyManifest } from '../../manifest/verify.js';
+import { checkAttestation, checkFileRebuilds } from '../../manifest/rebuild-attestation.js';
+import { toHex } from '../../util/bytes.js';
+import { digest } from '../../util/hash.js';
+import { type RebuilderOpts, readRebuilders, rebuilderOptions } from '../rebuilders.js';
 
-interface Opts {
+interface Opts extends RebuilderOpts {
+  attestation: string[];
   trust: string[];
   threshold: string;
   at?: string;
@@ -23,6 +28,13 @@ export function registerManifestVerify(program: Command): void {
     .option('--trust <pub.pem...>', 'trusted public key(s), PEM (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--threshold <k>', 'distinct trusted keys that must have signed each DSSE envelope', '1')
     .option('--at <time>', 'check validity windows at this time instead of now (ISO 8601 or epoch seconds)')
+    .option(
+      '--attestation <file>',
+      'a rebuild attestation (`cvm-measure rebuild` output) naming the files by sha256 (repeatable; with --rebuilders)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    );
+  rebuilderOptions(cmd)
     .addOption(jsonOption(program))
     .action(async (files: string[], opts: Opts) => {
       if (opts.trust.length === 0) throw new UsageError('--trust: at least one public key is needed');
@@ -30,11 +42,17 @@ export function registerManifestVerify(program: Command): void {
       for (const p of opts.trust) trusted.push(parsePublicKey(await readInput(p, 'public key'), p));
       const threshold = parseInteger('--threshold', opts.threshold, 1, trusted.length);
       const now = opts.at ? parseTime('--at', opts.at) : undefined;
+      const rb = await readRebuilders(opts);
+      if (opts.attestation.length > 0 && !rb)
+        throw new UsageError('--attestation needs --rebuilders: attestations count only when signed by a trusted rebuilder key');
+      const attestations = [];
+      for (const a of opts.attestation) attestations.push(checkAttestation((await readInput(a, 'attestation')).toString('utf8'), rb!.rebuilders, undefined, a));
       const results = [];
       for (const f of files) {
         const bytes = await readInput(f, 'manifest');
         try {
-          results.push({ file: f, ...verifyManifest(bytes, { trusted, threshold, ...(now === undefined ? {} : { now }) }) });
+          const rebuilds = rb ? { rebuilds: checkFileRebuilds(toHex(digest('sha256', bytes)), attestations, rb.rebuildThreshold) } : {};
+          results.push({ file: f, ...verifyManifest(bytes, { trusted, threshold, ...(now === undefined ? {} : { now }) }), ...rebuilds });
         } catch (e) {
           if (e instanceof Error) e.message = `${f}: ${e.message}`;
           throw e;
@@ -54,15 +72,26 @@ export function registerManifestVerify(program: Command): void {
                   corimId: r.corim.id,
                   profile: r.corim.profile ?? null,
                   values: r.corim.values.length,
+                  ...(r.rebuilds ? { rebuilds: { threshold: r.rebuilds.threshold, keyIds: r.rebuilds.keyIds } } : {}),
                 }
-              : { file: r.file, type: r.type, keyIds: r.keyIds, payloadType: r.payloadType, predicateType: r.predicateType, subjects: r.subjects.length },
+              : {
+                  file: r.file,
+                  type: r.type,
+                  keyIds: r.keyIds,
+                  payloadType: r.payloadType,
+                  predicateType: r.predicateType,
+                  subjects: r.subjects.length,
+                  ...(r.rebuilds ? { rebuilds: { threshold: r.rebuilds.threshold, keyIds: r.rebuilds.keyIds } } : {}),
+                },
           ),
         });
       } else {
         for (const r of results) {
           const what =
             r.type === 'corim' ? `CoRIM ${r.alg}, ${r.corim.values.length} reference values` : `DSSE ${r.predicateType}, ${r.subjects.length} subjects`;
-          printLine(`OK  ${r.file}: ${what}; signed by ${r.keyIds.join(', ')}`);
+          printLine(
+            `OK  ${r.file}: ${what}; signed by ${r.keyIds.join(', ')}${r.rebuilds ? `; rebuilt with a match by ${r.rebuilds.keyIds.length} rebuilder keys (threshold ${r.rebuilds.threshold})` : ''}`,
+          );
         }
       }
     });
@@ -70,5 +99,6 @@ export function registerManifestVerify(program: Command): void {
     'cvm-measure manifest verify out/snp.corim.cbor --trust release.pub.pem',
     'cvm-measure manifest verify out/reference-values.intoto.json --trust a.pub.pem --trust b.pub.pem --trust c.pub.pem --threshold 2',
     'cvm-measure manifest verify out/*.corim.cbor out/*.intoto.json --trust release.pub.pem --json',
+    'cvm-measure manifest verify pcr.corim.cbor --trust release.pub.pem --rebuilders r1.pub.pem --rebuilders r2.pub.pem --rebuild-threshold 2 --attestation r1.intoto.json --attestation r2.intoto.json',
   ]);
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import { publishRelease } from '../../publish/publish.js';
+import { publishAttestations, publishRelease } from '../../publish/publish.js';
 import { parsePrivateKey } from '../../sign/keys.js';
 import { localSigner } from '../../sign/signer.js';
 import { readInput } from '../../util/fs.js';
@@ -9,11 +9,16 @@ import { printJson, printLine } from '../output.js';
 
 interface Opts {
   repo: string;
-  name: string;
-  version: string;
+  name?: string;
+  version?: string;
   key: string[];
+  build?: string;
+  withInputs?: boolean;
+  attestation: string[];
   json?: boolean;
 }
+
+const repeat = (v: string, acc: string[]) => [...acc, v];
 
 export function registerPublish(program: Command): void {
   // the root's own --version must not swallow `publish --version V`: root options only before the command
@@ -21,24 +26,52 @@ export function registerPublish(program: Command): void {
   const cmd = program
     .command('publish')
     .description(
-      'add a `manifest create` output directory to a static reference-value repository as releases/NAME/VERSION and re-sign its index (atomic; published versions are immutable)',
+      'add a `manifest create` output directory to a static reference-value repository as releases/NAME/VERSION and re-sign its index (atomic; published versions are immutable); or, with --attestation, add rebuild attestations to published releases',
     )
-    .argument('<out-dir>', 'the directory `manifest create --out` wrote (with build-record, recipe and lock files when present)')
+    .argument('[out-dir]', 'the directory `manifest create --out` wrote (with build-record, recipe and lock files when present)')
     .requiredOption('--repo <dir>', 'the repository directory (created when absent)')
-    .requiredOption('--name <name>', 'release name')
-    .requiredOption('--version <version>', 'release version (publishing it again with other contents is an error; with the same, a no-op)')
+    .option('--name <name>', 'release name (with <out-dir>)')
+    .option('--version <version>', 'release version (publishing it again with other contents is an error; with the same, a no-op)')
+    .option('--key <file>', 'repository signing key, PEM (repeatable: the index gets every signature)', repeat, [] as string[])
     .option(
-      '--key <file>',
-      'repository signing key, PEM (repeatable: the index gets every signature)',
-      (v: string, acc: string[]) => [...acc, v],
+      '--build <dir>',
+      'the `build --out` directory: the release also carries its artifacts, build record, measurements, recipe, lock and file inputs (what `rebuild` needs)',
+    )
+    .option('--with-inputs', 'with --build: also carry every locked download (.debs, source packages, base tarballs) from the build cache, by sha256')
+    .option(
+      '--attestation <file>',
+      'a rebuild attestation (`cvm-measure rebuild` output) to list with the release it names (repeatable)',
+      repeat,
       [] as string[],
     )
     .addOption(jsonOption(program))
-    .action(async (outDir: string, opts: Opts) => {
+    .action(async (outDir: string | undefined, opts: Opts) => {
       if (opts.key.length === 0) throw new UsageError('--key is required: the repository index is signed');
+      if ((outDir === undefined) === (opts.attestation.length === 0)) throw new UsageError('give either <out-dir> (a release) or --attestation FILE');
+      if (opts.withInputs && !opts.build) throw new UsageError('--with-inputs needs --build');
       const signers = [];
       for (const k of opts.key) signers.push(localSigner(parsePrivateKey(await readInput(k, 'key'), k)));
-      const r = await publishRelease(outDir, { repo: opts.repo, name: opts.name, version: opts.version, signers });
+      if (outDir === undefined) {
+        const files = [];
+        for (const f of opts.attestation) files.push({ path: f, bytes: await readInput(f, 'attestation') });
+        const r = await publishAttestations(files, { repo: opts.repo, signers });
+        if (opts.json) printJson(r);
+        else {
+          for (const a of r.attestations) printLine(`${a.verdict.padEnd(8)} ${a.name}@${a.version}  ${a.path}  key ${a.keyid.slice(0, 16)}…`);
+          printLine(
+            `${r.unchanged ? 'unchanged' : 'published'}: ${r.attestations.length} attestations in ${r.repo}, index version ${r.indexVersion} sha256:${r.indexSha256}`,
+          );
+        }
+        return;
+      }
+      if (!opts.name || !opts.version) throw new UsageError('a release needs --name and --version');
+      const r = await publishRelease(outDir, {
+        repo: opts.repo,
+        name: opts.name,
+        version: opts.version,
+        signers,
+        ...(opts.build ? { build: opts.build, withInputs: Boolean(opts.withInputs) } : {}),
+      });
       if (opts.json) printJson(r);
       else
         printLine(
@@ -47,6 +80,8 @@ export function registerPublish(program: Command): void {
     });
   examples(cmd, [
     'cvm-measure publish out/manifest --repo /srv/rv --name debian-12 --version 2026.01 --key repo.pem',
+    'cvm-measure publish out/manifest --build out --with-inputs --repo /srv/rv --name debian-12 --version 2026.01 --key repo.pem',
+    'cvm-measure publish --attestation rebuild.intoto.json --repo /srv/rv --key repo.pem',
     'cvm-measure publish out/manifest --repo /srv/rv --name debian-12 --version 2026.01 --key repo-a.pem --key repo-b.pem --json',
   ]);
 }

@@ -9,8 +9,9 @@ import { examples, jsonOption } from '../command.js';
 import { parseChoice, parseInteger } from '../options.js';
 import { printJson, printLine } from '../output.js';
 import { parseTime } from '../time.js';
+import { type RebuilderOpts, readRebuilders, rebuilderOptions } from '../rebuilders.js';
 
-interface Opts {
+interface Opts extends RebuilderOpts {
   type?: string;
   certs: string[];
   pcrs?: string;
@@ -54,10 +55,12 @@ export function registerVerify(program: Command): void {
       "the release's firmware: on an SNP MEASUREMENT mismatch, search which knob (vCPU count, VMM, vCPU type, guest features) explains it; on a TDX MRTD mismatch, try the other page order",
     )
     .option('--ccel <file>', 'TDX: the CCEL event log (e.g. /sys/firmware/acpi/tables/data/CCEL); RTMR0-3 must replay from it')
-    .option('--at <time>', 'check certificate and reference-value validity at this time instead of now (ISO 8601 or epoch seconds)')
+    .option('--at <time>', 'check certificate and reference-value validity at this time instead of now (ISO 8601 or epoch seconds)');
+  rebuilderOptions(cmd)
     .addOption(jsonOption(program))
     .action(async (evidence: string, opts: Opts) => {
       const type = opts.type === undefined ? undefined : (parseChoice('--type', opts.type, EVIDENCE_TYPES) as EvidenceType);
+      if (opts.rebuilders.length > 0 && !opts.reference) throw new UsageError('--rebuilders needs --reference (a repository listing rebuild attestations)');
       if (opts.reference && opts.trust.length === 0)
         throw new UsageError('--reference needs --trust: reference values are used only after their signature verifies');
       const trusted = [];
@@ -76,6 +79,7 @@ export function registerVerify(program: Command): void {
               reference: await resolveReference(opts.reference, trusted, {
                 threshold: parseInteger('--threshold', opts.threshold, 1, trusted.length),
                 ...(at === undefined ? {} : { now: at }),
+                ...(await readRebuilders(opts)),
               }),
             }
           : {}),
@@ -109,5 +113,6 @@ export function registerVerify(program: Command): void {
     'cvm-measure verify report.bin --certs certs/ --reference out/manifest --trust release.pub.pem --policy policy.yaml --json',
     'cvm-measure verify quote.bin --ccel ccel_data.dat --reference out/manifest --trust release.pub.pem',
     'cvm-measure verify eventlog.bin --pcrs pcrs.json --reference out/manifest --trust release.pub.pem',
+    'cvm-measure verify eventlog.bin --pcrs pcrs.json --reference /srv/rv#uki --trust repo.pub.pem --rebuilders r1.pub.pem --rebuilders r2.pub.pem --rebuild-threshold 2',
   ]);
 }

@@ -1,0 +1,38 @@
+import type { Command } from 'commander';
+import { examples, jsonOption } from '../command.js';
+
+export interface RebuildOpts {
+  key: string;
+  trust: string[];
+  threshold: string;
+  release?: string;
+  backend: string;
+  out?: string;
+  timeout?: string;
+  json?: boolean;
+}
+
+/** The run (rebuild-run.ts), imported only when the command runs (the build stack). */
+export type RebuildAction = () => Promise<(source: string, opts: RebuildOpts) => Promise<void>>;
+
+export function registerRebuild(program: Command, run: RebuildAction): void {
+  const cmd = program
+    .command('rebuild')
+    .description(
+      'rebuild a published release independently (varied path, umask, hostname, locale, later time), compare every artifact and measured value, and sign a rebuild attestation; exit 1 on a mismatch',
+    )
+    .argument('<source>', 'repository: http:// or https:// URL, or a directory')
+    .requiredOption('--key <file>', "the rebuilder's signing key, PEM: signs the rebuild attestation")
+    .option('--trust <pub.pem>', 'public key trusted to sign the repository index (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--threshold <k>', 'distinct trusted keys that must have signed the index', '1')
+    .option('--release <name[@version]>', 'the release to rebuild (NAME alone: its latest version); default: the release published last')
+    .option('--backend <name>', 'sandbox: auto, docker, podman, bwrap or chroot', 'auto')
+    .option('--out <dir>', 'where rebuild.intoto.json, the rebuilt artifacts and logs go (default: rebuild-RELEASE, or rebuild-latest)')
+    .option('--timeout <ms>', 'connect/idle and total deadline of each request in milliseconds')
+    .addOption(jsonOption(program))
+    .action(async (source: string, opts: RebuildOpts) => (await run())(source, opts));
+  examples(cmd, [
+    'cvm-measure rebuild https://rv.example.org/ --trust repo.pub.pem --release uki --key rebuilder.pem',
+    'cvm-measure rebuild /srv/rv --trust repo.pub.pem --release debian-12@2026.01 --key rebuilder.pem --backend podman --out rb --json',
+  ]);
+}
