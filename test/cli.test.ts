@@ -29,6 +29,44 @@ describe('cli conventions', () => {
     expect(r.code).toBe(2);
     expect(errorLine(r)).toBe('cvm-measure: error: --for: "nothing" is not one of build, test, all');
   });
+  it('a value option given twice is refused, naming it (no silent last-one-wins)', async () => {
+    const r = await cli(['manifest', 'create', '--measurements', 'a.json', '--measurements', 'b.json', '--key', 'k.pem', '--out', 'o']);
+    expect(r.code).toBe(2);
+    expect(errorLine(r)).toBe('cvm-measure: error: --measurements given twice ("a.json", then "b.json"): it takes one value');
+    const snp = await cli(['measure', 'snp', '--firmware', 'OVMF.fd', '--vcpus', '1', '--vcpus', '2']);
+    expect([snp.code, errorLine(snp)]).toEqual([2, 'cvm-measure: error: --vcpus given twice ("1", then "2"): it takes one value']);
+  });
+  it('a repeatable option takes one value per occurrence and leaves the operands alone', async () => {
+    // --trust used to be variadic: it swallowed the file and reported the argument missing
+    const r = await cli(['manifest', 'verify', '--trust', '/nonexistent/a.pub.pem', 'x.cbor']);
+    expect([r.code, errorLine(r)]).toEqual([1, 'cvm-measure: error: cannot read public key /nonexistent/a.pub.pem: ENOENT']);
+  });
+  it('an unknown option is reported before a missing required one, with a suggestion on the same line', async () => {
+    const r = await cli(['measure', 'snp', '--firmwar', 'OVMF.fd', '--vcpus', '1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("cvm-measure: error: unknown option '--firmwar': did you mean --firmware? (run with --help for usage)\n");
+    const missing = await cli(['measure', 'pcr', '--kernel', 'vmlinuz']);
+    expect([missing.code, errorLine(missing)]).toEqual([2, "cvm-measure: error: required option '--boot <shape>' not specified (run with --help for usage)"]);
+  });
+  it.each([
+    ['--ovmf', '--firmware'],
+    ['--vmm-type', '--vmm'],
+    ['--snp-ovmf-hash', '--seed'],
+  ])("sev-snp-measure's %s points to %s", async (theirs, ours) => {
+    const r = await cli(['measure', 'snp', theirs, 'x', '--vcpus', '1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`cvm-measure: error: unknown option '${theirs}' (sev-snp-measure's name): did you mean ${ours}? (run with --help for usage)\n`);
+  });
+  it('measure snp requires --vcpus (the digest differs per count)', async () => {
+    const r = await cli(['measure', 'snp', '--firmware', 'OVMF.fd', '--vcpu-type', 'EPYC-v4']);
+    expect([r.code, errorLine(r)]).toEqual([2, 'cvm-measure: error: missing --vcpus: the digest differs per vCPU count (e.g. --vcpus 2 or --vcpus 1,2,4)']);
+  });
+  it('no option is variadic (a variadic option swallows the operands after it)', async () => {
+    const [{ createFullProgram }, { describeCommand, flatten }] = await Promise.all([import('../src/cli/program.js'), import('../src/cli/tree.js')]);
+    const options = flatten(describeCommand(await createFullProgram())).flatMap((c) => c.options.map((o) => `${c.path.join(' ')} ${o.flags}`));
+    expect(options.length).toBeGreaterThan(50);
+    expect(options.filter((o) => o.includes('...'))).toEqual([]);
+  });
   it('doctor --json has a stable shape', async () => {
     const r = await cli(['doctor', '--json', '--for', 'build']);
     const out = JSON.parse(r.stdout) as { ok: boolean; packages: { apt: string; installed: boolean }[] };

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { examples, group, jsonOption } from '../command.js';
+import { examples, group, jsonOption, repeatable } from '../command.js';
 import { UsageError } from '../../errors.js';
 import { readInput } from '../../util/fs.js';
 import { parseInteger } from '../options.js';
@@ -9,7 +9,7 @@ import { parsePublicKey } from '../../sign/keys.js';
 import { verifyManifest } from '../../manifest/verify.js';
 
 interface Opts {
-  trust: string[];
+  trust?: string[];
   threshold: string;
   at?: string;
   json?: boolean;
@@ -20,14 +20,15 @@ export function registerManifestVerify(program: Command): void {
     .command('verify')
     .description('verify signed CoRIMs and DSSE envelopes against trusted public keys (k-of-n with --threshold)')
     .argument('<file...>', 'signed CoRIM (.cbor) or DSSE envelope (.json) files')
-    .option('--trust <pub.pem...>', 'trusted public key(s), PEM (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .addOption(repeatable(program, '--trust <pub.pem>', 'trusted public key, PEM'))
     .option('--threshold <k>', 'distinct trusted keys that must have signed each DSSE envelope', '1')
     .option('--at <time>', 'check validity windows at this time instead of now (ISO 8601 or epoch seconds)')
     .addOption(jsonOption(program))
     .action(async (files: string[], opts: Opts) => {
-      if (opts.trust.length === 0) throw new UsageError('--trust: at least one public key is needed');
+      const trust = opts.trust ?? [];
+      if (trust.length === 0) throw new UsageError('--trust: at least one public key is needed');
       const trusted = [];
-      for (const p of opts.trust) trusted.push(parsePublicKey(await readInput(p, 'public key'), p));
+      for (const p of trust) trusted.push(parsePublicKey(await readInput(p, 'public key'), p));
       const threshold = parseInteger('--threshold', opts.threshold, 1, trusted.length);
       const now = opts.at ? parseTime('--at', opts.at) : undefined;
       const results = [];

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { InputError, UsageError } from '../../errors.js';
-import { examples, group, jsonOption } from '../command.js';
+import { examples, group, jsonOption, repeatable } from '../command.js';
 import { stat } from 'node:fs/promises';
 import { snpMeasurement, snpSeedMeasurement, type SnpMeasurementInputs } from '../../measure/snp/report.js';
 import { fromHex } from '../../util/bytes.js';
@@ -39,7 +39,7 @@ export function registerMeasureSnp(program: Command): void {
     .description('SEV / SEV-ES / SEV-SNP launch digest of an OVMF guest (semantics of virtee/sev-snp-measure 0.0.13)')
     .requiredOption('--firmware <file>', 'OVMF image (e.g. OVMF.fd, AmdSevX64 OVMF.fd, OVMF_CODE.fd)')
     .option('--mode <mode>', 'snp, sev-es or sev', 'snp')
-    .option('--vcpus <list>', 'vCPU counts: 1 | 1,2,4 | 1-64 | 1-8,16,32 (all computed in one pass)')
+    .option('--vcpus <list>', 'vCPU counts: 1 | 1,2,4 | 1-64 | 1-8,16,32 (all computed in one pass; required: the digest differs per count)')
     .option('--vcpu-type <name>', 'QEMU CPU model (EPYC, EPYC-v4, EPYC-Rome, EPYC-Milan, EPYC-Genoa, EPYC-Turin, ...)')
     .option('--vcpu-sig <value>', 'vCPU signature (CPUID Fn0000_0001_EAX), e.g. 0xa00f11')
     .option('--vcpu-family <n>', 'vCPU family (with --vcpu-model and --vcpu-stepping)')
@@ -56,10 +56,8 @@ export function registerMeasureSnp(program: Command): void {
     .option('--vars-file <file>', 'OVMF_VARS file whose size to use')
     .option('--seed <hex>', 'start from a precomputed firmware digest (from --print-seed): skip hashing the firmware pages')
     .option('--print-seed', 'print the SNP digest after the firmware pages only (sev-snp-measure --mode snp:ovmf-hash)')
-    .option(
-      '--quirk <name=value>',
-      'version-dependent VMM behaviour: ec2-rdx=0x600|0, qemu-fpu=sev-init2|sev-init, vmsa-gpa-bits=48|52 (repeatable)',
-      (v: string, acc: string[] | undefined) => [...(acc ?? []), v],
+    .addOption(
+      repeatable(program, '--quirk <name=value>', 'version-dependent VMM behaviour: ec2-rdx=0x600|0, qemu-fpu=sev-init2|sev-init, vmsa-gpa-bits=48|52'),
     )
     .addOption(program.createOption('--output-format <format>', 'digest encoding in text output').choices(['hex', 'base64']).default('hex'))
     .addOption(jsonOption(program))
@@ -70,7 +68,7 @@ export function registerMeasureSnp(program: Command): void {
     'cvm-measure measure snp --firmware OVMF.fd --vcpu-type EPYC-Milan --vcpus 4',
     'cvm-measure measure snp --firmware OVMF.fd --vcpu-type EPYC-Genoa --vcpus 1-64 --json',
     'cvm-measure measure snp --firmware OVMF.fd --vmm ec2 --vcpus 2 --quirk ec2-rdx=0',
-    'cvm-measure measure snp --firmware AmdSev-OVMF.fd --vcpu-sig 0xa00f11 --kernel vmlinuz --initrd initrd.img --append "console=ttyS0"',
+    'cvm-measure measure snp --firmware AmdSev-OVMF.fd --vcpu-sig 0xa00f11 --vcpus 2 --kernel vmlinuz --initrd initrd.img --append "console=ttyS0"',
     'cvm-measure measure snp --firmware OVMF.fd --print-seed',
     'cvm-measure measure snp --firmware OVMF.fd --mode sev-es --vcpu-type EPYC-v4 --vcpus 2',
   ]);
@@ -92,6 +90,8 @@ function checkUsage(o: Opts, mode: string, vmm: string): void {
   if (o.svsm === undefined && (o.varsSize !== undefined || o.varsFile !== undefined)) throw new UsageError('--vars-size/--vars-file apply only with --svsm');
   if (o.printSeed && o.seed !== undefined) throw new UsageError('--print-seed computes the seed; drop --seed');
   if (o.printSeed && mode !== 'snp') throw new UsageError(`--print-seed applies to --mode snp, not ${mode}`);
+  // the digest differs per vCPU count: no default (sev-snp-measure refuses to guess too)
+  if (o.vcpus === undefined && !o.printSeed) throw new UsageError('missing --vcpus: the digest differs per vCPU count (e.g. --vcpus 2 or --vcpus 1,2,4)');
 }
 
 const QUIRKS = {
@@ -128,9 +128,7 @@ async function run(o: Opts): Promise<void> {
   const mode = parseChoice('--mode', o.mode, ['snp', 'sev-es', 'sev'] as const);
   const vmm = parseChoice('--vmm', o.vmm, ['qemu', 'ec2', 'gce'] as const);
   checkUsage(o, mode, vmm);
-  // no silent default that changes the digest: say it (sev-snp-measure refuses to guess)
-  if (o.vcpus === undefined && !o.printSeed) warn('--vcpus not given: measuring 1 vCPU (the digest differs per vCPU count)');
-  const vcpus = o.vcpus === undefined ? [1] : parseCountList('--vcpus', o.vcpus);
+  const vcpus = o.vcpus === undefined ? [] : parseCountList('--vcpus', o.vcpus);
   const guestFeatures = parseBigInt('--guest-features', o.guestFeatures);
   const quirks = parseQuirks(o.quirk ?? []);
   const seed = o.seed === undefined ? undefined : fromHex(o.seed, '--seed', 48);

@@ -4,14 +4,14 @@ import { publishRelease } from '../../publish/publish.js';
 import { parsePrivateKey } from '../../sign/keys.js';
 import { localSigner } from '../../sign/signer.js';
 import { readInput } from '../../util/fs.js';
-import { examples, jsonOption } from '../command.js';
+import { examples, jsonOption, repeatable } from '../command.js';
 import { printJson, printLine } from '../output.js';
 
 interface Opts {
   repo: string;
   name: string;
   version: string;
-  key: string[];
+  key?: string[];
   json?: boolean;
 }
 
@@ -27,17 +27,13 @@ export function registerPublish(program: Command): void {
     .requiredOption('--repo <dir>', 'the repository directory (created when absent)')
     .requiredOption('--name <name>', 'release name')
     .requiredOption('--version <version>', 'release version (publishing it again with other contents is an error; with the same, a no-op)')
-    .option(
-      '--key <file>',
-      'repository signing key, PEM (repeatable: the index gets every signature)',
-      (v: string, acc: string[]) => [...acc, v],
-      [] as string[],
-    )
+    .addOption(repeatable(program, '--key <file>', 'repository signing key, PEM (the index gets every signature)'))
     .addOption(jsonOption(program))
     .action(async (outDir: string, opts: Opts) => {
-      if (opts.key.length === 0) throw new UsageError('--key is required: the repository index is signed');
+      const keys = opts.key ?? [];
+      if (keys.length === 0) throw new UsageError('--key is required: the repository index is signed');
       const signers = [];
-      for (const k of opts.key) signers.push(localSigner(parsePrivateKey(await readInput(k, 'key'), k)));
+      for (const k of keys) signers.push(localSigner(parsePrivateKey(await readInput(k, 'key'), k)));
       const r = await publishRelease(outDir, { repo: opts.repo, name: opts.name, version: opts.version, signers });
       if (opts.json) printJson(r);
       else
