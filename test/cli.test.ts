@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, errorLine } from './helpers/cli.js';
@@ -66,6 +67,54 @@ describe('cli conventions', () => {
     const options = flatten(describeCommand(await createFullProgram())).flatMap((c) => c.options.map((o) => `${c.path.join(' ')} ${o.flags}`));
     expect(options.length).toBeGreaterThan(50);
     expect(options.filter((o) => o.includes('...'))).toEqual([]);
+  });
+  it('--json on a failure is one {ok: false, error} object for every command (each with an unknown option)', async () => {
+    const [{ createFullProgram }, { describeCommand, flatten }] = await Promise.all([import('../src/cli/program.js'), import('../src/cli/tree.js')]);
+    const leaves = flatten(describeCommand(await createFullProgram())).filter((c) => c.subcommands.length === 0 && c.name !== 'completion');
+    expect(leaves.length).toBeGreaterThan(15);
+    for (const c of leaves) {
+      expect(
+        c.options.some((o) => o.long === '--json'),
+        c.path.join(' '),
+      ).toBe(true);
+      const r = await cli([...c.path, '--no-such-flag', '--json']);
+      expect([c.path.join(' '), r.code, JSON.parse(r.stdout)]).toEqual([
+        c.path.join(' '),
+        2,
+        { ok: false, error: { code: 'UsageError', message: "unknown option '--no-such-flag'" } },
+      ]);
+      expect(r.stderr.trim().split('\n'), c.path.join(' ')).toHaveLength(1);
+    }
+  });
+  describe('doctor: missing rootless helpers (uidmap) are no failure as root', () => {
+    /** A dpkg-query on PATH that reports every package installed except `absent`. */
+    const fakeDpkg = (absent: string[]) => {
+      const dir = mkdtempSync(join(tmpdir(), 'cvm-doctor-'));
+      writeFileSync(
+        join(dir, 'dpkg-query'),
+        `#!/bin/sh\nshift 2\nfor p in "$@"; do case " ${absent.join(' ')} " in *" $p "*) ;; *) echo "$p installed";; esac; done\n`,
+      );
+      chmodSync(join(dir, 'dpkg-query'), 0o755);
+      return { PATH: `${dir}:${process.env.PATH}` };
+    };
+    const root = process.getuid?.() === 0;
+    it(`only uidmap missing: exit ${root ? 0 : 1} (running ${root ? '' : 'not '}as root)`, async () => {
+      const env = fakeDpkg(['uidmap']);
+      const r = await cli(['doctor', '--for', 'build'], { env });
+      expect(r.code, r.stderr).toBe(root ? 0 : 1);
+      expect(r.stdout).toMatch(root ? /^absent {3}uidmap .*\(not needed as root\)$/m : /^MISSING {2}uidmap /m);
+      const j = await cli(['doctor', '--for', 'build', '--json'], { env });
+      expect(JSON.parse(j.stdout).packages).toContainEqual(expect.objectContaining({ apt: 'uidmap', installed: false, needed: !root }));
+    });
+    it('a needed package missing: exit 1, one error line, and with --json {ok: false, error, packages}', async () => {
+      const env = fakeDpkg(['uidmap', 'git']);
+      const r = await cli(['doctor', '--for', 'build'], { env });
+      expect([r.code, errorLine(r)]).toEqual([1, `cvm-measure: error: missing: ${root ? 'git' : 'uidmap git'} (run: cvm-measure doctor --fix)`]);
+      const j = await cli(['doctor', '--for', 'build', '--json'], { env });
+      expect(j.code).toBe(1);
+      expect(JSON.parse(j.stdout)).toMatchObject({ ok: false, error: { code: 'BuildError', message: errorLine(r).replace('cvm-measure: error: ', '') } });
+      expect(JSON.parse(j.stdout).packages).toContainEqual(expect.objectContaining({ apt: 'git', installed: false, needed: true }));
+    });
   });
   it('doctor --json has a stable shape', async () => {
     const r = await cli(['doctor', '--json', '--for', 'build']);

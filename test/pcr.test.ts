@@ -219,6 +219,8 @@ describeShared('measure pcr / eventlog diff CLI', () => {
     expect(bad.code).toBe(1);
     const out = JSON.parse(bad.stdout);
     expect(validate(out), JSON.stringify(validate.errors)).toBe(true);
+    expect(out).toMatchObject({ ok: false, error: { code: 'VerificationError' }, match: false });
+    expect(errorLine(bad)).toMatch(/differs from the prediction in PCR4.* from log event #\d+ on \(sha384\)$/);
     // the direct boot's first PCR4 event is the kernel image where the UKI prediction expects the boot-option action
     expect(out.firstDivergence.pcr).toBe(4);
     expect(out.firstDivergence.actual.type).toBe('EV_EFI_BOOT_SERVICES_APPLICATION');

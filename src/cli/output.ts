@@ -24,6 +24,19 @@ export function printError(message: string): void {
   process.stderr.write(`${paint('1;31', 'cvm-measure: error:')} ${message}\n`);
 }
 
+const DETAILS = new WeakMap<Error, object>();
+
+/** Attaches what a failing command found to its error: with --json it is printed beside `ok: false` and the error. */
+export function withDetails<E extends Error>(error: E, details: object): E {
+  DETAILS.set(error, details);
+  return error;
+}
+
+/** A failure as one --json object: `{"ok": false, "error": {"code", "message"}, ...details}`. */
+export function printFailureJson(error: unknown, code: string, message: string): void {
+  printJson({ ok: false, error: { code, message }, ...(error instanceof Error ? DETAILS.get(error) : undefined) });
+}
+
 /** A single-line progress indicator on a TTY; silent when stderr is piped or CI is set. */
 export interface Progress {
   step(text: string): void;

@@ -39,7 +39,7 @@ export function registerMeasureSnp(program: Command): void {
     .description('SEV / SEV-ES / SEV-SNP launch digest of an OVMF guest (semantics of virtee/sev-snp-measure 0.0.13)')
     .requiredOption('--firmware <file>', 'OVMF image (e.g. OVMF.fd, AmdSevX64 OVMF.fd, OVMF_CODE.fd)')
     .option('--mode <mode>', 'snp, sev-es or sev', 'snp')
-    .option('--vcpus <list>', 'vCPU counts: 1 | 1,2,4 | 1-64 | 1-8,16,32 (all computed in one pass; required: the digest differs per count)')
+    .option('--vcpus <list>', 'vCPU counts: 1 | 1,2,4 | 1-64 | 1-8,16,32 (all computed in one pass; required but for --mode sev: the digest differs per count)')
     .option('--vcpu-type <name>', 'QEMU CPU model (EPYC, EPYC-v4, EPYC-Rome, EPYC-Milan, EPYC-Genoa, EPYC-Turin, ...)')
     .option('--vcpu-sig <value>', 'vCPU signature (CPUID Fn0000_0001_EAX), e.g. 0xa00f11')
     .option('--vcpu-family <n>', 'vCPU family (with --vcpu-model and --vcpu-stepping)')
@@ -90,8 +90,9 @@ function checkUsage(o: Opts, mode: string, vmm: string): void {
   if (o.svsm === undefined && (o.varsSize !== undefined || o.varsFile !== undefined)) throw new UsageError('--vars-size/--vars-file apply only with --svsm');
   if (o.printSeed && o.seed !== undefined) throw new UsageError('--print-seed computes the seed; drop --seed');
   if (o.printSeed && mode !== 'snp') throw new UsageError(`--print-seed applies to --mode snp, not ${mode}`);
-  // the digest differs per vCPU count: no default (sev-snp-measure refuses to guess too)
-  if (o.vcpus === undefined && !o.printSeed) throw new UsageError('missing --vcpus: the digest differs per vCPU count (e.g. --vcpus 2 or --vcpus 1,2,4)');
+  // SEV-ES and SNP digests differ per vCPU count (one VMSA each): no default, as sev-snp-measure; SEV has no VMSAs
+  if (o.vcpus === undefined && mode !== 'sev' && !o.printSeed)
+    throw new UsageError('missing --vcpus: the digest differs per vCPU count (e.g. --vcpus 2 or --vcpus 1,2,4)');
 }
 
 const QUIRKS = {
@@ -128,7 +129,7 @@ async function run(o: Opts): Promise<void> {
   const mode = parseChoice('--mode', o.mode, ['snp', 'sev-es', 'sev'] as const);
   const vmm = parseChoice('--vmm', o.vmm, ['qemu', 'ec2', 'gce'] as const);
   checkUsage(o, mode, vmm);
-  const vcpus = o.vcpus === undefined ? [] : parseCountList('--vcpus', o.vcpus);
+  const vcpus = o.vcpus === undefined ? [1] : parseCountList('--vcpus', o.vcpus);
   const guestFeatures = parseBigInt('--guest-features', o.guestFeatures);
   const quirks = parseQuirks(o.quirk ?? []);
   const seed = o.seed === undefined ? undefined : fromHex(o.seed, '--seed', 48);

@@ -7,7 +7,7 @@ import { loadCertificates, loadPolicy, resolveReference } from '../../verify/loa
 import { parsePcrValues } from '../../verify/tpm.js';
 import { examples, jsonOption, repeatable } from '../command.js';
 import { parseChoice, parseInteger } from '../options.js';
-import { printJson, printLine } from '../output.js';
+import { printJson, printLine, withDetails } from '../output.js';
 import { parseTime } from '../time.js';
 
 interface Opts {
@@ -76,8 +76,7 @@ export function registerVerify(program: Command): void {
             }
           : {}),
       });
-      if (opts.json) printJson(r);
-      else {
+      if (!opts.json) {
         for (const c of r.checks)
           printLine(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.ok || c.expected === undefined ? '' : `: expected ${c.expected}, got ${c.actual}`}`);
         if (r.match)
@@ -95,10 +94,10 @@ export function registerVerify(program: Command): void {
         if (r.ok) printLine(`OK: ${evidence}: ${r.type} v${r.version}, ${r.checks.length} checks passed`);
       }
       if (!r.ok) {
-        process.exitCode = 1;
         const failed = r.checks.filter((c) => !c.ok).map((c) => c.name);
-        if (!opts.json) throw new VerificationError(`${evidence}: ${failed.length} of ${r.checks.length} checks failed: ${failed.join('; ')}`);
+        throw withDetails(new VerificationError(`${evidence}: ${failed.length} of ${r.checks.length} checks failed: ${failed.join('; ')}`), r);
       }
+      if (opts.json) printJson(r);
     });
   examples(cmd, [
     'cvm-measure verify report.bin --certs ask_ark_milan.pem --certs vcek.der',
