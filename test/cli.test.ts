@@ -1,7 +1,7 @@
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { cli, errorLine } from './helpers/cli.js';
 import { ROOT } from './helpers/shared.js';
 
@@ -122,6 +122,37 @@ describe('cli conventions', () => {
     expect(typeof out.ok).toBe('boolean');
     expect(out.packages.length).toBeGreaterThan(0);
     expect(r.code).toBe(out.ok ? 0 : 1);
+  });
+});
+
+describe('progress reporter (--progress)', () => {
+  it('plain: a timestamped line per step, a "still running" line every minute of a long step, one at its end', async () => {
+    const { progress } = await import('../src/cli/output.js');
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'performance', 'Date'], now: Date.parse('2026-01-02T03:04:05Z') });
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const p = progress('plain');
+      p.step('building kernel');
+      vi.advanceTimersByTime(150_000);
+      p.done('built   kernel (150.0 s)');
+      p.stop();
+      expect(write.mock.calls.map((c) => c[0])).toEqual([
+        '2026-01-02T03:04:05Z building kernel\n',
+        '2026-01-02T03:05:05Z building kernel: still running (60 s)\n',
+        '2026-01-02T03:06:05Z building kernel: still running (120 s)\n',
+        '2026-01-02T03:06:35Z built   kernel (150.0 s)\n',
+      ]);
+      write.mockClear();
+      const none = progress('none');
+      none.step('x');
+      vi.advanceTimersByTime(120_000);
+      none.done('y');
+      none.stop();
+      expect(write).not.toHaveBeenCalled();
+    } finally {
+      write.mockRestore();
+      vi.useRealTimers();
+    }
   });
 });
 

@@ -8,6 +8,7 @@ export interface BuildOpts {
   locked?: boolean;
   check?: boolean;
   rebuild?: boolean;
+  progress: string;
   json?: boolean;
 }
 
@@ -25,6 +26,11 @@ export function registerBuild(program: Command, run: BuildAction): void {
     .option('--locked', 'refuse any input or base image not pinned by the recipe or its lock file; never write the lock')
     .option('--rebuild', 'build every component again instead of reusing cached results (inputs still come from the cache)')
     .option('--check', 'build twice (no cache, varied workspace path, jobs, umask, hostname, locale, time) and compare every output')
+    .option(
+      '--progress <mode>',
+      'progress on stderr: auto (redrawn in place on a terminal, else timestamped lines), plain (timestamped lines, e.g. for CI logs) or none',
+      'auto',
+    )
     .addOption(jsonOption(program))
     .action(async (recipeArg: string | undefined, opts: BuildOpts) => (await run())(recipeArg, opts));
   examples(cmd, [
