@@ -237,6 +237,25 @@ describeShared('measure snp CLI', () => {
     expect(errorLine(missing)).toBe('cvm-measure: error: missing --vcpus: the digest differs per vCPU count (e.g. --vcpus 2 or --vcpus 1,2,4)');
   });
 
+  it('defaults that enter the digest are noted once on stderr and listed as `defaults`; none when all are given', async () => {
+    const base = ['measure', 'snp', '--firmware', OVMF, '--vcpu-type', 'EPYC-v4', '--vcpus', '2', '--json'];
+    const implicit = await cli(base);
+    expect(implicit.stderr).toBe(
+      'cvm-measure: note: measured with defaults mode=snp, vmm=qemu, guestFeatures=0x1, quirks.vmsaGpaBits=48, quirks.qemuFpu=sev-init2 (give them to silence this note)\n',
+    );
+    expect(JSON.parse(implicit.stdout).defaults).toEqual({
+      mode: 'snp',
+      vmm: 'qemu',
+      guestFeatures: '0x1',
+      'quirks.vmsaGpaBits': 48,
+      'quirks.qemuFpu': 'sev-init2',
+    });
+    const given = ['--mode', 'snp', '--vmm', 'qemu', '--guest-features', '0x1', '--quirk', 'vmsa-gpa-bits=48', '--quirk', 'qemu-fpu=sev-init2'];
+    const explicit = await cli([...base, ...given]);
+    expect([explicit.stderr, JSON.parse(explicit.stdout).defaults]).toEqual(['', {}]);
+    expect(JSON.parse(explicit.stdout).digests).toEqual(JSON.parse(implicit.stdout).digests);
+  });
+
   it('a missing firmware file is a one-line error', async () => {
     const r = await cli(['measure', 'snp', '--firmware', '/nonexistent/OVMF.fd', '--vcpu-type', 'EPYC', '--vcpus', '1']);
     expect(r.code).toBe(1);

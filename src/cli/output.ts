@@ -20,6 +20,12 @@ export function warn(message: string): void {
   process.stderr.write(`${paint('1;33', 'cvm-measure: warning:')} ${message}\n`);
 }
 
+/** Says once on stderr which defaults entered a measurement (they change it; the --json output lists them as `defaults`). */
+export function noteDefaults(defaults: Readonly<Record<string, string | number>>): void {
+  const list = Object.entries(defaults).map(([k, v]) => `${k}=${v}`);
+  if (list.length) process.stderr.write(`cvm-measure: note: measured with defaults ${list.join(', ')} (give them to silence this note)\n`);
+}
+
 export function printError(message: string): void {
   process.stderr.write(`${paint('1;31', 'cvm-measure: error:')} ${message}\n`);
 }
