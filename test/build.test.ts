@@ -48,6 +48,22 @@ describe('build --check on the CI recipes (shipped locks, --locked)', () => {
     }, 300_000);
   }
 
+  it('progress: timestamped lines off a terminal (auto, plain), nothing with none, usage error otherwise', async () => {
+    const stamp = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z /;
+    for (const mode of ['auto', 'plain']) {
+      const r = await cli(['build', recipe('cmdline'), '--out', out(), '--locked', '--progress', mode], { env: { ...env, CI: 'true' } });
+      expect(r.code, r.stderr).toBe(0);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines.length, r.stderr).toBeGreaterThanOrEqual(2);
+      for (const l of lines) expect(l, mode).toMatch(stamp);
+      expect(r.stderr).toMatch(/Z (built |cached) {2}cmdline \(\d+\.\d s\)$/m);
+    }
+    const none = await cli(['build', recipe('cmdline'), '--out', out(), '--locked', '--progress', 'none'], { env });
+    expect([none.code, none.stderr]).toEqual([0, '']);
+    const bad = await cli(['build', recipe('cmdline'), '--progress', 'tty'], { env });
+    expect([bad.code, errorLine(bad)]).toEqual([2, 'cvm-measure: error: --progress: "tty" is not one of auto, plain, none']);
+  });
+
   it('cmdline: the output is exactly the recipe bytes', async () => {
     const o = out();
     const j = await build([recipe('cmdline'), '--out', o, '--locked']);

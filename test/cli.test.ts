@@ -1,6 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { cli, errorLine } from './helpers/cli.js';
 import { ROOT } from './helpers/shared.js';
 
@@ -29,12 +30,129 @@ describe('cli conventions', () => {
     expect(r.code).toBe(2);
     expect(errorLine(r)).toBe('cvm-measure: error: --for: "nothing" is not one of build, test, all');
   });
+  it('a value option given twice is refused, naming it (no silent last-one-wins)', async () => {
+    const r = await cli(['manifest', 'create', '--measurements', 'a.json', '--measurements', 'b.json', '--key', 'k.pem', '--out', 'o']);
+    expect(r.code).toBe(2);
+    expect(errorLine(r)).toBe('cvm-measure: error: --measurements given twice ("a.json", then "b.json"): it takes one value');
+    const snp = await cli(['measure', 'snp', '--firmware', 'OVMF.fd', '--vcpus', '1', '--vcpus', '2']);
+    expect([snp.code, errorLine(snp)]).toEqual([2, 'cvm-measure: error: --vcpus given twice ("1", then "2"): it takes one value']);
+  });
+  it('a repeatable option takes one value per occurrence and leaves the operands alone', async () => {
+    // --trust used to be variadic: it swallowed the file and reported the argument missing
+    const r = await cli(['manifest', 'verify', '--trust', '/nonexistent/a.pub.pem', 'x.cbor']);
+    expect([r.code, errorLine(r)]).toEqual([1, 'cvm-measure: error: cannot read public key /nonexistent/a.pub.pem: ENOENT']);
+  });
+  it('an unknown option is reported before a missing required one, with a suggestion on the same line', async () => {
+    const r = await cli(['measure', 'snp', '--firmwar', 'OVMF.fd', '--vcpus', '1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("cvm-measure: error: unknown option '--firmwar': did you mean --firmware? (run with --help for usage)\n");
+    const missing = await cli(['measure', 'pcr', '--kernel', 'vmlinuz']);
+    expect([missing.code, errorLine(missing)]).toEqual([2, "cvm-measure: error: required option '--boot <shape>' not specified (run with --help for usage)"]);
+  });
+  it.each([
+    ['--ovmf', '--firmware'],
+    ['--vmm-type', '--vmm'],
+    ['--snp-ovmf-hash', '--seed'],
+  ])("sev-snp-measure's %s points to %s", async (theirs, ours) => {
+    const r = await cli(['measure', 'snp', theirs, 'x', '--vcpus', '1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`cvm-measure: error: unknown option '${theirs}' (sev-snp-measure's name): did you mean ${ours}? (run with --help for usage)\n`);
+  });
+  it('measure snp requires --vcpus (the digest differs per count)', async () => {
+    const r = await cli(['measure', 'snp', '--firmware', 'OVMF.fd', '--vcpu-type', 'EPYC-v4']);
+    expect([r.code, errorLine(r)]).toEqual([2, 'cvm-measure: error: missing --vcpus: the digest differs per vCPU count (e.g. --vcpus 2 or --vcpus 1,2,4)']);
+  });
+  it('no option is variadic (a variadic option swallows the operands after it)', async () => {
+    const [{ createFullProgram }, { describeCommand, flatten }] = await Promise.all([import('../src/cli/program.js'), import('../src/cli/tree.js')]);
+    const options = flatten(describeCommand(await createFullProgram())).flatMap((c) => c.options.map((o) => `${c.path.join(' ')} ${o.flags}`));
+    expect(options.length).toBeGreaterThan(50);
+    expect(options.filter((o) => o.includes('...'))).toEqual([]);
+  });
+  it('--json on a failure is one {ok: false, error} object for every command (each with an unknown option)', async () => {
+    const [{ createFullProgram }, { describeCommand, flatten }] = await Promise.all([import('../src/cli/program.js'), import('../src/cli/tree.js')]);
+    const leaves = flatten(describeCommand(await createFullProgram())).filter((c) => c.subcommands.length === 0 && c.name !== 'completion');
+    expect(leaves.length).toBeGreaterThan(15);
+    for (const c of leaves) {
+      expect(
+        c.options.some((o) => o.long === '--json'),
+        c.path.join(' '),
+      ).toBe(true);
+      const r = await cli([...c.path, '--no-such-flag', '--json']);
+      expect([c.path.join(' '), r.code, JSON.parse(r.stdout)]).toEqual([
+        c.path.join(' '),
+        2,
+        { ok: false, error: { code: 'UsageError', message: "unknown option '--no-such-flag'" } },
+      ]);
+      expect(r.stderr.trim().split('\n'), c.path.join(' ')).toHaveLength(1);
+    }
+  });
+  describe('doctor: missing rootless helpers (uidmap) are no failure as root', () => {
+    /** A dpkg-query on PATH that reports every package installed except `absent`. */
+    const fakeDpkg = (absent: string[]) => {
+      const dir = mkdtempSync(join(tmpdir(), 'cvm-doctor-'));
+      writeFileSync(
+        join(dir, 'dpkg-query'),
+        `#!/bin/sh\nshift 2\nfor p in "$@"; do case " ${absent.join(' ')} " in *" $p "*) ;; *) echo "$p installed";; esac; done\n`,
+      );
+      chmodSync(join(dir, 'dpkg-query'), 0o755);
+      return { PATH: `${dir}:${process.env.PATH}` };
+    };
+    const root = process.getuid?.() === 0;
+    it(`only uidmap missing: exit ${root ? 0 : 1} (running ${root ? '' : 'not '}as root)`, async () => {
+      const env = fakeDpkg(['uidmap']);
+      const r = await cli(['doctor', '--for', 'build'], { env });
+      expect(r.code, r.stderr).toBe(root ? 0 : 1);
+      expect(r.stdout).toMatch(root ? /^absent {3}uidmap .*\(not needed as root\)$/m : /^MISSING {2}uidmap /m);
+      const j = await cli(['doctor', '--for', 'build', '--json'], { env });
+      expect(JSON.parse(j.stdout).packages).toContainEqual(expect.objectContaining({ apt: 'uidmap', installed: false, needed: !root }));
+    });
+    it('a needed package missing: exit 1, one error line, and with --json {ok: false, error, packages}', async () => {
+      const env = fakeDpkg(['uidmap', 'git']);
+      const r = await cli(['doctor', '--for', 'build'], { env });
+      expect([r.code, errorLine(r)]).toEqual([1, `cvm-measure: error: missing: ${root ? 'git' : 'uidmap git'} (run: cvm-measure doctor --fix)`]);
+      const j = await cli(['doctor', '--for', 'build', '--json'], { env });
+      expect(j.code).toBe(1);
+      expect(JSON.parse(j.stdout)).toMatchObject({ ok: false, error: { code: 'BuildError', message: errorLine(r).replace('cvm-measure: error: ', '') } });
+      expect(JSON.parse(j.stdout).packages).toContainEqual(expect.objectContaining({ apt: 'git', installed: false, needed: true }));
+    });
+  });
   it('doctor --json has a stable shape', async () => {
     const r = await cli(['doctor', '--json', '--for', 'build']);
     const out = JSON.parse(r.stdout) as { ok: boolean; packages: { apt: string; installed: boolean }[] };
     expect(typeof out.ok).toBe('boolean');
     expect(out.packages.length).toBeGreaterThan(0);
     expect(r.code).toBe(out.ok ? 0 : 1);
+  });
+});
+
+describe('progress reporter (--progress)', () => {
+  it('plain: a timestamped line per step, a "still running" line every minute of a long step, one at its end', async () => {
+    const { progress } = await import('../src/cli/output.js');
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'performance', 'Date'], now: Date.parse('2026-01-02T03:04:05Z') });
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const p = progress('plain');
+      p.step('building kernel');
+      vi.advanceTimersByTime(150_000);
+      p.done('built   kernel (150.0 s)');
+      p.stop();
+      expect(write.mock.calls.map((c) => c[0])).toEqual([
+        '2026-01-02T03:04:05Z building kernel\n',
+        '2026-01-02T03:05:05Z building kernel: still running (60 s)\n',
+        '2026-01-02T03:06:05Z building kernel: still running (120 s)\n',
+        '2026-01-02T03:06:35Z built   kernel (150.0 s)\n',
+      ]);
+      write.mockClear();
+      const none = progress('none');
+      none.step('x');
+      vi.advanceTimersByTime(120_000);
+      none.done('y');
+      none.stop();
+      expect(write).not.toHaveBeenCalled();
+    } finally {
+      write.mockRestore();
+      vi.useRealTimers();
+    }
   });
 });
 

@@ -188,9 +188,12 @@ describeShared('measure pcr / eventlog diff CLI', () => {
       [ukiArgs(), 'uki-6.1-tcg'],
     ] as const) {
       const r = await cli([...args]);
-      expect(r.stderr).toBe('');
+      // --machine is left to its default: said on stderr and listed in the output (it changes the PCRs)
+      const direct = name.startsWith('direct');
+      expect(r.stderr).toBe(direct ? 'cvm-measure: note: measured with defaults machine=q35 (give them to silence this note)\n' : '');
       expect(r.code).toBe(0);
       const out = JSON.parse(r.stdout);
+      expect(out.defaults).toEqual(direct ? { machine: 'q35' } : {});
       expect(validate(out), JSON.stringify(validate.errors)).toBe(true);
       const vec = V.vectors.find((v) => v.name === name)!;
       for (const alg of HASH_ALGS) for (const i of Object.keys(V.pcr_classes.predictable_from_inputs)) expect(out.pcrs[alg][i]).toBe(vec.pcrs[alg][i]);
@@ -247,6 +250,8 @@ describeShared('measure pcr / eventlog diff CLI', () => {
     expect(bad.code).toBe(1);
     const out = JSON.parse(bad.stdout);
     expect(validate(out), JSON.stringify(validate.errors)).toBe(true);
+    expect(out).toMatchObject({ ok: false, error: { code: 'VerificationError' }, match: false });
+    expect(errorLine(bad)).toMatch(/differs from the prediction in PCR4.* from log event #\d+ on \(sha384\)$/);
     // the direct boot's first PCR4 event is the kernel image where the UKI prediction expects the boot-option action
     expect(out.firstDivergence.pcr).toBe(4);
     expect(out.firstDivergence.actual.type).toBe('EV_EFI_BOOT_SERVICES_APPLICATION');

@@ -102,6 +102,8 @@ describeShared('measure snp CLI', () => {
       AMDSEV,
       '--vcpu-type',
       'EPYC-v4',
+      '--vcpus',
+      '1',
       '--kernel',
       KERNEL,
       '--initrd',
@@ -190,7 +192,7 @@ describeShared('measure snp CLI', () => {
     const s = await cli(['measure', 'snp', ...svsmArgs, '--print-seed']);
     const r = await cli(['measure', 'snp', ...svsmArgs, '--vcpu-type', 'EPYC-Milan', '--vcpus', '4', '--seed', s.stdout.trim()]);
     expect(r.stdout).toBe(`${digestOf('snp-svsm-qemu-4vcpu-Milan')}\n`);
-    const wrong = await cli(['measure', 'snp', '--firmware', OVMF, '--vcpu-type', 'EPYC-v4', '--seed', 'abcd']);
+    const wrong = await cli(['measure', 'snp', '--firmware', OVMF, '--vcpu-type', 'EPYC-v4', '--vcpus', '1', '--seed', 'abcd']);
     expect(wrong.code).toBe(1);
     expect(errorLine(wrong)).toMatch(/--seed: expected 48 bytes, got 2/);
   });
@@ -214,30 +216,48 @@ describeShared('measure snp CLI', () => {
   it.each([
     [['--vcpu-type', 'EPYC', '--vcpu-sig', '0x1'], 2, /give only one of --vcpu-type, --vcpu-sig/],
     [['--vcpu-family', '25'], 2, /--vcpu-family, --vcpu-model and --vcpu-stepping go together/],
-    [['--vcpu-type', 'EPYC-Zen9'], 1, /unknown vCPU type "EPYC-Zen9"; valid types: EPYC, EPYC-v1, .*EPYC-Turin/],
+    [['--vcpu-type', 'EPYC-Zen9', '--vcpus', '1'], 1, /unknown vCPU type "EPYC-Zen9"; valid types: EPYC, EPYC-v1, .*EPYC-Turin/],
     [['--vcpu-type', 'EPYC', '--append', 'x'], 2, /--append requires --kernel/],
     [['--vcpu-type', 'EPYC', '--svsm', '/dev/null'], 2, /--svsm needs exactly one of --vars-size or --vars-file/],
     [['--mode', 'sev-es', '--print-seed'], 2, /--print-seed applies to --mode snp, not sev-es/],
     [['--mode', 'tdx'], 2, /--mode: "tdx" is not one of snp, sev-es, sev/],
     [['--vmm', 'azure', '--vcpus', '1'], 2, /--vmm: "azure" is not one of qemu, ec2, gce/],
     [['--vcpu-type', 'EPYC', '--vcpus', '0'], 2, /--vcpus: expected an integer in \[1, 4096\]/],
-    [['--vcpu-type', 'EPYC', '--mode', 'sev', '--seed', 'ab'.repeat(48)], 1, /seed .* applies to SNP only, not sev/],
+    [['--vcpu-type', 'EPYC', '--vcpus', '1', '--mode', 'sev', '--seed', 'ab'.repeat(48)], 1, /seed .* applies to SNP only, not sev/],
   ])('usage: %j -> exit %i', async (args, code, pattern) => {
     const r = await cli(['measure', 'snp', '--firmware', OVMF, ...args]);
     expect(r.code).toBe(code);
     expect(errorLine(r)).toMatch(pattern);
   });
 
-  it('says so when --vcpus is not given (the digest depends on it), and not when it is', async () => {
-    const quiet = await cli(['measure', 'snp', '--firmware', OVMF, '--vcpu-type', 'EPYC-v4', '--vcpus', '1']);
-    const told = await cli(['measure', 'snp', '--firmware', OVMF, '--vcpu-type', 'EPYC-v4']);
-    expect([quiet.code, told.code, told.stdout]).toEqual([0, 0, quiet.stdout]);
-    expect(quiet.stderr).toBe('');
-    expect(told.stderr).toBe('cvm-measure: warning: --vcpus not given: measuring 1 vCPU (the digest differs per vCPU count)\n');
+  it('refuses to guess the vCPU count (the digest depends on it), as sev-snp-measure', async () => {
+    const given = await cli(['measure', 'snp', '--firmware', OVMF, '--vcpu-type', 'EPYC-v4', '--vcpus', '1']);
+    const missing = await cli(['measure', 'snp', '--firmware', OVMF, '--vcpu-type', 'EPYC-v4']);
+    expect([given.code, missing.code, missing.stdout]).toEqual([0, 2, '']);
+    expect(errorLine(missing)).toBe('cvm-measure: error: missing --vcpus: the digest differs per vCPU count (e.g. --vcpus 2 or --vcpus 1,2,4)');
+  });
+
+  it('defaults that enter the digest are noted once on stderr and listed as `defaults`; none when all are given', async () => {
+    const base = ['measure', 'snp', '--firmware', OVMF, '--vcpu-type', 'EPYC-v4', '--vcpus', '2', '--json'];
+    const implicit = await cli(base);
+    expect(implicit.stderr).toBe(
+      'cvm-measure: note: measured with defaults mode=snp, vmm=qemu, guestFeatures=0x1, quirks.vmsaGpaBits=48, quirks.qemuFpu=sev-init2 (give them to silence this note)\n',
+    );
+    expect(JSON.parse(implicit.stdout).defaults).toEqual({
+      mode: 'snp',
+      vmm: 'qemu',
+      guestFeatures: '0x1',
+      'quirks.vmsaGpaBits': 48,
+      'quirks.qemuFpu': 'sev-init2',
+    });
+    const given = ['--mode', 'snp', '--vmm', 'qemu', '--guest-features', '0x1', '--quirk', 'vmsa-gpa-bits=48', '--quirk', 'qemu-fpu=sev-init2'];
+    const explicit = await cli([...base, ...given]);
+    expect([explicit.stderr, JSON.parse(explicit.stdout).defaults]).toEqual(['', {}]);
+    expect(JSON.parse(explicit.stdout).digests).toEqual(JSON.parse(implicit.stdout).digests);
   });
 
   it('a missing firmware file is a one-line error', async () => {
-    const r = await cli(['measure', 'snp', '--firmware', '/nonexistent/OVMF.fd', '--vcpu-type', 'EPYC']);
+    const r = await cli(['measure', 'snp', '--firmware', '/nonexistent/OVMF.fd', '--vcpu-type', 'EPYC', '--vcpus', '1']);
     expect(r.code).toBe(1);
     expect(errorLine(r)).toBe('cvm-measure: error: cannot read firmware /nonexistent/OVMF.fd: ENOENT');
   });

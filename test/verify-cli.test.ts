@@ -78,8 +78,11 @@ describeShared('verify CLI', () => {
     expect([r.code, errorLine(r)]).toEqual([1, `cvm-measure: error: ${report}: 1 of 16 checks failed: policy: debug`]);
     const j = await cli(['verify', report, ...certs, ...at, '--json']);
     expect(j.code).toBe(1);
+    expect(errorLine(j)).toBe(errorLine(r));
+    expect(validate(JSON.parse(j.stdout)), JSON.stringify(validate.errors)).toBe(true);
     expect(JSON.parse(j.stdout)).toMatchObject({
       ok: false,
+      error: { code: 'VerificationError', message: `${report}: 1 of 16 checks failed: policy: debug` },
       checks: expect.arrayContaining([{ name: 'policy: debug', ok: false, expected: 'forbidden', actual: 'on' }]),
     });
   });

@@ -50,14 +50,15 @@ export async function runMeasurements(m: MeasureSpec, artifacts: Artifact[], out
   };
   if (m.snp) {
     const s = m.snp;
-    for (const vmm of s.vmm as Vmm[]) {
-      for (const type of s.vcpuType) {
+    // absent: the library's default VMM (recorded in the measurement's `defaults`); no vCPU type (qemu needs one)
+    for (const vmm of (s.vmm ?? [undefined]) as (Vmm | undefined)[]) {
+      for (const type of s.vcpuType ?? [undefined]) {
         await measure('snp', async () =>
           snpMeasurement(
             { firmware: await file(s.firmware), ...(await direct(s)) },
             {
               vmm,
-              vcpu: { type },
+              ...(type === undefined ? {} : { vcpu: { type } }),
               vcpus: parseCountList('measure.snp.vcpus', s.vcpus),
               guestFeatures: s.guestFeatures === undefined ? undefined : parseBigInt('measure.snp.guestFeatures', s.guestFeatures),
               ...(s.policy === undefined ? {} : { policy: parseBigInt('measure.snp.policy', s.policy) }),

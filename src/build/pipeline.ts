@@ -73,6 +73,12 @@ export async function runPipeline(recipe: Recipe, opts: PipelineOptions): Promis
     artifacts: result.artifacts,
     measurements: recipe.measure ? await runMeasurements(recipe.measure, result.artifacts, out) : [],
   };
+  // defaults change measurements: say which the recipe's measure block left to them (measurements.json records them)
+  for (const m of measurements.measurements) {
+    const d = 'defaults' in m ? Object.entries(m.defaults) : [];
+    if (d.length)
+      opts.notice?.(`measure ${m.kind}: defaults ${d.map(([k, v]) => `${k}=${v}`).join(', ')} (set them in the recipe's measure block to silence this)`);
+  }
   const mPath = join(out, 'measurements.json');
   await writeFileAtomic(mPath, `${JSON.stringify(measurements, null, 2)}\n`);
   const record = buildRecord(result, randomUUID());

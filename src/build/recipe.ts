@@ -53,8 +53,8 @@ export interface MeasureSpec {
     kernel?: string;
     initrd?: string;
     cmdline?: string;
-    vmm: string[];
-    vcpuType: string[];
+    vmm?: string[];
+    vcpuType?: string[];
     vcpus: string;
     guestFeatures?: string;
     policy?: string;

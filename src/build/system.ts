@@ -9,6 +9,8 @@ export interface Requirement {
   apt: string;
   purpose: Purpose[];
   why: string;
+  /** Needed only when not running as root (user-namespace helpers). */
+  rootless?: true;
 }
 
 export const REQUIREMENTS: readonly Requirement[] = [
@@ -23,7 +25,7 @@ export const REQUIREMENTS: readonly Requirement[] = [
   { apt: 'bubblewrap', purpose: ['build', 'test'], why: 'bwrap sandbox backend (no network, read-only rootfs)' },
   { apt: 'podman', purpose: ['build', 'test'], why: 'podman sandbox backend (and the bwrap/podman parity test)' },
   { apt: 'runc', purpose: ['build', 'test'], why: 'OCI runtime podman uses (crun fails on cgroup-v1-hybrid hosts)' },
-  { apt: 'uidmap', purpose: ['build'], why: 'newuidmap for mmdebstrap/podman when not run as root' },
+  { apt: 'uidmap', purpose: ['build'], why: 'newuidmap for mmdebstrap/podman when not run as root', rootless: true },
   { apt: 'git', purpose: ['build', 'test'], why: 'git-archive recipe inputs' },
   { apt: 'qemu-system-x86', purpose: ['test'], why: 'e2e measured boots (vTPM PCRs) under QEMU TCG' },
   { apt: 'ovmf', purpose: ['test'], why: 'e2e measured boots: Debian OVMF with its plain, Microsoft and snakeoil VARS stores' },
@@ -40,10 +42,15 @@ export const REQUIREMENTS: readonly Requirement[] = [
 
 export interface RequirementStatus extends Requirement {
   installed: boolean;
+  /** False for a rootless-only helper when running as root: missing it is no failure. */
+  needed: boolean;
 }
 
-/** Asks dpkg which requirements for `purposes` are installed (one process for all; none installed without dpkg). */
-export async function checkRequirements(purposes: readonly Purpose[]): Promise<RequirementStatus[]> {
+/**
+ * Asks dpkg which requirements for `purposes` are installed (one process for all; none installed without dpkg).
+ * `root` (default: whether this process runs as root) decides whether the rootless-only helpers are needed.
+ */
+export async function checkRequirements(purposes: readonly Purpose[], root = process.getuid?.() === 0): Promise<RequirementStatus[]> {
   const wanted = REQUIREMENTS.filter((r) => r.purpose.some((p) => purposes.includes(p)));
   const res = await execa('dpkg-query', ['-W', '-f=${Package} ${db:Status-Status}\\n', ...wanted.map((r) => r.apt)], { reject: false });
   const installed = new Set(
@@ -52,7 +59,7 @@ export async function checkRequirements(purposes: readonly Purpose[]): Promise<R
       .filter((l) => l.endsWith(' installed'))
       .map((l) => l.split(' ')[0]),
   );
-  return wanted.map((r) => ({ ...r, installed: installed.has(r.apt) }));
+  return wanted.map((r) => ({ ...r, installed: installed.has(r.apt), needed: !(root && r.rootless) }));
 }
 
 /** apt-get update + install of the named packages (as root, or through sudo). */

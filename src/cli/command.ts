@@ -16,6 +16,44 @@ export function group(program: Command, name: keyof typeof GROUPS & string): Com
   return program.commands.find((c) => c.name() === name) ?? memberExamples(program.command(name).description(GROUPS[name] ?? name));
 }
 
+const REPEATABLE = new WeakSet<Option>();
+const REQUIRED = new WeakSet<Option>();
+
+/**
+ * An option given once per value (`--trust a.pem --trust b.pem`), collected into an array (undefined
+ * when never given). The only options that may repeat: every other value option given twice is a
+ * usage error (program.ts), and none is variadic (a variadic option swallows the operands after it).
+ */
+export function repeatable(program: Command, flags: string, description: string): Option {
+  const option = program.createOption(flags, `${description} (repeatable)`).argParser((v: string, acc: string[] | undefined) => [...(acc ?? []), v]);
+  REPEATABLE.add(option);
+  return option;
+}
+
+/** `--progress auto|plain|none` of the long-running commands (build, rebuild). */
+export function progressOption(program: Command): Option {
+  return program
+    .createOption(
+      '--progress <mode>',
+      'progress on stderr: auto (redrawn in place on a terminal, else timestamped lines), plain (timestamped lines, e.g. for CI logs) or none',
+    )
+    .default('auto');
+}
+
+export const isRepeatable = (option: Option): boolean => REPEATABLE.has(option);
+
+/**
+ * Marks a `requiredOption` as checked by the program's own pre-action hook (program.ts) rather than by
+ * commander, which checks before it reports an unknown option (`--firmwar x` must say "unknown option").
+ */
+export function markRequired(option: Option): void {
+  REQUIRED.add(option);
+  option.mandatory = false;
+}
+
+/** Whether the command line must give `option`. */
+export const isRequired = (option: Option): boolean => REQUIRED.has(option) || option.mandatory;
+
 /**
  * `--json` with the wording every command shares. Options come from `program.createOption` so that
  * only the entry point imports commander (it is bundled there; see the build script).

@@ -1,7 +1,7 @@
 /** cvm-measure entry point: declares the commands argv names (the command table imports their files) and runs one. */
 import { CommanderError } from 'commander';
 import { CvmError } from '../errors.js';
-import { printError, printJson } from './output.js';
+import { printError, printFailureJson } from './output.js';
 import { COMMANDS, createProgram, NEEDS_ALL, type Loader } from './program.js';
 
 // The bin's launcher line (esbuild.config.mjs) moved NODE_EXTRA_CA_CERTS aside so Node does not parse
@@ -38,8 +38,8 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 });
 
 /** With --json, a failure is also one object on stdout: {"ok": false, "error": {"code", "message"}}. */
-const failure = (code: string, message: string) => {
-  if (args.includes('--json')) printJson({ ok: false, error: { code, message } });
+const failure = (e: unknown, code: string, message: string) => {
+  if (args.includes('--json')) printFailureJson(e, code, message);
 };
 
 try {
@@ -48,15 +48,15 @@ try {
   if (e instanceof CommanderError) {
     // commander already printed its one line; help and version are successes
     process.exitCode = e.exitCode === 0 ? 0 : 2;
-    if (e.exitCode !== 0) failure('UsageError', e.message.replace(/^error: /, ''));
+    if (e.exitCode !== 0) failure(e, 'UsageError', e.message.replace(/^error: /, ''));
   } else if (e instanceof CvmError) {
     printError(e.message);
-    failure(e.name, e.message);
+    failure(e, e.name, e.message);
     process.exitCode = e.exitCode;
   } else {
     const message = `internal error: ${e instanceof Error ? e.message : String(e)}`;
     printError(message);
-    failure('InternalError', message);
+    failure(e, 'InternalError', message);
     if (process.env.CVM_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
     process.exitCode = 1;
   }

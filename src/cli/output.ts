@@ -20,31 +20,84 @@ export function warn(message: string): void {
   process.stderr.write(`${paint('1;33', 'cvm-measure: warning:')} ${message}\n`);
 }
 
+/** Says once on stderr which defaults entered a measurement (they change it; the --json output lists them as `defaults`). */
+export function noteDefaults(defaults: Readonly<Record<string, string | number>>): void {
+  const list = Object.entries(defaults).map(([k, v]) => `${k}=${v}`);
+  if (list.length) process.stderr.write(`cvm-measure: note: measured with defaults ${list.join(', ')} (give them to silence this note)\n`);
+}
+
 export function printError(message: string): void {
   process.stderr.write(`${paint('1;31', 'cvm-measure: error:')} ${message}\n`);
 }
 
-/** A single-line progress indicator on a TTY; silent when stderr is piped or CI is set. */
+const DETAILS = new WeakMap<Error, object>();
+
+/** Attaches what a failing command found to its error: with --json it is printed beside `ok: false` and the error. */
+export function withDetails<E extends Error>(error: E, details: object): E {
+  DETAILS.set(error, details);
+  return error;
+}
+
+/** A failure as one --json object: `{"ok": false, "error": {"code", "message"}, ...details}`. */
+export function printFailureJson(error: unknown, code: string, message: string): void {
+  printJson({ ok: false, error: { code, message }, ...(error instanceof Error ? DETAILS.get(error) : undefined) });
+}
+
+export const PROGRESS_MODES = ['auto', 'plain', 'none'] as const;
+export type ProgressMode = (typeof PROGRESS_MODES)[number];
+
+/** Progress of a long run on stderr: `step` starts a step, `done` ends it with a line to keep, `stop` ends the reporter. */
 export interface Progress {
   step(text: string): void;
   done(text?: string): void;
+  stop(): void;
 }
 
-export function progress(): Progress {
-  const live = Boolean(process.stderr.isTTY) && !process.env.CI;
+/** Seconds between "still running" lines in plain mode (CI logs show life without a line per second). */
+const PLAIN_HEARTBEAT_S = 60;
+
+/**
+ * The one progress reporter (`--progress`). live (auto on a TTY without CI): the current step and its
+ * elapsed seconds redrawn in place every second; plain (auto elsewhere, e.g. CI): timestamped lines at
+ * each step, every minute of a step and at its end; none: silent.
+ */
+export function progress(mode: ProgressMode): Progress {
+  const style = mode === 'auto' ? (process.stderr.isTTY && !process.env.CI ? 'live' : 'plain') : mode;
+  let step = { text: '', since: 0, beats: 0 };
   let shown = false;
+  const elapsed = () => Math.round((performance.now() - step.since) / 1000);
+  const plain = (text: string) => process.stderr.write(`${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} ${text}\n`);
+  const draw = () => {
+    if (!step.text) return;
+    if (style === 'live') {
+      const cols = process.stderr.columns || 80;
+      process.stderr.write(`\r\x1b[2K${paint('2', `${step.text} ${elapsed()}s`.slice(0, cols - 1))}`);
+      shown = true;
+    } else if (style === 'plain' && elapsed() >= (step.beats + 1) * PLAIN_HEARTBEAT_S) {
+      step.beats++;
+      plain(`${step.text}: still running (${elapsed()} s)`);
+    }
+  };
+  const ticker = style === 'none' ? undefined : setInterval(draw, 1000).unref();
+  const clear = () => {
+    if (shown) process.stderr.write('\r\x1b[2K');
+    shown = false;
+  };
   return {
     step(text) {
-      if (!live) return;
-      const cols = process.stderr.columns || 80;
-      process.stderr.write(`\r\x1b[2K${paint('2', text.slice(0, cols - 1))}`);
-      shown = true;
+      step = { text, since: performance.now(), beats: 0 };
+      if (style === 'plain') plain(text);
+      else draw();
     },
     done(text) {
-      if (!live) return;
-      if (shown) process.stderr.write('\r\x1b[2K');
-      if (text) process.stderr.write(`${text}\n`);
-      shown = false;
+      step.text = '';
+      clear();
+      if (text && style === 'live') process.stderr.write(`${text}\n`);
+      if (text && style === 'plain') plain(text);
+    },
+    stop() {
+      clearInterval(ticker);
+      clear();
     },
   };
 }

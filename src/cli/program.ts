@@ -2,9 +2,10 @@
  * The command tree's declaration, shared by the entry point (which imports only the command files it
  * needs) and the documentation generator (scripts/docs.ts, which needs them all).
  */
-import { Command } from 'commander';
+import { Command, type ErrorOptions, type Option } from 'commander';
+import { UsageError } from '../errors.js';
 import { packageVersion } from '../util/package.js';
-import { memberExamples } from './command.js';
+import { isRepeatable, isRequired, markRequired, memberExamples } from './command.js';
 
 export type Register = (program: Command) => void;
 export type Loader = () => Promise<Register>;
@@ -56,14 +57,54 @@ export const COMMANDS: [path: string, load: Loader][] = [
 /** Command paths whose run needs the full tree declared. */
 export const NEEDS_ALL = new Set(['completion']);
 
+/** sev-snp-measure's flag names → ours, for the unknown-option hint. */
+const SEV_SNP_MEASURE_FLAGS: Record<string, string> = { '--ovmf': '--firmware', '--vmm-type': '--vmm', '--snp-ovmf-hash': '--seed' };
+
+/**
+ * commander's Command with the CLI's stricter parsing: a value option given twice is a usage error
+ * (unless declared `repeatable`); required options are checked after unknown options (by the root's
+ * pre-action hook), so a mistyped required flag is reported as unknown; every error is one line, with
+ * "did you mean" for a near miss or a sev-snp-measure flag name.
+ */
+class CliCommand extends Command {
+  override createCommand(name?: string): Command {
+    return new CliCommand(name);
+  }
+
+  override addOption(option: Option): this {
+    if (option.mandatory) markRequired(option);
+    if ((option.required || option.optional) && !isRepeatable(option)) {
+      const parse = option.parseArg;
+      option.argParser((value: string, previous: unknown) => {
+        if (this.getOptionValueSource(option.attributeName()) === 'cli')
+          throw new UsageError(`${option.long ?? option.flags} given twice (${JSON.stringify(previous)}, then ${JSON.stringify(value)}): it takes one value`);
+        return parse ? parse.call(option, value, previous) : value;
+      });
+    }
+    return super.addOption(option);
+  }
+
+  override error(message: string, errorOptions?: ErrorOptions): never {
+    let text = message.replace(/\n\(Did you mean (.+)\?\)$/, ': did you mean $1?');
+    const unknown = errorOptions?.code === 'commander.unknownOption' && /^error: unknown option '([^'=]+)/.exec(message)?.[1];
+    const ours = unknown && SEV_SNP_MEASURE_FLAGS[unknown];
+    if (ours && this.options.some((o) => o.long === ours)) text = `error: unknown option '${unknown}' (sev-snp-measure's name): did you mean ${ours}?`;
+    return super.error(text.replace(/\s*\n\s*/g, ' '), errorOptions);
+  }
+}
+
 /** The root command, without subcommands. */
 export function createProgram(): Command {
-  const program = new Command('cvm-measure')
+  const program = new CliCommand('cvm-measure')
     .description('Reproducible, checkable confidential-VM measurements (SEV-SNP, TDX, vTPM)')
     .version(packageVersion())
     // one line, as every other error: `cvm-measure: error: <what> (run with --help for usage)`
     .configureOutput({ outputError: (str, write) => write(`cvm-measure: error: ${str.trim().replace(/^error: /, '')} (run with --help for usage)\n`) })
-    .exitOverride();
+    .exitOverride()
+    .hook('preAction', (_root, command) => {
+      const missing = command.options.find((o) => isRequired(o) && command.getOptionValue(o.attributeName()) === undefined);
+      if (missing) command.error(`error: required option '${missing.flags}' not specified`, { code: 'commander.missingMandatoryOptionValue', exitCode: 2 });
+    });
   return memberExamples(program);
 }
 

@@ -1,6 +1,6 @@
 /** A plain description of a declared commander tree, as --help shows it: for generated docs and shell completion. */
 import type { Command } from 'commander';
-import { examplesOf } from './command.js';
+import { examplesOf, isRequired } from './command.js';
 
 export interface OptionInfo {
   /** as --help shows it, e.g. "--mode <mode>" */
@@ -57,7 +57,7 @@ export function describeCommand(cmd: Command, path: string[] = []): CommandInfo 
       description: help.optionDescription(o),
       takesValue: o.required || o.optional,
       ...(o.argChoices ? { choices: o.argChoices } : {}),
-      mandatory: o.mandatory,
+      mandatory: isRequired(o),
     })),
     examples: examplesOf(cmd),
     subcommands: cmd.commands.map((c) => describeCommand(c, [...path, c.name()])),

@@ -112,7 +112,7 @@ export const SNP_SIGNED = {
   values: ['digests', 'seed'],
   parameters: ['mode', 'vmm', 'vcpu', 'guestFeatures', 'policy', 'quirks', 'directBoot', 'svsm', 'seedProvided', 'reference'],
   inputs: ['firmware'],
-  unsigned: ['kind', 'origin', 'vmsa', 'measuredSections', 'warnings'],
+  unsigned: ['kind', 'origin', 'vmsa', 'measuredSections', 'warnings', 'defaults'],
 } as const;
 
 function snpValues(m: SnpMeasurementJson, where: string): SnpValues {
@@ -160,7 +160,7 @@ export const TDX_SIGNED = {
   values: ['mrtd', 'rtmr', 'rtmr0'],
   parameters: ['pageOrder', 'boot'],
   inputs: ['firmware'],
-  unsigned: ['kind', 'origin', 'sections', 'events'],
+  unsigned: ['kind', 'origin', 'sections', 'events', 'defaults'],
 } as const;
 
 function tdxValues(m: TdxMeasurementJson): TdxValues {
@@ -185,7 +185,7 @@ export const PCR_SIGNED = {
   values: ['pcrs', 'notPredicted'],
   parameters: ['boot'],
   inputs: ['boot.vars', 'boot.kernel', 'boot.initrd', 'boot.uki'],
-  unsigned: ['kind', 'origin', 'events'],
+  unsigned: ['kind', 'origin', 'events', 'defaults'],
 } as const;
 
 function pcrValues(m: PcrMeasurementJson): PcrValues {

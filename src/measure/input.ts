@@ -25,3 +25,11 @@ export function describeInput(f: NamedBytes): { path: string; size: number; dige
 export function sha256Hex(b: Uint8Array): string {
   return toHex(digest('sha256', b));
 }
+
+/** Parameters a measurement took from a default rather than from the caller, as used (they change the result: callers show them). */
+export type AppliedDefaults = Record<string, string | number>;
+
+/** The entries of `used` whose parameter the caller left undefined in `given`. */
+export function appliedDefaults(given: Record<string, unknown>, used: AppliedDefaults): AppliedDefaults {
+  return Object.fromEntries(Object.entries(used).filter(([k]) => given[k] === undefined));
+}

@@ -21,6 +21,7 @@ export function snpOutput(digests: Record<string, string>, over: Partial<SnpMeas
     seed: null,
     seedProvided: false,
     warnings: [],
+    defaults: {},
     reference: 'virtee/sev-snp-measure 0.0.13',
     ...over,
   };

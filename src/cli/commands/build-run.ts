@@ -4,19 +4,15 @@ import { runPipeline } from '../../build/pipeline.js';
 import { DEFAULT_RECIPE, loadRecipe } from '../../build/recipe.js';
 import { VerificationError } from '../../errors.js';
 import { parseChoice, parseInteger } from '../options.js';
-import { printJson, printLine, progress, warn } from '../output.js';
+import { PROGRESS_MODES, printJson, printLine, progress, warn } from '../output.js';
 import type { BuildOpts } from './build.js';
 
 export async function runBuild(recipeArg: string | undefined, opts: BuildOpts): Promise<void> {
   const backend = parseChoice('--backend', opts.backend, BACKEND_PREFS);
   const jobs = opts.jobs === undefined ? undefined : parseInteger('--jobs', opts.jobs, 1, 1024);
   const recipe = await loadRecipe(recipeArg ?? DEFAULT_RECIPE);
-  const p = progress();
+  const p = progress(parseChoice('--progress', opts.progress, PROGRESS_MODES));
   const t0 = performance.now();
-  // the current step with its elapsed time, redrawn every second (progress() draws only on a TTY)
-  let step = { text: '', since: 0 };
-  const draw = () => step.text && p.step(`${step.text} ${Math.round((performance.now() - step.since) / 1000)}s`);
-  const ticker = setInterval(draw, 1000).unref();
   const r = await runPipeline(recipe, {
     out: opts.out,
     backend,
@@ -25,19 +21,8 @@ export async function runBuild(recipeArg: string | undefined, opts: BuildOpts): 
     check: Boolean(opts.check),
     rebuild: Boolean(opts.rebuild),
     notice: warn,
-    onProgress: (e) => {
-      if (e.kind === 'step') {
-        step = { text: e.text, since: performance.now() };
-        draw();
-      } else {
-        step.text = '';
-        p.done(`${e.cached ? 'cached' : 'built '}  ${e.component} (${e.seconds.toFixed(1)} s)`);
-      }
-    },
-  }).finally(() => {
-    clearInterval(ticker);
-    p.done();
-  });
+    onProgress: (e) => (e.kind === 'step' ? p.step(e.text) : p.done(`${e.cached ? 'cached' : 'built '}  ${e.component} (${e.seconds.toFixed(1)} s)`)),
+  }).finally(() => p.stop());
   const seconds = (performance.now() - t0) / 1000;
   if (opts.json) {
     printJson({

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { examples, jsonOption } from '../command.js';
+import { examples, jsonOption, progressOption } from '../command.js';
 
 export interface BuildOpts {
   out: string;
@@ -8,6 +8,7 @@ export interface BuildOpts {
   locked?: boolean;
   check?: boolean;
   rebuild?: boolean;
+  progress: string;
   json?: boolean;
 }
 
@@ -25,6 +26,7 @@ export function registerBuild(program: Command, run: BuildAction): void {
     .option('--locked', 'refuse any input or base image not pinned by the recipe or its lock file; never write the lock')
     .option('--rebuild', 'build every component again instead of reusing cached results (inputs still come from the cache)')
     .option('--check', 'build twice (no cache, varied workspace path, jobs, umask, hostname, locale, time) and compare every output')
+    .addOption(progressOption(program))
     .addOption(jsonOption(program))
     .action(async (recipeArg: string | undefined, opts: BuildOpts) => (await run())(recipeArg, opts));
   examples(cmd, [

@@ -2,10 +2,10 @@ import type { Command } from 'commander';
 import { examples, group, jsonOption } from '../command.js';
 import { parseChoice } from '../options.js';
 import { readInput } from '../../util/fs.js';
-import { InputError } from '../../errors.js';
+import { InputError, VerificationError } from '../../errors.js';
 import { parseEventLog } from '../../formats/tcg-eventlog.js';
 import { diffEventLog, type ExpectedEvent } from '../../measure/tpm/eventlog-diff.js';
-import { printJson, printLine } from '../output.js';
+import { printJson, printLine, withDetails } from '../output.js';
 import type { HashAlg } from '../../tcg/index.js';
 
 interface Opts {
@@ -41,19 +41,21 @@ export function registerEventlogDiff(program: Command): void {
         throw new InputError(`no common bank: the log has ${log.algorithms.join(', ')}, the prediction ${Object.keys(expected.pcrs).join(', ')}`);
       const pcrs = Object.keys(expected.pcrs[alg]!).map(Number);
       const diff = diffEventLog(log.events, expected.events, pcrs, alg);
-      if (!diff.match) process.exitCode = 1;
-      if (opts.json) return printJson({ kind: 'pcr', log: path, ...diff });
-      if (diff.match) return printLine(`${path}: every predicted PCR (${pcrs.join(', ')}) matches event for event (${alg})`);
+      const out = { kind: 'pcr', log: path, ...diff };
+      if (diff.match) return opts.json ? printJson(out) : printLine(`${path}: every predicted PCR (${pcrs.join(', ')}) matches event for event (${alg})`);
       const d = diff.firstDivergence!;
-      printLine(`${path}: leaves the prediction at log event #${d.logIndex} (PCR${d.pcr}, event ${d.position + 1} of that PCR, ${alg}):`);
-      printLine(`  expected: ${d.expected ? `${d.expected.component} ${d.expected.type} ${d.expected.digest}` : '(no further event)'}`);
-      printLine(
-        `  actual:   ${d.actual ? `${d.actual.type} ${d.actual.digest}${d.actual.data ? ` ${JSON.stringify(d.actual.data)}` : ''}` : '(no further event)'}`,
-      );
       const other = Object.entries(diff.pcrs)
         .filter(([, v]) => !v.match)
         .map(([k]) => `PCR${k}`);
-      printLine(`  differing: ${other.join(', ')}`);
+      if (!opts.json) {
+        printLine(`${path}: leaves the prediction at log event #${d.logIndex} (PCR${d.pcr}, event ${d.position + 1} of that PCR, ${alg}):`);
+        printLine(`  expected: ${d.expected ? `${d.expected.component} ${d.expected.type} ${d.expected.digest}` : '(no further event)'}`);
+        printLine(
+          `  actual:   ${d.actual ? `${d.actual.type} ${d.actual.digest}${d.actual.data ? ` ${JSON.stringify(d.actual.data)}` : ''}` : '(no further event)'}`,
+        );
+        printLine(`  differing: ${other.join(', ')}`);
+      }
+      throw withDetails(new VerificationError(`${path}: differs from the prediction in ${other.join(', ')} from log event #${d.logIndex} on (${alg})`), out);
     });
   examples(cmd, [
     'cvm-measure measure pcr --boot uki --uki uki.efi --disk disk.img --json > expected.json && cvm-measure eventlog diff binary_bios_measurements --expected expected.json',

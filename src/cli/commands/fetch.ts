@@ -3,13 +3,13 @@ import { UsageError } from '../../errors.js';
 import { DEFAULT_TIMEOUT_MS, fetchRepository } from '../../publish/fetch.js';
 import { parsePublicKey } from '../../sign/keys.js';
 import { readInput } from '../../util/fs.js';
-import { examples, jsonOption } from '../command.js';
+import { examples, jsonOption, repeatable } from '../command.js';
 import { parseInteger } from '../options.js';
 import { printJson, printLine } from '../output.js';
 import { type RebuilderOpts, readRebuilders, rebuilderOptions } from '../rebuilders.js';
 
 interface Opts extends RebuilderOpts {
-  trust: string[];
+  trust?: string[];
   threshold: string;
   out?: string;
   release?: string;
@@ -20,13 +20,14 @@ interface Opts extends RebuilderOpts {
 
 export function registerFetch(program: Command): void {
   const cmd = rebuilderOptions(
+    program,
     program
       .command('fetch')
       .description(
         'fetch releases from a reference-value repository: verify the signed index (k-of-n), refuse a rollback, check every file against it, then write atomically',
       )
       .argument('<source>', 'repository: http:// or https:// URL, or a directory')
-      .option('--trust <pub.pem>', 'public key trusted to sign the repository index (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+      .addOption(repeatable(program, '--trust <pub.pem>', 'public key trusted to sign the repository index'))
       .option('--threshold <k>', 'distinct trusted keys that must have signed the index', '1')
       .option('--out <dir>', 'write the index and releases here (cached by digest; the index version seen is kept for rollback checks)')
       .option('--release <name[@version]>', 'only this release (NAME alone: its latest version); default: every release')
@@ -35,9 +36,10 @@ export function registerFetch(program: Command): void {
   )
     .addOption(jsonOption(program))
     .action(async (source: string, opts: Opts) => {
-      if (opts.trust.length === 0) throw new UsageError('--trust is required: the repository index is used only after its signature verifies');
+      const trust = opts.trust ?? [];
+      if (trust.length === 0) throw new UsageError('--trust is required: the repository index is used only after its signature verifies');
       const trusted = [];
-      for (const p of opts.trust) trusted.push(parsePublicKey(await readInput(p, 'public key'), p));
+      for (const p of trust) trusted.push(parsePublicKey(await readInput(p, 'public key'), p));
       const r = await fetchRepository(source, {
         trusted,
         threshold: parseInteger('--threshold', opts.threshold, 1, trusted.length),

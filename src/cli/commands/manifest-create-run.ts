@@ -17,10 +17,11 @@ export async function runManifestCreate(opts: ManifestCreateOpts): Promise<void>
   for (const f of formats)
     if (!(MANIFEST_FORMATS as readonly string[]).includes(f))
       throw new UsageError(`--formats: ${JSON.stringify(f)} is not one of ${MANIFEST_FORMATS.join(', ')}`);
-  if (opts.key.length === 0 && !opts.signerCommand) throw new UsageError('--key or --signer-command is required');
+  const keys = opts.key ?? [];
+  if (keys.length === 0 && !opts.signerCommand) throw new UsageError('--key or --signer-command is required');
   if (opts.signerCommand && !opts.signerPublic) throw new UsageError('--signer-command needs --signer-public');
   const signers = [];
-  for (const k of opts.key) signers.push(localSigner(parsePrivateKey(await readInput(k, 'key'), k)));
+  for (const k of keys) signers.push(localSigner(parsePrivateKey(await readInput(k, 'key'), k)));
   if (opts.signerCommand) {
     const argv = opts.signerCommand.trim().split(/\s+/);
     signers.push(commandSigner(argv, parsePublicKey(await readInput(opts.signerPublic!, 'public key'), opts.signerPublic!)));

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
-import { examples, group, jsonOption } from '../command.js';
+import { examples, group, jsonOption, repeatable } from '../command.js';
 
 export interface ManifestCreateOpts {
   measurements?: string;
   values?: string;
   buildRecord?: string;
-  key: string[];
+  key?: string[];
   signerCommand?: string;
   signerPublic?: string;
   out: string;
@@ -27,7 +27,7 @@ export function registerManifestCreate(program: Command, run: ManifestCreateActi
     .option('--measurements <file>', 'measurements.json of a build, or one `measure snp|tdx|pcr --json` output')
     .option('--values <file>', 'reference values you did not build (YAML/JSON, schemas/stated-values.schema.json), signed as origin "stated" with their source')
     .option('--build-record <file>', 'the build record (in-toto Statement with an SLSA provenance v1 predicate)')
-    .option('--key <file>', 'PEM private key (repeatable: every DSSE envelope gets every signature)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .addOption(repeatable(program, '--key <file>', 'PEM private key (every DSSE envelope gets every signature)'))
     .option('--signer-command <cmd>', 'external signer instead of --key: gets the digest (ECDSA) or message (Ed25519) on stdin, prints the signature')
     .option('--signer-public <file>', 'public key of --signer-command (PEM)')
     .requiredOption('--out <dir>', 'output directory')

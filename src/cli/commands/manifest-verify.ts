@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { examples, group, jsonOption } from '../command.js';
+import { examples, group, jsonOption, repeatable } from '../command.js';
 import { UsageError } from '../../errors.js';
 import { readInput } from '../../util/fs.js';
 import { parseInteger } from '../options.js';
@@ -13,8 +13,8 @@ import { digest } from '../../util/hash.js';
 import { type RebuilderOpts, readRebuilders, rebuilderOptions } from '../rebuilders.js';
 
 interface Opts extends RebuilderOpts {
-  attestation: string[];
-  trust: string[];
+  attestation?: string[];
+  trust?: string[];
   threshold: string;
   at?: string;
   json?: boolean;
@@ -25,28 +25,27 @@ export function registerManifestVerify(program: Command): void {
     .command('verify')
     .description('verify signed CoRIMs and DSSE envelopes against trusted public keys (k-of-n with --threshold)')
     .argument('<file...>', 'signed CoRIM (.cbor) or DSSE envelope (.json) files')
-    .option('--trust <pub.pem...>', 'trusted public key(s), PEM (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .addOption(repeatable(program, '--trust <pub.pem>', 'trusted public key, PEM'))
     .option('--threshold <k>', 'distinct trusted keys that must have signed each DSSE envelope', '1')
     .option('--at <time>', 'check validity windows at this time instead of now (ISO 8601 or epoch seconds)')
-    .option(
-      '--attestation <file>',
-      'a rebuild attestation (`cvm-measure rebuild` output) naming the files by sha256 (repeatable; with --rebuilders)',
-      (v: string, acc: string[]) => [...acc, v],
-      [] as string[],
+    .addOption(
+      repeatable(program, '--attestation <file>', 'a rebuild attestation (`cvm-measure rebuild` output) naming the files by sha256 (with --rebuilders)'),
     );
-  rebuilderOptions(cmd)
+  rebuilderOptions(program, cmd)
     .addOption(jsonOption(program))
     .action(async (files: string[], opts: Opts) => {
-      if (opts.trust.length === 0) throw new UsageError('--trust: at least one public key is needed');
+      const trust = opts.trust ?? [];
+      if (trust.length === 0) throw new UsageError('--trust: at least one public key is needed');
       const trusted = [];
-      for (const p of opts.trust) trusted.push(parsePublicKey(await readInput(p, 'public key'), p));
+      for (const p of trust) trusted.push(parsePublicKey(await readInput(p, 'public key'), p));
       const threshold = parseInteger('--threshold', opts.threshold, 1, trusted.length);
       const now = opts.at ? parseTime('--at', opts.at) : undefined;
       const rb = await readRebuilders(opts);
-      if (opts.attestation.length > 0 && !rb)
+      const attestationFiles = opts.attestation ?? [];
+      if (attestationFiles.length > 0 && !rb)
         throw new UsageError('--attestation needs --rebuilders: attestations count only when signed by a trusted rebuilder key');
       const attestations = [];
-      for (const a of opts.attestation) attestations.push(checkAttestation((await readInput(a, 'attestation')).toString('utf8'), rb!.rebuilders, undefined, a));
+      for (const a of attestationFiles) attestations.push(checkAttestation((await readInput(a, 'attestation')).toString('utf8'), rb!.rebuilders, undefined, a));
       const results = [];
       for (const f of files) {
         const bytes = await readInput(f, 'manifest');

@@ -5,7 +5,7 @@ import { InputError, UsageError } from '../../errors.js';
 import { readInput } from '../../util/fs.js';
 import { pcrMeasurement } from '../../measure/tpm/report.js';
 import { x509IssuedBy as issuedBy } from '../../sign/x509.js';
-import { printJson, printLine } from '../output.js';
+import { noteDefaults, printJson, printLine } from '../output.js';
 import { open } from 'node:fs/promises';
 
 interface Opts {
@@ -13,8 +13,8 @@ interface Opts {
   kernel?: string;
   initrd?: string;
   append?: string;
-  mem: string;
-  machine: string;
+  mem?: string;
+  machine?: string;
   unpatchedKernel?: boolean;
   uki?: string;
   /** false: --no-disk. */
@@ -39,8 +39,8 @@ export function registerMeasurePcr(program: Command): void {
     .option('--kernel <file>', 'direct: bzImage passed with QEMU -kernel')
     .option('--initrd <file>', 'direct: initrd passed with QEMU -initrd')
     .option('--append <cmdline>', 'direct: kernel command line (QEMU -append)')
-    .option('--mem <MiB>', 'direct: guest RAM (QEMU -m; QEMU writes the initrd address derived from it into the setup header)', '128')
-    .option('--machine <type>', 'direct: QEMU machine type q35 or pc (low-RAM split)', 'q35')
+    .option('--mem <MiB>', 'direct: guest RAM (QEMU -m; QEMU writes the initrd address derived from it into the setup header) (default 128, noted)')
+    .option('--machine <type>', 'direct: QEMU machine type q35 or pc (low-RAM split) (default q35, noted)')
     .option('--unpatched-kernel', 'direct: the firmware measures the kernel file as is (SEV/SNP/TDX guests, where QEMU skips the setup-header patch)')
     .option('--uki <file>', 'uki: the unified kernel image')
     .option('--disk <img>', 'uki: raw disk image holding the ESP (its GPT is measured into PCR5)')
@@ -53,8 +53,8 @@ export function registerMeasurePcr(program: Command): void {
     .action(async (opts: Opts) => {
       const shape = parseChoice('--boot', opts.boot, ['direct', 'uki'] as const);
       const banks = opts.banks.split(',').map((b) => parseChoice('--banks', b.trim(), ['sha1', 'sha256', 'sha384'] as const));
-      const machine = parseChoice('--machine', opts.machine, ['q35', 'pc'] as const);
-      const memMiB = parseInteger('--mem', opts.mem, 1, 16 << 20);
+      const machine = opts.machine === undefined ? undefined : parseChoice('--machine', opts.machine, ['q35', 'pc'] as const);
+      const memMiB = opts.mem === undefined ? undefined : parseInteger('--mem', opts.mem, 1, 16 << 20);
       const stubVersion = opts.stubVersion === undefined ? undefined : parseInteger('--stub-version', opts.stubVersion, 200, 999);
       const wrong = (flags: (keyof Opts)[], other: string) => {
         const f = flags.find((k) => opts[k] !== undefined);
@@ -67,7 +67,7 @@ export function registerMeasurePcr(program: Command): void {
         wrong(['uki', 'disk', 'gpt', 'stubVersion'], 'uki');
         if (!opts.kernel) throw new UsageError('--boot direct needs --kernel');
       } else {
-        wrong(['kernel', 'initrd', 'append', 'unpatchedKernel'], 'direct');
+        wrong(['kernel', 'initrd', 'append', 'unpatchedKernel', 'mem', 'machine'], 'direct');
         if (!opts.uki) throw new UsageError('--boot uki needs --uki');
         // PCR5 holds the GPT of the disk the UKI boots from: never assume there is none
         const media = (['disk', 'gpt'] as const).filter((k) => opts[k] !== undefined).length;
@@ -99,6 +99,7 @@ export function registerMeasurePcr(program: Command): void {
               },
               { banks, stubVersion, issuedBy },
             );
+      noteDefaults(out.defaults);
       if (opts.json) return printJson(out);
       for (const [alg, regs] of Object.entries(out.pcrs)) for (const [i, v] of Object.entries(regs)) printLine(`${alg.padEnd(6)} PCR${i.padEnd(2)} ${v}`);
       for (const [i, why] of Object.entries(out.notPredicted)) printLine(`not predicted PCR${i}: ${why}`);

@@ -1,24 +1,24 @@
 import type { Command } from 'commander';
 import { InputError, UsageError } from '../../errors.js';
-import { examples, group, jsonOption } from '../command.js';
+import { examples, group, jsonOption, repeatable } from '../command.js';
 import { stat } from 'node:fs/promises';
 import { snpMeasurement, snpSeedMeasurement, type SnpMeasurementInputs } from '../../measure/snp/report.js';
 import { fromHex } from '../../util/bytes.js';
 import { readInput } from '../../util/fs.js';
 import { parseBigInt, parseChoice, parseCountList, parseInteger } from '../options.js';
-import { printJson, printLine, warn } from '../output.js';
+import { noteDefaults, printJson, printLine, warn } from '../output.js';
 
 interface Opts {
   firmware: string;
-  mode: string;
+  mode?: string;
   vcpus?: string;
   vcpuType?: string;
   vcpuSig?: string;
   vcpuFamily?: string;
   vcpuModel?: string;
   vcpuStepping?: string;
-  vmm: string;
-  guestFeatures: string;
+  vmm?: string;
+  guestFeatures?: string;
   policy?: string;
   kernel?: string;
   initrd?: string;
@@ -38,15 +38,15 @@ export function registerMeasureSnp(program: Command): void {
     .command('snp')
     .description('SEV / SEV-ES / SEV-SNP launch digest of an OVMF guest (semantics of virtee/sev-snp-measure 0.0.13)')
     .requiredOption('--firmware <file>', 'OVMF image (e.g. OVMF.fd, AmdSevX64 OVMF.fd, OVMF_CODE.fd)')
-    .option('--mode <mode>', 'snp, sev-es or sev', 'snp')
-    .option('--vcpus <list>', 'vCPU counts: 1 | 1,2,4 | 1-64 | 1-8,16,32 (all computed in one pass)')
+    .option('--mode <mode>', 'snp, sev-es or sev (default snp, noted)')
+    .option('--vcpus <list>', 'vCPU counts: 1 | 1,2,4 | 1-64 | 1-8,16,32 (all computed in one pass; required but for --mode sev: the digest differs per count)')
     .option('--vcpu-type <name>', 'QEMU CPU model (EPYC, EPYC-v4, EPYC-Rome, EPYC-Milan, EPYC-Genoa, EPYC-Turin, ...)')
     .option('--vcpu-sig <value>', 'vCPU signature (CPUID Fn0000_0001_EAX), e.g. 0xa00f11')
     .option('--vcpu-family <n>', 'vCPU family (with --vcpu-model and --vcpu-stepping)')
     .option('--vcpu-model <n>', 'vCPU model')
     .option('--vcpu-stepping <n>', 'vCPU stepping')
-    .option('--vmm <vmm>', 'qemu, ec2 or gce (case-insensitive)', 'qemu')
-    .option('--guest-features <value>', 'SEV_FEATURES of SNP VMSAs', '0x1')
+    .option('--vmm <vmm>', 'qemu, ec2 or gce, case-insensitive (default qemu, noted)')
+    .option('--guest-features <value>', 'SEV_FEATURES of SNP VMSAs (default 0x1, noted)')
     .option('--policy <value>', 'guest policy the launch must use (not in the digest; signed by manifest create as POLICY)')
     .option('--kernel <file>', 'measured direct boot: kernel (needs an AmdSev OVMF with a kernel-hashes page)')
     .option('--initrd <file>', 'measured direct boot: initrd (with --kernel)')
@@ -56,10 +56,8 @@ export function registerMeasureSnp(program: Command): void {
     .option('--vars-file <file>', 'OVMF_VARS file whose size to use')
     .option('--seed <hex>', 'start from a precomputed firmware digest (from --print-seed): skip hashing the firmware pages')
     .option('--print-seed', 'print the SNP digest after the firmware pages only (sev-snp-measure --mode snp:ovmf-hash)')
-    .option(
-      '--quirk <name=value>',
-      'version-dependent VMM behaviour: ec2-rdx=0x600|0, qemu-fpu=sev-init2|sev-init, vmsa-gpa-bits=48|52 (repeatable)',
-      (v: string, acc: string[] | undefined) => [...(acc ?? []), v],
+    .addOption(
+      repeatable(program, '--quirk <name=value>', 'version-dependent VMM behaviour: ec2-rdx=0x600|0, qemu-fpu=sev-init2|sev-init, vmsa-gpa-bits=48|52'),
     )
     .addOption(program.createOption('--output-format <format>', 'digest encoding in text output').choices(['hex', 'base64']).default('hex'))
     .addOption(jsonOption(program))
@@ -70,7 +68,7 @@ export function registerMeasureSnp(program: Command): void {
     'cvm-measure measure snp --firmware OVMF.fd --vcpu-type EPYC-Milan --vcpus 4',
     'cvm-measure measure snp --firmware OVMF.fd --vcpu-type EPYC-Genoa --vcpus 1-64 --json',
     'cvm-measure measure snp --firmware OVMF.fd --vmm ec2 --vcpus 2 --quirk ec2-rdx=0',
-    'cvm-measure measure snp --firmware AmdSev-OVMF.fd --vcpu-sig 0xa00f11 --kernel vmlinuz --initrd initrd.img --append "console=ttyS0"',
+    'cvm-measure measure snp --firmware AmdSev-OVMF.fd --vcpu-sig 0xa00f11 --vcpus 2 --kernel vmlinuz --initrd initrd.img --append "console=ttyS0"',
     'cvm-measure measure snp --firmware OVMF.fd --print-seed',
     'cvm-measure measure snp --firmware OVMF.fd --mode sev-es --vcpu-type EPYC-v4 --vcpus 2',
   ]);
@@ -92,6 +90,9 @@ function checkUsage(o: Opts, mode: string, vmm: string): void {
   if (o.svsm === undefined && (o.varsSize !== undefined || o.varsFile !== undefined)) throw new UsageError('--vars-size/--vars-file apply only with --svsm');
   if (o.printSeed && o.seed !== undefined) throw new UsageError('--print-seed computes the seed; drop --seed');
   if (o.printSeed && mode !== 'snp') throw new UsageError(`--print-seed applies to --mode snp, not ${mode}`);
+  // SEV-ES and SNP digests differ per vCPU count (one VMSA each): no default, as sev-snp-measure; SEV has no VMSAs
+  if (o.vcpus === undefined && mode !== 'sev' && !o.printSeed)
+    throw new UsageError('missing --vcpus: the digest differs per vCPU count (e.g. --vcpus 2 or --vcpus 1,2,4)');
 }
 
 const QUIRKS = {
@@ -125,13 +126,11 @@ function vcpuSpec(o: Opts) {
 }
 
 async function run(o: Opts): Promise<void> {
-  const mode = parseChoice('--mode', o.mode, ['snp', 'sev-es', 'sev'] as const);
-  const vmm = parseChoice('--vmm', o.vmm, ['qemu', 'ec2', 'gce'] as const);
-  checkUsage(o, mode, vmm);
-  // no silent default that changes the digest: say it (sev-snp-measure refuses to guess)
-  if (o.vcpus === undefined && !o.printSeed) warn('--vcpus not given: measuring 1 vCPU (the digest differs per vCPU count)');
-  const vcpus = o.vcpus === undefined ? [1] : parseCountList('--vcpus', o.vcpus);
-  const guestFeatures = parseBigInt('--guest-features', o.guestFeatures);
+  const mode = o.mode === undefined ? undefined : parseChoice('--mode', o.mode, ['snp', 'sev-es', 'sev'] as const);
+  const vmm = o.vmm === undefined ? undefined : parseChoice('--vmm', o.vmm, ['qemu', 'ec2', 'gce'] as const);
+  checkUsage(o, mode ?? 'snp', vmm ?? 'qemu');
+  const vcpus = o.vcpus === undefined ? undefined : parseCountList('--vcpus', o.vcpus);
+  const guestFeatures = o.guestFeatures === undefined ? undefined : parseBigInt('--guest-features', o.guestFeatures);
   const quirks = parseQuirks(o.quirk ?? []);
   const seed = o.seed === undefined ? undefined : fromHex(o.seed, '--seed', 48);
   const file = async (name: string, what: string) => ({ name, bytes: await readInput(name, what) });
@@ -161,6 +160,7 @@ async function run(o: Opts): Promise<void> {
   const policy = o.policy === undefined ? undefined : parseBigInt('--policy', o.policy);
   const r = snpMeasurement(inputs, { mode, vcpus, vcpu: vcpuSpec(o), vmm, guestFeatures, seed, quirks, ...(policy === undefined ? {} : { policy }) });
   for (const w of r.warnings) warn(w);
+  noteDefaults(r.defaults);
   if (o.json) return printJson(r);
   const digests = Object.entries(r.digests);
   printLine(digests.length === 1 ? encode(digests[0]![1]) : digests.map(([n, d]) => `${n} ${encode(d)}`).join('\n'));

@@ -5,11 +5,11 @@ import { UsageError } from '../../errors.js';
 import { PAGE_ORDERS } from '../../measure/tdx/mrtd.js';
 import { readInput } from '../../util/fs.js';
 import { tdxMeasurement } from '../../measure/tdx/report.js';
-import { printJson, printLine } from '../output.js';
+import { noteDefaults, printJson, printLine } from '../output.js';
 
 interface Opts {
   firmware: string;
-  pageOrder: string;
+  pageOrder?: string;
   kernel?: string;
   initrd?: string;
   append?: string;
@@ -24,22 +24,26 @@ export function registerMeasureTdx(program: Command): void {
     .description("predict a TDX TD's MRTD from its TDVF/OVMF or td-shim image, and RTMR1/RTMR2 for a direct kernel boot")
     .requiredOption('--firmware <file>', 'TDVF image: combined OVMF.fd (not a split OVMF_CODE.fd) or a td-shim image')
     .addOption(
-      program
-        .createOption('--page-order <order>', 'host order of TDH.MEM.PAGE.ADD/TDH.MR.EXTEND: single (KVM/QEMU >= 9, GCE, td-shim) or two-pass (QEMU 8.x TDX)')
-        .default('single'),
+      program.createOption(
+        '--page-order <order>',
+        'host order of TDH.MEM.PAGE.ADD/TDH.MR.EXTEND: single (KVM/QEMU >= 9, GCE, td-shim) or two-pass (QEMU 8.x TDX) (default single, noted)',
+      ),
     )
     .option('--kernel <file>', 'bzImage loaded with QEMU -kernel: adds RTMR1 and RTMR2')
     .option('--initrd <file>', 'initrd loaded with QEMU -initrd (needs --kernel)')
     .option('--append <cmdline>', 'kernel command line (QEMU -append; needs --kernel)')
-    .option('--mem <MiB>', 'guest RAM in MiB (QEMU -m; the patched setup header depends on it)', '2048')
-    .option('--qemu-version <x.y>', 'QEMU version of the host: before 10.2 QEMU patches the kernel setup header before OVMF measures it', '9.2')
+    .option('--mem <MiB>', 'guest RAM in MiB (QEMU -m; the patched setup header depends on it) (default 2048 with --kernel, noted)')
+    .option(
+      '--qemu-version <x.y>',
+      'QEMU version of the host: before 10.2 QEMU patches the kernel setup header before OVMF measures it (default 9.2 with --kernel, noted)',
+    )
     .addOption(jsonOption(program))
     .action(async (opts: Opts) => {
-      const pageOrder = parseChoice('--page-order', opts.pageOrder, PAGE_ORDERS);
-      const memMiB = parseInteger('--mem', opts.mem ?? '2048', 1, 16 << 20);
+      const pageOrder = opts.pageOrder === undefined ? undefined : parseChoice('--page-order', opts.pageOrder, PAGE_ORDERS);
+      const memMiB = opts.mem === undefined ? undefined : parseInteger('--mem', opts.mem, 1, 16 << 20);
       if (!opts.kernel && (opts.initrd || opts.append !== undefined)) throw new UsageError(`${opts.initrd ? '--initrd' : '--append'} needs --kernel`);
-      const qemuVersion = opts.qemuVersion ?? '9.2';
-      if (opts.kernel && !/^\d+\.\d+(\.\d+)?$/.test(qemuVersion)) {
+      const qemuVersion = opts.qemuVersion;
+      if (qemuVersion !== undefined && !/^\d+\.\d+(\.\d+)?$/.test(qemuVersion)) {
         throw new UsageError(`--qemu-version: expected a version such as 9.2 or 10.2.0, got ${JSON.stringify(qemuVersion)}`);
       }
       const file = async (name: string, what: string) => ({ name, bytes: await readInput(name, what) });
@@ -47,8 +51,9 @@ export function registerMeasureTdx(program: Command): void {
       const kernel = opts.kernel ? await file(opts.kernel, 'kernel') : undefined;
       const initrd = opts.initrd ? await file(opts.initrd, 'initrd') : undefined;
       const out = tdxMeasurement({ firmware, kernel, initrd, cmdline: opts.append }, { pageOrder, memMiB, qemuVersion });
+      noteDefaults(out.defaults);
       if (opts.json) return printJson(out);
-      printLine(`MRTD (${pageOrder}): ${out.mrtd}`);
+      printLine(`MRTD (${out.pageOrder}): ${out.mrtd}`);
       if (out.rtmr) {
         printLine(`RTMR1: ${out.rtmr['1']}`);
         printLine(`RTMR2: ${out.rtmr['2']}`);

@@ -4,21 +4,19 @@ import { publishAttestations, publishRelease } from '../../publish/publish.js';
 import { parsePrivateKey } from '../../sign/keys.js';
 import { localSigner } from '../../sign/signer.js';
 import { readInput } from '../../util/fs.js';
-import { examples, jsonOption } from '../command.js';
+import { examples, jsonOption, repeatable } from '../command.js';
 import { printJson, printLine } from '../output.js';
 
 interface Opts {
   repo: string;
   name?: string;
   version?: string;
-  key: string[];
+  key?: string[];
   build?: string;
   withInputs?: boolean;
-  attestation: string[];
+  attestation?: string[];
   json?: boolean;
 }
-
-const repeat = (v: string, acc: string[]) => [...acc, v];
 
 export function registerPublish(program: Command): void {
   // the root's own --version must not swallow `publish --version V`: root options only before the command
@@ -32,28 +30,25 @@ export function registerPublish(program: Command): void {
     .requiredOption('--repo <dir>', 'the repository directory (created when absent)')
     .option('--name <name>', 'release name (with <out-dir>)')
     .option('--version <version>', 'release version (publishing it again with other contents is an error; with the same, a no-op)')
-    .option('--key <file>', 'repository signing key, PEM (repeatable: the index gets every signature)', repeat, [] as string[])
+    .addOption(repeatable(program, '--key <file>', 'repository signing key, PEM (the index gets every signature)'))
     .option(
       '--build <dir>',
       'the `build --out` directory: the release also carries its artifacts, build record, measurements, recipe, lock and file inputs (what `rebuild` needs)',
     )
     .option('--with-inputs', 'with --build: also carry every locked download (.debs, source packages, base tarballs) from the build cache, by sha256')
-    .option(
-      '--attestation <file>',
-      'a rebuild attestation (`cvm-measure rebuild` output) to list with the release it names (repeatable)',
-      repeat,
-      [] as string[],
-    )
+    .addOption(repeatable(program, '--attestation <file>', 'a rebuild attestation (`cvm-measure rebuild` output) to list with the release it names'))
     .addOption(jsonOption(program))
     .action(async (outDir: string | undefined, opts: Opts) => {
-      if (opts.key.length === 0) throw new UsageError('--key is required: the repository index is signed');
-      if ((outDir === undefined) === (opts.attestation.length === 0)) throw new UsageError('give either <out-dir> (a release) or --attestation FILE');
+      const keys = opts.key ?? [];
+      const attestations = opts.attestation ?? [];
+      if (keys.length === 0) throw new UsageError('--key is required: the repository index is signed');
+      if ((outDir === undefined) === (attestations.length === 0)) throw new UsageError('give either <out-dir> (a release) or --attestation FILE');
       if (opts.withInputs && !opts.build) throw new UsageError('--with-inputs needs --build');
       const signers = [];
-      for (const k of opts.key) signers.push(localSigner(parsePrivateKey(await readInput(k, 'key'), k)));
+      for (const k of keys) signers.push(localSigner(parsePrivateKey(await readInput(k, 'key'), k)));
       if (outDir === undefined) {
         const files = [];
-        for (const f of opts.attestation) files.push({ path: f, bytes: await readInput(f, 'attestation') });
+        for (const f of attestations) files.push({ path: f, bytes: await readInput(f, 'attestation') });
         const r = await publishAttestations(files, { repo: opts.repo, signers });
         if (opts.json) printJson(r);
         else {

@@ -6,15 +6,16 @@ import { parsePrivateKey, parsePublicKey } from '../../sign/keys.js';
 import { localSigner } from '../../sign/signer.js';
 import { readInput } from '../../util/fs.js';
 import { parseChoice, parseInteger } from '../options.js';
-import { printJson, printLine, progress, warn } from '../output.js';
+import { PROGRESS_MODES, printJson, printLine, progress, warn } from '../output.js';
 import type { RebuildOpts } from './rebuild.js';
 
 export async function runRebuild(source: string, opts: RebuildOpts): Promise<void> {
-  if (opts.trust.length === 0) throw new UsageError('--trust is required: the release is used only after the repository index verifies');
+  const trust = opts.trust ?? [];
+  if (trust.length === 0) throw new UsageError('--trust is required: the release is used only after the repository index verifies');
   const trusted = [];
-  for (const p of opts.trust) trusted.push(parsePublicKey(await readInput(p, 'public key'), p));
+  for (const p of trust) trusted.push(parsePublicKey(await readInput(p, 'public key'), p));
   const signer = localSigner(parsePrivateKey(await readInput(opts.key, 'key'), opts.key));
-  const p = progress();
+  const p = progress(parseChoice('--progress', opts.progress, PROGRESS_MODES));
   const r = await rebuildRelease(source, {
     trusted,
     threshold: parseInteger('--threshold', opts.threshold, 1, trusted.length),

@@ -1,14 +1,15 @@
 import type { Command } from 'commander';
-import { examples, jsonOption } from '../command.js';
+import { examples, jsonOption, progressOption, repeatable } from '../command.js';
 
 export interface RebuildOpts {
   key: string;
-  trust: string[];
+  trust?: string[];
   threshold: string;
   release?: string;
   backend: string;
   out?: string;
   timeout?: string;
+  progress: string;
   json?: boolean;
 }
 
@@ -23,12 +24,13 @@ export function registerRebuild(program: Command, run: RebuildAction): void {
     )
     .argument('<source>', 'repository: http:// or https:// URL, or a directory')
     .requiredOption('--key <file>', "the rebuilder's signing key, PEM: signs the rebuild attestation")
-    .option('--trust <pub.pem>', 'public key trusted to sign the repository index (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .addOption(repeatable(program, '--trust <pub.pem>', 'public key trusted to sign the repository index'))
     .option('--threshold <k>', 'distinct trusted keys that must have signed the index', '1')
     .option('--release <name[@version]>', 'the release to rebuild (NAME alone: its latest version); default: the release published last')
     .option('--backend <name>', 'sandbox: auto, docker, podman, bwrap or chroot', 'auto')
     .option('--out <dir>', 'where rebuild.intoto.json, the rebuilt artifacts and logs go (default: rebuild-RELEASE, or rebuild-latest)')
     .option('--timeout <ms>', 'connect/idle and total deadline of each request in milliseconds')
+    .addOption(progressOption(program))
     .addOption(jsonOption(program))
     .action(async (source: string, opts: RebuildOpts) => (await run())(source, opts));
   examples(cmd, [

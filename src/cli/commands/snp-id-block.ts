@@ -64,7 +64,7 @@ export function registerSnpIdBlock(program: Command): void {
       }
     });
   examples(cmd, [
-    'cvm-measure snp id-block --digest $(cvm-measure measure snp --firmware OVMF.fd --vcpu-type EPYC-v4) --id-key id.pem --author-key author.pem',
+    'cvm-measure snp id-block --digest $(cvm-measure measure snp --firmware OVMF.fd --vcpu-type EPYC-v4 --vcpus 2) --id-key id.pem --author-key author.pem',
     'openssl ecparam -name secp384r1 -genkey -noout -out id.pem   # make a P-384 key',
     'cvm-measure snp id-block --digest HEX --id-key id.pem --author-key author.pem --policy 0x30000 --json',
   ]);

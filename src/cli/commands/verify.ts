@@ -5,18 +5,18 @@ import { readInput } from '../../util/fs.js';
 import { EVIDENCE_TYPES, verifyEvidence, type EvidenceType } from '../../verify/evidence.js';
 import { loadCertificates, loadPolicy, resolveReference } from '../../verify/load.js';
 import { parsePcrValues } from '../../verify/tpm.js';
-import { examples, jsonOption } from '../command.js';
+import { examples, jsonOption, repeatable } from '../command.js';
 import { parseChoice, parseInteger } from '../options.js';
-import { printJson, printLine } from '../output.js';
+import { printJson, printLine, withDetails } from '../output.js';
 import { parseTime } from '../time.js';
 import { type RebuilderOpts, readRebuilders, rebuilderOptions } from '../rebuilders.js';
 
 interface Opts extends RebuilderOpts {
   type?: string;
-  certs: string[];
+  certs?: string[];
   pcrs?: string;
   reference?: string;
-  trust: string[];
+  trust?: string[];
   threshold: string;
   policy?: string;
   firmware?: string;
@@ -33,18 +33,13 @@ export function registerVerify(program: Command): void {
     )
     .argument('<evidence>', 'SNP attestation report, TDX quote or TCG event log (the type is detected from the bytes)')
     .option('--type <type>', `evidence type instead of detecting it: ${EVIDENCE_TYPES.join(', ')}`)
-    .option(
-      '--certs <file...>',
-      'SNP: ARK/ASK and VCEK/VLEK certificates, PEM or DER files or directories (repeatable)',
-      (v: string, acc: string[]) => [...acc, v],
-      [] as string[],
-    )
+    .addOption(repeatable(program, '--certs <file>', 'SNP: ARK/ASK and VCEK/VLEK certificates, PEM or DER files or directories'))
     .option('--pcrs <file>', 'TPM: the PCR values the log must replay to (JSON {bank: {index: hex}} or tpm2_pcrread output)')
     .option(
       '--reference <dir|file|url>',
       'signed reference values: a `manifest create` directory, its reference-values.intoto.json, or a repository (URL or directory, optionally #NAME[@VERSION]; fetched and checked first) (needs --trust)',
     )
-    .option('--trust <pub.pem>', 'public key trusted to sign the reference values (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .addOption(repeatable(program, '--trust <pub.pem>', 'public key trusted to sign the reference values'))
     .option('--threshold <k>', 'distinct trusted keys that must have signed the reference values', '1')
     .option(
       '--policy <file>',
@@ -56,19 +51,20 @@ export function registerVerify(program: Command): void {
     )
     .option('--ccel <file>', 'TDX: the CCEL event log (e.g. /sys/firmware/acpi/tables/data/CCEL); RTMR0-3 must replay from it')
     .option('--at <time>', 'check certificate and reference-value validity at this time instead of now (ISO 8601 or epoch seconds)');
-  rebuilderOptions(cmd)
+  rebuilderOptions(program, cmd)
     .addOption(jsonOption(program))
     .action(async (evidence: string, opts: Opts) => {
       const type = opts.type === undefined ? undefined : (parseChoice('--type', opts.type, EVIDENCE_TYPES) as EvidenceType);
-      if (opts.rebuilders.length > 0 && !opts.reference) throw new UsageError('--rebuilders needs --reference (a repository listing rebuild attestations)');
-      if (opts.reference && opts.trust.length === 0)
+      if (opts.rebuilders?.length && !opts.reference) throw new UsageError('--rebuilders needs --reference (a repository listing rebuild attestations)');
+      const trust = opts.trust ?? [];
+      if (opts.reference && trust.length === 0)
         throw new UsageError('--reference needs --trust: reference values are used only after their signature verifies');
       const trusted = [];
-      for (const p of opts.trust) trusted.push(parsePublicKey(await readInput(p, 'public key'), p));
+      for (const p of trust) trusted.push(parsePublicKey(await readInput(p, 'public key'), p));
       const at = opts.at === undefined ? undefined : parseTime('--at', opts.at);
       const r = await verifyEvidence(new Uint8Array(await readInput(evidence, 'evidence')), {
         ...(type ? { type } : {}),
-        certs: loadCertificates(opts.certs),
+        certs: loadCertificates(opts.certs ?? []),
         ...(opts.pcrs ? { pcrs: parsePcrValues((await readInput(opts.pcrs, 'PCR values')).toString('utf8'), opts.pcrs) } : {}),
         ...(at === undefined ? {} : { at }),
         ...(opts.policy ? { policy: loadPolicy(opts.policy) } : {}),
@@ -84,8 +80,7 @@ export function registerVerify(program: Command): void {
             }
           : {}),
       });
-      if (opts.json) printJson(r);
-      else {
+      if (!opts.json) {
         for (const c of r.checks)
           printLine(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.ok || c.expected === undefined ? '' : `: expected ${c.expected}, got ${c.actual}`}`);
         if (r.match)
@@ -103,10 +98,10 @@ export function registerVerify(program: Command): void {
         if (r.ok) printLine(`OK: ${evidence}: ${r.type} v${r.version}, ${r.checks.length} checks passed`);
       }
       if (!r.ok) {
-        process.exitCode = 1;
         const failed = r.checks.filter((c) => !c.ok).map((c) => c.name);
-        if (!opts.json) throw new VerificationError(`${evidence}: ${failed.length} of ${r.checks.length} checks failed: ${failed.join('; ')}`);
+        throw withDetails(new VerificationError(`${evidence}: ${failed.length} of ${r.checks.length} checks failed: ${failed.join('; ')}`), r);
       }
+      if (opts.json) printJson(r);
     });
   examples(cmd, [
     'cvm-measure verify report.bin --certs ask_ark_milan.pem --certs vcek.der',

@@ -4,7 +4,7 @@
  */
 import { describeOvmf, parseOvmf } from '../../formats/ovmf.js';
 import { toHex } from '../../util/bytes.js';
-import { sha256Hex, type DirectBootFiles, type NamedBytes } from '../input.js';
+import { appliedDefaults, sha256Hex, type AppliedDefaults, type DirectBootFiles, type NamedBytes } from '../input.js';
 import { snpFirmwareSeed, snpLaunchDigests, type LaunchParams, type SevMode } from './launch.js';
 import { sha256 } from './sev-hashes.js';
 import type { Vmm } from './vmm.js';
@@ -64,6 +64,8 @@ export interface SnpMeasurementJson {
   seedProvided: boolean;
   /** Problems that do not stop the measurement (e.g. firmware without SEV metadata); callers show them. */
   warnings: string[];
+  /** Parameters not given that entered the digest with their default value (mode, vmm, vcpus, guestFeatures, quirks.*). */
+  defaults: AppliedDefaults;
   reference: string;
 }
 
@@ -106,6 +108,26 @@ export function snpMeasurement(inputs: SnpMeasurementInputs, params: SnpMeasurem
   const { policy: _policy, ...launch } = params;
   const r = snpLaunchDigests({ ...launch, firmware: firmware.bytes, directBoot, svsm: svsm && { image: svsm.bytes, varsSize: svsm.varsSize } });
   const p = r.vmsa?.profile;
+  const q = params.quirks ?? {};
+  const defaults = appliedDefaults(
+    {
+      mode: params.mode,
+      vmm: params.vmm,
+      vcpus: params.vcpus,
+      guestFeatures: params.guestFeatures,
+      'quirks.ec2Rdx': q.ec2Rdx,
+      'quirks.qemuFpu': q.qemuFpu,
+      'quirks.vmsaGpaBits': q.vmsaGpaBits,
+    },
+    {
+      mode: r.mode,
+      ...(svsm ? {} : { vmm: r.vmm }),
+      ...(r.mode === 'sev' ? {} : { vcpus: [...r.digests.keys()].join(',') }),
+      ...(r.mode === 'snp' && !svsm ? { guestFeatures: h(r.guestFeatures), 'quirks.vmsaGpaBits': r.quirks.vmsaGpaBits } : {}),
+      ...(r.mode !== 'sev' && r.vmm === 'ec2' ? { 'quirks.ec2Rdx': h(r.quirks.ec2Rdx) } : {}),
+      ...(r.mode !== 'sev' && r.vmm === 'qemu' ? { 'quirks.qemuFpu': r.quirks.qemuFpu } : {}),
+    },
+  );
   return {
     kind: 'snp',
     origin: 'predicted',
@@ -159,6 +181,7 @@ export function snpMeasurement(inputs: SnpMeasurementInputs, params: SnpMeasurem
     seed: r.seed ? toHex(r.seed) : null,
     seedProvided: r.seedProvided,
     warnings: r.warnings,
+    defaults,
     reference: 'virtee/sev-snp-measure 0.0.13',
   };
 }

@@ -6,7 +6,7 @@
  */
 import { InputError } from '../../errors.js';
 import { toHex } from '../../util/bytes.js';
-import { sha256Hex, type DirectBootFiles, type NamedBytes } from '../input.js';
+import { appliedDefaults, sha256Hex, type AppliedDefaults, type DirectBootFiles, type NamedBytes } from '../input.js';
 import { sectionPages, tdxMrtd, type PageOrder } from './mrtd.js';
 import { qemuPatchesSetupHeader, RTMR0_DEPENDS_ON, tdxDirectBootRtmrs, type RtmrEvent } from './rtmr.js';
 import { TD_SHIM_KERNEL_SIZE, TD_SHIM_PARAM_SIZE, tdShimParamHash, tdShimPayloadHash, teeInfoHash, type TeeInfoManifest } from './td-shim.js';
@@ -47,6 +47,8 @@ export interface TdxMeasurementJson {
   boot?: { shape: 'direct'; qemuVersion: string; setupHeaderPatched: boolean; memMiB: number; measuredCmdline: string };
   events?: RtmrEvent[];
   rtmr0: { computed: false; dependsOn: readonly string[] };
+  /** Parameters not given that entered MRTD or the RTMRs with their default value (pageOrder; with a kernel memMiB, qemuVersion). */
+  defaults: AppliedDefaults;
 }
 
 export function tdxMeasurement(inputs: TdxMeasurementInputs, params: TdxMeasurementParams = {}): TdxMeasurementJson {
@@ -55,6 +57,7 @@ export function tdxMeasurement(inputs: TdxMeasurementInputs, params: TdxMeasurem
     throw new InputError(`${inputs.initrd ? 'an initrd' : 'a command line'} is measured only with a kernel`);
   const pageOrder = params.pageOrder ?? 'single';
   const { mrtd, metadata } = tdxMrtd(firmware.bytes, pageOrder);
+  const boot = kernel ? directBoot(kernel, inputs, params) : undefined;
   return {
     kind: 'tdx',
     origin: 'predicted',
@@ -77,8 +80,12 @@ export function tdxMeasurement(inputs: TdxMeasurementInputs, params: TdxMeasurem
       attributes: [...(s.mrExtend ? ['MR.EXTEND'] : []), ...(s.pageAug ? ['PAGE.AUG'] : [])],
       ...sectionPages(s),
     })),
-    ...(kernel ? directBoot(kernel, inputs, params) : {}),
+    ...(boot ?? {}),
     rtmr0: { computed: false, dependsOn: RTMR0_DEPENDS_ON },
+    defaults: appliedDefaults(
+      { pageOrder: params.pageOrder, memMiB: params.memMiB, qemuVersion: params.qemuVersion },
+      { pageOrder, ...(boot ? { memMiB: boot.boot!.memMiB, qemuVersion: boot.boot!.qemuVersion } : {}) },
+    ),
   };
 }
 

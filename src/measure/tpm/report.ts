@@ -9,7 +9,7 @@ import { parseUki } from '../../formats/uki.js';
 import { toHex } from '../../util/bytes.js';
 import type { HashAlg } from '../../tcg/index.js';
 import { bootEvents, HASH_ALGS, secureBootEnabled, type FirmwareParams, type MeasuredEvent, type X509IssuedBy } from '../boot/index.js';
-import { describeInput, type NamedBytes } from '../input.js';
+import { appliedDefaults, describeInput, type AppliedDefaults, type NamedBytes } from '../input.js';
 import { NOT_PREDICTED, pcrBanks, type PcrBanks } from './pcr.js';
 
 export type PcrMeasurementInputs = (
@@ -65,6 +65,8 @@ export interface PcrMeasurementJson {
   pcrs: PcrBanks;
   events: { pcr: number; type: string; component: string; digests: Record<string, string>; eventData?: string }[];
   notPredicted: Readonly<Record<string, string>>;
+  /** Parameters not given that entered the PCRs with their default value (direct boot: memMiB, machine). */
+  defaults: AppliedDefaults;
 }
 
 export function pcrMeasurement(inputs: PcrMeasurementInputs, params: PcrMeasurementParams = {}): PcrMeasurementJson {
@@ -113,5 +115,7 @@ export function pcrMeasurement(inputs: PcrMeasurementInputs, params: PcrMeasurem
       ...(e.eventData ? { eventData: toHex(e.eventData) } : {}),
     })),
     notPredicted: NOT_PREDICTED,
+    defaults:
+      inputs.shape === 'direct' ? appliedDefaults({ memMiB: params.memMiB, machine: params.machine }, { memMiB: boot.memMiB!, machine: boot.machine! }) : {},
   };
 }
