@@ -1,28 +1,19 @@
 // Spec: DSSE v1 (Dead Simple Signing Envelope protocol: PAE and the JSON envelope).
 /**
- * DSSE envelopes (in-toto attestation framework, dsse-protocol.md): signatures over
- * PAE(type, body) = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body. ECDSA signatures are DER
- * (what sigstore, cosign and securesystemslib verify); a raw r||s signature is rejected.
+ * DSSE envelopes (in-toto attestation framework, dsse-protocol.md): signing and verifying signatures
+ * over PAE(type, body) (./envelope.ts) with node:crypto. ECDSA signatures are DER (what sigstore,
+ * cosign and securesystemslib verify); a raw r||s signature is rejected.
  */
 import type { KeyObject } from 'node:crypto';
-import { FormatError, VerificationError } from '../errors.js';
+import { VerificationError } from '../errors.js';
 import { derToRaw, isEcdsa, rawToDer, verifySignature } from './ecdsa.js';
 import { ALGS, keyAlg, keyId } from './keys.js';
+import { type Envelope, pae, strictBase64 } from './envelope.js';
 import type { Signer } from './signer.js';
 
+export { type Envelope, pae, parseEnvelope } from './envelope.js';
+
 export const INTOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
-
-export interface Envelope {
-  payloadType: string;
-  payload: string;
-  signatures: { keyid?: string; sig: string }[];
-}
-
-/** The DSSE pre-authentication encoding PAE(payloadType, body): the bytes each signature covers. */
-export function pae(payloadType: string, body: Uint8Array): Buffer {
-  const t = Buffer.from(payloadType, 'utf8');
-  return Buffer.concat([Buffer.from(`DSSEv1 ${t.length} `), t, Buffer.from(` ${body.length} `), body]);
-}
 
 /**
  * Signs `body` with every signer (k-of-n envelopes carry several signatures); ECDSA signatures go in as DER.
@@ -36,32 +27,6 @@ export async function signEnvelope(payloadType: string, body: Uint8Array, signer
     signatures.push({ keyid: s.keyId, sig: Buffer.from(isEcdsa(s.alg) ? rawToDer(raw) : raw).toString('base64') });
   }
   return { payloadType, payload: Buffer.from(body).toString('base64'), signatures };
-}
-
-/** Standard or URL-safe base64, strictly (no stray characters). */
-function b64(s: unknown, what: string): Buffer {
-  if (typeof s !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(s)) throw new FormatError('DSSE envelope', `${what} is not base64`);
-  const b = Buffer.from(s, /[-_]/.test(s) ? 'base64url' : 'base64');
-  if (b.toString(/[-_]/.test(s) ? 'base64url' : 'base64').replace(/=+$/, '') !== s.replace(/=+$/, ''))
-    throw new FormatError('DSSE envelope', `${what} is not canonical base64`);
-  return b;
-}
-
-/**
- * Checks that parsed JSON `v` is a DSSE envelope: `payloadType`, strict base64 `payload`, one or more
- * `signatures[].sig`. Verifies nothing (see verifyEnvelope).
- * @throws {FormatError} when a field is missing or not (canonical) base64, or there is no signature.
- */
-export function parseEnvelope(v: unknown): Envelope {
-  const e = v as Partial<Envelope> | null;
-  if (!e || typeof e !== 'object' || typeof e.payloadType !== 'string' || typeof e.payload !== 'string' || !Array.isArray(e.signatures)) {
-    throw new FormatError('DSSE envelope', 'expected {payloadType, payload, signatures[]}');
-  }
-  if (e.signatures.length === 0) throw new FormatError('DSSE envelope', 'no signatures');
-  for (const [i, s] of e.signatures.entries()) {
-    if (!s || typeof s !== 'object' || typeof s.sig !== 'string') throw new FormatError('DSSE envelope', `signatures[${i}].sig missing`);
-  }
-  return e as Envelope;
 }
 
 export interface VerifiedEnvelope {
@@ -78,13 +43,13 @@ export interface VerifiedEnvelope {
  * @throws {VerificationError} when fewer than `threshold` trusted keys verify, or a keyid is wrong.
  */
 export function verifyEnvelope(env: Envelope, trusted: readonly KeyObject[], threshold = 1): VerifiedEnvelope {
-  const body = b64(env.payload, 'payload');
+  const body = Buffer.from(strictBase64(env.payload, 'payload'));
   const msg = pae(env.payloadType, body);
   const ids = trusted.map(keyId);
   const ok = new Set<number>();
   let rawSeen = false;
   env.signatures.forEach((s, si) => {
-    const sig = b64(s.sig, `signatures[${si}].sig`);
+    const sig = strictBase64(s.sig, `signatures[${si}].sig`);
     const hit = trusted.findIndex((k) => {
       const alg = keyAlg(k);
       if (!isEcdsa(alg)) return sig.length === 64 && verifySignature(alg, k, msg, sig);

@@ -1,0 +1,58 @@
+// Spec: DSSE v1 (Dead Simple Signing Envelope protocol: PAE and the JSON envelope).
+/**
+ * The DSSE envelope itself, without verifying anything: its JSON shape, its strict base64 and the
+ * pre-authentication encoding PAE(type, body) = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body
+ * each signature covers. Uint8Array only (no node: import): the repository page checks signed
+ * indexes in the browser with the same parsing as Node (./dsse.ts signs and verifies there).
+ */
+import { FormatError } from '../errors.js';
+import { concatBytes, utf8 } from '../util/bytes.js';
+
+export interface Envelope {
+  payloadType: string;
+  payload: string;
+  signatures: { keyid?: string; sig: string }[];
+}
+
+/** The DSSE pre-authentication encoding PAE(payloadType, body): the bytes each signature covers. */
+export function pae(payloadType: string, body: Uint8Array): Uint8Array {
+  const t = utf8(payloadType);
+  return concatBytes(utf8(`DSSEv1 ${t.length} `), t, utf8(` ${body.length} `), body);
+}
+
+/**
+ * Standard or URL-safe base64, strictly: no stray characters, and canonical (re-encoding gives the same text).
+ * @throws {FormatError} naming `what` otherwise.
+ */
+export function strictBase64(s: unknown, what: string): Uint8Array {
+  if (typeof s !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(s)) throw new FormatError('DSSE envelope', `${what} is not base64`);
+  const url = /[-_]/.test(s);
+  const std = url ? s.replace(/-/g, '+').replace(/_/g, '/') : s;
+  let bin: string;
+  try {
+    bin = atob(std.replace(/=+$/, '').padEnd(Math.ceil(std.replace(/=+$/, '').length / 4) * 4, '='));
+  } catch {
+    throw new FormatError('DSSE envelope', `${what} is not base64`);
+  }
+  const again = btoa(bin).replace(/=+$/, '');
+  if ((url ? again.replace(/\+/g, '-').replace(/\//g, '_') : again) !== s.replace(/=+$/, ''))
+    throw new FormatError('DSSE envelope', `${what} is not canonical base64`);
+  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+}
+
+/**
+ * Checks that parsed JSON `v` is a DSSE envelope: `payloadType`, strict base64 `payload`, one or more
+ * `signatures[].sig`. Verifies nothing (see verifyEnvelope).
+ * @throws {FormatError} when a field is missing or not (canonical) base64, or there is no signature.
+ */
+export function parseEnvelope(v: unknown): Envelope {
+  const e = v as Partial<Envelope> | null;
+  if (!e || typeof e !== 'object' || typeof e.payloadType !== 'string' || typeof e.payload !== 'string' || !Array.isArray(e.signatures)) {
+    throw new FormatError('DSSE envelope', 'expected {payloadType, payload, signatures[]}');
+  }
+  if (e.signatures.length === 0) throw new FormatError('DSSE envelope', 'no signatures');
+  for (const [i, s] of e.signatures.entries()) {
+    if (!s || typeof s !== 'object' || typeof s.sig !== 'string') throw new FormatError('DSSE envelope', `signatures[${i}].sig missing`);
+  }
+  return e as Envelope;
+}
