@@ -179,11 +179,12 @@ export async function publishRelease(outDir: string, o: PublishOptions): Promise
       }
       await pause();
       // 4. the signed index, last: the envelope (which also names the previous index) first, then index.json
+      const timestamp = (o.now ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
       const index: RepositoryIndex = {
         schema: REPOSITORY_SCHEMA,
         version: (cur?.index.version ?? 0) + 1,
-        timestamp: (o.now ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-        releases: [...(cur?.index.releases ?? []), { name: o.name, version: o.version, path, files: entries }],
+        timestamp,
+        releases: [...(cur?.index.releases ?? []), { name: o.name, version: o.version, path, published: timestamp, files: entries }],
       };
       const bytes = canonicalBytes(index);
       const env = await signIndex(bytes, index.version, o.signers, cur ? { version: cur.index.version, sha256: cur.sha256 } : undefined);
