@@ -368,7 +368,6 @@ describeShared('publish / serve / fetch', () => {
         '/link/key.txt',
         '/.hidden.json',
         '/releases/',
-        '/',
         '/%00',
         '/..\\secret\\key.txt',
       ]) {
@@ -376,6 +375,14 @@ describeShared('publish / serve / fetch', () => {
         expect([p, r.status]).toEqual([p, 404]);
         expect(r.body).not.toContain('secret');
       }
+      // a directory answers with the index.html publish wrote (and without the trailing slash, a redirect to it)
+      const home = await raw(url, 'GET', '/');
+      expect([home.status, home.body]).toEqual([200, readFileSync(join(repo, 'index.html'), 'utf8')]);
+      expect(home.head).toMatch(/content-type: text\/html; charset=utf-8/i);
+      const bare = await raw(url, 'GET', '/releases/debian-12/1');
+      expect(bare.status).toBe(301);
+      expect(bare.head).toMatch(/\r\nlocation: \/releases\/debian-12\/1\/\r\n/i);
+      expect((await raw(url, 'GET', '//releases//debian-12/1')).head).toMatch(/\r\nlocation: \/releases\/debian-12\/1\/\r\n/i);
       const post = await raw(url, 'POST', '/index.json');
       expect(post.status).toBe(405);
       expect(post.head).toMatch(/allow: GET, HEAD/i);

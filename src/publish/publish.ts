@@ -26,6 +26,7 @@ import {
   signIndex,
   verifyIndex,
 } from './repository.js';
+import { writeSite } from './site.js';
 
 /** What a release holds: the `manifest create` files, and the build's record, recipe and lock when present. */
 const RELEASE_FILE =
@@ -148,7 +149,10 @@ export async function publishRelease(outDir: string, o: PublishOptions): Promise
     const cur = await currentIndex(o.repo, o.signers);
     const published = cur?.index.releases.find((r) => r.name === o.name && r.version === o.version);
     if (published) {
-      if (canonicalBytes(published.files).equals(canonicalBytes(entries))) return result(cur!.index.version, cur!.sha256, true);
+      if (canonicalBytes(published.files).equals(canonicalBytes(entries))) {
+        await writeSite(o.repo, cur!.index, o.signers);
+        return result(cur!.index.version, cur!.sha256, true);
+      }
       throw new InputError(`${o.name}@${o.version} is already published with other contents: published versions are immutable (publish a new version)`);
     }
     // 1. stage the release inside the repository (same file system: renames are atomic)
@@ -191,6 +195,8 @@ export async function publishRelease(outDir: string, o: PublishOptions): Promise
       await writeFileAtomic(join(o.repo, INDEX_ENVELOPE), env);
       await pause();
       await writeFileAtomic(join(o.repo, INDEX_FILE), bytes);
+      // 5. the pages, a view of the index just signed (a crash here leaves them for the next publish to redo)
+      await writeSite(o.repo, index, o.signers);
       return result(index.version, sha256(bytes), false);
     } finally {
       await rm(staging, { recursive: true, force: true });

@@ -9,7 +9,7 @@ import { OID, type PublicKeyInfo, readPublicKey } from '../formats/x509.js';
 import { checkStatement } from '../manifest/intoto.js';
 import { checkSignedIndex, INDEX_ENVELOPE, type RepositoryIndex, sha256 } from '../publish/index-format.js';
 import { pae, parseEnvelope, strictBase64 } from '../sign/envelope.js';
-import { p1363, verifyEcdsa } from './x509.js';
+import { p1363, source, verifyEcdsa } from './x509.js';
 
 export interface PinnedKey extends PublicKeyInfo {
   /** sha256 of the SubjectPublicKeyInfo DER, hex: the DSSE keyid `keys generate` prints. */
@@ -35,8 +35,8 @@ async function verifies(k: PinnedKey, msg: Uint8Array, sig: Uint8Array): Promise
   }
   if (k.keyAlg !== OID.ed25519 || sig.length !== 64) return false;
   try {
-    const key = await crypto.subtle.importKey('spki', k.spki, { name: 'Ed25519' }, false, ['verify']);
-    return await crypto.subtle.verify({ name: 'Ed25519' }, key, sig, msg);
+    const key = await crypto.subtle.importKey('spki', source(k.spki), { name: 'Ed25519' }, false, ['verify']);
+    return await crypto.subtle.verify({ name: 'Ed25519' }, key, source(sig), source(msg));
   } catch {
     return false;
   }
