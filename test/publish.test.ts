@@ -18,6 +18,7 @@ import { canonicalBytes, parseIndex, type RepositoryIndex, signIndex } from '../
 import { generateKey, parsePrivateKey, parsePublicKey } from '../src/sign/keys.js';
 import { localSigner } from '../src/sign/signer.js';
 import { cli, errorLine } from './helpers/cli.js';
+import { serve } from './helpers/serve.js';
 import { describeShared, ROOT, shared } from './helpers/shared.js';
 
 const schema = (n: string) => new Ajv({ strict: false }).compile(JSON.parse(readFileSync(join(ROOT, `schemas/${n}.schema.json`), 'utf8')));
@@ -39,21 +40,6 @@ const snapshot = (dir: string): Record<string, string> => {
   walk(dir);
   return out;
 };
-
-/** Starts `cvm-measure serve` and returns its URL from the line it prints. */
-async function serve(repo: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [resolve(ROOT, 'dist/cli/main.js'), 'serve', '--repo', repo, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const url = await new Promise<string>((res, rej) => {
-    let text = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      text += d.toString();
-      const m = /at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(text);
-      if (m) res(m[1]!);
-    });
-    child.on('exit', (code) => rej(new Error(`serve exited ${code}`)));
-  });
-  return { url, child };
-}
 
 /** A raw HTTP/1.1 request (paths as written, no client-side normalization): status line and body. */
 function raw(url: string, method: string, path: string): Promise<{ status: number; head: string; body: string }> {
