@@ -8,13 +8,14 @@
  * Screenshots go to $CVM_ARTIFACTS (else test-output/).
  */
 import type { ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReferenceValues } from '../src/manifest/model.js';
 import { referenceValuesOf } from '../src/publish/index-format.js';
+import { type Attestation, indexPage } from '../src/publish/site-html.js';
 import { CHROMIUM, describeBrowser } from './helpers/browser.js';
 import { cli } from './helpers/cli.js';
 import { serve } from './helpers/serve.js';
@@ -229,7 +230,6 @@ describeBrowser('repository site in a browser', () => {
     const files = [file(`${EVIDENCE}/report.bin`), file(`${EVIDENCE}/vcek.pem`), file(`${EVIDENCE}/ask_ark_chain.pem`)];
     const rv = join(repo, 'releases/real-evidence/1/reference-values.intoto.json');
     const original = readFileSync(rv);
-    cpSync(rv, join(dir, 'rv-backup.json'));
     try {
       writeFileSync(rv, Buffer.concat([original, Buffer.from(' ')]));
       const r = await verify(page, files);
@@ -265,5 +265,34 @@ describeBrowser('repository site in a browser', () => {
     await expect.poll(() => p.locator('#lookup-result').textContent()).toBe('Carried by debian-12@1.');
     expect(await p.locator('tr[data-value]:visible').count()).toBe(1);
     await js.close();
+  });
+});
+
+describe('index page rendering', () => {
+  it('counts rebuild confirmations as distinct key ids with verdict match, — without attestations', () => {
+    const rv = { schema: 'cvm-measure/reference-values/v1', artifacts: [], snp: [], tdx: [], pcr: [] } as unknown as ReferenceValues;
+    const entry = (name: string, attestations?: Attestation[]) => ({
+      entry: {
+        name,
+        version: '1',
+        path: `releases/${name}/1`,
+        files: { 'reference-values.json': { sha256: '0'.repeat(64), size: 1 } },
+        ...(attestations ? { attestations } : {}),
+      },
+      rv,
+      signedBy: [],
+    });
+    const a = (keyid: string, verdict: Attestation['verdict']): Attestation => ({ path: `attestations/${keyid}.json`, keyid, verdict });
+    const html = indexPage(
+      { schema: 'cvm-measure/repository/v1', version: 1, timestamp: 'T', releases: [] },
+      [entry('none'), entry('two', [a('k1', 'match'), a('k1', 'match'), a('k2', 'match'), a('k3', 'mismatch')]), entry('zero', [a('k3', 'mismatch')])],
+      [],
+    );
+    const cell = (name: string) => new RegExp(`data-release="${name}@1"[\\s\\S]*?data-confirmations="([^"]*)">([^<]*)<`).exec(html)!.slice(1);
+    expect([cell('none'), cell('two'), cell('zero')]).toEqual([
+      ['', '—'],
+      ['2', '2'],
+      ['0', '0'],
+    ]);
   });
 });
