@@ -5,7 +5,7 @@
  * (src/verify/repository.ts) check an index with this same code after checking the signature.
  */
 import { FormatError, InputError, VerificationError } from '../errors.js';
-import { checkStatement, type Statement } from '../manifest/intoto.js';
+import { checkStatement, type Statement, TAG_PREFIX } from '../manifest/intoto.js';
 import type { ReferenceValues } from '../manifest/model.js';
 import { canonicalJson } from '../sign/canonical-json.js';
 import { parseEnvelope, strictBase64 } from '../sign/envelope.js';
@@ -13,7 +13,7 @@ import { bytesEqual, toHex, utf8 } from '../util/bytes.js';
 import { digest } from '../util/hash.js';
 
 export const REPOSITORY_SCHEMA = 'cvm-measure/repository/v1';
-export const INDEX_PREDICATE = 'https://cvm-measure.dev/repository/v1';
+export const INDEX_PREDICATE = `${TAG_PREFIX}repository/v1`;
 export const INDEX_FILE = 'index.json';
 export const INDEX_ENVELOPE = 'index.intoto.json';
 /** Limits a fetch enforces (bytes). */

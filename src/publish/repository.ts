@@ -18,6 +18,7 @@ export {
   type FileEntry,
   INDEX_ENVELOPE,
   INDEX_FILE,
+  INDEX_PREDICATE,
   MAX_FILE_BYTES,
   MAX_INDEX_BYTES,
   parseIndex,

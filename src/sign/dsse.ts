@@ -5,7 +5,7 @@
  * cosign and securesystemslib verify); a raw r||s signature is rejected.
  */
 import type { KeyObject } from 'node:crypto';
-import { VerificationError } from '../errors.js';
+import { UsageError, VerificationError } from '../errors.js';
 import { derToRaw, isEcdsa, rawToDer, verifySignature } from './ecdsa.js';
 import { ALGS, keyAlg, keyId } from './keys.js';
 import { type Envelope, pae, strictBase64 } from './envelope.js';
@@ -37,16 +37,23 @@ export interface VerifiedEnvelope {
 }
 
 /**
- * Verifies that at least `threshold` distinct trusted keys signed PAE(type, payload). A `keyid` is
- * only a hint, but a wrong one is still an error: a signature whose keyid names a trusted key must
- * verify with that key, and a signature that verifies must not carry another key's id.
+ * Verifies that at least `threshold` distinct trusted keys signed PAE(type, payload). Keys count by
+ * public-key identity (the key id, sha256 of the SPKI): the same key trusted twice, or two signatures
+ * by one key, count once. A `keyid` is only a hint, but a wrong one is still an error: a signature
+ * whose keyid names a trusted key must verify with that key, and a signature that verifies must not
+ * carry another key's id.
+ * @throws {UsageError} when `threshold` exceeds the number of distinct trusted keys.
+ * @throws {FormatError} when the payload or a signature is not canonical base64.
  * @throws {VerificationError} when fewer than `threshold` trusted keys verify, or a keyid is wrong.
  */
 export function verifyEnvelope(env: Envelope, trusted: readonly KeyObject[], threshold = 1): VerifiedEnvelope {
+  const ids = trusted.map(keyId);
+  const distinct = new Set(ids).size;
+  if (threshold > distinct) throw new UsageError(`--threshold ${threshold}: only ${distinct} distinct trusted key(s) (a key given twice counts once)`);
   const body = Buffer.from(strictBase64(env.payload, 'payload'));
   const msg = pae(env.payloadType, body);
-  const ids = trusted.map(keyId);
-  const ok = new Set<number>();
+  /** key id → index of the first trusted key with that id that verified a signature */
+  const ok = new Map<string, number>();
   let rawSeen = false;
   env.signatures.forEach((s, si) => {
     const sig = strictBase64(s.sig, `signatures[${si}].sig`);
@@ -69,13 +76,13 @@ export function verifyEnvelope(env: Envelope, trusted: readonly KeyObject[], thr
       );
     if (hit >= 0 && s.keyid && s.keyid !== ids[hit])
       throw new VerificationError(`DSSE: signatures[${si}].keyid does not match the key that verified it (${ids[hit]!.slice(0, 16)}…)`);
-    if (hit >= 0) ok.add(hit);
+    if (hit >= 0 && !ok.has(ids[hit]!)) ok.set(ids[hit]!, hit);
   });
   if (ok.size < threshold) {
     throw new VerificationError(
-      `DSSE: ${ok.size} of ${trusted.length} trusted key(s) verified, threshold ${threshold}${rawSeen ? '; a raw r||s signature was found, DSSE ECDSA signatures must be DER' : ''}`,
+      `DSSE: ${ok.size} of ${distinct} trusted key(s) verified, threshold ${threshold}${rawSeen ? '; a raw r||s signature was found, DSSE ECDSA signatures must be DER' : ''}`,
     );
   }
-  const keyIndexes = [...ok].sort((a, b) => a - b);
+  const keyIndexes = [...ok.values()].sort((a, b) => a - b);
   return { body, keyIndexes, keyIds: keyIndexes.map((i) => ids[i]!) };
 }

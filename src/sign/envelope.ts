@@ -21,29 +21,23 @@ export function pae(payloadType: string, body: Uint8Array): Uint8Array {
 }
 
 /**
- * Standard or URL-safe base64, strictly: no stray characters, and canonical (re-encoding gives the same text).
+ * Canonical base64: the standard alphabet with padding, exactly what re-encoding the bytes gives (no
+ * base64url, no missing or extra padding).
  * @throws {FormatError} naming `what` otherwise.
  */
 export function strictBase64(s: unknown, what: string): Uint8Array {
-  if (typeof s !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(s)) throw new FormatError('DSSE envelope', `${what} is not base64`);
-  const url = /[-_]/.test(s);
-  const std = url ? s.replace(/-/g, '+').replace(/_/g, '/') : s;
-  let bin: string;
-  try {
-    bin = atob(std.replace(/=+$/, '').padEnd(Math.ceil(std.replace(/=+$/, '').length / 4) * 4, '='));
-  } catch {
-    throw new FormatError('DSSE envelope', `${what} is not base64`);
-  }
-  const again = btoa(bin).replace(/=+$/, '');
-  if ((url ? again.replace(/\+/g, '-').replace(/\//g, '_') : again) !== s.replace(/=+$/, ''))
-    throw new FormatError('DSSE envelope', `${what} is not canonical base64`);
+  if (typeof s !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(s) || s.length % 4 !== 0)
+    throw new FormatError('DSSE envelope', `${what} is not base64 (standard alphabet)`);
+  const bin = atob(s);
+  if (btoa(bin) !== s) throw new FormatError('DSSE envelope', `${what} is not canonical base64 (padded, re-encodes to itself)`);
   return Uint8Array.from(bin, (c) => c.charCodeAt(0));
 }
 
 /**
- * Checks that parsed JSON `v` is a DSSE envelope: `payloadType`, strict base64 `payload`, one or more
- * `signatures[].sig`. Verifies nothing (see verifyEnvelope).
- * @throws {FormatError} when a field is missing or not (canonical) base64, or there is no signature.
+ * Checks that parsed JSON `v` is a DSSE envelope: `payloadType`, `payload`, one or more
+ * `signatures[].sig`, each `keyid` a string when present. Verifies nothing (see verifyEnvelope, which
+ * also requires canonical base64).
+ * @throws {FormatError} when a field is missing or of the wrong type, or there is no signature.
  */
 export function parseEnvelope(v: unknown): Envelope {
   const e = v as Partial<Envelope> | null;
@@ -53,6 +47,7 @@ export function parseEnvelope(v: unknown): Envelope {
   if (e.signatures.length === 0) throw new FormatError('DSSE envelope', 'no signatures');
   for (const [i, s] of e.signatures.entries()) {
     if (!s || typeof s !== 'object' || typeof s.sig !== 'string') throw new FormatError('DSSE envelope', `signatures[${i}].sig missing`);
+    if ('keyid' in s && typeof s.keyid !== 'string') throw new FormatError('DSSE envelope', `signatures[${i}].keyid must be a string`);
   }
   return e as Envelope;
 }
