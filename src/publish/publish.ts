@@ -143,9 +143,9 @@ export async function publishRelease(outDir: string, o: PublishOptions): Promise
   const unlock = await lock(o.repo);
   try {
     // staging left by an interrupted publish (we hold the lock: no other publish is running)
-    // (and temporary files of an interrupted index write)
+    // (and temporary files of an interrupted index or index.html write)
     for (const n of await readdir(o.repo))
-      if (n.startsWith('.staging-') || /^\.index\.(json|intoto\.json)\.\d+\.\d+\.tmp$/.test(n)) await rm(join(o.repo, n), { recursive: true, force: true });
+      if (n.startsWith('.staging-') || /^\.index\.(json|intoto\.json|html)\.\d+\.\d+\.tmp$/.test(n)) await rm(join(o.repo, n), { recursive: true, force: true });
     const cur = await currentIndex(o.repo, o.signers);
     const published = cur?.index.releases.find((r) => r.name === o.name && r.version === o.version);
     if (published) {
