@@ -6,12 +6,16 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { probeBackend } from '../src/build/sandbox/index.js';
+import { parseGpt } from '../src/formats/gpt.js';
 import { cli, errorLine } from './helpers/cli.js';
+import { ESP_SCRIPT } from './helpers/esp.js';
+import { ROOT } from './helpers/shared.js';
 
 const CACHE = process.env.CVM_TEST_CACHE ?? join(tmpdir(), 'cvm-measure-test-cache');
 const env = { CVM_CACHE: CACHE };
@@ -96,6 +100,25 @@ suite('build: sandboxed run components', () => {
     expect(r.code).toBe(1);
     expect(errorLine(r)).toBe(`cvm-measure: error: component hello: copy failed (exit 3); log: ${join(out, 'logs/hello.log')}`);
     expect(readFileSync(join(out, 'logs/hello.log'), 'utf8')).toContain('boom');
+  }, 900_000);
+
+  it("the default recipe's esp component is reproducible under build --check (its own base: dosfstools, fdisk, mtools)", async () => {
+    const esp = (parse(readFileSync(join(ROOT, 'recipes/default.yaml'), 'utf8')) as { components: { esp: object } }).components.esp;
+    const dir = mkdtempSync(join(tmpdir(), 'sandboxed-esp-'));
+    copyFileSync(ESP_SCRIPT, join(dir, 'esp-disk.sh'));
+    writeFileSync(join(dir, 'uki.efi'), Buffer.alloc(300_000, 0x5a));
+    const recipe = {
+      name: 'esp',
+      sourceDateEpoch: 1700000000,
+      inputs: { 'uki-efi': { file: 'uki.efi' }, 'esp-disk': { file: 'esp-disk.sh' } },
+      components: { esp },
+    };
+    writeFileSync(join(dir, 'r.yaml'), stringify(recipe));
+    const out = mkdtempSync(join(tmpdir(), 'sb-out-'));
+    const r = await cli(['build', join(dir, 'r.yaml'), '--out', out, '--check', '--json'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { check: { identical: boolean } }).check.identical).toBe(true);
+    expect(parseGpt(readFileSync(join(out, 'disk.img'))).diskGuid).toBe('5a1d0c0e-9b3e-4c8f-8e2d-3c7a6b1f0e01');
   }, 900_000);
 });
 

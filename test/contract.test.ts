@@ -43,6 +43,7 @@ describeShared('the build measures with every field the recipe allows, and its o
       'k.vmlinuz': shared('fixtures/debian/debian-bookworm-vmlinuz-6.1.0-56-amd64'),
       'i.initrd.cpio': shared('fixtures/pcr/initrd-a.cpio'),
       'u.uki.efi': shared('fixtures/pcr/uki-6.1.efi'),
+      'd.disk.img': shared('fixtures/pcr/uki-disk-gpt-head.bin'),
     };
     for (const [name, path] of Object.entries(files)) symlinkSync(path, join(dir, name));
     writeFileSync(join(dir, 'c.cmdline.txt'), 'console=ttyS0');
@@ -61,7 +62,7 @@ describeShared('the build measures with every field the recipe allows, and its o
         policy: '0x30000',
       },
       tdx: { firmware: 'fw.OVMF.fd', ...direct, memory: 2048 },
-      pcr: { vars: 'fw.OVMF_VARS.fd', shapes: ['direct', 'uki'], ...direct, uki: 'u.uki.efi', banks: ['sha256'], memory: 1024 },
+      pcr: { vars: 'fw.OVMF_VARS.fd', shapes: ['direct', 'uki'], ...direct, uki: 'u.uki.efi', disk: 'd.disk.img', banks: ['sha256'], memory: 1024 },
     };
     // the AmdSev build is what measures a direct boot for SNP: this Debian OVMF refuses a kernel, so SNP runs without one here
     const { kernel: _k, initrd: _i, cmdline: _c, ...snpNoBoot } = spec.snp;

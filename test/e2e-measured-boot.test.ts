@@ -3,7 +3,11 @@
  * reads the PCRs and the firmware event log inside the guest, and compares them with `measure pcr`:
  * a direct kernel boot, a UKI on a GPT ESP, and the same UKI signed and booted with Secure Boot on
  * (Debian's snakeoil PK/KEK/db). The guest initrd and the UKI are built with this package's cpio and
- * UKI writers. Skips loudly when QEMU, swtpm or the other tools are missing (`cvm-measure doctor --fix --for test`).
+ * UKI writers, the ESP disk by the default recipe's recipes/esp/esp-disk.sh. Skips loudly when QEMU,
+ * swtpm or the other tools are missing (`cvm-measure doctor --fix --for test`).
+ *
+ * Opt-in: CVM_E2E_BUILD_OUT=<the --out of `cvm-measure build` of the default recipe> boots that build's
+ * disk.img on its OVMF.fd and compares every PCR with its signed measurements.json (the UKI shape).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,8 +15,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeCpio } from '../src/formats/cpio.js';
+import { parseGpt } from '../src/formats/gpt.js';
 import { parseEventLog, replayEventLog } from '../src/formats/tcg-eventlog.js';
 import { cli } from './helpers/cli.js';
+import { ESP_TOOLS, makeEspDisk } from './helpers/esp.js';
 import { SHARED } from './helpers/shared.js';
 
 const OVMF = '/usr/share/OVMF';
@@ -26,9 +32,11 @@ const SNAKEOIL_KEY = '/usr/share/ovmf/PkKek-1-snakeoil.key';
 const SNAKEOIL_CERT = '/usr/share/ovmf/PkKek-1-snakeoil.pem';
 const STUB = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub';
 const BUSYBOX = '/bin/busybox';
-const TOOLS = ['qemu-system-x86_64', 'swtpm', 'swtpm_setup', 'sfdisk', 'mkfs.vfat', 'mmd', 'mcopy', 'sbsign', 'openssl'];
+const TOOLS = ['qemu-system-x86_64', 'swtpm', 'swtpm_setup', ...ESP_TOOLS, 'sbsign', 'openssl'];
 const BANKS = ['sha1', 'sha256', 'sha384'] as const;
 const BOOT_TIMEOUT_S = 300;
+/** Opt-in: the --out of a `cvm-measure build` of the default recipe (its disk.img is booted on its OVMF.fd). */
+const BUILD_OUT = process.env.CVM_E2E_BUILD_OUT;
 
 function missing(): string[] {
   const tools = TOOLS.filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
@@ -75,10 +83,19 @@ interface GuestResult {
   seconds: number;
 }
 
-/** One boot: fresh swtpm state, private VARS copy, QEMU TCG; returns what the guest printed. */
-async function boot(dir: string, vars: string, media: string[]): Promise<GuestResult> {
-  mkdirSync(join(dir, 'tpm'), { recursive: true });
+/** QEMU pflash drives: Debian's split OVMF_CODE (read-only) with a private copy of a VARS store. */
+function splitFirmware(dir: string, vars: string): string[] {
+  mkdirSync(dir, { recursive: true });
   copyFileSync(vars, join(dir, 'vars.fd'));
+  return ['-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${CODE}`, '-drive', `if=pflash,format=raw,unit=1,file=${join(dir, 'vars.fd')}`];
+}
+
+/**
+ * One boot: fresh swtpm state, QEMU TCG; returns what the guest printed on ttyS1. With `shell`, the
+ * guest's own init ends in a shell on ttyS0: once `shell.ready` shows on the console, INIT is typed into it.
+ */
+async function boot(dir: string, firmware: string[], media: string[], shell?: { ready: string }): Promise<GuestResult> {
+  mkdirSync(join(dir, 'tpm'), { recursive: true });
   execFileSync('swtpm_setup', ['--tpm2', '--tpmstate', join(dir, 'tpm'), '--pcr-banks', BANKS.join(','), '--overwrite'], { stdio: 'ignore' });
   const sock = join(dir, 'swtpm.sock');
   const swtpm = spawn('swtpm', ['socket', '--tpm2', '--tpmstate', `dir=${join(dir, 'tpm')}`, '--ctrl', `type=unixio,path=${sock}`, '--terminate'], {
@@ -89,14 +106,23 @@ async function boot(dir: string, vars: string, media: string[]): Promise<GuestRe
     const data = join(dir, 'data.txt');
     const args = [
       ...['-machine', 'q35', '-accel', 'tcg', '-m', '768', '-smp', '1', '-nodefaults', '-display', 'none', '-vga', 'none', '-no-reboot'],
-      ...['-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${CODE}`, '-drive', `if=pflash,format=raw,unit=1,file=${join(dir, 'vars.fd')}`],
+      ...firmware,
       ...['-chardev', `socket,id=chrtpm,path=${sock}`, '-tpmdev', 'emulator,id=tpm0,chardev=chrtpm', '-device', 'tpm-crb,tpmdev=tpm0'],
-      ...['-serial', `file:${join(dir, 'console.log')}`, '-serial', `file:${data}`],
+      ...['-serial', shell ? 'stdio' : `file:${join(dir, 'console.log')}`, '-serial', `file:${data}`],
       ...media,
     ];
     const t0 = performance.now();
     const code = await new Promise<number | null>((res) => {
-      const q = spawn('qemu-system-x86_64', args, { stdio: 'ignore' });
+      const q = spawn('qemu-system-x86_64', args, { stdio: shell ? 'pipe' : 'ignore' });
+      if (shell) {
+        let console = '';
+        q.stdout!.on('data', (b: Buffer) => {
+          const seen = console.includes(shell.ready);
+          console += b.toString('latin1');
+          writeFileSync(join(dir, 'console.log'), console);
+          if (!seen && console.includes(shell.ready)) q.stdin!.write(INIT.replace(/^#!.*\n/, ''));
+        });
+      }
       const timer = setTimeout(() => q.kill('SIGKILL'), BOOT_TIMEOUT_S * 1000);
       q.on('exit', (c) => {
         clearTimeout(timer);
@@ -115,25 +141,8 @@ async function boot(dir: string, vars: string, media: string[]): Promise<GuestRe
   }
 }
 
-/** A 64 MiB GPT disk (fixed GUIDs) whose FAT32 ESP holds `efi` as the removable-media boot path. */
-function makeEspDisk(dir: string, efi: string): string {
-  const img = join(dir, 'disk.img');
-  const esp = join(dir, 'esp.img');
-  writeFileSync(img, '');
-  execFileSync('truncate', ['-s', '64M', img]);
-  execFileSync('sfdisk', ['-q', img], {
-    input:
-      'label: gpt\nlabel-id: 0C0FFEE0-1111-2222-3333-444455556666\nfirst-lba: 2048\nstart=2048, size=126976, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=7E57E57E-AAAA-BBBB-CCCC-DDDDEEEEFFFF, name="ESP"\n',
-  });
-  execFileSync('truncate', ['-s', `${126976 * 512}`, esp]);
-  execFileSync('mkfs.vfat', ['-F', '32', '-i', '0badcafe', '-n', 'ESP', esp], { stdio: 'ignore' });
-  const env = { ...process.env, MTOOLS_SKIP_CHECK: '1' };
-  execFileSync('mmd', ['-i', esp, '::/EFI', '::/EFI/BOOT'], { env });
-  execFileSync('mcopy', ['-i', esp, efi, '::/EFI/BOOT/BOOTX64.EFI'], { env });
-  execFileSync('dd', [`if=${esp}`, `of=${img}`, 'bs=512', 'seek=2048', 'conv=notrunc', 'status=none']);
-  rmSync(esp);
-  return img;
-}
+/** The disk as a QEMU virtio-blk boot device. */
+const diskMedia = (disk: string) => ['-drive', `if=none,id=disk0,format=raw,file=${disk}`, '-device', 'virtio-blk-pci,drive=disk0,bootindex=1'];
 
 suite('e2e: real measured boots (QEMU TCG + OVMF + swtpm) vs measure pcr', () => {
   const work = mkdtempSync(join(tmpdir(), 'cvm-e2e-'));
@@ -188,10 +197,15 @@ suite('e2e: real measured boots (QEMU TCG + OVMF + swtpm) vs measure pcr', () =>
 
   /** The guest's PCRs must equal the prediction for every predicted PCR in every bank, and its log must match event for event. */
   async function compare(name: string, guest: GuestResult, measureArgs: string[]): Promise<void> {
-    timings.push(`${name} ${guest.seconds.toFixed(1)} s`);
     const r = await cli(['measure', 'pcr', ...measureArgs, '--json']);
     expect(r.stderr).toBe('');
-    const predicted = JSON.parse(r.stdout) as { pcrs: Record<string, Record<string, string>> };
+    await compareWith(name, guest, r.stdout);
+  }
+
+  /** compare() against a prediction already made (a `measure pcr --json` object). */
+  async function compareWith(name: string, guest: GuestResult, expectedJson: string): Promise<void> {
+    timings.push(`${name} ${guest.seconds.toFixed(1)} s`);
+    const predicted = JSON.parse(expectedJson) as { pcrs: Record<string, Record<string, string>> };
     for (const bank of BANKS) {
       expect(Object.keys(predicted.pcrs[bank]!)).toHaveLength(13);
       for (const [i, v] of Object.entries(predicted.pcrs[bank]!)) expect({ bank, pcr: i, value: guest.pcrs[bank]?.[i] }).toEqual({ bank, pcr: i, value: v });
@@ -209,7 +223,7 @@ suite('e2e: real measured boots (QEMU TCG + OVMF + swtpm) vs measure pcr', () =>
           });
     }
     const dir = join(work, name);
-    writeFileSync(join(dir, 'expected.json'), r.stdout);
+    writeFileSync(join(dir, 'expected.json'), expectedJson);
     writeFileSync(join(dir, 'eventlog.bin'), guest.log);
     for (const bank of BANKS) {
       const d = await cli(['eventlog', 'diff', join(dir, 'eventlog.bin'), '--expected', join(dir, 'expected.json'), '--bank', bank, '--json']);
@@ -220,7 +234,7 @@ suite('e2e: real measured boots (QEMU TCG + OVMF + swtpm) vs measure pcr', () =>
 
   it('direct kernel boot (-kernel/-initrd/-append, -m 768), Secure Boot off', { timeout: BOOT_TIMEOUT_S * 1000 + 60_000 }, async () => {
     const dir = join(work, 'direct');
-    const guest = await boot(dir, VARS, ['-kernel', kernel, '-initrd', initrd, '-append', cmdline]);
+    const guest = await boot(dir, splitFirmware(dir, VARS), ['-kernel', kernel, '-initrd', initrd, '-append', cmdline]);
     await compare('direct', guest, ['--boot', 'direct', '--kernel', kernel, '--initrd', initrd, '--append', cmdline, '--mem', '768', '--vars', VARS]);
   });
 
@@ -228,7 +242,7 @@ suite('e2e: real measured boots (QEMU TCG + OVMF + swtpm) vs measure pcr', () =>
     timeout: BOOT_TIMEOUT_S * 1000 + 60_000,
   }, async () => {
     const dir = join(work, 'direct-ms');
-    const guest = await boot(dir, VARS_MS, ['-kernel', kernel, '-initrd', initrd, '-append', cmdline]);
+    const guest = await boot(dir, splitFirmware(dir, VARS_MS), ['-kernel', kernel, '-initrd', initrd, '-append', cmdline]);
     await compare('direct-ms', guest, ['--boot', 'direct', '--kernel', kernel, '--initrd', initrd, '--append', cmdline, '--mem', '768', '--vars', VARS_MS]);
     const events = parseEventLog(guest.log).events;
     const sbVar = events.find((e) => e.decoded?.variableName === 'SecureBoot')!;
@@ -238,17 +252,17 @@ suite('e2e: real measured boots (QEMU TCG + OVMF + swtpm) vs measure pcr', () =>
 
   it('UKI (uki build) on a GPT ESP, Secure Boot off', { timeout: BOOT_TIMEOUT_S * 1000 + 60_000 }, async () => {
     const dir = join(work, 'uki');
-    mkdirSync(dir, { recursive: true });
-    const disk = makeEspDisk(dir, uki);
-    const guest = await boot(dir, VARS, ['-drive', `if=none,id=disk0,format=raw,file=${disk}`, '-device', 'virtio-blk-pci,drive=disk0,bootindex=1']);
+    const firmware = splitFirmware(dir, VARS);
+    const disk = makeEspDisk(uki, join(dir, 'disk.img'));
+    const guest = await boot(dir, firmware, diskMedia(disk));
     await compare('uki', guest, ['--boot', 'uki', '--uki', uki, '--disk', disk, '--vars', VARS]);
   });
 
   it('signed UKI on a GPT ESP, Secure Boot on (snakeoil PK/KEK/db)', { timeout: BOOT_TIMEOUT_S * 1000 + 60_000 }, async () => {
     const dir = join(work, 'uki-sb');
-    mkdirSync(dir, { recursive: true });
-    const disk = makeEspDisk(dir, ukiSigned);
-    const guest = await boot(dir, VARS_SB, ['-drive', `if=none,id=disk0,format=raw,file=${disk}`, '-device', 'virtio-blk-pci,drive=disk0,bootindex=1']);
+    const firmware = splitFirmware(dir, VARS_SB);
+    const disk = makeEspDisk(ukiSigned, join(dir, 'disk.img'));
+    const guest = await boot(dir, firmware, diskMedia(disk));
     await compare('uki-sb', guest, ['--boot', 'uki', '--uki', ukiSigned, '--disk', disk, '--vars', VARS_SB]);
     // Secure Boot really was on: SecureBoot=1 and the db authority are in the guest's log
     const events = parseEventLog(guest.log).events;
@@ -256,4 +270,30 @@ suite('e2e: real measured boots (QEMU TCG + OVMF + swtpm) vs measure pcr', () =>
     expect(sbVar.data[sbVar.data.length - 1]).toBe(1);
     expect(events.some((e) => e.typeName === 'EV_EFI_VARIABLE_AUTHORITY')).toBe(true);
   });
+
+  it.skipIf(!BUILD_OUT)(
+    "the default recipe's build (CVM_E2E_BUILD_OUT): its disk.img on its OVMF.fd gives the signed UKI PCRs, PCR5 with the GPT included",
+    { timeout: BOOT_TIMEOUT_S * 1000 + 60_000 },
+    async () => {
+      const out = BUILD_OUT!;
+      const doc = JSON.parse(readFileSync(join(out, 'measurements.json'), 'utf8')) as {
+        artifacts: { name: string; path: string }[];
+        measurements: { kind: string; boot: { shape: string; gpt?: unknown } }[];
+      };
+      const path = (name: string) => join(out, doc.artifacts.find((a) => a.name === name)!.path);
+      const predicted = doc.measurements.find((m) => m.kind === 'pcr' && m.boot.shape === 'uki')!;
+      expect(predicted.boot.gpt).toEqual({ diskGuid: parseGpt(readFileSync(path('esp.disk.img'))).diskGuid, partitions: 1 });
+      const dir = join(work, 'build-out');
+      mkdirSync(dir, { recursive: true });
+      // private copies: the guest's firmware writes its variable store, and nothing may touch the build output
+      copyFileSync(path('firmware.OVMF.fd'), join(dir, 'OVMF.fd'));
+      copyFileSync(path('esp.disk.img'), join(dir, 'disk.img'));
+      // the recipe's initramfs ends in a shell on the console: INIT is typed into it
+      const guest = await boot(dir, ['-drive', `if=pflash,format=raw,unit=0,file=${join(dir, 'OVMF.fd')}`], diskMedia(join(dir, 'disk.img')), {
+        ready: 'cvm-measure initramfs:',
+      });
+      await compareWith('build-out', guest, JSON.stringify(predicted));
+      expect(parseEventLog(guest.log).events.some((e) => e.pcrIndex === 5 && e.typeName === 'EV_EFI_GPT_EVENT')).toBe(true);
+    },
+  );
 });

@@ -205,6 +205,34 @@ describeShared('measure pcr / eventlog diff CLI', () => {
     expect(b.boot.gpt).toEqual({ diskGuid: '11111111-2222-3333-4444-555555555555', partitions: 1 });
   });
 
+  it('the PCR5 trap: a UKI prediction names its disk; --no-disk (no GPT event) is not what booting from the GPT disk gives', async () => {
+    // the fixture log is a real boot of this UKI from its GPT disk; a prediction without the GPT misses its PCR5 event
+    const noDisk = await cli(
+      ukiArgs()
+        .map((x) => (x === '--gpt' ? '--no-disk' : x))
+        .filter((x) => x !== f('pcr/uki-disk-gpt-head.bin')),
+    );
+    expect(noDisk.code).toBe(0);
+    const out = JSON.parse(noDisk.stdout);
+    expect(out.boot.gpt).toBeNull();
+    const withDisk = JSON.parse((await cli(ukiArgs())).stdout);
+    for (const alg of HASH_ALGS)
+      for (const i of Object.keys(withDisk.pcrs[alg]))
+        expect({ alg, i, same: out.pcrs[alg][i] === withDisk.pcrs[alg][i] }).toEqual({ alg, i, same: i !== '5' });
+    const expected = join(dir, 'uki-no-disk.json');
+    writeFileSync(expected, noDisk.stdout);
+    const diff = await cli(['eventlog', 'diff', f('pcr/uki-6.1-m1024.eventlog.bin'), '--expected', expected, '--json']);
+    expect(diff.code).toBe(1);
+    const d = JSON.parse(diff.stdout).firstDivergence;
+    expect([d.pcr, d.actual.type]).toEqual([5, 'EV_EFI_GPT_EVENT']);
+    const text = await cli(
+      ukiArgs()
+        .filter((x) => x !== '--json' && x !== '--gpt' && x !== f('pcr/uki-disk-gpt-head.bin'))
+        .concat('--no-disk'),
+    );
+    expect(text.stdout).toMatch(/^PCR5 without a GPT event \(--no-disk\): booted from a GPT disk, the same UKI gives another PCR5$/m);
+  });
+
   it('eventlog diff: a matching log passes; a log of the other boot is named at its first differing event', async () => {
     const validate = schema('pcr-eventlog-diff.schema.json');
     const expected = join(dir, 'uki.json');
@@ -232,7 +260,10 @@ describeShared('measure pcr / eventlog diff CLI', () => {
       [['measure', 'pcr', '--boot', 'floppy'], 2, /--boot/],
       [['measure', 'pcr', '--boot', 'direct'], 2, /needs --kernel/],
       [['measure', 'pcr', '--boot', 'uki', '--uki', f('pcr/uki-6.1.efi'), '--kernel', f(KERNEL)], 2, /--kernel does not apply/],
-      [['measure', 'pcr', '--boot', 'uki', '--uki', f(KERNEL)], 1, /no \.linux section/],
+      [['measure', 'pcr', '--boot', 'uki', '--uki', f(KERNEL), '--no-disk'], 1, /no \.linux section/],
+      [['measure', 'pcr', '--boot', 'uki', '--uki', f('pcr/uki-6.1.efi')], 2, /exactly one of --disk IMG, --gpt FILE .* or --no-disk/],
+      [['measure', 'pcr', '--boot', 'uki', '--uki', f('pcr/uki-6.1.efi'), '--no-disk', '--gpt', f(KERNEL)], 2, /exactly one of .*, not several/],
+      [['measure', 'pcr', '--boot', 'direct', '--kernel', f(KERNEL), '--no-disk'], 2, /--no-disk does not apply to --boot direct/],
       [['measure', 'pcr', '--boot', 'direct', '--kernel', f('empty.bin')], 1, /kernel/],
       [['measure', 'pcr', '--boot', 'uki', '--uki', f('pcr/uki-6.1.efi'), '--gpt', f(KERNEL)], 1, /GPT/],
       [['measure', 'pcr', '--boot', 'direct', '--kernel', f(KERNEL), '--vars', f(KERNEL)], 1, /variable store/],

@@ -284,7 +284,7 @@ describeShared('publish / serve / fetch', () => {
 
   it('kill -9 at any point of a publish leaves the old or the new signed state, never a broken one', async () => {
     const kr = join(dir, 'killed');
-    const pauses = { CVM_TEST_PUBLISH_PAUSE_MS: '30' };
+    const pauses = { CVM_TEST_PAUSE_MS: '30' };
     const t0 = Date.now();
     expect((await cli(['publish', join(dir, 'snp'), '--repo', kr, '--name', 'r', '--version', '0', '--key', key], { env: pauses })).code).toBe(0);
     // kills spread from the start of the process to past the end of a whole publish

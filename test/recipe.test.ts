@@ -97,6 +97,17 @@ describe('recipe loader', () => {
     );
   });
 
+  it('measure.pcr shape uki names the disk it boots from (a component output, or none): PCR5 is never assumed', () => {
+    const pcr = (extra: string) => `${GOOD}measure:\n  pcr:\n    shapes: [uki]\n    uki: uki.uki.efi\n${extra}`;
+    expect(err(pcr(''))).toBe(
+      'r.yaml:21:3: measure.pcr: shape uki needs disk: the component output holding the disk image (its GPT is measured into PCR5), or none (a medium without a GPT)',
+    );
+    expect(err(pcr('    disk: uki.disk.img\n'))).toBe('r.yaml:24:11: measure.pcr.disk: no component output "uki.disk.img"');
+    expect(err(pcr('    disk: nothing\n'))).toMatch(/^r\.yaml:24:11: measure\.pcr\.disk: /);
+    expect(parseRecipe(pcr('    disk: none\n'), 'r.yaml').measure?.pcr?.disk).toBe('none');
+    expect(parseRecipe(pcr('    disk: cmdline.cmdline.txt\n'), 'r.yaml').measure?.pcr?.disk).toBe('cmdline.cmdline.txt');
+  });
+
   it('the CLI prints the one-line error and exits 1', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'recipe-'));
     writeFileSync(join(dir, 'bad.yaml'), 'name: t\nsourceDateEpoch: 1\ncomponents:\n  c:\n    type: cmdline\n    value: 1\n    output: c.txt\n');

@@ -49,4 +49,13 @@ describeShared('reference values: golden canonical bytes', () => {
     const got = measurements().map((m) => sha(canonicalReferenceValues(referenceValuesFrom(m))));
     expect(got).toEqual(GOLDEN);
   });
+
+  it('a UKI declared to boot without a GPT signs that (boot.gpt: none); one with a disk signs its GPT', () => {
+    const uki = file('pcr', 'uki-6.1.efi');
+    const [noDisk] = referenceValuesFrom(pcrMeasurement({ shape: 'uki', uki, gpt: null })).pcr;
+    expect(noDisk!.parameters).toMatchObject({ 'boot.shape': 'uki', 'boot.gpt': 'none' });
+    const [withDisk] = referenceValuesFrom(pcrMeasurement({ shape: 'uki', uki, gpt: file('pcr', 'uki-disk-gpt-head.bin').bytes })).pcr;
+    expect(withDisk!.parameters['boot.gpt']).toBeUndefined();
+    expect(withDisk!.parameters['boot.gpt.diskGuid']).toBe('11111111-2222-3333-4444-555555555555');
+  });
 });

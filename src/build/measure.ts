@@ -81,7 +81,15 @@ export async function runMeasurements(m: MeasureSpec, artifacts: Artifact[], out
               { shape, ...(await direct(p)), kernel: await required(p.kernel, 'pcr: shape direct needs kernel'), vars: await optional(p.vars) },
               { banks, memMiB: p.memory, issuedBy },
             )
-          : pcrMeasurement({ shape, uki: await required(p.uki, 'pcr: shape uki needs uki'), vars: await optional(p.vars) }, { banks, issuedBy }),
+          : pcrMeasurement(
+              {
+                shape,
+                uki: await required(p.uki, 'pcr: shape uki needs uki'),
+                gpt: p.disk === 'none' ? null : (await required(p.disk, 'pcr: shape uki needs disk (a component output, or none)')).bytes,
+                vars: await optional(p.vars),
+              },
+              { banks, issuedBy },
+            ),
       );
     }
   }

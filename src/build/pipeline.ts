@@ -7,7 +7,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
-import { writeFileAtomic, exists } from '../util/fs.js';
+import { writeFileAtomic, writeFileSetAtomic, exists } from '../util/fs.js';
 import type { CheckDifference } from './check.js';
 import { MEASUREMENTS_SCHEMA } from '../manifest/model.js';
 import { runMeasurements, type MeasurementsFile } from './measure.js';
@@ -38,8 +38,10 @@ async function defaultKey(notice: (l: string) => void): Promise<{ path: string; 
   if (await exists(path)) return { path, generated: false };
   const k = generateKey('ecdsa-p256');
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  await writeFileAtomic(path, k.privatePem, 0o600);
-  await writeFileAtomic(join(dir, 'build-key.pub.pem'), k.publicPem);
+  await writeFileSetAtomic(dir, [
+    { name: 'build-key.pub.pem', data: k.publicPem },
+    { name: 'build-key.pem', data: k.privatePem, mode: 0o600 },
+  ]);
   notice(`generated a signing key for this user: ${path} (ecdsa-p256, key id ${k.keyId}); publish ${join(dir, 'build-key.pub.pem')} so verifiers can trust it`);
   return { path, generated: true };
 }

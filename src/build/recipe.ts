@@ -60,7 +60,18 @@ export interface MeasureSpec {
     policy?: string;
   };
   tdx?: { firmware: string; kernel?: string; initrd?: string; cmdline?: string; memory?: number };
-  pcr?: { vars?: string; shapes: ('direct' | 'uki')[]; kernel?: string; initrd?: string; cmdline?: string; uki?: string; banks?: string[]; memory?: number };
+  pcr?: {
+    vars?: string;
+    shapes: ('direct' | 'uki')[];
+    kernel?: string;
+    initrd?: string;
+    cmdline?: string;
+    uki?: string;
+    /** shape uki: the disk image holding the ESP (its GPT goes into PCR5), or 'none' for a medium without a GPT. */
+    disk?: string;
+    banks?: string[];
+    memory?: number;
+  };
 }
 
 export interface Recipe {
@@ -278,11 +289,18 @@ function crossCheck(raw: Raw, recipe: Omit<Recipe, 'components'> & { components:
   }
   for (const [platform, m] of Object.entries(raw.measure ?? {}) as [string, Raw][]) {
     for (const [k, v] of Object.entries(m)) {
-      if (!['firmware', 'kernel', 'initrd', 'cmdline', 'uki'].includes(k)) continue;
+      if (!['firmware', 'kernel', 'initrd', 'cmdline', 'uki', 'vars', 'disk'].includes(k) || (k === 'disk' && v === 'none')) continue;
       const [comp, ...rest] = String(v).split('.');
       if (!outputExists(comp!, rest.join('.'))) throw loc.error(['measure', platform, k], `no component output "${String(v)}"`);
     }
   }
+  const pcr = raw.measure?.pcr as Raw | undefined;
+  if (pcr?.shapes.includes('uki') && pcr.disk === undefined)
+    throw loc.error(
+      ['measure'],
+      'shape uki needs disk: the component output holding the disk image (its GPT is measured into PCR5), or none (a medium without a GPT)',
+      'pcr',
+    );
   // topological order by `from:` inputs; a cycle is an error at the first component on it
   const order: string[] = [];
   const state = new Map<string, 'visiting' | 'done'>();

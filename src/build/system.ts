@@ -31,9 +31,9 @@ export const REQUIREMENTS: readonly Requirement[] = [
   { apt: 'swtpm-tools', purpose: ['test'], why: 'swtpm_setup for the e2e TPM state (sha1/sha256/sha384 banks)' },
   { apt: 'busybox-static', purpose: ['test'], why: 'e2e guest initrd (built with the cpio writer) that prints PCRs and the event log' },
   { apt: 'systemd-boot-efi', purpose: ['test'], why: 'linuxx64.efi.stub for e2e UKIs built with `uki build`' },
-  { apt: 'fdisk', purpose: ['test'], why: 'sfdisk: GPT of the e2e ESP disk (PCR5)' },
-  { apt: 'dosfstools', purpose: ['test'], why: 'mkfs.vfat: the e2e ESP' },
-  { apt: 'mtools', purpose: ['test'], why: 'mmd/mcopy: put the UKI on the e2e ESP' },
+  { apt: 'fdisk', purpose: ['test'], why: 'sfdisk: GPT of the ESP disks recipes/esp/esp-disk.sh makes on the host in the ESP and e2e tests (PCR5)' },
+  { apt: 'dosfstools', purpose: ['test'], why: 'mkfs.fat: the FAT32 ESP of the ESP and e2e tests' },
+  { apt: 'mtools', purpose: ['test'], why: 'mmd/mcopy: put the UKI on the ESP of the ESP and e2e tests' },
   { apt: 'sbsigntool', purpose: ['test'], why: 'sbsign: sign the e2e UKI with the snakeoil key for the Secure Boot boot' },
   { apt: 'chromium', purpose: ['test'], why: 'headless browser for test/browser.test.ts (measurements in a browser bundle, driven by playwright-core)' },
 ];

@@ -3,9 +3,10 @@
  * DSSE envelopes, Trustee RVPS messages, written atomically into one directory.
  */
 import { createHash } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { writeDirAtomic } from '../util/fs.js';
 import { canonicalJson } from '../sign/canonical-json.js';
 import { encodeCbor } from '../formats/cbor.js';
 import { corimFor, signCorim, type CorimOptions, type Platform, type SnpProfile } from './corim.js';
@@ -98,12 +99,30 @@ function defaultNotBefore(br?: BuildRecord): number {
   return now - (now % 86400);
 }
 
+/** The names createManifest writes; a directory holding anything else is not replaced. */
+const MANIFEST_FILE =
+  /^(reference-values\.json|(snp|tdx|pcr)\.corim(-unsigned)?\.cbor|(reference-values|provenance)\.(intoto|sigstore)\.json|rvps-(sample|corim-(snp|tdx|pcr))\.json)$/;
+
+/** `outDir` is replaced as a whole: it must be new, or an earlier output (only manifest files). */
+async function checkOutDir(outDir: string): Promise<void> {
+  const names = await readdir(outDir).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return [];
+    throw new InputError(`--out ${outDir}: not a directory this can write (${e.code ?? String(e)})`);
+  });
+  const foreign = names.filter((n) => !MANIFEST_FILE.test(n));
+  if (foreign.length > 0)
+    throw new InputError(
+      `--out ${outDir}: holds ${JSON.stringify(foreign[0])}, which manifest create did not write; the directory is replaced as a whole, so give a new or empty one`,
+    );
+}
+
 /**
  * Derives the reference values from `measurements`, signs them in each requested format (CoRIM per
  * platform, in-toto DSSE + sigstore bundle, RVPS messages, canonical reference-values.json) and writes
- * the files to `outDir` atomically.
- * @throws {InputError} with no signer, an empty validity window, a bad build record or a measurement
- * that cannot be signed (see referenceValuesFrom).
+ * the files to `outDir` as a unit: `outDir` is replaced as a whole (see writeDirAtomic), so a reader sees
+ * the previous set or the new one, never a mix.
+ * @throws {InputError} with no signer, an empty validity window, a bad build record, a measurement
+ * that cannot be signed (see referenceValuesFrom), or an `outDir` holding files it did not write.
  * @throws {BuildError} or {VerificationError} from a commandSigner whose command fails or returns a bad signature.
  */
 export async function createManifest(o: CreateManifestOptions): Promise<CreatedManifest> {
@@ -152,11 +171,16 @@ export async function createManifest(o: CreateManifestOptions): Promise<CreatedM
     outputs.push({ format: 'rvps', name: 'rvps-sample.json', data: json(rvpsSampleMessage(rv)) });
     for (const [p, c] of corims) outputs.push({ format: 'rvps', name: `rvps-corim-${p}.json`, data: json(rvpsCorimMessage(c)) });
   }
-  const files: ManifestFile[] = [];
-  for (const out of outputs) {
-    const path = join(o.outDir, out.name);
-    await writeFileAtomic(path, out.data);
-    files.push({ format: out.format, path, sha256: createHash('sha256').update(out.data).digest('hex'), size: out.data.length });
-  }
+  await checkOutDir(o.outDir);
+  await writeDirAtomic(
+    o.outDir,
+    outputs.map((f) => ({ name: f.name, data: f.data })),
+  );
+  const files: ManifestFile[] = outputs.map((f) => ({
+    format: f.format,
+    path: join(o.outDir, f.name),
+    sha256: createHash('sha256').update(f.data).digest('hex'),
+    size: f.data.length,
+  }));
   return { referenceValues: rv, referenceValuesSha256: docSha, keyIds: signers.map((s) => s.keyId), notBefore, notAfter, files };
 }

@@ -199,6 +199,8 @@ function pcrValues(m: PcrMeasurementJson): PcrValues {
     'boot.setupHeaderPatched': b.setupHeaderPatched,
     'boot.gpt.diskGuid': b.gpt?.diskGuid,
     'boot.gpt.partitions': b.gpt?.partitions,
+    // a UKI declared to boot from a medium without a GPT: PCR5 holds no GPT event, and the signed values say so
+    ...(b.gpt === null ? { 'boot.gpt': 'none' } : {}),
   });
   const inputs: Inputs = defined({ 'boot.vars': input(b.vars), 'boot.kernel': input(b.kernel), 'boot.initrd': input(b.initrd), 'boot.uki': input(b.uki) });
   const banks = Object.fromEntries(Object.entries(m.pcrs).map(([bank, regs]) => [bank, { ...(regs as Record<string, string>) }]));

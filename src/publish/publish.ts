@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from '
 import { join } from 'node:path';
 import { InputError, VerificationError } from '../errors.js';
 import type { Signer } from '../sign/signer.js';
-import { exists, writeFileAtomic } from '../util/fs.js';
+import { exists, processAlive, testPause, writeFileAtomic } from '../util/fs.js';
 import {
   canonicalBytes,
   checkName,
@@ -55,12 +55,6 @@ export interface PublishResult {
   lookups: string[];
 }
 
-/** Test hook: pause between steps so a kill lands in every intermediate state. */
-const pause = async () => {
-  const ms = Number(process.env.CVM_TEST_PUBLISH_PAUSE_MS ?? 0);
-  if (ms > 0) await new Promise((r) => setTimeout(r, ms));
-};
-
 async function releaseFiles(outDir: string): Promise<Map<string, Buffer>> {
   let names: string[];
   try {
@@ -99,13 +93,7 @@ async function lock(repo: string): Promise<() => Promise<void>> {
     await writeFile(file, String(process.pid), { flag: 'wx' });
   } catch {
     const pid = Number(await readFile(file, 'utf8').catch(() => '0'));
-    let alive = false;
-    try {
-      alive = pid > 0 && pid !== process.pid && process.kill(pid, 0);
-    } catch {
-      alive = false;
-    }
-    if (alive) throw new InputError(`${repo}: another publish (pid ${pid}) is running`);
+    if (pid !== process.pid && processAlive(pid)) throw new InputError(`${repo}: another publish (pid ${pid}) is running`);
     await writeFile(file, String(process.pid));
   }
   return () => rm(file, { force: true });
@@ -159,13 +147,13 @@ export async function publishRelease(outDir: string, o: PublishOptions): Promise
     const staging = await mkdtemp(join(o.repo, '.staging-'));
     try {
       for (const [n, b] of files) await writeFileAtomic(join(staging, 'release', n), b);
-      await pause();
+      await testPause();
       // 2. rename it into place; a directory no index names (left by an interrupted publish) is replaced
       const target = join(o.repo, path);
       await mkdir(join(o.repo, 'releases', o.name), { recursive: true });
       if (await exists(target)) await rename(target, join(staging, 'stale'));
       await rename(join(staging, 'release'), target);
-      await pause();
+      await testPause();
       // 3. lookups, each by temp + rename (they are hints; the signed index is the authority)
       for (const l of lookups) {
         const file = join(o.repo, l.path);
@@ -181,7 +169,7 @@ export async function publishRelease(outDir: string, o: PublishOptions): Promise
         if (!doc.releases.some((r) => canonicalBytes(r).equals(key))) doc.releases = [...doc.releases, entry];
         await writeFileAtomic(file, canonicalBytes(doc));
       }
-      await pause();
+      await testPause();
       // 4. the signed index, last: the envelope (which also names the previous index) first, then index.json
       const timestamp = (o.now ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
       const index: RepositoryIndex = {
@@ -193,7 +181,7 @@ export async function publishRelease(outDir: string, o: PublishOptions): Promise
       const bytes = canonicalBytes(index);
       const env = await signIndex(bytes, index.version, o.signers, cur ? { version: cur.index.version, sha256: cur.sha256 } : undefined);
       await writeFileAtomic(join(o.repo, INDEX_ENVELOPE), env);
-      await pause();
+      await testPause();
       await writeFileAtomic(join(o.repo, INDEX_FILE), bytes);
       // 5. the pages, a view of the index just signed (a crash here leaves them for the next publish to redo)
       await writeSite(o.repo, index, o.signers);

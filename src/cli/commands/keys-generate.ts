@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { examples, group, jsonOption } from '../command.js';
 import { generateKey, KEY_ALGS } from '../../sign/keys.js';
 import { parseChoice } from '../options.js';
-import { exists, writeFileAtomic } from '../../util/fs.js';
+import { basename, dirname } from 'node:path';
+import { exists, writeFileSetAtomic } from '../../util/fs.js';
 import { InputError } from '../../errors.js';
 import { printJson, printLine } from '../output.js';
 
@@ -33,8 +34,11 @@ export function registerKeysGenerate(program: Command): void {
         if (!opts.force && (await exists(p))) throw new InputError(`${p} already exists (use --force to overwrite)`);
       }
       const k = generateKey(alg);
-      await writeFileAtomic(opts.out, k.privatePem, 0o600);
-      await writeFileAtomic(pub, k.publicPem, 0o644);
+      // the private key is the commit point: present only beside its own public key
+      await writeFileSetAtomic(dirname(opts.out), [
+        { name: basename(pub), data: k.publicPem },
+        { name: basename(opts.out), data: k.privatePem, mode: 0o600 },
+      ]);
       if (opts.json) printJson({ alg, keyId: k.keyId, privateKey: opts.out, publicKey: pub });
       else {
         printLine(`${alg} key ${k.keyId}`);

@@ -17,7 +17,8 @@ interface Opts {
   machine: string;
   unpatchedKernel?: boolean;
   uki?: string;
-  disk?: string;
+  /** false: --no-disk. */
+  disk?: string | false;
   gpt?: string;
   vars?: string;
   stubVersion?: string;
@@ -44,6 +45,7 @@ export function registerMeasurePcr(program: Command): void {
     .option('--uki <file>', 'uki: the unified kernel image')
     .option('--disk <img>', 'uki: raw disk image holding the ESP (its GPT is measured into PCR5)')
     .option('--gpt <file>', 'uki: the first LBAs of the disk (protective MBR, GPT header and entries) instead of --disk')
+    .option('--no-disk', 'uki: the UKI boots from a medium without a GPT (no PCR5 GPT event); one of --disk, --gpt, --no-disk is required')
     .option('--vars <file>', 'OVMF VARS firmware volume (e.g. OVMF_VARS_4M.fd): Secure Boot state and PK/KEK/db/dbx for PCR7; default: an empty store')
     .option('--stub-version <n>', 'uki: systemd-stub major version (default: read from the UKI .sdmagic section)')
     .option('--banks <list>', 'PCR banks, comma-separated: sha1,sha256,sha384', 'sha1,sha256,sha384')
@@ -56,7 +58,10 @@ export function registerMeasurePcr(program: Command): void {
       const stubVersion = opts.stubVersion === undefined ? undefined : parseInteger('--stub-version', opts.stubVersion, 200, 999);
       const wrong = (flags: (keyof Opts)[], other: string) => {
         const f = flags.find((k) => opts[k] !== undefined);
-        if (f) throw new UsageError(`--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} does not apply to --boot ${shape} (it belongs to --boot ${other})`);
+        if (f)
+          throw new UsageError(
+            `--${opts[f] === false ? 'no-' : ''}${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} does not apply to --boot ${shape} (it belongs to --boot ${other})`,
+          );
       };
       if (shape === 'direct') {
         wrong(['uki', 'disk', 'gpt', 'stubVersion'], 'uki');
@@ -64,7 +69,12 @@ export function registerMeasurePcr(program: Command): void {
       } else {
         wrong(['kernel', 'initrd', 'append', 'unpatchedKernel'], 'direct');
         if (!opts.uki) throw new UsageError('--boot uki needs --uki');
-        if (opts.disk && opts.gpt) throw new UsageError('give --disk or --gpt, not both');
+        // PCR5 holds the GPT of the disk the UKI boots from: never assume there is none
+        const media = (['disk', 'gpt'] as const).filter((k) => opts[k] !== undefined).length;
+        if (media !== 1)
+          throw new UsageError(
+            `--boot uki needs exactly one of --disk IMG, --gpt FILE (the disk holding the ESP, measured into PCR5) or --no-disk (a medium without a GPT)${media > 1 ? ', not several' : ''}`,
+          );
       }
       const file = async (name: string, what: string) => ({ name, bytes: await readInput(name, what) });
       const vars = opts.vars ? await file(opts.vars, 'VARS firmware volume') : undefined;
@@ -85,13 +95,14 @@ export function registerMeasurePcr(program: Command): void {
                 shape,
                 vars,
                 uki: await file(opts.uki!, 'UKI'),
-                gpt: opts.disk ? await readHead(opts.disk, DISK_HEAD) : opts.gpt ? await readInput(opts.gpt, 'GPT') : undefined,
+                gpt: opts.disk ? await readHead(opts.disk, DISK_HEAD) : opts.gpt ? await readInput(opts.gpt, 'GPT') : null,
               },
               { banks, stubVersion, issuedBy },
             );
       if (opts.json) return printJson(out);
       for (const [alg, regs] of Object.entries(out.pcrs)) for (const [i, v] of Object.entries(regs)) printLine(`${alg.padEnd(6)} PCR${i.padEnd(2)} ${v}`);
       for (const [i, why] of Object.entries(out.notPredicted)) printLine(`not predicted PCR${i}: ${why}`);
+      if (out.boot.gpt === null) printLine('PCR5 without a GPT event (--no-disk): booted from a GPT disk, the same UKI gives another PCR5');
     });
   examples(cmd, [
     'cvm-measure measure pcr --boot direct --kernel vmlinuz --initrd initrd.cpio --append "console=ttyS0" --mem 1024',

@@ -14,7 +14,16 @@ import { NOT_PREDICTED, pcrBanks, type PcrBanks } from './pcr.js';
 
 export type PcrMeasurementInputs = (
   | { shape: 'direct'; kernel: NamedBytes; initrd?: NamedBytes; cmdline?: string }
-  | { shape: 'uki'; uki: NamedBytes /** The first LBAs of the disk holding the ESP (protective MBR, GPT header, entries): PCR5. */; gpt?: Uint8Array }
+  | {
+      shape: 'uki';
+      uki: NamedBytes;
+      /**
+       * The first LBAs of the disk holding the ESP (protective MBR, GPT header, entries), measured into PCR5;
+       * null: the UKI is loaded from a medium without a GPT (no PCR5 GPT event). Required: a PCR5 predicted
+       * without saying which would be wrong for the other case.
+       */
+      gpt: Uint8Array | null;
+    }
 ) & {
   /** OVMF VARS firmware volume (Secure Boot state, PK/KEK/db/dbx for PCR7); absent: an empty store. */
   vars?: NamedBytes;
@@ -49,7 +58,8 @@ export interface PcrMeasurementJson {
     memMiB?: number;
     machine?: 'q35' | 'pc';
     setupHeaderPatched?: boolean;
-    gpt?: { diskGuid: string; partitions: number };
+    /** uki: the measured GPT, or null when the UKI was declared to boot from a medium without one. */
+    gpt?: { diskGuid: string; partitions: number } | null;
     uki?: FileJson & { stubVersion: string | null };
   };
   pcrs: PcrBanks;
@@ -82,7 +92,7 @@ export function pcrMeasurement(inputs: PcrMeasurementInputs, params: PcrMeasurem
     });
   } else {
     const gpt = inputs.gpt && parseGpt(inputs.gpt);
-    if (gpt) boot.gpt = { diskGuid: gpt.diskGuid, partitions: gpt.partitions.length };
+    boot.gpt = gpt ? { diskGuid: gpt.diskGuid, partitions: gpt.partitions.length } : null;
     const stubVersion = params.stubVersion;
     events = bootEvents(
       { shape: 'uki', uki: inputs.uki.bytes, ...(gpt ? { gpt } : {}), ...(stubVersion !== undefined ? { stubVersion } : {}) },
