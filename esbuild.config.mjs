@@ -7,6 +7,7 @@
 //   packages) become shared chunks, so every module, CvmError included, exists once.
 // Node 20 pays ~1 ms per ES module, so npm packages are bundled too: a run loads a few chunks instead
 // of hundreds of package files. Running it again replaces dist/bin/ (the input is never the output).
+// Then dist/site/: the repository pages' script and style (below).
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { build } from 'esbuild';
@@ -63,3 +64,19 @@ for (const f of result.outputFiles) {
   writeFileSync(path, text);
 }
 chmodSync(ENTRY, 0o755);
+
+// The repository pages' script and style (`publish` copies them into a repository's assets/): the
+// browser build of the verifier (src/site/main.ts; a node: import anywhere it reaches fails the
+// bundle) as one classic script, and the CSS, both minified.
+await build({
+  entryPoints: { site: 'src/site/main.ts' },
+  outdir: 'dist/site',
+  bundle: true,
+  platform: 'browser',
+  format: 'iife',
+  target: 'es2022',
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+await build({ entryPoints: { site: 'src/site/site.css' }, outdir: 'dist/site', bundle: true, minify: true, logLevel: 'warning' });

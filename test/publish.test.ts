@@ -18,6 +18,7 @@ import { canonicalBytes, parseIndex, type RepositoryIndex, signIndex } from '../
 import { generateKey, parsePrivateKey, parsePublicKey } from '../src/sign/keys.js';
 import { localSigner } from '../src/sign/signer.js';
 import { cli, errorLine } from './helpers/cli.js';
+import { serve } from './helpers/serve.js';
 import { describeShared, ROOT, shared } from './helpers/shared.js';
 
 const schema = (n: string) => new Ajv({ strict: false }).compile(JSON.parse(readFileSync(join(ROOT, `schemas/${n}.schema.json`), 'utf8')));
@@ -39,21 +40,6 @@ const snapshot = (dir: string): Record<string, string> => {
   walk(dir);
   return out;
 };
-
-/** Starts `cvm-measure serve` and returns its URL from the line it prints. */
-async function serve(repo: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [resolve(ROOT, 'dist/cli/main.js'), 'serve', '--repo', repo, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const url = await new Promise<string>((res, rej) => {
-    let text = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      text += d.toString();
-      const m = /at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(text);
-      if (m) res(m[1]!);
-    });
-    child.on('exit', (code) => rej(new Error(`serve exited ${code}`)));
-  });
-  return { url, child };
-}
 
 /** A raw HTTP/1.1 request (paths as written, no client-side normalization): status line and body. */
 function raw(url: string, method: string, path: string): Promise<{ status: number; head: string; body: string }> {
@@ -368,7 +354,6 @@ describeShared('publish / serve / fetch', () => {
         '/link/key.txt',
         '/.hidden.json',
         '/releases/',
-        '/',
         '/%00',
         '/..\\secret\\key.txt',
       ]) {
@@ -376,6 +361,14 @@ describeShared('publish / serve / fetch', () => {
         expect([p, r.status]).toEqual([p, 404]);
         expect(r.body).not.toContain('secret');
       }
+      // a directory answers with the index.html publish wrote (and without the trailing slash, a redirect to it)
+      const home = await raw(url, 'GET', '/');
+      expect([home.status, home.body]).toEqual([200, readFileSync(join(repo, 'index.html'), 'latin1')]); // raw() reads bytes as latin1
+      expect(home.head).toMatch(/content-type: text\/html; charset=utf-8/i);
+      const bare = await raw(url, 'GET', '/releases/debian-12/1');
+      expect(bare.status).toBe(301);
+      expect(bare.head).toMatch(/\r\nlocation: \/releases\/debian-12\/1\/\r\n/i);
+      expect((await raw(url, 'GET', '//releases//debian-12/1')).head).toMatch(/\r\nlocation: \/releases\/debian-12\/1\/\r\n/i);
       const post = await raw(url, 'POST', '/index.json');
       expect(post.status).toBe(405);
       expect(post.head).toMatch(/allow: GET, HEAD/i);

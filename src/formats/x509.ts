@@ -18,9 +18,17 @@ export const OID = {
   secp256r1: '1.2.840.10045.3.1.7',
   secp384r1: '1.3.132.0.34',
   commonName: '2.5.4.3',
+  ed25519: '1.3.101.112',
 } as const;
 
-export interface Certificate {
+export interface PublicKeyInfo {
+  /** SubjectPublicKeyInfo DER, its algorithm OID and (EC) curve OID. */
+  spki: Uint8Array;
+  keyAlg: string;
+  curve?: string;
+}
+
+export interface Certificate extends PublicKeyInfo {
   /** The whole DER certificate. */
   der: Uint8Array;
   /** tbsCertificate: the bytes the issuer signed. */
@@ -30,10 +38,6 @@ export interface Certificate {
   subject: Name;
   notBefore: number;
   notAfter: number;
-  /** SubjectPublicKeyInfo DER, its algorithm OID and (EC) curve OID. */
-  spki: Uint8Array;
-  keyAlg: string;
-  curve?: string;
   /** signatureAlgorithm: OID; for RSASSA-PSS its hash OID and salt length. */
   sigAlg: { oid: string; hash?: string; saltLength?: number };
   signature: Uint8Array;
@@ -80,6 +84,19 @@ function algorithm(d: Der, what: string): Certificate['sigAlg'] {
   return out;
 }
 
+function spkiOf(spki: Der, what: string): PublicKeyInfo {
+  const [keyAlgDer] = children(expectTag(spki, TAG.SEQUENCE, what), what);
+  const [keyOid, curveOid] = children(expectTag(keyAlgDer, TAG.SEQUENCE, what), what);
+  return { spki: spki.raw, keyAlg: oidText(expectTag(keyOid, TAG.OID, what).body), ...(curveOid?.tag === TAG.OID ? { curve: oidText(curveOid.body) } : {}) };
+}
+
+/** The public key of PEM text (a PUBLIC KEY block, SubjectPublicKeyInfo). @throws {FormatError} when there is none or it does not parse. */
+export function readPublicKey(pem: string, what: string): PublicKeyInfo {
+  const m = /-----BEGIN PUBLIC KEY-----([\s\S]*?)-----END PUBLIC KEY-----/.exec(pem);
+  if (!m) throw new FormatError(what, 'no PEM PUBLIC KEY block');
+  return spkiOf(parseDer(base64(m[1]!, what), TAG.SEQUENCE, what), what);
+}
+
 /** Parses one DER certificate. @throws FormatError naming the first malformed field. */
 export function parseCertificate(der: Uint8Array, what = 'X.509 certificate'): Certificate {
   const [tbsDer, sigAlgDer, sigDer] = children(parseDer(der, TAG.SEQUENCE, what), what);
@@ -92,8 +109,6 @@ export function parseCertificate(der: Uint8Array, what = 'X.509 certificate'): C
   const [nb, na] = children(expectTag(f[i++], TAG.SEQUENCE, what), what);
   const subject = name(f[i++]!, `${what} subject`);
   const spki = expectTag(f[i++], TAG.SEQUENCE, what);
-  const [keyAlgDer] = children(spki, what);
-  const [keyOid, curveOid] = children(expectTag(keyAlgDer, TAG.SEQUENCE, what), what);
   const extensions = new Map<string, Uint8Array>();
   for (; i < f.length; i++) {
     if (f[i]!.tag !== 0xa3) continue;
@@ -114,9 +129,7 @@ export function parseCertificate(der: Uint8Array, what = 'X.509 certificate'): C
     subject,
     notBefore: derTime(nb!, `${what} notBefore`),
     notAfter: derTime(na!, `${what} notAfter`),
-    spki: spki.raw,
-    keyAlg: oidText(expectTag(keyOid, TAG.OID, what).body),
-    ...(curveOid?.tag === TAG.OID ? { curve: oidText(curveOid.body) } : {}),
+    ...spkiOf(spki, what),
     sigAlg,
     signature: bitString(sigDer!, what),
     extensions,

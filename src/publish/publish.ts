@@ -34,6 +34,7 @@ import {
   signIndex,
   verifyIndex,
 } from './repository.js';
+import { writeSite } from './site.js';
 
 /** What a release holds: the `manifest create` files, and the build's record, recipe and lock when present. */
 const RELEASE_FILE =
@@ -149,34 +150,35 @@ async function inRepository<T>(repo: string, signers: readonly Signer[], fn: (cu
   const unlock = await lock(repo);
   try {
     // staging left by an interrupted publish (we hold the lock: no other publish is running)
-    // (and temporary files of an interrupted index write)
+    // (and temporary files of an interrupted index or index.html write)
     for (const n of await readdir(repo))
-      if (n.startsWith('.staging-') || /^\.index\.(json|intoto\.json)\.\d+\.\d+\.tmp$/.test(n)) await rm(join(repo, n), { recursive: true, force: true });
+      if (n.startsWith('.staging-') || /^\.index\.(json|intoto\.json|html)\.\d+\.\d+\.tmp$/.test(n)) await rm(join(repo, n), { recursive: true, force: true });
     return await fn(await currentIndex(repo, signers));
   } finally {
     await unlock();
   }
 }
 
-/** Writes the next signed index: the envelope (which also names the previous index) first, then index.json. */
+const isoSeconds = (now: Date | undefined) => (now ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/**
+ * Writes the next signed index: the envelope (which also names the previous index) first, then
+ * index.json; then the pages, a view of the index just signed (a crash there leaves them for the next publish to redo).
+ */
 async function commitIndex(
   repo: string,
   cur: Awaited<ReturnType<typeof currentIndex>>,
   releases: ReleaseEntry[],
   signers: readonly Signer[],
-  now: Date | undefined,
+  timestamp: string,
 ): Promise<{ version: number; sha256: string }> {
-  const index: RepositoryIndex = {
-    schema: REPOSITORY_SCHEMA,
-    version: (cur?.index.version ?? 0) + 1,
-    timestamp: (now ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    releases,
-  };
+  const index: RepositoryIndex = { schema: REPOSITORY_SCHEMA, version: (cur?.index.version ?? 0) + 1, timestamp, releases };
   const bytes = canonicalBytes(index);
   const env = await signIndex(bytes, index.version, signers, cur ? { version: cur.index.version, sha256: cur.sha256 } : undefined);
   await writeFileAtomic(join(repo, INDEX_ENVELOPE), env);
   await testPause();
   await writeFileAtomic(join(repo, INDEX_FILE), bytes);
+  await writeSite(repo, index, signers);
   return { version: index.version, sha256: sha256(bytes) };
 }
 
@@ -211,7 +213,10 @@ export async function publishRelease(outDir: string, o: PublishOptions): Promise
   return inRepository(o.repo, o.signers, async (cur) => {
     const published = cur?.index.releases.find((r) => r.name === o.name && r.version === o.version);
     if (published) {
-      if (canonicalBytes(published.files).equals(canonicalBytes(entries))) return result(cur!.index.version, cur!.sha256, true);
+      if (canonicalBytes(published.files).equals(canonicalBytes(entries))) {
+        await writeSite(o.repo, cur!.index, o.signers);
+        return result(cur!.index.version, cur!.sha256, true);
+      }
       throw new InputError(`${o.name}@${o.version} is already published with other contents: published versions are immutable (publish a new version)`);
     }
     // 1. stage the release inside the repository (same file system: renames are atomic)
@@ -241,13 +246,14 @@ export async function publishRelease(outDir: string, o: PublishOptions): Promise
         await writeFileAtomic(file, canonicalBytes(doc));
       }
       await testPause();
-      // 4. the signed index, last
+      // 4. the signed index, last (then the pages)
+      const timestamp = isoSeconds(o.now);
       const next = await commitIndex(
         o.repo,
         cur,
-        [...(cur?.index.releases ?? []), { name: o.name, version: o.version, path, files: entries }],
+        [...(cur?.index.releases ?? []), { name: o.name, version: o.version, path, published: timestamp, files: entries }],
         o.signers,
-        o.now,
+        timestamp,
       );
       return result(next.version, next.sha256, false);
     } finally {
@@ -311,7 +317,7 @@ export async function publishAttestations(
         unchanged: true,
         attestations: listed,
       };
-    const next = await commitIndex(o.repo, cur, releases, o.signers, o.now);
+    const next = await commitIndex(o.repo, cur, releases, o.signers, isoSeconds(o.now));
     return {
       repo: o.repo,
       indexVersion: next.version,

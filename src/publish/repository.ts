@@ -3,57 +3,36 @@
  * and index.intoto.json, a DSSE envelope of an in-toto Statement naming index.json's sha256) and
  * the by-measurement lookups. Any web server (or a plain directory) can hold it.
  */
-import { createHash, type KeyObject } from 'node:crypto';
-import { FormatError, InputError, VerificationError } from '../errors.js';
-import { checkStatement, STATEMENT_V1, statementBytes, TAG_PREFIX, type Statement } from '../manifest/intoto.js';
+import type { KeyObject } from 'node:crypto';
+import { VerificationError } from '../errors.js';
+import { STATEMENT_V1, statementBytes, type Statement } from '../manifest/intoto.js';
 import type { ReferenceValues } from '../manifest/model.js';
 import { verifyDsse } from '../manifest/verify.js';
 import { canonicalJson } from '../sign/canonical-json.js';
 import { INTOTO_PAYLOAD_TYPE, signEnvelope } from '../sign/dsse.js';
 import type { Signer } from '../sign/signer.js';
+import { checkSignedIndex, INDEX_ENVELOPE, INDEX_FILE, INDEX_PREDICATE, type RepositoryIndex, REPOSITORY_SCHEMA, sha256 } from './index-format.js';
 
-export const REPOSITORY_SCHEMA = 'cvm-measure/repository/v1';
+export {
+  type AttestationEntry,
+  attestationPath,
+  checkName,
+  type FileEntry,
+  INDEX_ENVELOPE,
+  INDEX_FILE,
+  INDEX_PREDICATE,
+  MAX_FILE_BYTES,
+  MAX_INDEX_BYTES,
+  parseIndex,
+  referenceValuesOf,
+  type ReleaseEntry,
+  releasePath,
+  type RepositoryIndex,
+  REPOSITORY_SCHEMA,
+  sha256,
+} from './index-format.js';
+
 export const LOOKUP_SCHEMA = 'cvm-measure/repository-lookup/v1';
-export const INDEX_PREDICATE = `${TAG_PREFIX}repository/v1`;
-export const INDEX_FILE = 'index.json';
-export const INDEX_ENVELOPE = 'index.intoto.json';
-/** Limits a fetch enforces (bytes). */
-export const MAX_INDEX_BYTES = 4 << 20;
-export const MAX_FILE_BYTES = 256 << 20;
-
-export interface FileEntry {
-  sha256: string;
-  size: number;
-}
-
-/** A rebuild attestation published for a release (listed, not vouched for: a consumer verifies it with its rebuilder keys). */
-export interface AttestationEntry {
-  /** attestations/<name>/<version>/rebuild-<first 16 hex of its sha256>.intoto.json */
-  path: string;
-  /** The signature's keyid hint (sha256 of the rebuilder's SPKI). */
-  keyid: string;
-  verdict: 'match' | 'mismatch';
-}
-
-export interface ReleaseEntry {
-  name: string;
-  version: string;
-  /** releases/<name>/<version> */
-  path: string;
-  /** File name inside `path` → digest and size. */
-  files: Record<string, FileEntry>;
-  /** Rebuild attestations added by `publish --attestation`. */
-  attestations?: AttestationEntry[];
-}
-
-export interface RepositoryIndex {
-  schema: typeof REPOSITORY_SCHEMA;
-  /** Grows by one with every publish; a client refuses a lower one than it has seen. */
-  version: number;
-  timestamp: string;
-  releases: ReleaseEntry[];
-}
-
 export interface LookupEntry {
   name: string;
   version: string;
@@ -67,19 +46,6 @@ export interface Lookup {
   releases: LookupEntry[];
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
-const FILE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/;
-
-/** A release name or version: one path segment of safe characters. @throws errorClass */
-export function checkName(what: string, v: unknown, errorClass: new (m: string) => Error = InputError): string {
-  if (typeof v !== 'string' || !NAME.test(v))
-    throw new errorClass(`${what} ${JSON.stringify(v)}: use 1-128 characters of A-Z a-z 0-9 . _ + - starting with a letter or digit`);
-  return v;
-}
-
-export const releasePath = (name: string, version: string) => `releases/${name}/${version}`;
-export const attestationPath = (name: string, version: string, sha256: string) => `attestations/${name}/${version}/rebuild-${sha256.slice(0, 16)}.intoto.json`;
-export const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 export const canonicalBytes = (v: unknown) => Buffer.from(canonicalJson(v), 'utf8');
 
 /**
@@ -131,51 +97,6 @@ export async function signIndex(
   return canonicalBytes(await signEnvelope(INTOTO_PAYLOAD_TYPE, statementBytes(st), signers));
 }
 
-/** Structure of index.json (after its digest was checked against the signature). @throws FormatError */
-export function parseIndex(bytes: Uint8Array, what = INDEX_FILE): RepositoryIndex {
-  const bad = (m: string) => new FormatError(what, m);
-  let doc: RepositoryIndex;
-  try {
-    doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as RepositoryIndex;
-  } catch {
-    throw bad('not JSON');
-  }
-  if (doc?.schema !== REPOSITORY_SCHEMA) throw bad(`schema must be ${REPOSITORY_SCHEMA}`);
-  if (!Number.isSafeInteger(doc.version) || doc.version < 1) throw bad('version must be a positive integer');
-  if (typeof doc.timestamp !== 'string' || !Array.isArray(doc.releases)) throw bad('expected {schema, version, timestamp, releases[]}');
-  const seen = new Set<string>();
-  for (const [i, r] of doc.releases.entries()) {
-    checkName(`${what}: releases[${i}].name`, r?.name, VerificationError);
-    checkName(`${what}: releases[${i}].version`, r.version, VerificationError);
-    if (r.path !== releasePath(r.name, r.version)) throw bad(`releases[${i}].path must be ${releasePath(r.name, r.version)}`);
-    if (seen.has(r.path)) throw bad(`releases[${i}]: ${r.name}@${r.version} listed twice`);
-    seen.add(r.path);
-    if (!r.files || typeof r.files !== 'object' || Object.keys(r.files).length === 0) throw bad(`releases[${i}].files must name at least one file`);
-    for (const [f, e] of Object.entries(r.files)) {
-      if (!FILE.test(f)) throw bad(`releases[${i}].files: unsafe file name ${JSON.stringify(f)}`);
-      if (!/^[0-9a-f]{64}$/.test(String(e?.sha256)) || !Number.isSafeInteger(e.size) || e.size < 0 || e.size > MAX_FILE_BYTES)
-        throw bad(`releases[${i}].files[${JSON.stringify(f)}]: expected {sha256, size}`);
-    }
-    if (r.attestations !== undefined) {
-      if (!Array.isArray(r.attestations)) throw bad(`releases[${i}].attestations must be an array`);
-      const dir = `attestations/${r.name}/${r.version}/`;
-      for (const [j, a] of r.attestations.entries())
-        if (
-          typeof a?.path !== 'string' ||
-          !a.path.startsWith(dir) ||
-          !/^rebuild-[0-9a-f]{16}\.intoto\.json$/.test(a.path.slice(dir.length)) ||
-          typeof a.keyid !== 'string' ||
-          (a.verdict !== 'match' && a.verdict !== 'mismatch')
-        )
-          throw bad(
-            `releases[${i}].attestations[${j}]: expected {path: ${attestationPath(r.name, r.version, 'x'.repeat(16))}, keyid, verdict: match|mismatch}`,
-          );
-    }
-  }
-  if (Buffer.compare(canonicalBytes(doc), Buffer.from(bytes)) !== 0) throw bad('not canonical JSON');
-  return doc;
-}
-
 export interface VerifiedIndex {
   index: RepositoryIndex;
   bytes: Buffer;
@@ -196,26 +117,7 @@ export function verifyIndex(indexBytes: Buffer, envelopeBytes: Buffer, trusted: 
     if (e instanceof Error) e.message = `${INDEX_ENVELOPE}: ${e.message}`;
     throw e;
   }
-  if (v.type !== 'dsse' || v.predicateType !== INDEX_PREDICATE) throw new VerificationError(`${INDEX_ENVELOPE}: predicateType is not ${INDEX_PREDICATE}`);
-  const digest = sha256(indexBytes);
-  if (!v.subjects.some((s) => s.digest.sha256 === digest))
-    throw new VerificationError(`${INDEX_FILE}: sha256 ${digest.slice(0, 16)}… is not the signed subject of ${INDEX_ENVELOPE}`);
-  const index = parseIndex(indexBytes);
-  const signed = (v.predicate as { version?: unknown; previous?: { version?: unknown; sha256?: unknown } }) ?? {};
-  const signedVersion = signed.previous?.sha256 === digest ? signed.previous.version : signed.version;
-  if (signedVersion !== index.version)
-    throw new VerificationError(`${INDEX_FILE}: version ${index.version} is not the signed version ${String(signedVersion)}`);
-  return { index, bytes: indexBytes, sha256: digest, keyIds: v.keyIds };
-}
-
-/** The reference values in a release's reference-values.intoto.json, read without verifying (the publisher vouches through the index). */
-export function referenceValuesOf(envelope: Uint8Array, what: string): ReferenceValues {
-  try {
-    const env = JSON.parse(Buffer.from(envelope).toString('utf8')) as { payload: string };
-    const st = checkStatement(JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')), what);
-    return st.predicate as ReferenceValues;
-  } catch (e) {
-    if (e instanceof InputError) throw e;
-    throw new InputError(`${what}: not a DSSE envelope of an in-toto Statement`);
-  }
+  if (v.type !== 'dsse') throw new VerificationError(`${INDEX_ENVELOPE}: predicateType is not ${INDEX_PREDICATE}`);
+  const { index, sha256 } = checkSignedIndex({ predicateType: v.predicateType, subject: v.subjects, predicate: v.predicate }, indexBytes);
+  return { index, bytes: indexBytes, sha256, keyIds: v.keyIds };
 }

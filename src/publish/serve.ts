@@ -1,6 +1,6 @@
 /**
- * A read-only static file server for a repository (node:http): GET and HEAD only, no directory
- * listings, nothing outside the repository (no `..`, no symbolic link leading out, no dot files
+ * A read-only static file server for a repository (node:http): GET and HEAD only, a directory
+ * answers with its index.html (the site `publish` writes) and never with a listing, nothing outside the repository (no `..`, no symbolic link leading out, no dot files
  * such as a publish's staging directory), a content type by file extension.
  */
 import { createReadStream } from 'node:fs';
@@ -17,6 +17,9 @@ const TYPES: Record<string, string> = {
   '.yml': 'application/yaml',
   '.pem': 'application/x-pem-file',
   '.txt': 'text/plain; charset=utf-8',
+  '.html': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
 };
 
 export interface ServeOptions {
@@ -31,8 +34,11 @@ export interface Serving {
   close(): Promise<void>;
 }
 
-/** The file a request path names inside `root`, or undefined when it must not be served. */
-async function resolveRequest(root: string, rawPath: string): Promise<string | undefined> {
+/**
+ * The file a request path names inside `root` (a directory: its index.html; without the trailing
+ * slash, a redirect to it, so the page's relative links resolve), or undefined when it must not be served.
+ */
+async function resolveRequest(root: string, rawPath: string): Promise<{ file: string } | { redirect: string } | undefined> {
   let path: string;
   try {
     path = decodeURIComponent(rawPath.split('?')[0]!);
@@ -44,16 +50,19 @@ async function resolveRequest(root: string, rawPath: string): Promise<string | u
   if (parts.some((p) => p === '..' || p === '.' || p.startsWith('.'))) return undefined;
   try {
     const real = await realpath(join(root, ...parts));
-    if (!real.startsWith(root + sep)) return undefined;
-    return (await stat(real)).isFile() ? real : undefined;
+    if (real !== root && !real.startsWith(root + sep)) return undefined;
+    if ((await stat(real)).isFile()) return real === root ? undefined : { file: real };
+    const index = join(real, 'index.html');
+    if (!(await stat(index)).isFile()) return undefined;
+    return path.endsWith('/') ? { file: index } : { redirect: `/${parts.map(encodeURIComponent).join('/')}/` };
   } catch {
     return undefined;
   }
 }
 
 /**
- * Serves a repository directory read-only over HTTP (GET/HEAD; loopback by default; no traversal,
- * no dot files, no links out of the repository).
+ * Serves a repository directory read-only over HTTP (GET/HEAD; loopback by default; a directory's
+ * index.html, no listings, no traversal, no dot files, no links out of the repository).
  * @throws {InputError} when the directory is not a repository or the port cannot be bound.
  */
 export async function serveRepository(o: ServeOptions): Promise<Serving> {
@@ -71,11 +80,16 @@ export async function serveRepository(o: ServeOptions): Promise<Serving> {
       return;
     }
     void resolveRequest(root, req.url ?? '/').then(
-      async (file) => {
-        if (!file) {
+      async (found) => {
+        if (!found) {
           res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found\n');
           return;
         }
+        if ('redirect' in found) {
+          res.writeHead(301, { Location: found.redirect, 'Content-Type': 'text/plain; charset=utf-8' }).end('moved\n');
+          return;
+        }
+        const { file } = found;
         const size = (await stat(file)).size;
         res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Content-Length': size, 'Cache-Control': 'no-cache' });
         if (req.method === 'HEAD') res.end();

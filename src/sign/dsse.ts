@@ -1,28 +1,19 @@
 // Spec: DSSE v1 (Dead Simple Signing Envelope protocol: PAE and the JSON envelope).
 /**
- * DSSE envelopes (in-toto attestation framework, dsse-protocol.md): signatures over
- * PAE(type, body) = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body. ECDSA signatures are DER
- * (what sigstore, cosign and securesystemslib verify); a raw r||s signature is rejected.
+ * DSSE envelopes (in-toto attestation framework, dsse-protocol.md): signing and verifying signatures
+ * over PAE(type, body) (./envelope.ts) with node:crypto. ECDSA signatures are DER (what sigstore,
+ * cosign and securesystemslib verify); a raw r||s signature is rejected.
  */
 import type { KeyObject } from 'node:crypto';
-import { FormatError, UsageError, VerificationError } from '../errors.js';
+import { UsageError, VerificationError } from '../errors.js';
 import { derToRaw, isEcdsa, rawToDer, verifySignature } from './ecdsa.js';
 import { ALGS, keyAlg, keyId } from './keys.js';
+import { type Envelope, pae, strictBase64 } from './envelope.js';
 import type { Signer } from './signer.js';
 
+export { type Envelope, pae, parseEnvelope } from './envelope.js';
+
 export const INTOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
-
-export interface Envelope {
-  payloadType: string;
-  payload: string;
-  signatures: { keyid?: string; sig: string }[];
-}
-
-/** The DSSE pre-authentication encoding PAE(payloadType, body): the bytes each signature covers. */
-export function pae(payloadType: string, body: Uint8Array): Buffer {
-  const t = Buffer.from(payloadType, 'utf8');
-  return Buffer.concat([Buffer.from(`DSSEv1 ${t.length} `), t, Buffer.from(` ${body.length} `), body]);
-}
 
 /**
  * Signs `body` with every signer (k-of-n envelopes carry several signatures); ECDSA signatures go in as DER.
@@ -36,33 +27,6 @@ export async function signEnvelope(payloadType: string, body: Uint8Array, signer
     signatures.push({ keyid: s.keyId, sig: Buffer.from(isEcdsa(s.alg) ? rawToDer(raw) : raw).toString('base64') });
   }
   return { payloadType, payload: Buffer.from(body).toString('base64'), signatures };
-}
-
-/** Canonical base64: the standard alphabet with padding, exactly what re-encoding the bytes gives (no base64url, no missing or extra padding). */
-function b64(s: unknown, what: string): Buffer {
-  if (typeof s !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) throw new FormatError('DSSE envelope', `${what} is not base64 (standard alphabet)`);
-  const b = Buffer.from(s, 'base64');
-  if (b.toString('base64') !== s) throw new FormatError('DSSE envelope', `${what} is not canonical base64 (padded, re-encodes to itself)`);
-  return b;
-}
-
-/**
- * Checks that parsed JSON `v` is a DSSE envelope: `payloadType`, `payload`, one or more
- * `signatures[].sig`, each `keyid` a string when present. Verifies nothing (see verifyEnvelope, which
- * also requires canonical base64).
- * @throws {FormatError} when a field is missing or of the wrong type, or there is no signature.
- */
-export function parseEnvelope(v: unknown): Envelope {
-  const e = v as Partial<Envelope> | null;
-  if (!e || typeof e !== 'object' || typeof e.payloadType !== 'string' || typeof e.payload !== 'string' || !Array.isArray(e.signatures)) {
-    throw new FormatError('DSSE envelope', 'expected {payloadType, payload, signatures[]}');
-  }
-  if (e.signatures.length === 0) throw new FormatError('DSSE envelope', 'no signatures');
-  for (const [i, s] of e.signatures.entries()) {
-    if (!s || typeof s !== 'object' || typeof s.sig !== 'string') throw new FormatError('DSSE envelope', `signatures[${i}].sig missing`);
-    if ('keyid' in s && typeof s.keyid !== 'string') throw new FormatError('DSSE envelope', `signatures[${i}].keyid must be a string`);
-  }
-  return e as Envelope;
 }
 
 export interface VerifiedEnvelope {
@@ -86,13 +50,13 @@ export function verifyEnvelope(env: Envelope, trusted: readonly KeyObject[], thr
   const ids = trusted.map(keyId);
   const distinct = new Set(ids).size;
   if (threshold > distinct) throw new UsageError(`--threshold ${threshold}: only ${distinct} distinct trusted key(s) (a key given twice counts once)`);
-  const body = b64(env.payload, 'payload');
+  const body = Buffer.from(strictBase64(env.payload, 'payload'));
   const msg = pae(env.payloadType, body);
   /** key id → index of the first trusted key with that id that verified a signature */
   const ok = new Map<string, number>();
   let rawSeen = false;
   env.signatures.forEach((s, si) => {
-    const sig = b64(s.sig, `signatures[${si}].sig`);
+    const sig = strictBase64(s.sig, `signatures[${si}].sig`);
     const hit = trusted.findIndex((k) => {
       const alg = keyAlg(k);
       if (!isEcdsa(alg)) return sig.length === 64 && verifySignature(alg, k, msg, sig);

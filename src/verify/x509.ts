@@ -13,6 +13,8 @@ const HASH: Record<string, string> = { [OID.sha256]: 'SHA-256', [OID.sha384]: 'S
 const CURVE: Record<string, { name: string; size: number }> = { [OID.secp256r1]: { name: 'P-256', size: 32 }, [OID.secp384r1]: { name: 'P-384', size: 48 } };
 
 const subtle = () => globalThis.crypto.subtle;
+/** WebCrypto's BufferSource type (DOM lib) wants an ArrayBuffer-backed view; ours always are. */
+export const source = (b: Uint8Array) => b as Uint8Array<ArrayBuffer>;
 
 /** A DER TLV (short or long definite length). */
 function tlv(tag: number, body: Uint8Array): Uint8Array {
@@ -55,8 +57,8 @@ export async function verifyEcdsa(
   const curve = curveOid && CURVE[curveOid];
   if (!curve) return false;
   try {
-    const key = await subtle().importKey('spki', spki, { name: 'ECDSA', namedCurve: curve.name }, false, ['verify']);
-    return await subtle().verify({ name: 'ECDSA', hash }, key, signature, data);
+    const key = await subtle().importKey('spki', source(spki), { name: 'ECDSA', namedCurve: curve.name }, false, ['verify']);
+    return await subtle().verify({ name: 'ECDSA', hash }, key, source(signature), source(data));
   } catch {
     return false;
   }
@@ -70,8 +72,8 @@ export async function signedBy(cert: Certificate, issuer: Certificate): Promise<
     if (cert.sigAlg.oid === OID.rsassaPss) {
       const hash = HASH[cert.sigAlg.hash ?? ''];
       if (!hash || (issuer.keyAlg !== OID.rsaEncryption && issuer.keyAlg !== OID.rsassaPss)) return false;
-      const key = await subtle().importKey('spki', rsaSpki(issuer), { name: 'RSA-PSS', hash }, false, ['verify']);
-      return await subtle().verify({ name: 'RSA-PSS', saltLength: cert.sigAlg.saltLength ?? 20 }, key, cert.signature, data);
+      const key = await subtle().importKey('spki', source(rsaSpki(issuer)), { name: 'RSA-PSS', hash }, false, ['verify']);
+      return await subtle().verify({ name: 'RSA-PSS', saltLength: cert.sigAlg.saltLength ?? 20 }, key, source(cert.signature), source(data));
     }
     const ecHash = cert.sigAlg.oid === OID.ecdsaWithSha256 ? 'SHA-256' : cert.sigAlg.oid === OID.ecdsaWithSha384 ? 'SHA-384' : undefined;
     if (ecHash && issuer.keyAlg === OID.ecPublicKey) {

@@ -24,7 +24,7 @@ export function registerPublish(program: Command): void {
   const cmd = program
     .command('publish')
     .description(
-      'add a `manifest create` output directory to a static reference-value repository as releases/NAME/VERSION and re-sign its index (atomic; published versions are immutable); or, with --attestation, add rebuild attestations to published releases',
+      'add a `manifest create` output directory to a static reference-value repository as releases/NAME/VERSION, re-sign its index (atomic; published versions are immutable) and rewrite its static pages (docs/site.md); or, with --attestation, add rebuild attestations to published releases',
     )
     .argument('[out-dir]', 'the directory `manifest create --out` wrote (with build-record, recipe and lock files when present)')
     .requiredOption('--repo <dir>', 'the repository directory (created when absent)')

@@ -7,7 +7,9 @@ import { printJson, printLine } from '../output.js';
 export function registerServe(program: Command): void {
   const cmd = program
     .command('serve')
-    .description('serve a reference-value repository read-only over HTTP (GET/HEAD, no listings, nothing outside it); loopback by default')
+    .description(
+      'serve a reference-value repository read-only over HTTP (GET/HEAD; a directory answers with its index.html, never a listing; nothing outside it); loopback by default',
+    )
     .requiredOption('--repo <dir>', 'the repository directory')
     .option('--port <n>', 'TCP port (0: any free port)', '8080')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
