@@ -4,16 +4,17 @@
  * checked against the two real boots of ../shared/vectors/pcr.json (q35, -m 1024, -smp 1) in all banks.
  * Other configurations are proven by live boots in test/e2e-platform.test.ts.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FormatError, InputError } from '../src/errors.js';
 import { lzmaDecompress } from '../src/formats/lzma.js';
 import { ovmfMemoryVolumes, parseFirmwareVolume } from '../src/formats/firmware-volume.js';
 import { parseEventLog } from '../src/formats/tcg-eventlog.js';
 import { ovmfPcr0Model, platformFirmwareEvents, platformInfo } from '../src/measure/boot/index.js';
-import { peiPlatformLayout } from '../src/measure/boot/platform.js';
+import { findPlatform, peiPlatformLayout, platformDifference } from '../src/measure/boot/platform.js';
 import { pcr0Matrix } from '../src/measure/tpm/report.js';
-import { diffEventLog } from '../src/measure/tpm/eventlog-diff.js';
 import { guidToBytes, toHex } from '../src/util/bytes.js';
 import { cli, errorLine } from './helpers/cli.js';
 import { describeShared, loadVectors, shared } from './helpers/shared.js';
@@ -136,9 +137,57 @@ describeShared('PCR0/PCR1 from the OVMF image (Debian OVMF 2022.11)', () => {
     expect(errorLine(await cli([...base, '--vcpus', '1-4']))).toMatch(/needs --firmware/);
   });
 
-  it('eventlog diff against a real log names the boot entry that differs', () => {
-    const log = parseEventLog(readFileSync(shared('fixtures', 'pcr/uki-6.1-m1024.eventlog.bin'))).events;
-    void diffEventLog;
-    expect(log.length).toBeGreaterThan(0);
+  it('eventlog diff names the PEI platform data and the boot entry that differ, and the knob behind them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cvm-pcr-platform-'));
+    const expected = join(dir, 'expected.json');
+    const r = await cli([
+      'measure',
+      'pcr',
+      '--boot',
+      'uki',
+      '--uki',
+      shared('fixtures', 'pcr/uki-6.1.efi'),
+      '--gpt',
+      shared('fixtures', 'pcr/uki-disk-gpt-head.bin'),
+      '--mem',
+      '1024',
+      '--firmware',
+      shared('fixtures', CODE),
+      '--smp',
+      '3,maxcpus=5',
+      '--disk-pci',
+      '4',
+      '--json',
+    ]);
+    writeFileSync(expected, r.stdout);
+    const log = shared('fixtures', 'pcr/uki-6.1-m1024.eventlog.bin');
+    const d = await cli(['eventlog', 'diff', log, '--expected', expected, '--firmware', shared('fixtures', CODE)]);
+    expect(d.code).toBe(1);
+    expect(d.stdout).toContain('what differs: PEI platform data: 1 vCPUs, predicted 3; maxcpus 1, predicted 5');
+    const j = JSON.parse((await cli(['eventlog', 'diff', log, '--expected', expected, '--json'])).stdout);
+    expect(j.pcrs['0'].divergence.explanation).toMatch(/give --firmware to name the setting/);
+    expect(j.pcrs['1'].divergence.explanation).toBe(
+      "boot entry: Boot0001 'UEFI Misc Device' PciRoot PCI 00:01.0, predicted Boot0001 'UEFI Misc Device' PciRoot PCI 00:04.0 (the boot disk's PCI address (--disk-pci))",
+    );
+    const direct = JSON.parse(
+      (await cli(['eventlog', 'diff', shared('fixtures', 'pcr/direct-6.1-m1024.eventlog.bin'), '--expected', expected, '--json'])).stdout,
+    );
+    expect(direct.pcrs['1'].divergence.explanation).toMatch(
+      /^boot entry: BootOrder 0000, predicted BootOrder 0001,0000,0002 \(the boot options: direct kernel boot vs disk boot/,
+    );
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('findPlatform names a machine-type and a memory difference', () => {
+    const predicted = { machine: 'q35', memMiB: 1024, cpus: 2, maxCpus: 2 } as const;
+    for (const actual of [
+      { machine: 'pc', memMiB: 1024, cpus: 2, maxCpus: 2 },
+      { machine: 'q35', memMiB: 2048, cpus: 2, maxCpus: 2 },
+    ] as const) {
+      const pei = platformFirmwareEvents(model, actual, ['sha256'])[1]!;
+      const found = findPlatform(model, predicted, 'sha256', toHex(pei.digests.sha256!))!;
+      expect(found).toMatchObject({ machine: actual.machine, memMiB: actual.memMiB });
+      expect(platformDifference(found, predicted)).toMatch(actual.machine === 'pc' ? /^machine pc, predicted q35$/ : /^-m 2048 .*predicted 1024$/);
+    }
   });
 });

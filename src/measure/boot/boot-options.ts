@@ -9,7 +9,7 @@
 import { InputError } from '../../errors.js';
 import { parseFirmwareVolume } from '../../formats/firmware-volume.js';
 import type { HashAlg } from '../../tcg/index.js';
-import { concatBytes, guidToBytes, utf16leBytes, view } from '../../util/bytes.js';
+import { concatBytes, guidToBytes, guidToString, u16le, utf16le, utf16leBytes, view } from '../../util/bytes.js';
 import { EFI_GLOBAL_VARIABLE, event, uefiVariableData, type MeasuredEvent } from './events.js';
 
 /** MdeModulePkg/Application/UiApp/UiApp.inf and ShellPkg/Application/Shell/Shell.inf FILE_GUIDs. */
@@ -95,4 +95,49 @@ export function bootOptionEvents(dxe: Uint8Array, devices: BootDevices, algs: re
       return variable(name, o.data, `${name} (${o.description})`);
     }),
   ];
+}
+
+/** Module names of the FvFile nodes OVMF's boot options use. */
+const FV_FILES: Readonly<Record<string, string>> = { [UI_APP_GUID]: 'UiApp', [SHELL_GUID]: 'EFI Internal Shell' };
+
+/** Reads a device path (10.3.1) into words: "PCI 00:01.0", "FvFile UiApp", "ACPI", …; stops at the end node or a malformed node. */
+function describeDevicePath(path: Uint8Array): string[] {
+  const out: string[] = [];
+  for (let o = 0; o + 4 <= path.length; ) {
+    const [type, subtype] = [path[o]!, path[o + 1]!];
+    const len = path[o + 2]! | (path[o + 3]! << 8);
+    if (type === 0x7f || len < 4 || o + len > path.length) break;
+    if (type === 1 && subtype === 1 && len >= 6) out.push(`PCI 00:${path[o + 5]!.toString(16).padStart(2, '0')}.${path[o + 4]}`);
+    else if (type === 4 && subtype === 6 && len >= 20) out.push(`FvFile ${FV_FILES[guidToString(path, o + 4)] ?? guidToString(path, o + 4)}`);
+    else if (type === 2 && subtype === 1) out.push('PciRoot');
+    else if (type !== 4 || subtype !== 7) out.push(`node ${type}/${subtype}`);
+    o += len;
+  }
+  return out;
+}
+
+/**
+ * A logged EV_EFI_VARIABLE_BOOT event (UEFI_VARIABLE_DATA) in words: "BootOrder 0001,0000" or
+ * "Boot0001 'UEFI Misc Device' PCI 00:05.0". Undefined for data that is not a boot variable.
+ */
+export function describeBootVariable(data: Uint8Array): string | undefined {
+  if (data.length < 32) return undefined;
+  const nameLength = Number(view(data).getBigUint64(16, true));
+  const dataLength = Number(view(data).getBigUint64(24, true));
+  if (32 + nameLength * 2 + dataLength > data.length) return undefined;
+  const name = utf16le(data.subarray(32, 32 + nameLength * 2));
+  const value = data.subarray(32 + nameLength * 2, 32 + nameLength * 2 + dataLength);
+  if (name === 'BootOrder')
+    return `BootOrder ${Array.from({ length: value.length >> 1 }, (_, i) =>
+      u16le(value, 2 * i)
+        .toString(16)
+        .padStart(4, '0'),
+    ).join(',')}`;
+  if (!/^Boot[0-9A-F]{4}$/.test(name) || value.length < 6) return undefined;
+  const pathLength = u16le(value, 4);
+  let end = 6;
+  while (end + 1 < value.length && (value[end] !== 0 || value[end + 1] !== 0)) end += 2;
+  const description = utf16le(value.subarray(6, end));
+  const path = value.subarray(end + 2, end + 2 + pathLength);
+  return [`${name} '${description}'`, ...describeDevicePath(path)].join(' ');
 }

@@ -13,7 +13,8 @@ import { InputError } from '../../errors.js';
 import { EFI_SECTION_PE32, ovmfMemoryVolumes, parseFirmwareVolume, parseSections, type OvmfMemoryVolumes } from '../../formats/firmware-volume.js';
 import { parsePe } from '../../formats/pe.js';
 import type { HashAlg } from '../../tcg/index.js';
-import { bytesEqual, guidToBytes, u32le, view } from '../../util/bytes.js';
+import { bytesEqual, guidToBytes, toHex, u32le, view } from '../../util/bytes.js';
+import { digest } from '../../util/hash.js';
 import { event, type MeasuredEvent } from './events.js';
 import { below4g } from './qemu-kernel.js';
 
@@ -287,4 +288,50 @@ export function platformFirmwareEvents(model: OvmfPcr0Model, p: QemuPlatform, al
     ),
     { pcr: 0, type: 'EV_EFI_PLATFORM_FIRMWARE_BLOB', component: 'DXE firmware volume', digests: dxe, eventData: dxeData },
   ];
+}
+
+/** Names the knobs in which `actual` differs from `predicted`, e.g. "4 vCPUs, predicted 2". */
+export function platformDifference(actual: QemuPlatform, predicted: QemuPlatform): string {
+  const out: string[] = [];
+  if (actual.machine !== predicted.machine) out.push(`machine ${actual.machine}, predicted ${predicted.machine}`);
+  if (actual.cpus !== predicted.cpus) out.push(`${actual.cpus} vCPUs, predicted ${predicted.cpus}`);
+  if ((actual.maxCpus ?? actual.cpus) !== (predicted.maxCpus ?? predicted.cpus))
+    out.push(`maxcpus ${actual.maxCpus ?? actual.cpus}, predicted ${predicted.maxCpus ?? predicted.cpus}`);
+  if (below4g(actual.memMiB, actual.machine) !== below4g(predicted.memMiB, predicted.machine) || (actual.memMiB !== predicted.memMiB && out.length === 0))
+    out.push(`-m ${actual.memMiB} (or any size with the same RAM below 4 GiB), predicted ${predicted.memMiB}`);
+  return out.join('; ');
+}
+
+/** Memory sizes tried when naming the knob behind a PEI blob (MiB): each gives a different top of RAM below 4 GiB. */
+const MEMORY_CANDIDATES = [128, 256, 384, 512, 768, 1024, 1536, 2048, 2560, 3072, 3584, 4096];
+const MAX_SEARCH_CPUS = 64;
+
+/**
+ * The configuration whose PEI volume has digest `digestHex` in bank `alg`, searched around `predicted`:
+ * vCPUs and maxcpus up to 64, the other machine type, common memory sizes. Undefined when none matches.
+ */
+export function findPlatform(model: OvmfPcr0Model, predicted: QemuPlatform, alg: HashAlg, digestHex: string): QemuPlatform | undefined {
+  const seen = new Set<string>();
+  const tries = function* (): Generator<QemuPlatform> {
+    const { machine, memMiB, cpus } = predicted;
+    const maxCpus = predicted.maxCpus ?? cpus;
+    const machines = [machine, machine === 'q35' ? 'pc' : 'q35'] as const;
+    for (const m of machines) {
+      for (const mem of [memMiB, ...MEMORY_CANDIDATES]) yield { machine: m, memMiB: mem, cpus, maxCpus: Math.max(cpus, maxCpus) };
+      for (let c = 1; c <= MAX_SEARCH_CPUS; c++) {
+        yield { machine: m, memMiB, cpus: c, maxCpus: c };
+        yield { machine: m, memMiB, cpus: c, maxCpus: Math.max(c, maxCpus) };
+        if (c >= cpus) yield { machine: m, memMiB, cpus, maxCpus: c };
+      }
+    }
+    for (const m of machines)
+      for (let c = 1; c <= MAX_SEARCH_CPUS; c++) for (let x = c; x <= MAX_SEARCH_CPUS; x++) yield { machine: m, memMiB, cpus: c, maxCpus: x };
+  };
+  for (const p of tries()) {
+    const key = `${p.machine}/${below4g(p.memMiB, p.machine)}/${p.cpus}/${p.maxCpus}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    if (toHex(digest(alg, peiVolumeAsMeasured(model.volumes.pei, model.layout, p))) === digestHex) return p;
+  }
+  return undefined;
 }
