@@ -40,6 +40,8 @@ export interface FfsFile {
 export interface FirmwareVolume {
   /** FvLength: the whole volume, header included. */
   length: number;
+  /** HeaderLength of EFI_FIRMWARE_VOLUME_HEADER (block map included). */
+  headerLength: number;
   /** EFI_FIRMWARE_VOLUME_EXT_HEADER.FvName, when the volume has an extended header. */
   name: string | undefined;
   files: FfsFile[];
@@ -57,6 +59,11 @@ export interface Section {
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 const align = (n: number, a: number) => Math.ceil(n / a) * a;
+
+/** Whether a firmware volume header ("_FVH" signature) starts at `offset`. */
+export function isFirmwareVolume(buf: Uint8Array, offset: number): boolean {
+  return offset + FV_HEADER_MIN <= buf.length && u32le(buf, offset + 40) === FV_SIGNATURE;
+}
 
 /** Parses the volume at the start of `fv` (its FFS files, pad files included). */
 export function parseFirmwareVolume(fv: Uint8Array): FirmwareVolume {
@@ -88,7 +95,7 @@ export function parseFirmwareVolume(fv: Uint8Array): FirmwareVolume {
     files.push({ guid: guidToString(fv, o), type: fv[o + 18]!, offset: o, data: fv.subarray(o + headerSize, o + size), dataOffset: o + headerSize });
     o += size;
   }
-  return { length, name, files };
+  return { length, headerLength, name, files };
 }
 
 /** The sections of a file body or of a decompressed section (4-byte aligned, PI vol. 3 2.2.4). */
@@ -138,7 +145,7 @@ export interface OvmfMemoryVolumes {
  */
 export function ovmfMemoryVolumes(flash: Uint8Array): OvmfMemoryVolumes {
   for (let at = 0; at + FV_HEADER_MIN <= flash.length; at += 0x1000) {
-    if (u32le(flash, at + 40) !== FV_SIGNATURE) continue;
+    if (!isFirmwareVolume(flash, at)) continue;
     const fv = parseFirmwareVolume(flash.subarray(at));
     for (const file of fv.files) {
       if (file.type !== EFI_FV_FILETYPE_FIRMWARE_VOLUME_IMAGE) continue;
