@@ -7,6 +7,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { FormatError, InputError } from '../src/errors.js';
 import { lzmaDecompress } from '../src/formats/lzma.js';
@@ -17,7 +18,9 @@ import { findPlatform, peiPlatformLayout, platformDifference } from '../src/meas
 import { pcr0Matrix } from '../src/measure/tpm/report.js';
 import { guidToBytes, toHex } from '../src/util/bytes.js';
 import { cli, errorLine } from './helpers/cli.js';
-import { describeShared, loadVectors, shared } from './helpers/shared.js';
+import { describeShared, loadVectors, ROOT, shared } from './helpers/shared.js';
+
+const schema = (name: string) => new Ajv({ strict: false, allErrors: true }).compile(JSON.parse(readFileSync(join(ROOT, 'schemas', name), 'utf8')));
 
 const BANKS = ['sha1', 'sha256', 'sha384'] as const;
 const CODE = 'debian/debian-bookworm-ovmf-2022.11-6+deb12u2-OVMF_CODE_4M.fd';
@@ -117,6 +120,8 @@ describeShared('PCR0/PCR1 from the OVMF image (Debian OVMF 2022.11)', () => {
         for (const pcr of ['0', '1']) expect({ name, bank, pcr, v: out.pcrs[bank][pcr] }).toEqual({ name, bank, pcr, v: vector(name).pcrs[bank]![pcr] });
       expect(Object.keys(out.notPredicted)).toEqual(['10']);
       expect(out.boot.platform).toMatchObject({ machine: 'q35', memMiB: 1024, cpus: 1, maxCpus: 1 });
+      const validate = schema('pcr-measure.schema.json');
+      expect(validate(out), JSON.stringify(validate.errors)).toBe(true);
     }
   });
 
@@ -166,6 +171,8 @@ describeShared('PCR0/PCR1 from the OVMF image (Debian OVMF 2022.11)', () => {
     expect(d.stdout).toContain('what differs: PEI platform data: 1 vCPUs, predicted 3; maxcpus 1, predicted 5');
     const j = JSON.parse((await cli(['eventlog', 'diff', log, '--expected', expected, '--json'])).stdout);
     expect(j.pcrs['0'].divergence.explanation).toMatch(/give --firmware to name the setting/);
+    const validate = schema('pcr-eventlog-diff.schema.json');
+    expect(validate(j), JSON.stringify(validate.errors)).toBe(true);
     expect(j.pcrs['1'].divergence.explanation).toBe(
       "boot entry: Boot0001 'UEFI Misc Device' PciRoot PCI 00:01.0, predicted Boot0001 'UEFI Misc Device' PciRoot PCI 00:04.0 (the boot disk's PCI address (--disk-pci))",
     );
