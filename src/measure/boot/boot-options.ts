@@ -28,6 +28,11 @@ export interface PciAddress {
   function: number;
 }
 
+/** "00:01.0": bus 0, hex slot, function. */
+export function pciAddress(a: PciAddress): string {
+  return `00:${a.slot.toString(16).padStart(2, '0')}.${a.function}`;
+}
+
 /** How the guest boots, as far as the boot options go. */
 export type BootDevices = { kind: 'direct' } | { kind: 'virtio-blk'; pci: PciAddress };
 
@@ -69,7 +74,7 @@ export function ovmfBootOptions(dxe: Uint8Array, devices: BootDevices): { order:
   view(acpi).setUint32(0, 0x0a0341d0, true);
   const path = concatBytes(node(2, 1, acpi), node(1, 1, Uint8Array.of(fn, slot)), END);
   options.set(1, {
-    description: `virtio-blk at PCI 00:${slot.toString(16).padStart(2, '0')}.${fn}`,
+    description: `virtio-blk at PCI ${pciAddress(devices.pci)}`,
     data: loadOption(LOAD_OPTION_ACTIVE, 'UEFI Misc Device', path, guidToBytes(AUTO_CREATE_GUID)),
   });
   const order = [1, 0];
@@ -107,7 +112,7 @@ function describeDevicePath(path: Uint8Array): string[] {
     const [type, subtype] = [path[o]!, path[o + 1]!];
     const len = path[o + 2]! | (path[o + 3]! << 8);
     if (type === 0x7f || len < 4 || o + len > path.length) break;
-    if (type === 1 && subtype === 1 && len >= 6) out.push(`PCI 00:${path[o + 5]!.toString(16).padStart(2, '0')}.${path[o + 4]}`);
+    if (type === 1 && subtype === 1 && len >= 6) out.push(`PCI ${pciAddress({ slot: path[o + 5]!, function: path[o + 4]! })}`);
     else if (type === 4 && subtype === 6 && len >= 20) out.push(`FvFile ${FV_FILES[guidToString(path, o + 4)] ?? guidToString(path, o + 4)}`);
     else if (type === 2 && subtype === 1) out.push('PciRoot');
     else if (type !== 4 || subtype !== 7) out.push(`node ${type}/${subtype}`);

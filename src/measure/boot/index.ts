@@ -60,4 +60,4 @@ export { measuredSections, type UkiBootInputs } from './uki.js';
 export { qemuPatchedKernel, type QemuDirectBoot } from './qemu-kernel.js';
 export { bzImageVersion, linuxStubMeasures } from './linux-stub.js';
 export { ovmfPcr0Model, platformFirmwareEvents, platformInfo, describePlatform, type OvmfPcr0Model, type QemuPlatform, type PlatformInfo } from './platform.js';
-export { ovmfBootOptions, type BootDevices, type PciAddress } from './boot-options.js';
+export { ovmfBootOptions, pciAddress, type BootDevices, type PciAddress } from './boot-options.js';

@@ -19,6 +19,7 @@ import {
   type FirmwareParams,
   type MeasuredEvent,
   type OvmfPcr0Model,
+  pciAddress,
   type PciAddress,
   type PlatformParams,
   type X509IssuedBy,
@@ -88,6 +89,8 @@ export interface PcrMeasurementJson {
   notPredicted: Readonly<Record<string, string>>;
 }
 
+const PLATFORM_COUNTS = new Set(['bootCpus', 'maxCpus', 'defaultMaxCpus', 'physMemAddressWidth']);
+
 export function pcrMeasurement(inputs: PcrMeasurementInputs, params: PcrMeasurementParams = {}): PcrMeasurementJson {
   const banks = [...new Set(params.banks ?? HASH_ALGS)];
   const firmware: FirmwareParams = inputs.vars
@@ -109,16 +112,10 @@ export function pcrMeasurement(inputs: PcrMeasurementInputs, params: PcrMeasurem
     boot.platform = {
       ovmf: { name: inputs.ovmf.name, sha256: inputs.ovmf.sha256 },
       ...vm,
-      ...(pci ? { diskPci: `00:${pci.slot.toString(16).padStart(2, '0')}.${pci.function}` } : {}),
+      ...(pci ? { diskPci: pciAddress(pci) } : {}),
+      // addresses and sizes as hex, counts as numbers
       peiPlatformData: Object.fromEntries(
-        Object.entries(info).map(([k, v]) => [
-          k,
-          typeof v === 'number' && k !== 'bootCpus' && k !== 'maxCpus' && k !== 'defaultMaxCpus' && k !== 'physMemAddressWidth'
-            ? `0x${v.toString(16)}`
-            : typeof v === 'bigint'
-              ? `0x${v.toString(16)}`
-              : v,
-        ]),
+        Object.entries(info).map(([k, v]) => [k, typeof v === 'boolean' || PLATFORM_COUNTS.has(k) ? (v as number | boolean) : `0x${v.toString(16)}`]),
       ),
     };
   }
