@@ -1,13 +1,16 @@
 /**
  * `run` components through the real sandbox (whatever `--backend auto` picks here) on a minbase rootfs
  * made by mmdebstrap (built once per test cache): inputs at /src, outputs from /out, logs, --check
- * catching an output that depends on the job count, and a failing step.
+ * catching an output that depends on the job count, and a failing step. A hostile step on every usable
+ * backend cannot poison the cached rootfs or inputs, and a cache poisoned directly is noticed.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { probeBackend } from '../src/build/sandbox/index.js';
 import { cli, errorLine } from './helpers/cli.js';
 
 const CACHE = process.env.CVM_TEST_CACHE ?? join(tmpdir(), 'cvm-measure-test-cache');
@@ -93,5 +96,96 @@ suite('build: sandboxed run components', () => {
     expect(r.code).toBe(1);
     expect(errorLine(r)).toBe(`cvm-measure: error: component hello: copy failed (exit 3); log: ${join(out, 'logs/hello.log')}`);
     expect(readFileSync(join(out, 'logs/hello.log'), 'utf8')).toContain('boom');
+  }, 900_000);
+});
+
+/** Tries everything a step must not be able to do; each success is a line in /out/report.txt. */
+const ATTACK = `name: attack
+sourceDateEpoch: 1700000000
+base: { suite: bookworm, variant: minbase }
+inputs:
+  msg: { file: msg.txt }
+components:
+  attack:
+    type: run
+    inputs: [msg]
+    steps:
+      - run: |
+          r=/out/report.txt
+          grep '^CapEff:' /proc/self/status > $r
+          mount -o remount,rw,bind /usr 2>/dev/null && echo 'remounted /usr' >> $r || true
+          mount -o remount,rw,bind /src 2>/dev/null && echo 'remounted /src' >> $r || true
+          unshare -rm true 2>/dev/null && echo 'entered new namespaces' >> $r || true
+          (echo planted > /usr/bin/planted) 2>/dev/null && echo 'planted /usr/bin/planted' >> $r || true
+          chmod u+w /src/msg 2>/dev/null || true
+          (echo poison >> /src/msg) 2>/dev/null && echo 'appended to /src/msg' >> $r || true
+    outputs: [report.txt]
+`;
+
+const VICTIM = `name: victim
+sourceDateEpoch: 1700000000
+base: { suite: bookworm, variant: minbase }
+components:
+  victim:
+    type: run
+    steps:
+      - run: if [ -e /usr/bin/planted ]; then cat /usr/bin/planted; exit 1; fi; echo clean > /out/victim.txt
+    outputs: [victim.txt]
+`;
+
+const BACKENDS = ['docker', 'podman', 'bwrap', 'chroot'] as const;
+const why = Object.fromEntries(await Promise.all(BACKENDS.map(async (b) => [b, await probeBackend(b)] as const)));
+for (const b of BACKENDS) if (usable && why[b]) process.stderr.write(`\n*** SKIPPED hostile step on ${b}: ${why[b]} ***\n`);
+
+suite('build: a hostile step cannot poison the cache', () => {
+  it('on every usable backend it holds no capability, cannot remount or write /usr and /src, and the cached rootfs and input stay intact', async () => {
+    const dir = recipeDir(ATTACK);
+    const msg = readFileSync(join(dir, 'msg.txt'));
+    const blob = join(CACHE, 'blobs/sha256', createHash('sha256').update(msg).digest('hex'));
+    for (const b of BACKENDS.filter((n) => !why[n])) {
+      const out = mkdtempSync(join(tmpdir(), 'sb-out-'));
+      const r = await cli(['build', join(dir, 'r.yaml'), '--out', out, '--backend', b, '--rebuild'], { env });
+      expect(r.code, `${b}: ${r.stderr}`).toBe(0);
+      expect(readFileSync(join(out, 'report.txt'), 'utf8'), b).toBe('CapEff:\t0000000000000000\n');
+      expect(readFileSync(blob)).toEqual(msg);
+    }
+    const lock = JSON.parse(readFileSync(join(dir, 'r.lock.json'), 'utf8')) as { bases: { sha256: string }[] };
+    expect(existsSync(join(CACHE, 'rootfs', lock.bases[0]!.sha256, 'usr/bin/planted'))).toBe(false);
+  }, 900_000);
+
+  it('a rootfs or input poisoned in the cache directly is noticed before the next build uses it', async () => {
+    const dir = recipeDir(VICTIM);
+    const first = await cli(['build', join(dir, 'r.yaml'), '--out', mkdtempSync(join(tmpdir(), 'sb-out-')), '--rebuild'], { env });
+    expect(first.code, first.stderr).toBe(0);
+    const lock = JSON.parse(readFileSync(join(dir, 'r.lock.json'), 'utf8')) as { bases: { sha256: string }[] };
+    const rootfs = join(CACHE, 'rootfs', lock.bases[0]!.sha256);
+    writeFileSync(join(rootfs, 'usr/bin/planted'), 'planted by an earlier build\n');
+    const out = mkdtempSync(join(tmpdir(), 'sb-out-'));
+    const r = await cli(['build', join(dir, 'r.yaml'), '--out', out, '--rebuild', '--backend', why.bwrap ? 'auto' : 'bwrap'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(
+      `cvm-measure: warning: base rootfs ${rootfs} was altered since its extraction (/usr/bin/planted was added); extracted it again from the pinned tarball`,
+    );
+    expect(readFileSync(join(out, 'victim.txt'), 'utf8')).toBe('clean\n');
+    expect(existsSync(join(rootfs, 'usr/bin/planted'))).toBe(false);
+
+    // an input blob appended to in the cache: refused with a one-line error and removed, then fetched anew
+    const attack = recipeDir(ATTACK);
+    const msg = readFileSync(join(attack, 'msg.txt'));
+    const sha = createHash('sha256').update(msg).digest('hex');
+    const blob = join(CACHE, 'blobs/sha256', sha);
+    const ok = await cli(['build', join(attack, 'r.yaml'), '--out', mkdtempSync(join(tmpdir(), 'sb-out-')), '--rebuild'], { env });
+    expect(ok.code, ok.stderr).toBe(0);
+    chmodSync(blob, 0o644);
+    appendFileSync(blob, 'poison\n');
+    const bad = await cli(['build', join(attack, 'r.yaml'), '--out', mkdtempSync(join(tmpdir(), 'sb-out-')), '--rebuild'], { env });
+    expect(bad.code).toBe(1);
+    expect(errorLine(bad)).toMatch(
+      new RegExp(`^cvm-measure: error: input msg: cached blob ${sha} is corrupt \\(sha256 [0-9a-f]{64}\\); removed it, run again to fetch it anew$`),
+    );
+    expect(existsSync(blob)).toBe(false);
+    const again = await cli(['build', join(attack, 'r.yaml'), '--out', mkdtempSync(join(tmpdir(), 'sb-out-')), '--rebuild'], { env });
+    expect(again.code, again.stderr).toBe(0);
+    expect(readFileSync(blob)).toEqual(msg);
   }, 900_000);
 });

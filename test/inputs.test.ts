@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -127,6 +127,25 @@ describe('pinned inputs: hostile and mismatching inputs leave nothing in the cac
     chmodSync(cache.blobPath(b.sha256), 0o644);
     writeFileSync(cache.blobPath(b.sha256), 'tampered');
     await expect(cache.verified(b.sha256, 'input t')).rejects.toThrow(`input t: cached blob ${b.sha256} is corrupt`);
+    expect(existsSync(cache.blobPath(b.sha256))).toBe(false);
+  });
+
+  it('a blob handed to a build step is a read-only copy: writing through it cannot reach the cache', async () => {
+    const cache = freshCache();
+    const b = await cache.putBytes(Buffer.from('pinned input\n'));
+    const dest = join(mkdtempSync(join(tmpdir(), 'src-')), 'msg');
+    await cache.materialize(b.sha256, dest, 'input msg');
+    expect(statSync(dest).ino).not.toBe(statSync(cache.blobPath(b.sha256)).ino);
+    expect(statSync(cache.blobPath(b.sha256)).nlink).toBe(1);
+    expect(statSync(dest).mode & 0o777).toBe(0o444);
+    chmodSync(dest, 0o644);
+    appendFileSync(dest, 'poison\n');
+    await expect(cache.verified(b.sha256, 'input msg')).resolves.toBe(cache.blobPath(b.sha256));
+    // a blob corrupted in the cache is caught on the copy, and neither the copy nor the blob remains
+    chmodSync(cache.blobPath(b.sha256), 0o644);
+    writeFileSync(cache.blobPath(b.sha256), 'tampered');
+    await expect(cache.materialize(b.sha256, dest, 'input msg')).rejects.toThrow(`input msg: cached blob ${b.sha256} is corrupt`);
+    expect(existsSync(dest)).toBe(false);
     expect(existsSync(cache.blobPath(b.sha256))).toBe(false);
   });
 });

@@ -193,6 +193,30 @@ for (const name of NAMES) {
       expect(await listTree(rootfs)).toEqual(before);
     });
 
+    it('holds no capability and cannot raise one: remounts, new namespaces and writes to /usr, /src, / all fail', async () => {
+      const before = await listTree(rootfs);
+      const r = await runScript(
+        sb,
+        [
+          "grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs):' /proc/self/status > /out/status",
+          'for t in /usr /src /; do if mount -o remount,rw,bind $t 2>/dev/null; then echo "remounted $t"; fi; done > /out/escalated',
+          "if unshare -rm sh -c 'mount -o remount,rw,bind /usr && touch /usr/planted' 2>/dev/null; then echo 'remounted /usr in a new user namespace'; fi >> /out/escalated",
+          "if unshare -m true 2>/dev/null; then echo 'new mount namespace'; fi >> /out/escalated",
+          'for p in /usr/planted /src/planted /planted; do if echo x 2>/dev/null > $p; then echo "wrote $p"; fi; done >> /out/escalated',
+          // uid 0 is the host's root in some backends: host-wide sysctls must not even look writable
+          'for p in /proc/sys/kernel/core_pattern /proc/sys/vm/drop_caches; do if test -w $p; then echo "$p writable"; fi; done >> /out/escalated',
+        ].join('\n'),
+      );
+      expect(r.exitCode, r.log).toBe(0);
+      const zero = '0000000000000000';
+      expect(await readFile(join(r.dir, 'out', 'status'), 'utf8')).toBe(
+        `CapInh:\t${zero}\nCapPrm:\t${zero}\nCapEff:\t${zero}\nCapBnd:\t${zero}\nCapAmb:\t${zero}\nNoNewPrivs:\t1\n`,
+      );
+      expect(await readFile(join(r.dir, 'out', 'escalated'), 'utf8')).toBe('');
+      expect(await listTree(rootfs)).toEqual(before);
+      expect(await readdir(join(r.dir, 'src'))).toEqual(['input.txt']);
+    });
+
     it('a step that tries the network fails (a loopback server on the host is unreachable)', async () => {
       // Control: the server answers on the host, so a failure below is the sandbox's doing.
       const control = await new Promise<string>((resolve, reject) => {

@@ -1,7 +1,7 @@
 /** Safe tar extraction: hostile members are refused with one line, nothing is written outside the target. */
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -163,8 +163,37 @@ describe('extractRootfs', () => {
     const sha = createHash('sha256').update(readFileSync(good)).digest('hex');
     await expect(extractRootfs(good, join(dir, 'rootfs-good'), '0'.repeat(64))).rejects.toThrow(/sha256 mismatch: expected 0{64}, got [0-9a-f]{64}/);
     expect(existsSync(join(dir, 'rootfs-good'))).toBe(false);
-    expect(await extractRootfs(good, join(dir, 'rootfs-good'), sha)).toEqual({ sha256: sha });
+    expect(await extractRootfs(good, join(dir, 'rootfs-good'), sha)).toEqual({ sha256: sha, extracted: true });
     expect(readFileSync(join(dir, 'rootfs-good/etc/os-release'), 'utf8')).toBe('ID=debian\n');
     expect(JSON.parse(readFileSync(join(dir, 'rootfs-good.origin.json'), 'utf8'))).toEqual({ tarball: good, sha256: sha });
+  });
+
+  it('checks the extracted tree against its manifest before each use: an altered tree is extracted again', async () => {
+    const good = join(dir, 'rootfs-watch.tar');
+    await writeFile(
+      good,
+      await tarball([
+        { name: 'etc/os-release', body: 'ID=debian\n' },
+        { name: 'usr/bin/tool', body: '#!/bin/sh\n', mode: 0o755 },
+      ]),
+    );
+    const sha = createHash('sha256').update(readFileSync(good)).digest('hex');
+    const root = join(dir, 'rootfs-watch');
+    expect(await extractRootfs(good, root, sha)).toEqual({ sha256: sha, extracted: true });
+    expect(await extractRootfs(good, root, sha)).toEqual({ sha256: sha, extracted: false });
+    const poisonings: [() => Promise<void>, string][] = [
+      [() => writeFile(join(root, 'usr/bin/planted'), 'echo pwned\n'), '/usr/bin/planted was added'],
+      [() => writeFile(join(root, 'etc/os-release'), 'ID=evil\n'), '/etc/os-release was changed'],
+      [() => chmod(join(root, 'usr/bin/tool'), 0o4755), '/usr/bin/tool was changed'],
+      [() => rm(join(root, 'usr/bin/tool')), '/usr/bin/tool was removed'],
+      [() => symlink('/etc/os-release', join(root, 'etc/link')), '/etc/link was added'],
+      [() => rm(join(dir, 'rootfs-watch.manifest.json')), 'no manifest of it was recorded'],
+    ];
+    for (const [poison, altered] of poisonings) {
+      await poison();
+      expect(await extractRootfs(good, root, sha)).toEqual({ sha256: sha, extracted: true, altered });
+      expect((await readdir(root, { recursive: true })).sort()).toEqual(['etc', 'etc/os-release', 'usr', 'usr/bin', 'usr/bin/tool']);
+      expect(readFileSync(join(root, 'etc/os-release'), 'utf8')).toBe('ID=debian\n');
+    }
   });
 });

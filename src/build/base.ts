@@ -6,7 +6,7 @@ import { rm } from 'node:fs/promises';
 import type { Cache } from './cache.js';
 import type { Logger } from './orchestrate.js';
 import type { BaseSpec } from './recipe.js';
-import { createRootfsTarball, extractRootfs, rootfsOrigin } from './rootfs.js';
+import { createRootfsTarball, extractRootfs } from './rootfs.js';
 
 /** Builds the base tarball with mmdebstrap (reproducible) unless cached; returns its sha256 after checking `pin`. */
 export async function ensureBase(cache: Cache, base: BaseSpec, sourceDateEpoch: number, pin: string | undefined, log: Logger): Promise<string> {
@@ -21,12 +21,26 @@ export async function ensureBase(cache: Cache, base: BaseSpec, sourceDateEpoch: 
   }
 }
 
-/** The extracted base rootfs for tarball `sha256` (extracted once, safely, into the cache). */
-export async function ensureRootfs(cache: Cache, base: BaseSpec, sha256: string, sourceDateEpoch: number, log: Logger): Promise<string> {
+/**
+ * The extracted base rootfs for tarball `sha256`, checked against the manifest recorded at its
+ * extraction before each use: extracted (safely, into the cache) when missing, and again, with a
+ * notice, when its tree was altered since.
+ */
+export async function ensureRootfs(
+  cache: Cache,
+  base: BaseSpec,
+  sha256: string,
+  sourceDateEpoch: number,
+  log: Logger,
+  notice: (line: string) => void,
+): Promise<string> {
   const dir = cache.rootfsDir(sha256);
-  if ((await rootfsOrigin(dir).catch(() => undefined))?.sha256 === sha256) return dir;
   await ensureBase(cache, base, sourceDateEpoch, sha256, log);
-  await log.line(`extracting base ${sha256} into ${dir}`);
-  await extractRootfs(cache.blobPath(sha256), dir, sha256);
+  const r = await extractRootfs(cache.blobPath(sha256), dir, sha256);
+  if (r.altered) {
+    const line = `base rootfs ${dir} was altered since its extraction (${r.altered}); extracted it again from the pinned tarball`;
+    notice(line);
+    await log.line(line);
+  } else if (r.extracted) await log.line(`extracted base ${sha256} into ${dir}`);
   return dir;
 }

@@ -8,7 +8,8 @@
  * A file enters blobs/ only after its digest matched: download to tmp, hash, compare, rename.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, link, mkdir, mkdtemp, readFile, rename, rm, stat, copyFile } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, rename, rm, stat, copyFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
@@ -90,14 +91,17 @@ export class Cache {
     return { sha256, size: data.length };
   }
 
+  /** Removes blob `sha256`, found to hash to `got`, and returns the error that reports it. */
+  private async corrupt(sha256: string, got: string | undefined, what: string): Promise<InputError> {
+    await rm(this.blobPath(sha256), { force: true });
+    return new InputError(`${what}: cached blob ${sha256} is corrupt (sha256 ${got}); removed it, run again to fetch it anew`);
+  }
+
   /** Path of a blob after re-hashing it: a blob altered on disk is deleted and reported. */
   async verified(sha256: string, what: string): Promise<string> {
     const p = this.blobPath(sha256);
     const { digests } = await hashFile(p, ['sha256']);
-    if (digests.sha256 !== sha256) {
-      await rm(p, { force: true });
-      throw new InputError(`${what}: cached blob ${sha256} is corrupt (sha256 ${digests.sha256}); removed it, run again to fetch it anew`);
-    }
+    if (digests.sha256 !== sha256) throw await this.corrupt(sha256, digests.sha256, what);
     return p;
   }
 
@@ -106,18 +110,26 @@ export class Cache {
       throw new InputError(`${what}: blob ${sha256} is not in the cache ${this.root}`);
     });
     const got = createHash('sha256').update(data).digest('hex');
-    if (got !== sha256) {
-      await rm(this.blobPath(sha256), { force: true });
-      throw new InputError(`${what}: cached blob ${sha256} is corrupt (sha256 ${got}); removed it, run again to fetch it anew`);
-    }
+    if (got !== sha256) throw await this.corrupt(sha256, got, what);
     return data;
   }
 
-  /** Places a blob at `dest` (hard link when possible, else a copy). */
+  /**
+   * Places a read-only copy of a blob at `dest` (a reflink where the filesystem can), never a hard
+   * link: a build step that holds `dest` cannot reach the blob. The copy itself is hashed, so what
+   * `dest` holds is the pinned content; a blob found corrupt is deleted and reported.
+   */
   async materialize(sha256: string, dest: string, what: string): Promise<void> {
-    const src = await this.verified(sha256, what);
     await rm(dest, { force: true });
-    await link(src, dest).catch(() => copyFile(src, dest));
+    await copyFile(this.blobPath(sha256), dest, fsConstants.COPYFILE_FICLONE | fsConstants.COPYFILE_EXCL).catch((e: NodeJS.ErrnoException) => {
+      throw new InputError(`${what}: cannot copy blob ${sha256} from the cache ${this.root}: ${e.code ?? String(e)}`);
+    });
+    await chmod(dest, 0o444);
+    const { digests } = await hashFile(dest, ['sha256']);
+    if (digests.sha256 !== sha256) {
+      await rm(dest, { force: true });
+      throw await this.corrupt(sha256, digests.sha256, what);
+    }
   }
 
   /** A small JSON record under <kind>/<key>.json (undefined when absent or unreadable). */

@@ -253,7 +253,7 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
         emit({ kind: 'step', text: `[${i + 1}/${names.length}] ${name}: preparing` });
         sandbox ??= await selectSandbox(opts.backend);
         workspace ??= await cache.tempDir(v.workspaceName);
-        const rootfs = await ensureRootfs(cache, base!, baseSha!, recipe.sourceDateEpoch, log);
+        const rootfs = await ensureRootfs(cache, base!, baseSha!, recipe.sourceDateEpoch, log, opts.notice ?? (() => {}));
         outputs = await runComponent({
           recipe,
           name,

@@ -1,7 +1,10 @@
 /**
  * unshare + chroot (root only): new mount, network, PID, IPC and UTS namespaces; a tmpfs root with the
- * base rootfs's top-level entries bound read-only, a minimal /dev, fresh /proc and tmpfs /tmp, /run,
- * /var/tmp; `lo` is brought up when `ip` exists. The mounts vanish with the mount namespace.
+ * base rootfs's top-level entries bound read-only, a minimal /dev, fresh /proc (its /proc/sys and
+ * /proc/sysrq-trigger read-only) and tmpfs /tmp, /run, /var/tmp; `lo` is brought up when `ip` exists.
+ * Inside the chroot the rootfs's own setpriv (util-linux, essential in Debian) empties the capability
+ * bounding set and sets no_new_privs before the step starts, so uid 0 holds no capability.
+ * The mounts vanish with the mount namespace.
  */
 import { join } from 'node:path';
 import { innerArgv, orderedBinds, rootfsTopLevel, spawnLogged, validateRun } from './common.js';
@@ -14,6 +17,9 @@ function q(s: string): string {
 }
 
 const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
+
+/** Run inside the chroot before the step: no capability can be held or regained, setuid does not elevate. */
+const DROP_PRIVILEGES = ['/usr/bin/setpriv', '--bounding-set=-all', '--inh-caps=-all', '--ambient-caps=-all', '--no-new-privs', '--'];
 
 /** The host-side script run inside the new namespaces: assemble the root, chroot, remove the mount point. */
 export async function chrootScript(r: SandboxRun): Promise<string> {
@@ -39,6 +45,7 @@ export async function chrootScript(r: SandboxRun): Promise<string> {
     `ln -s /proc/self/fd/2 ${R}/dev/stderr`,
     `mount -t tmpfs -o mode=1777,nosuid,nodev cvm-shm ${R}/dev/shm`,
     `mount -t proc -o nosuid,nodev,noexec proc ${R}/proc`,
+    `for p in sys sysrq-trigger; do mount --bind ${R}/proc/$p ${R}/proc/$p && mount -o remount,bind,ro ${R}/proc/$p; done`,
   );
   for (const t of ['/tmp', '/run', '/var/tmp']) lines.push(`if [ -d ${R}${t} ]; then mount -t tmpfs -o mode=1777,nodev cvm-tmp ${R}${t}; fi`);
   for (const b of orderedBinds(r)) {
@@ -49,7 +56,15 @@ export async function chrootScript(r: SandboxRun): Promise<string> {
   lines.push(`printf %s ${q(r.hostname ?? SANDBOX_HOSTNAME)} > /proc/sys/kernel/hostname`);
   lines.push('if command -v ip >/dev/null; then ip link set lo up; fi');
   // Not exec: the mount point directory itself lives on the host and is removed after the step.
-  lines.push('set +e', `chroot ${R} ${innerArgv(r).map(q).join(' ')}`, 'rc=$?', `umount -l ${R}`, `rmdir ${R}`, 'exit $rc');
+  const [setpriv] = DROP_PRIVILEGES;
+  lines.push(
+    'set +e',
+    `if [ -x ${R}${setpriv} ]; then chroot ${R} ${[...DROP_PRIVILEGES, ...innerArgv(r)].map(q).join(' ')}; rc=$?`,
+    `else echo ${q(`chroot backend: the base rootfs has no ${setpriv} (util-linux) to drop capabilities with`)} >&2; rc=125; fi`,
+    `umount -l ${R}`,
+    `rmdir ${R}`,
+    'exit $rc',
+  );
   return lines.join('\n');
 }
 
