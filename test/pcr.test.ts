@@ -92,7 +92,10 @@ describeShared('measure pcr: real measured boots (vectors/pcr.json)', () => {
 
       it('matches the real log event for event on every predicted PCR (all banks)', () => {
         const log = parseEventLog(fixture(boot.log));
-        const expected = events.map((e) => ({ ...e, digests: Object.fromEntries(Object.entries(e.digests).map(([a, d]) => [a, toHex(d)])) }));
+        const expected = events.map(({ eventData: _, ...e }) => ({
+          ...e,
+          digests: Object.fromEntries(Object.entries(e.digests).map(([a, d]) => [a, toHex(d)])),
+        }));
         for (const alg of HASH_ALGS) {
           const d = diffEventLog(log.events, expected, predictable.map(Number), alg);
           expect(d.firstDivergence).toBeNull();

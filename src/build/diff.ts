@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readCpio } from '../formats/cpio.js';
 import { gunzipIfGzip } from '../util/gzip.js';
 import { parsePe, sectionData } from '../formats/pe.js';
-import { guidToString } from '../util/bytes.js';
+import { EFI_FV_FILETYPE_FFS_PAD, isFirmwareVolume, parseFirmwareVolume, type FirmwareVolume } from '../formats/firmware-volume.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex').slice(0, 16);
 
@@ -61,36 +61,23 @@ function peParts(a: Uint8Array, b: Uint8Array): string[] | undefined {
   }
 }
 
-const FVH = 0x4856465f; // "_FVH"
-
 /** FFS files of every firmware volume found at 4 KiB-aligned offsets (nested volumes inside compressed sections are not opened). */
 function ffsFiles(img: Uint8Array): Map<string, string> | undefined {
-  const dv = new DataView(img.buffer, img.byteOffset, img.byteLength);
   const files = new Map<string, string>();
   let volumes = 0;
-  for (let fv = 0; fv + 0x48 <= img.length; fv += 0x1000) {
-    if (dv.getUint32(fv + 40, true) !== FVH) continue;
-    const fvLen = Number(dv.getBigUint64(fv + 32, true));
-    const hdrLen = dv.getUint16(fv + 48, true);
-    const extOff = dv.getUint16(fv + 52, true);
-    if (fvLen < hdrLen || fv + fvLen > img.length) continue;
-    volumes++;
-    const fvName = `FV@0x${fv.toString(16)}`;
-    files.set(`${fvName} (header)`, sha(img.subarray(fv, fv + hdrLen)));
-    let o = fv + (extOff ? extOff + dv.getUint32(fv + extOff + 16, true) : hdrLen);
-    const end = fv + fvLen;
-    while (true) {
-      o = fv + Math.ceil((o - fv) / 8) * 8;
-      if (o + 24 > end) break;
-      const hdr = img.subarray(o, o + 24);
-      if (hdr.every((x) => x === 0xff)) break;
-      const large = (img[o + 19]! & 0x01) !== 0;
-      const size = large ? dv.getUint32(o + 24, true) : img[o + 20]! | (img[o + 21]! << 8) | (img[o + 22]! << 16);
-      if (size < 24 || o + size > end) break;
-      const type = img[o + 18]!;
-      if (type !== 0xf0) files.set(`${fvName} FFS ${guidToString(img, o)}`, sha(img.subarray(o, o + size)));
-      o += size;
+  for (let at = 0; at + 0x48 <= img.length; at += 0x1000) {
+    if (!isFirmwareVolume(img, at)) continue;
+    let fv: FirmwareVolume;
+    try {
+      fv = parseFirmwareVolume(img.subarray(at));
+    } catch {
+      continue; // a malformed volume: not counted
     }
+    volumes++;
+    const fvName = `FV@0x${at.toString(16)}`;
+    files.set(`${fvName} (header)`, sha(img.subarray(at, at + fv.headerLength)));
+    for (const f of fv.files)
+      if (f.type !== EFI_FV_FILETYPE_FFS_PAD) files.set(`${fvName} FFS ${f.guid}`, sha(img.subarray(at + f.offset, at + f.dataOffset + f.data.length)));
   }
   return volumes > 0 ? files : undefined;
 }

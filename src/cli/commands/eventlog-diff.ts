@@ -4,14 +4,18 @@ import { parseChoice } from '../options.js';
 import { readInput } from '../../util/fs.js';
 import { InputError, VerificationError } from '../../errors.js';
 import { parseEventLog } from '../../formats/tcg-eventlog.js';
-import { diffEventLog, type ExpectedEvent } from '../../measure/tpm/eventlog-diff.js';
+import { diffEventLog, type EventlogDiff, type ExpectedEvent } from '../../measure/tpm/eventlog-diff.js';
+import { findPlatform, ovmfPcr0Model, platformDifference, type QemuPlatform } from '../../measure/boot/platform.js';
 import { printJson, printLine, withDetails } from '../output.js';
 import type { HashAlg } from '../../tcg/index.js';
+import { toHex } from '../../util/bytes.js';
+import { digest } from '../../util/hash.js';
 
 interface Opts {
   expected: string;
   bank?: string;
   json?: boolean;
+  firmware?: string;
 }
 
 export function registerEventlogDiff(program: Command): void {
@@ -20,11 +24,17 @@ export function registerEventlogDiff(program: Command): void {
     .description('compare a real TPM event log with a `measure pcr --json` prediction and name the first event where they part')
     .argument('<log>', 'TCG2 event log (e.g. /sys/kernel/security/tpm0/binary_bios_measurements)')
     .requiredOption('--expected <file>', 'output of `cvm-measure measure pcr --json`')
+    .option('--firmware <file>', 'the OVMF image of the prediction: name the VM setting (vCPUs, maxcpus, machine, memory) behind a differing PEI blob in PCR0')
     .option('--bank <alg>', 'bank to compare: sha1, sha256 or sha384 (default: sha256 if both have it)')
     .addOption(jsonOption(program))
     .action(async (path: string, opts: Opts) => {
       const log = parseEventLog(await readInput(path, 'event log'));
-      let expected: { kind?: string; pcrs?: Record<string, Record<string, string>>; events?: ExpectedEvent[] };
+      let expected: {
+        kind?: string;
+        pcrs?: Record<string, Record<string, string>>;
+        events?: ExpectedEvent[];
+        boot?: { platform?: QemuPlatform & { ovmf?: { sha256?: string } } };
+      };
       try {
         expected = JSON.parse((await readInput(opts.expected, 'prediction')).toString('utf8')) as typeof expected;
       } catch (e) {
@@ -41,6 +51,7 @@ export function registerEventlogDiff(program: Command): void {
         throw new InputError(`no common bank: the log has ${log.algorithms.join(', ')}, the prediction ${Object.keys(expected.pcrs).join(', ')}`);
       const pcrs = Object.keys(expected.pcrs[alg]!).map(Number);
       const diff = diffEventLog(log.events, expected.events, pcrs, alg);
+      await explainPei(diff, expected.boot?.platform, opts.firmware);
       const out = { kind: 'pcr', log: path, ...diff };
       if (diff.match) return opts.json ? printJson(out) : printLine(`${path}: every predicted PCR (${pcrs.join(', ')}) matches event for event (${alg})`);
       const d = diff.firstDivergence!;
@@ -53,6 +64,7 @@ export function registerEventlogDiff(program: Command): void {
         printLine(
           `  actual:   ${d.actual ? `${d.actual.type} ${d.actual.digest}${d.actual.data ? ` ${JSON.stringify(d.actual.data)}` : ''}` : '(no further event)'}`,
         );
+        if (d.explanation) printLine(`  what differs: ${d.explanation}`);
         printLine(`  differing: ${other.join(', ')}`);
       }
       throw withDetails(new VerificationError(`${path}: differs from the prediction in ${other.join(', ')} from log event #${d.logIndex} on (${alg})`), out);
@@ -60,5 +72,27 @@ export function registerEventlogDiff(program: Command): void {
   examples(cmd, [
     'cvm-measure measure pcr --boot uki --uki uki.efi --disk disk.img --json > expected.json && cvm-measure eventlog diff binary_bios_measurements --expected expected.json',
     'cvm-measure eventlog diff eventlog.bin --expected expected.json --bank sha384 --json',
+    'cvm-measure eventlog diff eventlog.bin --expected expected.json --firmware OVMF_CODE_4M.fd',
   ]);
+}
+
+/** PCR0's PEI blob differs: search the VM configuration whose PEI platform data gives the logged digest. */
+async function explainPei(
+  diff: EventlogDiff,
+  predicted: (QemuPlatform & { ovmf?: { sha256?: string } }) | undefined,
+  firmware: string | undefined,
+): Promise<void> {
+  const d = diff.pcrs['0']?.divergence;
+  if (!d?.expected?.component.startsWith('PEI firmware volume') || d.actual?.type !== 'EV_EFI_PLATFORM_FIRMWARE_BLOB') return;
+  if (!firmware || !predicted) {
+    d.explanation = 'PEI platform data (vCPUs, maxcpus, machine type or memory) or the firmware build: give --firmware to name the setting';
+  } else {
+    const bytes = await readInput(firmware, 'OVMF image');
+    if (predicted.ovmf?.sha256 && toHex(digest('sha256', bytes)) !== predicted.ovmf.sha256)
+      throw new InputError(`--firmware ${firmware} is not the image the prediction was made for (sha256 ${predicted.ovmf.sha256})`);
+    const found = findPlatform(ovmfPcr0Model(bytes), predicted, diff.alg, d.actual.digest);
+    d.explanation = found
+      ? `PEI platform data: ${platformDifference(found, predicted)}`
+      : 'PEI platform data: no configuration tried (vCPUs and maxcpus up to 64, q35/pc, common memory sizes) gives the logged PEI volume: another firmware build or VM setting';
+  }
 }

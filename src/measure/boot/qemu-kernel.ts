@@ -26,7 +26,7 @@ const CMDLINE_ADDR = 0x20000;
 const XLF_CAN_BE_LOADED_ABOVE_4G = 0x2;
 
 /** Low RAM (below 4 GiB) as QEMU's pc_q35_init / pc_init1 split it. */
-function below4g(memMiB: number, machine: 'q35' | 'pc'): number {
+export function below4g(memMiB: number, machine: 'q35' | 'pc'): number {
   const ram = memMiB * 1024 * 1024;
   const lowmem = machine === 'q35' ? (ram >= 0xb0000000 ? 0x80000000 : ram) : ram >= 0xe0000000 ? 0xc0000000 : ram;
   return Math.min(ram, lowmem);

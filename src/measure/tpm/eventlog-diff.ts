@@ -5,6 +5,8 @@
  */
 import type { TcgEvent } from '../../formats/tcg-eventlog.js';
 import type { HashAlg } from '../../tcg/index.js';
+import { fromHex } from '../../util/bytes.js';
+import { describeBootVariable } from '../boot/boot-options.js';
 
 /** One predicted event as `measure pcr --json` prints it. */
 export interface ExpectedEvent {
@@ -12,6 +14,8 @@ export interface ExpectedEvent {
   type: string;
   component: string;
   digests: Partial<Record<HashAlg, string>>;
+  /** The predicted event data (hex) when the inputs determine it. */
+  eventData?: string;
 }
 
 export interface Divergence {
@@ -22,6 +26,8 @@ export interface Divergence {
   position: number;
   expected: { component: string; type: string; digest: string } | null;
   actual: { type: string; digest: string; data?: Record<string, unknown> } | null;
+  /** What differs, in words, and the setting behind it (boot variables; PCR0 with the firmware, see findPlatform). */
+  explanation?: string;
 }
 
 export interface EventlogDiff {
@@ -52,6 +58,8 @@ export function diffEventLog(logEvents: readonly TcgEvent[], expected: readonly 
         expected: w ? { component: w.component, type: w.type, digest: wd ?? '' } : null,
         actual: a ? { type: a.typeName, digest: ad ?? '', ...(a.decoded ? { data: a.decoded } : {}) } : null,
       };
+      const explanation = a && w ? explainBootVariable(a, w) : undefined;
+      if (explanation) div.explanation = explanation;
       break;
     }
     out.pcrs[String(pcr)] = div ? { match: false, divergence: div } : { match: true };
@@ -61,4 +69,19 @@ export function diffEventLog(logEvents: readonly TcgEvent[], expected: readonly 
     }
   }
   return out;
+}
+
+/** PCR1: the boot variable the log holds against the predicted one, and the knob behind the difference. */
+function explainBootVariable(a: TcgEvent, w: ExpectedEvent): string | undefined {
+  if (a.typeName !== 'EV_EFI_VARIABLE_BOOT' || w.type !== 'EV_EFI_VARIABLE_BOOT' || !w.eventData) return undefined;
+  const actual = describeBootVariable(a.data);
+  const expected = describeBootVariable(fromHex(w.eventData, 'predicted event data'));
+  if (!actual || !expected) return undefined;
+  const pci = (s: string) => /PCI [0-9a-f:.]+/.exec(s)?.[0];
+  const knob = actual.startsWith('BootOrder')
+    ? 'the boot options: direct kernel boot vs disk boot, or other boot devices'
+    : pci(actual) && pci(expected) && pci(actual) !== pci(expected)
+      ? "the boot disk's PCI address (--disk-pci)"
+      : 'the boot device type (virtio-blk is modelled) or the boot shape';
+  return `boot entry: ${actual}, predicted ${expected} (${knob})`;
 }
