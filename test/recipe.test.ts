@@ -1,8 +1,9 @@
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hashLocal } from '../src/build/inputs/index.js';
+import { hashLocal, MAX_FILE_INPUT } from '../src/build/inputs/index.js';
 import { readLock } from '../src/build/lock.js';
 import { loadRecipe, parseRecipe } from '../src/build/recipe.js';
 import { cli, errorLine } from './helpers/cli.js';
@@ -104,6 +105,65 @@ describe('recipe loader', () => {
     expect(r.code).toBe(1);
     expect(errorLine(r)).toBe(`cvm-measure: error: ${join(dir, 'bad.yaml')}:6:12: components.c.value: must be string`);
   });
+});
+
+describe('untrusted recipes: file: inputs stay inside the recipe directory and are bounded regular files', () => {
+  const RECIPE = (file: string) =>
+    `name: t\nsourceDateEpoch: 1\ninputs:\n  f: { file: ${JSON.stringify(file)} }\ncomponents:\n  c:\n    type: extract\n    source: f\n    output: f.out\n`;
+  /** Builds a recipe whose one input is `file`, in a fresh directory prepared by `setup`; returns the CLI result and paths. */
+  async function buildWith(file: string, setup: (dir: string) => void = () => {}) {
+    const top = mkdtempSync(join(tmpdir(), 'untrusted-'));
+    const dir = join(top, 'recipe');
+    mkdirSync(dir);
+    writeFileSync(join(top, 'outside.txt'), 'secret\n');
+    writeFileSync(join(dir, 'inside.txt'), 'inside\n');
+    setup(dir);
+    writeFileSync(join(dir, 'r.yaml'), RECIPE(file));
+    const cache = join(top, 'cache');
+    const r = await cli(['build', join(dir, 'r.yaml'), '--out', join(top, 'out')], { env: { CVM_CACHE: cache } });
+    return { r, dir, top, cache };
+  }
+
+  it.each([
+    ['../outside.txt', () => {}, 'outside'],
+    ['/etc/hostname', () => {}, 'outside'],
+    ['/dev/zero', () => {}, 'outside'],
+    ['link', (d: string) => symlinkSync('../outside.txt', join(d, 'link')), 'outside'],
+    ['zero', (d: string) => symlinkSync('/dev/zero', join(d, 'zero')), 'outside'],
+    ['fifo', (d: string) => execFileSync('mkfifo', [join(d, 'fifo')]), 'not regular'],
+    ['sub', (d: string) => mkdirSync(join(d, 'sub')), 'not regular'],
+    [
+      'huge',
+      (d: string) => {
+        writeFileSync(join(d, 'huge'), '');
+        truncateSync(join(d, 'huge'), MAX_FILE_INPUT + 1); // sparse: nothing is written
+      },
+      'too big',
+    ],
+  ] as const)(
+    'file: %s is refused with one line, nothing read or left behind',
+    async (file, setup, why) => {
+      const { r, dir, cache } = await buildWith(file, setup);
+      expect(r.code).toBe(1);
+      const real = realpathSync(dir);
+      const path = file.startsWith('/') ? file : join(real, file);
+      const expected = {
+        outside: `resolves to ${file === 'link' ? join(real, '../outside.txt') : file === 'zero' ? '/dev/zero' : resolve(real, file)}, outside the recipe's directory ${real} (file: inputs must lie inside it)`,
+        'not regular': `${path} is not a regular file`,
+        'too big': `${path} has ${MAX_FILE_INPUT + 1} bytes, more than the ${MAX_FILE_INPUT} a file: input may have`,
+      }[why];
+      expect(errorLine(r)).toBe(`cvm-measure: error: input f (file ${file}): ${expected}`);
+      expect(existsSync(join(cache, 'blobs')) ? readdirSync(join(cache, 'blobs'), { recursive: true }) : []).toEqual([]);
+      expect(existsSync(join(cache, 'tmp')) ? readdirSync(join(cache, 'tmp')) : []).toEqual([]);
+    },
+    30_000,
+  );
+
+  it('a symlink that stays inside the recipe directory is followed', async () => {
+    const { r, top } = await buildWith('alias', (d) => symlinkSync('inside.txt', join(d, 'alias')));
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(top, 'out', 'f.out'), 'utf8')).toBe('inside\n');
+  }, 30_000);
 });
 
 describe('committed lock files', () => {
