@@ -98,6 +98,16 @@ describe('recipe loader', () => {
     );
   });
 
+  it('an output may not take a name build writes itself (measurements.json, build-record.json, logs, manifest, the lock)', () => {
+    const reserved = 'reserved: build-record.json, logs, manifest, measurements.json, t.lock.json';
+    for (const name of ['measurements.json', 'build-record.json', 'logs', 'manifest', 't.lock.json'])
+      expect(err(GOOD.replace('output: cmdline.txt', `output: ${name}`))).toBe(
+        `r.yaml:14:5: components.cmdline.output: output "${name}" is a name build writes itself beside the artifacts (${reserved})`,
+      );
+    const run = `base: { suite: bookworm }\n${GOOD}  k:\n    type: run\n    steps: [{ run: "true" }]\n    outputs: [ok.bin, build-record.json]\n`;
+    expect(err(run)).toBe(`r.yaml:24:5: components.k.outputs: output "build-record.json" is a name build writes itself beside the artifacts (${reserved})`);
+  });
+
   it('the CLI prints the one-line error and exits 1', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'recipe-'));
     writeFileSync(join(dir, 'bad.yaml'), 'name: t\nsourceDateEpoch: 1\ncomponents:\n  c:\n    type: cmdline\n    value: 1\n    output: c.txt\n');

@@ -248,11 +248,26 @@ export function componentOutputs(c: ComponentSpec): string[] {
   return c.type === 'run' ? c.outputs : [c.output];
 }
 
+/** What `build` writes into its output directory beside the artifacts: no component output may be named so. */
+export const BUILD_FILES = { measurements: 'measurements.json', buildRecord: 'build-record.json', manifest: 'manifest', logs: 'logs' } as const;
+
+/** The lock file `build` writes beside the artifacts when the recipe's directory is read-only. */
+export function outLockName(recipeName: string): string {
+  return `${recipeName}.lock.json`;
+}
+
 /** Cross-references the schema cannot express; returns the components in dependency order. */
 function crossCheck(raw: Raw, recipe: Omit<Recipe, 'components'> & { components: Record<string, ComponentSpec> }, loc: Locator): string[] {
   const outputsSeen = new Map<string, string>();
+  const reserved = [...Object.values(BUILD_FILES), outLockName(recipe.name)].sort();
   for (const [name, c] of Object.entries(recipe.components)) {
     for (const o of componentOutputs(c)) {
+      if (reserved.includes(o))
+        throw loc.error(
+          ['components', name],
+          `output "${o}" is a name build writes itself beside the artifacts (reserved: ${reserved.join(', ')})`,
+          c.type === 'run' ? 'outputs' : 'output',
+        );
       const prev = outputsSeen.get(o);
       if (prev) throw loc.error(['components', name], `output "${o}" is also an output of component "${prev}" (output file names are unique per recipe)`);
       outputsSeen.set(o, name);
