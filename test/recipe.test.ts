@@ -67,6 +67,24 @@ describe('recipe loader', () => {
     expect(err('name: t\nname: u\n')).toMatch(/^r\.yaml:2:1: bad YAML: Map keys must be unique/);
   });
 
+  it('YAML past the resource limits (alias bombs, deep nesting) is a recipe error with its line, not a crash', () => {
+    const laughs = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 9; i++)
+      laughs.push(
+        `${'abcdefghij'[i]}: &${'abcdefghij'[i]} [${Array(9)
+          .fill(`*${'abcdefghij'[i - 1]}`)
+          .join(', ')}]`,
+      );
+    expect(err(`${laughs.join('\n')}\nname: t\n`)).toBe('r.yaml:2:8: bad YAML: aliases expand too much (more than 100 alias expansions)');
+    expect(err(`name: t\nx: ${'['.repeat(20_000)}${']'.repeat(20_000)}\n`)).toMatch(/^r\.yaml:2:\d+: bad YAML: nested more than 64 levels deep$/);
+    // the top-level map is level 1: 63 brackets reach level 64, the 64th bracket (column 67) is one too many
+    expect(err(`name: t\nx: ${'['.repeat(64)}${']'.repeat(64)}\n`)).toBe('r.yaml:2:67: bad YAML: nested more than 64 levels deep');
+    const block = Array.from({ length: 3000 }, (_, i) => `${' '.repeat(i)}k:`).join('\n');
+    expect(err(`name: t\nx:\n${block} 1\n`)).toMatch(/^r\.yaml:\d+:\d+: bad YAML: nested more than 64 levels deep$/);
+    expect(err(`name: t\nx: ${'['.repeat(63)}${']'.repeat(63)}\n`)).toMatch(/^r\.yaml:1:1: (?!bad YAML)/); // 64 levels parse; the schema decides
+    expect(err('name: *nope\n')).toBe('r.yaml:1:7: bad YAML: Unresolved alias (the anchor must be set before the alias): nope');
+  });
+
   it('schema errors point at the offending line', () => {
     const lines = GOOD.split('\n');
     // unknown key inside a component (line 13 is `value: ...` of cmdline)
