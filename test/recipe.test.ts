@@ -187,6 +187,23 @@ describe('untrusted recipes: file: inputs stay inside the recipe directory and a
     30_000,
   );
 
+  it.each(['logs', 'measurements.json', 'build-record.json'])(
+    'an output named %s is refused before anything is written',
+    async (name) => {
+      const dir = mkdtempSync(join(tmpdir(), 'untrusted-'));
+      writeFileSync(join(dir, 'r.yaml'), `name: t\nsourceDateEpoch: 1\ncomponents:\n  c:\n    type: cmdline\n    value: x\n    output: ${name}\n`);
+      const r = await cli(['build', join(dir, 'r.yaml'), '--out', join(dir, 'out')], { env: { CVM_CACHE: join(dir, 'cache') } });
+      expect(r.code).toBe(1);
+      expect(errorLine(r)).toMatch(
+        new RegExp(
+          `^cvm-measure: error: ${join(dir, 'r.yaml')}:7:5: components\\.c\\.output: output "${name}" is a name build writes itself beside the artifacts \\(reserved: `,
+        ),
+      );
+      expect(existsSync(join(dir, 'out'))).toBe(false);
+    },
+    30_000,
+  );
+
   it('a symlink that stays inside the recipe directory is followed', async () => {
     const { r, top } = await buildWith('alias', (d) => symlinkSync('inside.txt', join(d, 'alias')));
     expect(r.code, r.stderr).toBe(0);
