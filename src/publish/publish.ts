@@ -4,11 +4,11 @@
  * step leaves the previous signed index valid and every file it names intact, so a crash (or
  * kill -9) at any point leaves a repository that fetches as the old or the new state.
  */
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError, VerificationError } from '../errors.js';
 import type { Signer } from '../sign/signer.js';
-import { exists, writeFileAtomic } from '../util/fs.js';
+import { exists, pidLock, writeFileAtomic } from '../util/fs.js';
 import {
   canonicalBytes,
   checkName,
@@ -92,22 +92,10 @@ async function currentIndex(repo: string, signers: readonly Signer[]): Promise<{
 }
 
 /** One publisher at a time: a lock file holding the pid; a dead holder's lock is taken over. */
-async function lock(repo: string): Promise<() => Promise<void>> {
-  const file = join(repo, '.publish.lock');
-  try {
-    await writeFile(file, String(process.pid), { flag: 'wx' });
-  } catch {
-    const pid = Number(await readFile(file, 'utf8').catch(() => '0'));
-    let alive = false;
-    try {
-      alive = pid > 0 && pid !== process.pid && process.kill(pid, 0);
-    } catch {
-      alive = false;
-    }
-    if (alive) throw new InputError(`${repo}: another publish (pid ${pid}) is running`);
-    await writeFile(file, String(process.pid));
-  }
-  return () => rm(file, { force: true });
+function lock(repo: string): Promise<() => Promise<void>> {
+  return pidLock(join(repo, '.publish.lock'), (pid) => {
+    throw new InputError(`${repo}: another publish (pid ${pid}) is running`);
+  });
 }
 
 /**
