@@ -15,6 +15,7 @@ import { CvmError } from '../src/errors.js';
 import { encodeCbor, decodeCbor, Tagged, type CborValue } from '../src/formats/cbor.js';
 import { rawToDer } from '../src/sign/ecdsa.js';
 import { createManifest } from '../src/manifest/create.js';
+import { TAG_PREFIX } from '../src/manifest/intoto.js';
 import { corimFor, signCorim } from '../src/manifest/corim.js';
 import { generateKey, parsePrivateKey, type KeyAlg } from '../src/sign/keys.js';
 import { importMeasurements } from '../src/manifest/import.js';
@@ -87,11 +88,11 @@ describeShared('manifest create / verify on real measurements', () => {
       predicateType: 'https://slsa.dev/provenance/v1',
       predicate: {
         buildDefinition: {
-          buildType: 'https://cvm-measure.dev/build/v1',
+          buildType: `${TAG_PREFIX}build/recipe/v1`,
           externalParameters: { recipe: 'recipes/debian-ovmf.yaml' },
           resolvedDependencies: [{ uri: 'debian:ovmf@2022.11-6+deb12u2', digest: { sha256: combined.artifacts[0]!.sha256 } }],
         },
-        runDetails: { builder: { id: 'https://cvm-measure.dev/builder/local' }, metadata: { finishedOn: '2026-01-01T00:00:00Z' } },
+        runDetails: { builder: { id: `${TAG_PREFIX}builder/v1` }, metadata: { finishedOn: '2026-01-01T00:00:00Z' } },
       },
     };
     writeFileSync(join(dir, 'build-record.json'), JSON.stringify(record, null, 2));

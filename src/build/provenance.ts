@@ -5,13 +5,13 @@
  * runDetails {builder, metadata, byproducts}). ResourceDescriptors per resource_descriptor.md.
  */
 import { relative } from 'node:path';
-import { SLSA_PROVENANCE_V1, STATEMENT_V1, type Statement } from '../manifest/intoto.js';
+import { SLSA_PROVENANCE_V1, STATEMENT_V1, TAG_PREFIX, type Statement } from '../manifest/intoto.js';
 import { packageVersion } from '../util/package.js';
 import { inputUri } from './inputs/index.js';
 import type { BuildResult } from './orchestrate.js';
 
-export const BUILD_TYPE = 'https://cvm-measure.dev/build/recipe/v1';
-export const BUILDER_ID = 'https://cvm-measure.dev/builder/v1';
+export const BUILD_TYPE = `${TAG_PREFIX}build/recipe/v1`;
+export const BUILDER_ID = `${TAG_PREFIX}builder/v1`;
 
 interface ResourceDescriptor {
   name: string;

@@ -32,7 +32,15 @@ export {
   type CorimReferenceValue,
   type Platform,
 } from '../manifest/corim.js';
-export { referenceValuesStatement, checkStatement, STATEMENT_V1, SLSA_PROVENANCE_V1, REFERENCE_VALUES_PREDICATE, type Statement } from '../manifest/intoto.js';
+export {
+  referenceValuesStatement,
+  checkStatement,
+  STATEMENT_V1,
+  SLSA_PROVENANCE_V1,
+  REFERENCE_VALUES_PREDICATE,
+  TAG_PREFIX,
+  type Statement,
+} from '../manifest/intoto.js';
 export { rvpsValues, rvpsSampleMessage, rvpsCorimMessage, type RvpsMessage } from '../manifest/rvps.js';
 export {
   createManifest,

@@ -140,7 +140,7 @@ export async function createManifest(o: CreateManifestOptions): Promise<CreatedM
   }
   if (formats.has('intoto')) {
     // each Statement as a DSSE envelope (all signatures) and as a sigstore bundle (first signature)
-    const statements: [string, Uint8Array][] = [['reference-values', statementBytes(referenceValuesStatement(rv, docSha))]];
+    const statements: [string, Uint8Array][] = [['reference-values', statementBytes(referenceValuesStatement(rv, docSha, { notBefore, notAfter }))]];
     if (br) statements.push(['provenance', br.bytes]);
     for (const [name, body] of statements) {
       const env = await signEnvelope(INTOTO_PAYLOAD_TYPE, body, signers);

@@ -77,6 +77,8 @@ export interface ReferenceValues {
   pcr: PcrValues[];
   /** The build record these values came with: sha256 of the Statement bytes signed in provenance.intoto.json, predicate type. */
   buildRecord?: { sha256: string; predicateType?: string };
+  /** Only in the signed in-toto predicate: the validity window of the signature (the CoRIMs' window), RFC 3339 UTC. */
+  validity?: { notBefore: string; notAfter: string };
 }
 
 /** The combined document `build` writes as measurements.json (schemas/measurements.schema.json). */

@@ -8,9 +8,10 @@ import { asMap, decodeCbor } from '../formats/cbor.js';
 import { HEADER, verifySign1 } from '../sign/cose.js';
 import { corimHeader, readCorim, type CorimSummary } from './corim.js';
 import { parseEnvelope, verifyEnvelope } from '../sign/dsse.js';
-import { checkStatement } from './intoto.js';
+import { checkStatement, REFERENCE_VALUES_PREDICATE } from './intoto.js';
 import { REFERENCE_VALUES_SCHEMA } from './model.js';
 import { SIGSTORE_BUNDLE_V03 } from './sigstore.js';
+import { parseJsonStrict } from '../util/json.js';
 
 export interface VerifyOptions {
   trusted: readonly KeyObject[];
@@ -51,6 +52,10 @@ export function verifyCorim(bytes: Uint8Array, o: VerifyOptions): VerifyResult {
   // our CoRIMs are core deterministic end to end; anything else was not written by us (or was altered)
   decodeCbor(bytes, { what: 'signed CoRIM', deterministic: true });
   const h = corimHeader(bytes);
+  // the protected header and corim-meta are byte strings holding CBOR: deterministic inside too
+  decodeCbor(h.sign1.protectedBytes, { what: 'COSE protected header', deterministic: true });
+  const meta = h.sign1.protected.get(HEADER.corimMeta);
+  if (meta instanceof Uint8Array) decodeCbor(meta, { what: 'corim-meta', deterministic: true });
   const v = verifySign1(h.sign1, o.trusted, [HEADER.corimMeta, HEADER.cwtClaims]);
   checkWindow('corim-meta signature-validity', now, h.notBefore, h.notAfter);
   const cwt = h.sign1.protected.get(HEADER.cwtClaims);
@@ -77,18 +82,17 @@ const SIGNATURE_KEYS = new Set(['keyid', 'sig']);
 
 /**
  * Verifies a DSSE envelope (or a sigstore bundle around one) of an in-toto Statement: at least
- * `o.threshold` distinct keys of `o.trusted` signed it.
- * @throws {FormatError} when the text is not JSON of an envelope or bundle.
- * @throws {VerificationError} when too few trusted keys verify it or a keyid is wrong.
+ * `o.threshold` distinct keys of `o.trusted` signed it; a reference-values Statement also must be
+ * inside its validity window at `o.now`.
+ * @throws {UsageError} when `o.threshold` exceeds the distinct trusted keys.
+ * @throws {FormatError} when the text is not JSON of an envelope or bundle (duplicate member names
+ * included), or the payload is not JSON.
+ * @throws {VerificationError} when too few trusted keys verify it, a keyid is wrong, or a
+ * reference-values Statement has no validity window or is outside it.
  * @throws {InputError} when the payload is not an in-toto Statement v1.
  */
 export function verifyDsse(text: string, o: VerifyOptions): VerifyResult {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    throw new FormatError('DSSE envelope', 'not JSON');
-  }
+  const doc = parseJsonStrict(text, 'DSSE envelope');
   const d = doc as Record<string, unknown> | null;
   if (d?.schema === REFERENCE_VALUES_SCHEMA)
     throw new FormatError('manifest', 'reference-values.json is not signed; verify its envelope reference-values.intoto.json');
@@ -104,14 +108,20 @@ export function verifyDsse(text: string, o: VerifyOptions): VerifyResult {
   const v = verifyEnvelope(env, o.trusted, o.threshold ?? 1);
   if (bundle && bundle.hint !== '' && !v.keyIds.includes(bundle.hint))
     throw new VerificationError('sigstore bundle: publicKey.hint does not name the key that verified the envelope');
-  let statement: unknown;
-  try {
-    statement = JSON.parse(v.body.toString('utf8'));
-  } catch {
-    throw new FormatError('DSSE payload', 'not JSON');
-  }
-  const st = checkStatement(statement, 'DSSE payload');
+  const st = checkStatement(parseJsonStrict(v.body.toString('utf8'), 'DSSE payload'), 'DSSE payload');
+  if (st.predicateType === REFERENCE_VALUES_PREDICATE) checkPredicateValidity(st.predicate, o.now ?? Math.floor(Date.now() / 1000));
   return { type: 'dsse', payloadType: env.payloadType, keyIds: v.keyIds, predicateType: st.predicateType, subjects: st.subject, predicate: st.predicate };
+}
+
+/** The reference-values predicate's `validity` (the CoRIMs' window): required, and must hold at `now`. */
+function checkPredicateValidity(predicate: unknown, now: number): void {
+  const w = (predicate as { validity?: { notBefore?: unknown; notAfter?: unknown } } | null)?.validity;
+  const at = (t: unknown) => (typeof t === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(t) ? Date.parse(t) / 1000 : Number.NaN);
+  const nb = at(w?.notBefore);
+  const na = at(w?.notAfter);
+  if (!Number.isFinite(nb) || !Number.isFinite(na))
+    throw new VerificationError('reference-values predicate: validity {notBefore, notAfter} (RFC 3339 UTC) missing or malformed');
+  checkWindow('reference-values predicate validity', now, nb, na);
 }
 
 const BUNDLE_KEYS = new Set(['mediaType', 'verificationMaterial', 'dsseEnvelope']);

@@ -5,7 +5,7 @@
  */
 import { createHash, type KeyObject } from 'node:crypto';
 import { FormatError, InputError, VerificationError } from '../errors.js';
-import { checkStatement, STATEMENT_V1, statementBytes, type Statement } from '../manifest/intoto.js';
+import { checkStatement, STATEMENT_V1, statementBytes, TAG_PREFIX, type Statement } from '../manifest/intoto.js';
 import type { ReferenceValues } from '../manifest/model.js';
 import { verifyDsse } from '../manifest/verify.js';
 import { canonicalJson } from '../sign/canonical-json.js';
@@ -14,7 +14,7 @@ import type { Signer } from '../sign/signer.js';
 
 export const REPOSITORY_SCHEMA = 'cvm-measure/repository/v1';
 export const LOOKUP_SCHEMA = 'cvm-measure/repository-lookup/v1';
-export const INDEX_PREDICATE = 'https://cvm-measure.dev/repository/v1';
+export const INDEX_PREDICATE = `${TAG_PREFIX}repository/v1`;
 export const INDEX_FILE = 'index.json';
 export const INDEX_ENVELOPE = 'index.intoto.json';
 /** Limits a fetch enforces (bytes). */

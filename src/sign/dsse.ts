@@ -5,7 +5,7 @@
  * (what sigstore, cosign and securesystemslib verify); a raw r||s signature is rejected.
  */
 import type { KeyObject } from 'node:crypto';
-import { FormatError, VerificationError } from '../errors.js';
+import { FormatError, UsageError, VerificationError } from '../errors.js';
 import { derToRaw, isEcdsa, rawToDer, verifySignature } from './ecdsa.js';
 import { ALGS, keyAlg, keyId } from './keys.js';
 import type { Signer } from './signer.js';
@@ -38,19 +38,19 @@ export async function signEnvelope(payloadType: string, body: Uint8Array, signer
   return { payloadType, payload: Buffer.from(body).toString('base64'), signatures };
 }
 
-/** Standard or URL-safe base64, strictly (no stray characters). */
+/** Canonical base64: the standard alphabet with padding, exactly what re-encoding the bytes gives (no base64url, no missing or extra padding). */
 function b64(s: unknown, what: string): Buffer {
-  if (typeof s !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(s)) throw new FormatError('DSSE envelope', `${what} is not base64`);
-  const b = Buffer.from(s, /[-_]/.test(s) ? 'base64url' : 'base64');
-  if (b.toString(/[-_]/.test(s) ? 'base64url' : 'base64').replace(/=+$/, '') !== s.replace(/=+$/, ''))
-    throw new FormatError('DSSE envelope', `${what} is not canonical base64`);
+  if (typeof s !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) throw new FormatError('DSSE envelope', `${what} is not base64 (standard alphabet)`);
+  const b = Buffer.from(s, 'base64');
+  if (b.toString('base64') !== s) throw new FormatError('DSSE envelope', `${what} is not canonical base64 (padded, re-encodes to itself)`);
   return b;
 }
 
 /**
- * Checks that parsed JSON `v` is a DSSE envelope: `payloadType`, strict base64 `payload`, one or more
- * `signatures[].sig`. Verifies nothing (see verifyEnvelope).
- * @throws {FormatError} when a field is missing or not (canonical) base64, or there is no signature.
+ * Checks that parsed JSON `v` is a DSSE envelope: `payloadType`, `payload`, one or more
+ * `signatures[].sig`, each `keyid` a string when present. Verifies nothing (see verifyEnvelope, which
+ * also requires canonical base64).
+ * @throws {FormatError} when a field is missing or of the wrong type, or there is no signature.
  */
 export function parseEnvelope(v: unknown): Envelope {
   const e = v as Partial<Envelope> | null;
@@ -60,6 +60,7 @@ export function parseEnvelope(v: unknown): Envelope {
   if (e.signatures.length === 0) throw new FormatError('DSSE envelope', 'no signatures');
   for (const [i, s] of e.signatures.entries()) {
     if (!s || typeof s !== 'object' || typeof s.sig !== 'string') throw new FormatError('DSSE envelope', `signatures[${i}].sig missing`);
+    if ('keyid' in s && typeof s.keyid !== 'string') throw new FormatError('DSSE envelope', `signatures[${i}].keyid must be a string`);
   }
   return e as Envelope;
 }
@@ -72,16 +73,23 @@ export interface VerifiedEnvelope {
 }
 
 /**
- * Verifies that at least `threshold` distinct trusted keys signed PAE(type, payload). A `keyid` is
- * only a hint, but a wrong one is still an error: a signature whose keyid names a trusted key must
- * verify with that key, and a signature that verifies must not carry another key's id.
+ * Verifies that at least `threshold` distinct trusted keys signed PAE(type, payload). Keys count by
+ * public-key identity (the key id, sha256 of the SPKI): the same key trusted twice, or two signatures
+ * by one key, count once. A `keyid` is only a hint, but a wrong one is still an error: a signature
+ * whose keyid names a trusted key must verify with that key, and a signature that verifies must not
+ * carry another key's id.
+ * @throws {UsageError} when `threshold` exceeds the number of distinct trusted keys.
+ * @throws {FormatError} when the payload or a signature is not canonical base64.
  * @throws {VerificationError} when fewer than `threshold` trusted keys verify, or a keyid is wrong.
  */
 export function verifyEnvelope(env: Envelope, trusted: readonly KeyObject[], threshold = 1): VerifiedEnvelope {
+  const ids = trusted.map(keyId);
+  const distinct = new Set(ids).size;
+  if (threshold > distinct) throw new UsageError(`--threshold ${threshold}: only ${distinct} distinct trusted key(s) (a key given twice counts once)`);
   const body = b64(env.payload, 'payload');
   const msg = pae(env.payloadType, body);
-  const ids = trusted.map(keyId);
-  const ok = new Set<number>();
+  /** key id → index of the first trusted key with that id that verified a signature */
+  const ok = new Map<string, number>();
   let rawSeen = false;
   env.signatures.forEach((s, si) => {
     const sig = b64(s.sig, `signatures[${si}].sig`);
@@ -104,13 +112,13 @@ export function verifyEnvelope(env: Envelope, trusted: readonly KeyObject[], thr
       );
     if (hit >= 0 && s.keyid && s.keyid !== ids[hit])
       throw new VerificationError(`DSSE: signatures[${si}].keyid does not match the key that verified it (${ids[hit]!.slice(0, 16)}…)`);
-    if (hit >= 0) ok.add(hit);
+    if (hit >= 0 && !ok.has(ids[hit]!)) ok.set(ids[hit]!, hit);
   });
   if (ok.size < threshold) {
     throw new VerificationError(
-      `DSSE: ${ok.size} of ${trusted.length} trusted key(s) verified, threshold ${threshold}${rawSeen ? '; a raw r||s signature was found, DSSE ECDSA signatures must be DER' : ''}`,
+      `DSSE: ${ok.size} of ${distinct} trusted key(s) verified, threshold ${threshold}${rawSeen ? '; a raw r||s signature was found, DSSE ECDSA signatures must be DER' : ''}`,
     );
   }
-  const keyIndexes = [...ok].sort((a, b) => a - b);
+  const keyIndexes = [...ok.values()].sort((a, b) => a - b);
   return { body, keyIndexes, keyIds: keyIndexes.map((i) => ids[i]!) };
 }

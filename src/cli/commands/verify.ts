@@ -54,7 +54,7 @@ export function registerVerify(program: Command): void {
       "the release's firmware: on an SNP MEASUREMENT mismatch, search which knob (vCPU count, VMM, vCPU type, guest features) explains it; on a TDX MRTD mismatch, try the other page order",
     )
     .option('--ccel <file>', 'TDX: the CCEL event log (e.g. /sys/firmware/acpi/tables/data/CCEL); RTMR0-3 must replay from it')
-    .option('--at <time>', 'check certificate validity at this time instead of now (ISO 8601 or epoch seconds)')
+    .option('--at <time>', 'check certificate and reference-value validity at this time instead of now (ISO 8601 or epoch seconds)')
     .addOption(jsonOption(program))
     .action(async (evidence: string, opts: Opts) => {
       const type = opts.type === undefined ? undefined : (parseChoice('--type', opts.type, EVIDENCE_TYPES) as EvidenceType);
