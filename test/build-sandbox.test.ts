@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -176,15 +176,39 @@ suite('build: a hostile step cannot poison the cache', () => {
     expect(existsSync(join(CACHE, 'rootfs', lock.bases[0]!.sha256, 'usr/bin/planted'))).toBe(false);
   }, 900_000);
 
+  it('an output that is a symlink, a FIFO or a hard link is refused', async () => {
+    for (const [make, what] of [
+      ['ln -s /etc/passwd /out/o', 'not a regular file'],
+      ['mkfifo /out/o', 'not a regular file'],
+      ['echo x > /out/p; ln /out/p /out/o', 'a hard link (2 names)'],
+    ]) {
+      const dir = recipeDir(VICTIM.replace('echo clean > /out/victim.txt', make!).replace('outputs: [victim.txt]', 'outputs: [o]'));
+      const out = mkdtempSync(join(tmpdir(), 'sb-out-'));
+      const r = await cli(['build', join(dir, 'r.yaml'), '--out', out, '--rebuild'], { env });
+      expect(r.code, r.stderr).toBe(1);
+      expect(errorLine(r)).toBe(
+        `cvm-measure: error: component victim: declared output o is ${what} in /out after the last step; log: ${join(out, 'logs/victim.log')}`,
+      );
+    }
+  }, 900_000);
+
   it('a rootfs or input poisoned in the cache directly is noticed before the next build uses it', async () => {
     const dir = recipeDir(VICTIM);
     const first = await cli(['build', join(dir, 'r.yaml'), '--out', mkdtempSync(join(tmpdir(), 'sb-out-')), '--rebuild'], { env });
     expect(first.code, first.stderr).toBe(0);
     const lock = JSON.parse(readFileSync(join(dir, 'r.lock.json'), 'utf8')) as { bases: { sha256: string }[] };
-    const rootfs = join(CACHE, 'rootfs', lock.bases[0]!.sha256);
+    // a private cache holding the locked base tarball, so poisoning it cannot disturb builds sharing CACHE
+    const own = { CVM_CACHE: mkdtempSync(join(tmpdir(), 'sb-cache-')) };
+    const baseSha = lock.bases[0]!.sha256;
+    mkdirSync(join(own.CVM_CACHE, 'blobs/sha256'), { recursive: true });
+    copyFileSync(join(CACHE, 'blobs/sha256', baseSha), join(own.CVM_CACHE, 'blobs/sha256', baseSha));
+    cpSync(join(CACHE, 'bases'), join(own.CVM_CACHE, 'bases'), { recursive: true }); // which base a lock-less recipe reuses
+    const warm = await cli(['build', join(dir, 'r.yaml'), '--out', mkdtempSync(join(tmpdir(), 'sb-out-')), '--rebuild'], { env: own });
+    expect(warm.code, warm.stderr).toBe(0);
+    const rootfs = join(own.CVM_CACHE, 'rootfs', baseSha);
     writeFileSync(join(rootfs, 'usr/bin/planted'), 'planted by an earlier build\n');
     const out = mkdtempSync(join(tmpdir(), 'sb-out-'));
-    const r = await cli(['build', join(dir, 'r.yaml'), '--out', out, '--rebuild', '--backend', why.bwrap ? 'auto' : 'bwrap'], { env });
+    const r = await cli(['build', join(dir, 'r.yaml'), '--out', out, '--rebuild', '--backend', why.bwrap ? 'auto' : 'bwrap'], { env: own });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain(
       `cvm-measure: warning: base rootfs ${rootfs} was altered since its extraction (/usr/bin/planted was added); extracted it again from the pinned tarball`,
@@ -196,18 +220,18 @@ suite('build: a hostile step cannot poison the cache', () => {
     const attack = recipeDir(ATTACK);
     const msg = readFileSync(join(attack, 'msg.txt'));
     const sha = createHash('sha256').update(msg).digest('hex');
-    const blob = join(CACHE, 'blobs/sha256', sha);
-    const ok = await cli(['build', join(attack, 'r.yaml'), '--out', mkdtempSync(join(tmpdir(), 'sb-out-')), '--rebuild'], { env });
+    const blob = join(own.CVM_CACHE, 'blobs/sha256', sha);
+    const ok = await cli(['build', join(attack, 'r.yaml'), '--out', mkdtempSync(join(tmpdir(), 'sb-out-')), '--rebuild'], { env: own });
     expect(ok.code, ok.stderr).toBe(0);
     chmodSync(blob, 0o644);
     appendFileSync(blob, 'poison\n');
-    const bad = await cli(['build', join(attack, 'r.yaml'), '--out', mkdtempSync(join(tmpdir(), 'sb-out-')), '--rebuild'], { env });
+    const bad = await cli(['build', join(attack, 'r.yaml'), '--out', mkdtempSync(join(tmpdir(), 'sb-out-')), '--rebuild'], { env: own });
     expect(bad.code).toBe(1);
     expect(errorLine(bad)).toMatch(
       new RegExp(`^cvm-measure: error: input msg: cached blob ${sha} is corrupt \\(sha256 [0-9a-f]{64}\\); removed it, run again to fetch it anew$`),
     );
     expect(existsSync(blob)).toBe(false);
-    const again = await cli(['build', join(attack, 'r.yaml'), '--out', mkdtempSync(join(tmpdir(), 'sb-out-')), '--rebuild'], { env });
+    const again = await cli(['build', join(attack, 'r.yaml'), '--out', mkdtempSync(join(tmpdir(), 'sb-out-')), '--rebuild'], { env: own });
     expect(again.code, again.stderr).toBe(0);
     expect(readFileSync(blob)).toEqual(msg);
   }, 900_000);

@@ -1,8 +1,9 @@
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hashLocal } from '../src/build/inputs/index.js';
+import { hashLocal, MAX_FILE_INPUT } from '../src/build/inputs/index.js';
 import { readLock } from '../src/build/lock.js';
 import { loadRecipe, parseRecipe } from '../src/build/recipe.js';
 import { cli, errorLine } from './helpers/cli.js';
@@ -66,6 +67,24 @@ describe('recipe loader', () => {
     expect(err('name: t\nname: u\n')).toMatch(/^r\.yaml:2:1: bad YAML: Map keys must be unique/);
   });
 
+  it('YAML past the resource limits (alias bombs, deep nesting) is a recipe error with its line, not a crash', () => {
+    const laughs = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 9; i++)
+      laughs.push(
+        `${'abcdefghij'[i]}: &${'abcdefghij'[i]} [${Array(9)
+          .fill(`*${'abcdefghij'[i - 1]}`)
+          .join(', ')}]`,
+      );
+    expect(err(`${laughs.join('\n')}\nname: t\n`)).toBe('r.yaml:2:8: bad YAML: aliases expand too much (more than 100 alias expansions)');
+    expect(err(`name: t\nx: ${'['.repeat(20_000)}${']'.repeat(20_000)}\n`)).toMatch(/^r\.yaml:2:\d+: bad YAML: nested more than 64 levels deep$/);
+    // the top-level map is level 1: 63 brackets reach level 64, the 64th bracket (column 67) is one too many
+    expect(err(`name: t\nx: ${'['.repeat(64)}${']'.repeat(64)}\n`)).toBe('r.yaml:2:67: bad YAML: nested more than 64 levels deep');
+    const block = Array.from({ length: 3000 }, (_, i) => `${' '.repeat(i)}k:`).join('\n');
+    expect(err(`name: t\nx:\n${block} 1\n`)).toMatch(/^r\.yaml:\d+:\d+: bad YAML: nested more than 64 levels deep$/);
+    expect(err(`name: t\nx: ${'['.repeat(63)}${']'.repeat(63)}\n`)).toMatch(/^r\.yaml:1:1: (?!bad YAML)/); // 64 levels parse; the schema decides
+    expect(err('name: *nope\n')).toBe('r.yaml:1:7: bad YAML: Unresolved alias (the anchor must be set before the alias): nope');
+  });
+
   it('schema errors point at the offending line', () => {
     const lines = GOOD.split('\n');
     // unknown key inside a component (line 13 is `value: ...` of cmdline)
@@ -108,6 +127,16 @@ describe('recipe loader', () => {
     expect(parseRecipe(pcr('    disk: cmdline.cmdline.txt\n'), 'r.yaml').measure?.pcr?.disk).toBe('cmdline.cmdline.txt');
   });
 
+  it('an output may not take a name build writes itself (measurements.json, build-record.json, logs, manifest, the lock)', () => {
+    const reserved = 'reserved: build-record.json, logs, manifest, measurements.json, source, t.lock.json';
+    for (const name of ['measurements.json', 'build-record.json', 'logs', 'manifest', 't.lock.json'])
+      expect(err(GOOD.replace('output: cmdline.txt', `output: ${name}`))).toBe(
+        `r.yaml:14:5: components.cmdline.output: output "${name}" is a name build writes itself beside the artifacts (${reserved})`,
+      );
+    const run = `base: { suite: bookworm }\n${GOOD}  k:\n    type: run\n    steps: [{ run: "true" }]\n    outputs: [ok.bin, build-record.json]\n`;
+    expect(err(run)).toBe(`r.yaml:24:5: components.k.outputs: output "build-record.json" is a name build writes itself beside the artifacts (${reserved})`);
+  });
+
   it('the CLI prints the one-line error and exits 1', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'recipe-'));
     writeFileSync(join(dir, 'bad.yaml'), 'name: t\nsourceDateEpoch: 1\ncomponents:\n  c:\n    type: cmdline\n    value: 1\n    output: c.txt\n');
@@ -115,6 +144,82 @@ describe('recipe loader', () => {
     expect(r.code).toBe(1);
     expect(errorLine(r)).toBe(`cvm-measure: error: ${join(dir, 'bad.yaml')}:6:12: components.c.value: must be string`);
   });
+});
+
+describe('untrusted recipes: file: inputs stay inside the recipe directory and are bounded regular files', () => {
+  const RECIPE = (file: string) =>
+    `name: t\nsourceDateEpoch: 1\ninputs:\n  f: { file: ${JSON.stringify(file)} }\ncomponents:\n  c:\n    type: extract\n    source: f\n    output: f.out\n`;
+  /** Builds a recipe whose one input is `file`, in a fresh directory prepared by `setup`; returns the CLI result and paths. */
+  async function buildWith(file: string, setup: (dir: string) => void = () => {}) {
+    const top = mkdtempSync(join(tmpdir(), 'untrusted-'));
+    const dir = join(top, 'recipe');
+    mkdirSync(dir);
+    writeFileSync(join(top, 'outside.txt'), 'secret\n');
+    writeFileSync(join(dir, 'inside.txt'), 'inside\n');
+    setup(dir);
+    writeFileSync(join(dir, 'r.yaml'), RECIPE(file));
+    const cache = join(top, 'cache');
+    const r = await cli(['build', join(dir, 'r.yaml'), '--out', join(top, 'out')], { env: { CVM_CACHE: cache } });
+    return { r, dir, top, cache };
+  }
+
+  it.each([
+    ['../outside.txt', () => {}, 'outside'],
+    ['/etc/hostname', () => {}, 'outside'],
+    ['/dev/zero', () => {}, 'outside'],
+    ['link', (d: string) => symlinkSync('../outside.txt', join(d, 'link')), 'outside'],
+    ['zero', (d: string) => symlinkSync('/dev/zero', join(d, 'zero')), 'outside'],
+    ['fifo', (d: string) => execFileSync('mkfifo', [join(d, 'fifo')]), 'not regular'],
+    ['sub', (d: string) => mkdirSync(join(d, 'sub')), 'not regular'],
+    [
+      'huge',
+      (d: string) => {
+        writeFileSync(join(d, 'huge'), '');
+        truncateSync(join(d, 'huge'), MAX_FILE_INPUT + 1); // sparse: nothing is written
+      },
+      'too big',
+    ],
+  ] as const)(
+    'file: %s is refused with one line, nothing read or left behind',
+    async (file, setup, why) => {
+      const { r, dir, cache } = await buildWith(file, setup);
+      expect(r.code).toBe(1);
+      const real = realpathSync(dir);
+      const path = file.startsWith('/') ? file : join(real, file);
+      const expected = {
+        outside: `resolves to ${file === 'link' ? join(real, '../outside.txt') : file === 'zero' ? '/dev/zero' : resolve(real, file)}, outside the recipe's directory ${real} (file: inputs must lie inside it)`,
+        'not regular': `${path} is not a regular file`,
+        'too big': `${path} has ${MAX_FILE_INPUT + 1} bytes, more than the ${MAX_FILE_INPUT} a file: input may have`,
+      }[why];
+      expect(errorLine(r)).toBe(`cvm-measure: error: input f (file ${file}): ${expected}`);
+      expect(existsSync(join(cache, 'blobs')) ? readdirSync(join(cache, 'blobs'), { recursive: true }) : []).toEqual([]);
+      expect(existsSync(join(cache, 'tmp')) ? readdirSync(join(cache, 'tmp')) : []).toEqual([]);
+    },
+    30_000,
+  );
+
+  it.each(['logs', 'measurements.json', 'build-record.json'])(
+    'an output named %s is refused before anything is written',
+    async (name) => {
+      const dir = mkdtempSync(join(tmpdir(), 'untrusted-'));
+      writeFileSync(join(dir, 'r.yaml'), `name: t\nsourceDateEpoch: 1\ncomponents:\n  c:\n    type: cmdline\n    value: x\n    output: ${name}\n`);
+      const r = await cli(['build', join(dir, 'r.yaml'), '--out', join(dir, 'out')], { env: { CVM_CACHE: join(dir, 'cache') } });
+      expect(r.code).toBe(1);
+      expect(errorLine(r)).toMatch(
+        new RegExp(
+          `^cvm-measure: error: ${join(dir, 'r.yaml')}:7:5: components\\.c\\.output: output "${name}" is a name build writes itself beside the artifacts \\(reserved: `,
+        ),
+      );
+      expect(existsSync(join(dir, 'out'))).toBe(false);
+    },
+    30_000,
+  );
+
+  it('a symlink that stays inside the recipe directory is followed', async () => {
+    const { r, top } = await buildWith('alias', (d) => symlinkSync('inside.txt', join(d, 'alias')));
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(top, 'out', 'f.out'), 'utf8')).toBe('inside\n');
+  }, 30_000);
 });
 
 describe('committed lock files', () => {

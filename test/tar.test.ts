@@ -189,6 +189,11 @@ describe('extractRootfs', () => {
       [() => symlink('/etc/os-release', join(root, 'etc/link')), '/etc/link was added'],
       [() => rm(join(dir, 'rootfs-watch.manifest.json')), 'no manifest of it was recorded'],
     ];
+    // two builds sharing the cache find the same poisoned tree: one repairs it, the other waits and reuses it
+    await writeFile(join(root, 'usr/bin/planted'), 'echo pwned\n');
+    const both = await Promise.all([extractRootfs(good, root, sha), extractRootfs(good, root, sha)]);
+    expect(both.map((r) => r.extracted).sort()).toEqual([false, true]);
+    expect(existsSync(join(root, 'usr/bin/planted'))).toBe(false);
     for (const [poison, altered] of poisonings) {
       await poison();
       expect(await extractRootfs(good, root, sha)).toEqual({ sha256: sha, extracted: true, altered });

@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { explainDifference } from './diff.js';
 import { build, type BuildOptions, type BuildResult, type Variation } from './orchestrate.js';
-import type { Recipe } from './recipe.js';
+import { BUILD_FILES, type Recipe } from './recipe.js';
 
 export interface CheckDifference {
   artifact: string;
@@ -43,7 +43,7 @@ export async function checkBuild(recipe: Recipe, opts: BuildOptions): Promise<Ch
   const variation = secondVariation(first.jobs);
   const out2 = await mkdtemp(join(opts.out, '.check-'));
   try {
-    const second = await build(recipe, { ...opts, out: out2, rebuild: true, variation, readOnlyLock: true, logDir: join(opts.out, 'logs', 'check') });
+    const second = await build(recipe, { ...opts, out: out2, rebuild: true, variation, readOnlyLock: true, logDir: join(opts.out, BUILD_FILES.logs, 'check') });
     const differences: CheckDifference[] = [];
     for (const a of first.artifacts) {
       const b = second.artifacts.find((x) => x.name === a.name)!;

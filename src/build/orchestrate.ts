@@ -14,7 +14,7 @@ import { hashFile } from '../util/fs.js';
 import { Cache, type Blob } from './cache.js';
 import { fetchInput, hashLocal, inputRef, type ResolvedInput } from './inputs/index.js';
 import { lockedBase, lockedInput, lockPath, lockText, readLock, writeLock, type LockedBase } from './lock.js';
-import { componentInputs, componentOutputs, type BaseSpec, type ComponentSpec, type Recipe, type SourceRef } from './recipe.js';
+import { BUILD_FILES, componentInputs, componentOutputs, outLockName, type BaseSpec, type ComponentSpec, type Recipe, type SourceRef } from './recipe.js';
 import { ensureBase, ensureRootfs } from './base.js';
 import { runComponent, stepEnv } from './run-component.js';
 import type { BackendPref, Sandbox } from './sandbox/types.js';
@@ -118,7 +118,7 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
   const cache = opts.cache ?? new Cache();
   const v = opts.variation ?? DEFAULT_VARIATION;
   const jobs = v.jobs || opts.jobs || availableParallelism();
-  const logDir = opts.logDir ?? join(opts.out, 'logs');
+  const logDir = opts.logDir ?? join(opts.out, BUILD_FILES.logs);
   await mkdir(logDir, { recursive: true });
   const log = new Logger(join(logDir, 'build.log'));
   const emit = (e: ProgressEvent) => opts.onProgress?.(e);
@@ -312,7 +312,7 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
       if (await writeLock(lockFile, text)) await log.line(`wrote ${lockFile}`);
     } catch {
       // the embedded recipe inside an installed package: keep the lock with the outputs instead
-      lockFile = join(opts.out, `${recipe.name}.lock.json`);
+      lockFile = join(opts.out, outLockName(recipe.name));
       await writeLock(lockFile, text);
       await log.line(`recipe directory not writable; wrote ${lockFile}`);
     }

@@ -14,7 +14,7 @@ import { runMeasurements, type MeasurementsFile } from './measure.js';
 import { build, type BuildOptions, type BuildResult } from './orchestrate.js';
 import { buildRecord } from './provenance.js';
 import { writeSourceBundle } from './source-bundle.js';
-import type { Recipe } from './recipe.js';
+import { BUILD_FILES, type Recipe } from './recipe.js';
 import { generateKey, parsePrivateKey } from '../sign/keys.js';
 import { checkBuild } from './check.js';
 import { localSigner } from '../sign/signer.js';
@@ -79,10 +79,10 @@ export async function runPipeline(recipe: Recipe, opts: PipelineOptions): Promis
     if (d.length)
       opts.notice?.(`measure ${m.kind}: defaults ${d.map(([k, v]) => `${k}=${v}`).join(', ')} (set them in the recipe's measure block to silence this)`);
   }
-  const mPath = join(out, 'measurements.json');
+  const mPath = join(out, BUILD_FILES.measurements);
   await writeFileAtomic(mPath, `${JSON.stringify(measurements, null, 2)}\n`);
   const record = buildRecord(result, randomUUID());
-  const bPath = join(out, 'build-record.json');
+  const bPath = join(out, BUILD_FILES.buildRecord);
   await writeFileAtomic(bPath, `${JSON.stringify(record, null, 2)}\n`);
 
   const files: PipelineResult['files'] = { measurements: mPath, buildRecord: bPath, source: await writeSourceBundle(result, out), manifest: [] };
@@ -98,7 +98,7 @@ export async function runPipeline(recipe: Recipe, opts: PipelineOptions): Promis
       measurements,
       buildRecord: record,
       signer,
-      outDir: join(out, 'manifest'),
+      outDir: join(out, BUILD_FILES.manifest),
       formats: (recipe.sign.formats as typeof MANIFEST_FORMATS | undefined) ?? MANIFEST_FORMATS,
     });
     files.manifest = m.files.map((f) => ({ format: f.format, path: f.path, sha256: f.sha256 }));

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
-import { isMap, isScalar, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
+import { isCollection, isMap, isPair, isScalar, LineCounter, parseDocument, visit, type Alias, type Document, type Node } from 'yaml';
 import { InputError } from '../errors.js';
 import { readInput } from '../util/fs.js';
 import { PACKAGE_ROOT } from '../util/package.js';
@@ -259,11 +259,32 @@ export function componentOutputs(c: ComponentSpec): string[] {
   return c.type === 'run' ? c.outputs : [c.output];
 }
 
+/** What `build` writes into its output directory beside the artifacts: no component output may be named so. */
+export const BUILD_FILES = {
+  measurements: 'measurements.json',
+  buildRecord: 'build-record.json',
+  manifest: 'manifest',
+  logs: 'logs',
+  source: 'source',
+} as const;
+
+/** The lock file `build` writes beside the artifacts when the recipe's directory is read-only. */
+export function outLockName(recipeName: string): string {
+  return `${recipeName}.lock.json`;
+}
+
 /** Cross-references the schema cannot express; returns the components in dependency order. */
 function crossCheck(raw: Raw, recipe: Omit<Recipe, 'components'> & { components: Record<string, ComponentSpec> }, loc: Locator): string[] {
   const outputsSeen = new Map<string, string>();
+  const reserved = [...Object.values(BUILD_FILES), outLockName(recipe.name)].sort();
   for (const [name, c] of Object.entries(recipe.components)) {
     for (const o of componentOutputs(c)) {
+      if (reserved.includes(o))
+        throw loc.error(
+          ['components', name],
+          `output "${o}" is a name build writes itself beside the artifacts (reserved: ${reserved.join(', ')})`,
+          c.type === 'run' ? 'outputs' : 'output',
+        );
       const prev = outputsSeen.get(o);
       if (prev) throw loc.error(['components', name], `output "${o}" is also an output of component "${prev}" (output file names are unique per recipe)`);
       outputsSeen.set(o, name);
@@ -319,41 +340,57 @@ function crossCheck(raw: Raw, recipe: Omit<Recipe, 'components'> & { components:
   return order;
 }
 
-/** `line:col` of the first alias without an anchor before it, else of the first alias. */
-function aliasPosition(doc: Document, lines: LineCounter): string {
-  let at: number | undefined;
-  visit(doc, {
-    Alias(_, node) {
-      at ??= node.range?.[0];
-      if (node.resolve(doc) === undefined && node.range) {
-        at = node.range[0];
-        return visit.BREAK;
-      }
-    },
-  });
-  const { line, col } = lines.linePos(at ?? 0);
-  return `${line}:${col}`;
+/** Collections nested deeper than this are refused before anything recurses over the document (recipes nest about 6 deep). */
+const MAX_NESTING = 64;
+const TOO_DEEP = `nested more than ${MAX_NESTING} levels deep`;
+/** Alias expansions allowed when the document is converted (the guard against exponential "billion laughs" aliases). */
+const MAX_ALIAS_COUNT = 100;
+
+/** A collection nested more than MAX_NESTING levels deep, if any (iterative: no recursion on hostile input). */
+function nestedTooDeep(root: unknown): Node | undefined {
+  const stack: [unknown, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (!isCollection(node)) continue;
+    if (depth > MAX_NESTING) return node;
+    for (const item of node.items as unknown[]) {
+      if (isPair(item)) stack.push([item.key, depth + 1], [item.value, depth + 1]);
+      else stack.push([item, depth + 1]);
+    }
+  }
+  return undefined;
 }
 
 /**
  * Parses and validates recipe text; `file` is used for error positions and relative paths.
- * @throws {InputError} with `file:line:col` on bad YAML, a schema violation, or inconsistent components.
+ * @throws {InputError} with `file:line:col` on bad YAML (including nesting or aliases past the resource limits), a schema violation, or inconsistent components.
  */
 export function parseRecipe(text: string, file: string): Recipe {
   const lines = new LineCounter();
+  const at = (offset: number | undefined) => {
+    const { line, col } = lines.linePos(offset ?? 0);
+    return `${file}:${line}:${col}`;
+  };
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    const { line, col } = lines.linePos(e.pos[0]);
-    throw new InputError(`${file}:${line}:${col}: bad YAML: ${e.message.split('\n')[0]}`);
+    throw new InputError(`${at(e.pos[0])}: bad YAML: ${e.code === 'RESOURCE_EXHAUSTION' ? TOO_DEEP : e.message.split('\n')[0]}`);
   }
+  const deep = nestedTooDeep(doc.contents);
+  if (deep) throw new InputError(`${at(deep.range?.[0])}: bad YAML: ${TOO_DEEP}`);
   const loc = new Locator(doc, lines, file);
   let raw: Raw;
   try {
-    raw = doc.toJS({ maxAliasCount: 100 }) as Raw;
+    raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as Raw;
   } catch (e) {
-    // yaml resolves aliases only here (ReferenceError: an alias before its anchor, or too many aliases)
-    throw new InputError(`${file}:${aliasPosition(doc, lines)}: bad YAML: ${(e as Error).message.split('\n')[0]}`);
+    // an alias bomb, or an alias to an anchor not set before it
+    if (!(e instanceof ReferenceError)) throw new InputError(`${file}: bad YAML: ${(e as Error).message.split('\n')[0]}`);
+    const excessive = e.message.startsWith('Excessive alias count');
+    const aliases: Alias[] = [];
+    visit(doc, { Alias: (_, a) => void aliases.push(a) });
+    const alias = aliases.find((a) => excessive || e.message.endsWith(`: ${a.source}`)) ?? aliases[0];
+    const why = excessive ? `aliases expand too much (more than ${MAX_ALIAS_COUNT} alias expansions)` : e.message;
+    throw new InputError(`${at(alias?.range?.[0])}: bad YAML: ${why}`);
   }
   const v = validate();
   if (!v(raw)) throw schemaError(loc, v.errors ?? []);

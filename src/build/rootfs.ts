@@ -11,7 +11,7 @@ import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { BuildError, InputError } from '../errors.js';
-import { hashFile, writeFileAtomic } from '../util/fs.js';
+import { hashFile, pidLock, writeFileAtomic } from '../util/fs.js';
 import { systemSources } from './inputs/apt.js';
 import { extractTar } from './tar.js';
 
@@ -167,6 +167,17 @@ async function rootfsAltered(dir: string): Promise<string | undefined> {
  * says what differed.
  */
 export async function extractRootfs(tarball: string, dir: string, sha256?: string): Promise<{ sha256: string; extracted: boolean; altered?: string }> {
+  // builds sharing a cache check and extract one at a time (one may be repairing what another checks)
+  await mkdir(dirname(dir), { recursive: true });
+  const release = await pidLock(`${dir.replace(/\/+$/, '')}.lock`, () => {});
+  try {
+    return await extractLocked(tarball, dir, sha256);
+  } finally {
+    await release();
+  }
+}
+
+async function extractLocked(tarball: string, dir: string, sha256?: string): Promise<{ sha256: string; extracted: boolean; altered?: string }> {
   const prior = await rootfsOrigin(dir).catch(() => undefined);
   let altered: string | undefined;
   if (prior) {

@@ -1,7 +1,7 @@
 /**
  * A `run` component: its steps as `/bin/sh -eu` scripts in the sandbox (src/build/sandbox/) with the base
  * rootfs read-only, its inputs read-only at /src/<input>, /build/<component> (cwd) and /out writable;
- * then every declared output, which must be a regular file in /out, is adopted into the cache.
+ * then every declared output, which must be a regular file in /out with no other name, is adopted into the cache.
  */
 import { appendFile, lstat, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -80,8 +80,8 @@ export async function runComponent(a: RunArgs): Promise<Record<string, Blob>> {
   for (const o of spec.outputs) {
     const p = join(outDir, o);
     const st = await lstat(p).catch(() => undefined);
-    if (!st?.isFile())
-      throw new BuildError(`component ${name}: declared output ${o} is ${st ? 'not a regular file' : 'missing'} in /out after the last step; log: ${logFile}`);
+    const bad = !st ? 'missing' : !st.isFile() ? 'not a regular file' : st.nlink !== 1 ? `a hard link (${st.nlink} names)` : undefined;
+    if (bad) throw new BuildError(`component ${name}: declared output ${o} is ${bad} in /out after the last step; log: ${logFile}`);
     outputs[o] = await cache.adopt(p, `${name}.${o}`);
   }
   return outputs;

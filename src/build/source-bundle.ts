@@ -13,8 +13,9 @@ import { writeFileAtomic } from '../util/fs.js';
 import type { Lock } from './lock.js';
 import { lockText } from './lock.js';
 import type { BuildResult } from './orchestrate.js';
+import { BUILD_FILES } from './recipe.js';
 
-export const SOURCE_DIR = 'source';
+export const SOURCE_DIR = BUILD_FILES.source;
 
 /** The release file name of an input carried by digest. */
 export const inputFile = (sha256: string) => `input-${sha256}`;

@@ -4,7 +4,7 @@
  * step leaves the previous signed index valid and every file it names intact, so a crash (or
  * kill -9) at any point leaves a repository that fetches as the old or the new state.
  */
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Cache } from '../build/cache.js';
 import type { Lock } from '../build/lock.js';
@@ -13,7 +13,7 @@ import { InputError, VerificationError } from '../errors.js';
 import type { MeasurementsDocument } from '../manifest/model.js';
 import { readAttestation } from '../manifest/rebuild-attestation.js';
 import type { Signer } from '../sign/signer.js';
-import { exists, processAlive, testPause, writeFileAtomic } from '../util/fs.js';
+import { exists, pidLock, testPause, writeFileAtomic } from '../util/fs.js';
 import {
   type AttestationEntry,
   attestationPath,
@@ -128,16 +128,10 @@ async function currentIndex(repo: string, signers: readonly Signer[]): Promise<{
 }
 
 /** One publisher at a time: a lock file holding the pid; a dead holder's lock is taken over. */
-async function lock(repo: string): Promise<() => Promise<void>> {
-  const file = join(repo, '.publish.lock');
-  try {
-    await writeFile(file, String(process.pid), { flag: 'wx' });
-  } catch {
-    const pid = Number(await readFile(file, 'utf8').catch(() => '0'));
-    if (pid !== process.pid && processAlive(pid)) throw new InputError(`${repo}: another publish (pid ${pid}) is running`);
-    await writeFile(file, String(process.pid));
-  }
-  return () => rm(file, { force: true });
+function lock(repo: string): Promise<() => Promise<void>> {
+  return pidLock(join(repo, '.publish.lock'), (pid) => {
+    throw new InputError(`${repo}: another publish (pid ${pid}) is running`);
+  });
 }
 
 /**

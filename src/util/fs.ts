@@ -1,7 +1,7 @@
 /** File I/O used by the CLI and build layers (never by src/measure). Writes are atomic. */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { InputError } from '../errors.js';
 
@@ -184,4 +184,44 @@ export async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/** Lock files this process holds (another caller in this process waits for them like any other holder). */
+const heldLocks = new Set<string>();
+
+/**
+ * Takes the lock file `file`, which holds the taker's pid (written in full before the lock appears); a
+ * lock whose holder is dead is taken over. While a live process holds it, `busy(pid)` runs: it throws to
+ * give up, or returns to wait 200 ms and try again. Returns the release function.
+ */
+export async function pidLock(file: string, busy: (pid: number) => void): Promise<() => Promise<void>> {
+  const mine = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  await writeFile(mine, String(process.pid));
+  try {
+    for (;;) {
+      try {
+        await link(mine, file);
+        heldLocks.add(file);
+        return async () => {
+          heldLocks.delete(file);
+          await rm(file, { force: true });
+        };
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      const pid = Number(await readFile(file, 'utf8').catch(() => '0'));
+      let alive = heldLocks.has(file);
+      try {
+        alive ||= pid > 0 && pid !== process.pid && process.kill(pid, 0);
+      } catch {
+        alive = false;
+      }
+      if (alive) {
+        busy(pid);
+        await new Promise((r) => setTimeout(r, 200));
+      } else await rm(file, { force: true });
+    }
+  } finally {
+    await rm(mine, { force: true });
+  }
 }

@@ -3,8 +3,10 @@
  * package) and how it is fetched into the content-addressed cache. A download that does not match its
  * pin is refused and leaves nothing in the cache.
  */
-import { copyFile, readFile, rm } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { constants as fsConstants, type Stats } from 'node:fs';
+import { type FileHandle, lstat, open, readFile, realpath, rm } from 'node:fs/promises';
+import { basename, join, resolve, sep } from 'node:path';
 import { BuildError, InputError } from '../../errors.js';
 import { download } from '../../util/download.js';
 import { hashFile } from '../../util/fs.js';
@@ -62,13 +64,52 @@ export interface FetchContext {
   log: (line: string) => void;
 }
 
-/** Hashes a local `file:` input (its pin is its content). */
-export async function hashLocal(spec: Extract<InputSpec, { kind: 'file' }>, recipeDir: string, name: string): Promise<{ path: string; sha256: string }> {
-  const path = resolve(recipeDir, spec.file);
-  const { digests } = await hashFile(path, ['sha256']).catch(() => {
-    throw new InputError(`input ${name}: cannot read file ${path}`);
+/** The largest `file:` input read: a recipe naming something huge is refused before it is read. */
+export const MAX_FILE_INPUT = 4 * 1024 ** 3;
+
+/**
+ * Hashes a local `file:` input (its pin is its content) and, with `copyTo`, copies it there in the same
+ * pass. The path, symlinks resolved, must lie inside the recipe's directory, and must name a regular
+ * file of at most MAX_FILE_INPUT bytes (a device or FIFO is refused without being read).
+ */
+export async function hashLocal(spec: Extract<InputSpec, { kind: 'file' }>, recipeDir: string, name: string, copyTo?: string): Promise<{ sha256: string }> {
+  const what = `input ${name} (file ${spec.file})`;
+  const failed = (e: NodeJS.ErrnoException) => new InputError(`${what}: cannot read it: ${e.code ?? String(e)}`);
+  const root = await realpath(recipeDir).catch((e: NodeJS.ErrnoException) => {
+    throw failed(e);
   });
-  return { path, sha256: digests.sha256! };
+  const path = await realpath(resolve(root, spec.file)).catch((e: NodeJS.ErrnoException) => {
+    throw failed(e);
+  });
+  if (!path.startsWith(root.endsWith(sep) ? root : root + sep))
+    throw new InputError(`${what}: resolves to ${path}, outside the recipe's directory ${root} (file: inputs must lie inside it)`);
+  const regular = (st: Stats) => {
+    if (!st.isFile()) throw new InputError(`${what}: ${path} is not a regular file`);
+    if (st.size > MAX_FILE_INPUT) throw new InputError(`${what}: ${path} has ${st.size} bytes, more than the ${MAX_FILE_INPUT} a file: input may have`);
+  };
+  regular(await lstat(path));
+  // O_NONBLOCK: a FIFO swapped in after the check above is opened without waiting, then refused by fstat
+  const fh = await open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK).catch((e: NodeJS.ErrnoException) => {
+    throw failed(e);
+  });
+  let out: FileHandle | undefined;
+  try {
+    regular(await fh.stat());
+    if (copyTo !== undefined) out = await open(copyTo, 'wx', 0o600);
+    const h = createHash('sha256');
+    const buf = Buffer.alloc(1 << 20);
+    let total = 0;
+    for (let n = (await fh.read(buf)).bytesRead; n > 0; n = (await fh.read(buf)).bytesRead) {
+      total += n;
+      if (total > MAX_FILE_INPUT) throw new InputError(`${what}: ${path} grew past the ${MAX_FILE_INPUT} bytes a file: input may have`);
+      h.update(buf.subarray(0, n));
+      await out?.write(buf.subarray(0, n));
+    }
+    return { sha256: h.digest('hex') };
+  } finally {
+    await fh.close();
+    await out?.close();
+  }
 }
 
 /**
@@ -92,12 +133,15 @@ export async function fetchInput(
   }
   switch (spec.kind) {
     case 'file': {
-      const local = await hashLocal(spec, ctx.recipeDir, name);
-      if (expected && local.sha256 !== expected)
-        throw new InputError(`${what}: sha256 mismatch: expected ${expected}, got ${local.sha256} (refused; nothing cached)`);
       const tmp = await cache.tempPath('file');
-      await copyFile(local.path, tmp);
-      return done((await cache.adopt(tmp, what, local.sha256)).sha256);
+      try {
+        const local = await hashLocal(spec, ctx.recipeDir, name, tmp);
+        if (expected && local.sha256 !== expected)
+          throw new InputError(`${what}: sha256 mismatch: expected ${expected}, got ${local.sha256} (refused; nothing cached)`);
+        return done((await cache.adopt(tmp, what, local.sha256)).sha256);
+      } finally {
+        await rm(tmp, { force: true });
+      }
     }
     case 'url': {
       ctx.log(`fetch ${spec.url}`);
