@@ -9,140 +9,34 @@
  * Opt-in: CVM_E2E_BUILD_OUT=<the --out of `cvm-measure build` of the default recipe> boots that build's
  * disk.img on its OVMF.fd and compares every PCR with its signed measurements.json (the UKI shape).
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeCpio } from '../src/formats/cpio.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseGpt } from '../src/formats/gpt.js';
 import { parseEventLog, replayEventLog } from '../src/formats/tcg-eventlog.js';
 import { cli } from './helpers/cli.js';
-import { ESP_TOOLS, makeEspDisk } from './helpers/esp.js';
+import { makeEspDisk } from './helpers/esp.js';
+import {
+  BANKS,
+  BOOT_TIMEOUT_S,
+  boot,
+  buildGuest,
+  directMedia,
+  diskMedia,
+  type GuestResult,
+  SNAKEOIL_CERT,
+  SNAKEOIL_KEY,
+  suite,
+  VARS,
+  VARS_MS,
+  VARS_SB,
+} from './helpers/measured-boot.js';
 import { SHARED } from './helpers/shared.js';
 
-const OVMF = '/usr/share/OVMF';
-const CODE = `${OVMF}/OVMF_CODE_4M.fd`;
-const VARS = `${OVMF}/OVMF_VARS_4M.fd`;
-/** Debian's test-only Secure Boot store: its "snakeoil" key is PK, KEK and db; key and cert ship with ovmf. */
-const VARS_SB = `${OVMF}/OVMF_VARS_4M.snakeoil.fd`;
-/** Debian's Microsoft-keys store (Secure Boot on): the Debian kernel is not admitted by its db. */
-const VARS_MS = `${OVMF}/OVMF_VARS_4M.ms.fd`;
-const SNAKEOIL_KEY = '/usr/share/ovmf/PkKek-1-snakeoil.key';
-const SNAKEOIL_CERT = '/usr/share/ovmf/PkKek-1-snakeoil.pem';
-const STUB = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub';
-const BUSYBOX = '/bin/busybox';
-const TOOLS = ['qemu-system-x86_64', 'swtpm', 'swtpm_setup', ...ESP_TOOLS, 'sbsign', 'openssl'];
-const BANKS = ['sha1', 'sha256', 'sha384'] as const;
-const BOOT_TIMEOUT_S = 300;
 /** Opt-in: the --out of a `cvm-measure build` of the default recipe (its disk.img is booted on its OVMF.fd). */
 const BUILD_OUT = process.env.CVM_E2E_BUILD_OUT;
-
-function missing(): string[] {
-  const tools = TOOLS.filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
-  const files = [CODE, VARS, VARS_SB, VARS_MS, SNAKEOIL_KEY, SNAKEOIL_CERT, STUB, BUSYBOX].filter((f) => !existsSync(f));
-  return [...tools, ...files, ...(SHARED ? [] : ['../shared (the Debian kernel fixture)'])];
-}
-
-const absent = missing();
-const suite = (name: string, fn: () => void) => {
-  if (absent.length === 0) return describe(name, fn);
-  process.stderr.write(`\n*** SKIPPED "${name}": missing ${absent.join(', ')} (run: npx cvm-measure doctor --fix --for test) ***\n`);
-  return describe.skip(`${name} [SKIPPED: missing ${absent.join(', ')}]`, fn);
-};
-
-/** Guest /init: print every PCR of the three banks and the firmware event log on ttyS1, power off. */
-const INIT = `#!/bin/busybox sh
-/bin/busybox mkdir -p /usr/bin /usr/sbin /sbin
-/bin/busybox --install -s
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin
-mount -t proc none /proc
-mount -t sysfs none /sys
-mount -t devtmpfs none /dev
-mount -t securityfs none /sys/kernel/security
-n=0
-while [ ! -e /sys/class/tpm/tpm0 ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n+1)); done
-{
-  echo "@@BEGIN"
-  for bank in ${BANKS.join(' ')}; do
-    for i in 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
-      [ -r /sys/class/tpm/tpm0/pcr-$bank/$i ] && echo "@@PCR $bank $i $(cat /sys/class/tpm/tpm0/pcr-$bank/$i)"
-    done
-  done
-  echo "@@LOG"
-  base64 /sys/kernel/security/tpm0/binary_bios_measurements
-  echo "@@END"
-} > /dev/ttyS1 2>&1
-sync
-poweroff -f
-`;
-
-interface GuestResult {
-  pcrs: Record<string, Record<string, string>>;
-  log: Buffer;
-  seconds: number;
-}
-
-/** QEMU pflash drives: Debian's split OVMF_CODE (read-only) with a private copy of a VARS store. */
-function splitFirmware(dir: string, vars: string): string[] {
-  mkdirSync(dir, { recursive: true });
-  copyFileSync(vars, join(dir, 'vars.fd'));
-  return ['-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${CODE}`, '-drive', `if=pflash,format=raw,unit=1,file=${join(dir, 'vars.fd')}`];
-}
-
-/**
- * One boot: fresh swtpm state, QEMU TCG; returns what the guest printed on ttyS1. With `shell`, the
- * guest's own init ends in a shell on ttyS0: once `shell.ready` shows on the console, INIT is typed into it.
- */
-async function boot(dir: string, firmware: string[], media: string[], shell?: { ready: string }): Promise<GuestResult> {
-  mkdirSync(join(dir, 'tpm'), { recursive: true });
-  execFileSync('swtpm_setup', ['--tpm2', '--tpmstate', join(dir, 'tpm'), '--pcr-banks', BANKS.join(','), '--overwrite'], { stdio: 'ignore' });
-  const sock = join(dir, 'swtpm.sock');
-  const swtpm = spawn('swtpm', ['socket', '--tpm2', '--tpmstate', `dir=${join(dir, 'tpm')}`, '--ctrl', `type=unixio,path=${sock}`, '--terminate'], {
-    stdio: 'ignore',
-  });
-  try {
-    for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
-    const data = join(dir, 'data.txt');
-    const args = [
-      ...['-machine', 'q35', '-accel', 'tcg', '-m', '768', '-smp', '1', '-nodefaults', '-display', 'none', '-vga', 'none', '-no-reboot'],
-      ...firmware,
-      ...['-chardev', `socket,id=chrtpm,path=${sock}`, '-tpmdev', 'emulator,id=tpm0,chardev=chrtpm', '-device', 'tpm-crb,tpmdev=tpm0'],
-      ...['-serial', shell ? 'stdio' : `file:${join(dir, 'console.log')}`, '-serial', `file:${data}`],
-      ...media,
-    ];
-    const t0 = performance.now();
-    const code = await new Promise<number | null>((res) => {
-      const q = spawn('qemu-system-x86_64', args, { stdio: shell ? 'pipe' : 'ignore' });
-      if (shell) {
-        let console = '';
-        q.stdout!.on('data', (b: Buffer) => {
-          const seen = console.includes(shell.ready);
-          console += b.toString('latin1');
-          writeFileSync(join(dir, 'console.log'), console);
-          if (!seen && console.includes(shell.ready)) q.stdin!.write(INIT.replace(/^#!.*\n/, ''));
-        });
-      }
-      const timer = setTimeout(() => q.kill('SIGKILL'), BOOT_TIMEOUT_S * 1000);
-      q.on('exit', (c) => {
-        clearTimeout(timer);
-        res(c);
-      });
-    });
-    const seconds = (performance.now() - t0) / 1000;
-    const text = readFileSync(data, 'latin1').replace(/\r/g, '');
-    if (!text.includes('@@END')) throw new Error(`guest did not finish (qemu exit ${code}, ${seconds.toFixed(1)} s); see ${join(dir, 'console.log')}`);
-    const pcrs: GuestResult['pcrs'] = {};
-    for (const m of text.matchAll(/^@@PCR (\S+) (\d+) ([0-9A-Fa-f]+)$/gm)) (pcrs[m[1]!] ??= {})[m[2]!] = m[3]!.toLowerCase();
-    const b64 = text.slice(text.indexOf('@@LOG\n') + 6, text.indexOf('@@END')).replace(/\s+/g, '');
-    return { pcrs, log: Buffer.from(b64, 'base64'), seconds };
-  } finally {
-    swtpm.kill();
-  }
-}
-
-/** The disk as a QEMU virtio-blk boot device. */
-const diskMedia = (disk: string) => ['-drive', `if=none,id=disk0,format=raw,file=${disk}`, '-device', 'virtio-blk-pci,drive=disk0,bootindex=1'];
 
 suite('e2e: real measured boots (QEMU TCG + OVMF + swtpm) vs measure pcr', () => {
   const work = mkdtempSync(join(tmpdir(), 'cvm-e2e-'));
@@ -152,39 +46,12 @@ suite('e2e: real measured boots (QEMU TCG + OVMF + swtpm) vs measure pcr', () =>
   const uki = join(work, 'uki.efi');
   const ukiSigned = join(work, 'uki.signed.efi');
   const timings: string[] = [];
+  /** measure pcr's inputs for the direct boots, with boot()'s VM (q35, 768 MiB) given: a defaulted knob is a note on stderr. */
+  const directArgs = ['--boot', 'direct', '--kernel', kernel, '--initrd', initrd, '--append', cmdline, '--machine', 'q35', '--mem', '768'];
 
   beforeAll(async () => {
-    // The guest initrd, with our deterministic newc writer.
-    const dir = (path: string) => ({ path, type: 'dir' as const, mode: 0o755 });
-    writeFileSync(
-      initrd,
-      writeCpio([
-        dir('bin'),
-        dir('dev'),
-        dir('proc'),
-        dir('sys'),
-        { path: 'bin/busybox', type: 'file', mode: 0o755, data: readFileSync(BUSYBOX) },
-        { path: 'init', type: 'file', mode: 0o755, data: Buffer.from(INIT) },
-      ]),
-    );
-    // The UKI, with our writer (through the CLI), then signed with the snakeoil key for the Secure Boot run.
-    const r = await cli([
-      'uki',
-      'build',
-      '--stub',
-      STUB,
-      '--linux',
-      kernel,
-      '--initrd',
-      initrd,
-      '--cmdline',
-      cmdline,
-      '--uname',
-      '6.1.0-56-amd64',
-      '--out',
-      uki,
-    ]);
-    expect(r.stderr).toBe('');
+    // The guest initrd (our newc writer) and the UKI (our writer, through the CLI), then signed with the snakeoil key for the Secure Boot run.
+    await buildGuest(kernel, cmdline, initrd, uki);
     const key = join(work, 'snakeoil.key');
     execFileSync('openssl', ['rsa', '-in', SNAKEOIL_KEY, '-passin', 'pass:snakeoil', '-out', key], { stdio: 'ignore' });
     execFileSync('sbsign', ['--key', key, '--cert', SNAKEOIL_CERT, '--output', ukiSigned, uki], { stdio: 'ignore' });
@@ -234,16 +101,16 @@ suite('e2e: real measured boots (QEMU TCG + OVMF + swtpm) vs measure pcr', () =>
 
   it('direct kernel boot (-kernel/-initrd/-append, -m 768), Secure Boot off', { timeout: BOOT_TIMEOUT_S * 1000 + 60_000 }, async () => {
     const dir = join(work, 'direct');
-    const guest = await boot(dir, splitFirmware(dir, VARS), ['-kernel', kernel, '-initrd', initrd, '-append', cmdline]);
-    await compare('direct', guest, ['--boot', 'direct', '--kernel', kernel, '--initrd', initrd, '--append', cmdline, '--mem', '768', '--vars', VARS]);
+    const guest = await boot(dir, { firmware: { vars: VARS }, media: directMedia(kernel, initrd, cmdline) });
+    await compare('direct', guest, [...directArgs, '--vars', VARS]);
   });
 
   it('direct kernel boot with the Microsoft Secure Boot store (kernel refused by db → OVMF legacy loader)', {
     timeout: BOOT_TIMEOUT_S * 1000 + 60_000,
   }, async () => {
     const dir = join(work, 'direct-ms');
-    const guest = await boot(dir, splitFirmware(dir, VARS_MS), ['-kernel', kernel, '-initrd', initrd, '-append', cmdline]);
-    await compare('direct-ms', guest, ['--boot', 'direct', '--kernel', kernel, '--initrd', initrd, '--append', cmdline, '--mem', '768', '--vars', VARS_MS]);
+    const guest = await boot(dir, { firmware: { vars: VARS_MS }, media: directMedia(kernel, initrd, cmdline) });
+    await compare('direct-ms', guest, [...directArgs, '--vars', VARS_MS]);
     const events = parseEventLog(guest.log).events;
     const sbVar = events.find((e) => e.decoded?.variableName === 'SecureBoot')!;
     expect(sbVar.data[sbVar.data.length - 1]).toBe(1);
@@ -252,17 +119,17 @@ suite('e2e: real measured boots (QEMU TCG + OVMF + swtpm) vs measure pcr', () =>
 
   it('UKI (uki build) on a GPT ESP, Secure Boot off', { timeout: BOOT_TIMEOUT_S * 1000 + 60_000 }, async () => {
     const dir = join(work, 'uki');
-    const firmware = splitFirmware(dir, VARS);
+    mkdirSync(dir, { recursive: true });
     const disk = makeEspDisk(uki, join(dir, 'disk.img'));
-    const guest = await boot(dir, firmware, diskMedia(disk));
+    const guest = await boot(dir, { firmware: { vars: VARS }, media: diskMedia(disk) });
     await compare('uki', guest, ['--boot', 'uki', '--uki', uki, '--disk', disk, '--vars', VARS]);
   });
 
   it('signed UKI on a GPT ESP, Secure Boot on (snakeoil PK/KEK/db)', { timeout: BOOT_TIMEOUT_S * 1000 + 60_000 }, async () => {
     const dir = join(work, 'uki-sb');
-    const firmware = splitFirmware(dir, VARS_SB);
+    mkdirSync(dir, { recursive: true });
     const disk = makeEspDisk(ukiSigned, join(dir, 'disk.img'));
-    const guest = await boot(dir, firmware, diskMedia(disk));
+    const guest = await boot(dir, { firmware: { vars: VARS_SB }, media: diskMedia(disk) });
     await compare('uki-sb', guest, ['--boot', 'uki', '--uki', ukiSigned, '--disk', disk, '--vars', VARS_SB]);
     // Secure Boot really was on: SecureBoot=1 and the db authority are in the guest's log
     const events = parseEventLog(guest.log).events;
@@ -289,8 +156,10 @@ suite('e2e: real measured boots (QEMU TCG + OVMF + swtpm) vs measure pcr', () =>
       copyFileSync(path('firmware.OVMF.fd'), join(dir, 'OVMF.fd'));
       copyFileSync(path('esp.disk.img'), join(dir, 'disk.img'));
       // the recipe's initramfs ends in a shell on the console: INIT is typed into it
-      const guest = await boot(dir, ['-drive', `if=pflash,format=raw,unit=0,file=${join(dir, 'OVMF.fd')}`], diskMedia(join(dir, 'disk.img')), {
-        ready: 'cvm-measure initramfs:',
+      const guest = await boot(dir, {
+        firmware: { args: ['-drive', `if=pflash,format=raw,unit=0,file=${join(dir, 'OVMF.fd')}`] },
+        media: diskMedia(join(dir, 'disk.img')),
+        shell: { ready: 'cvm-measure initramfs:' },
       });
       await compareWith('build-out', guest, JSON.stringify(predicted));
       expect(parseEventLog(guest.log).events.some((e) => e.pcrIndex === 5 && e.typeName === 'EV_EFI_GPT_EVENT')).toBe(true);

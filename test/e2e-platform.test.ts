@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cli } from './helpers/cli.js';
-import { BANKS, BOOT_TIMEOUT_S, boot, buildGuest, CODE, makeEspDisk, suite, VARS, type VmShape } from './helpers/measured-boot.js';
+import { makeEspDisk } from './helpers/esp.js';
+import { BANKS, BOOT_TIMEOUT_S, boot, buildGuest, CODE, directMedia, diskMedia, suite, VARS, type VmShape } from './helpers/measured-boot.js';
 import { SHARED } from './helpers/shared.js';
 
 interface Config {
@@ -53,17 +54,9 @@ suite('e2e: PCR0/PCR1 of real boots in several VM configurations vs measure pcr 
     it(`${c.name}: PCR0, PCR1 (and the rest) equal the prediction in every bank`, { timeout: BOOT_TIMEOUT_S * 1000 + 60_000 }, async () => {
       const dir = join(work, c.name);
       mkdirSync(dir, { recursive: true });
-      const disk = c.shape === 'uki' ? makeEspDisk(dir, uki) : '';
-      const media =
-        c.shape === 'direct'
-          ? ['-kernel', kernel, '-initrd', initrd, '-append', cmdline]
-          : [
-              '-drive',
-              `if=none,id=disk0,format=raw,file=${disk}`,
-              '-device',
-              `virtio-blk-pci,drive=disk0,bootindex=1${c.diskSlot ? `,addr=${c.diskSlot}` : ''}`,
-            ];
-      const guest = await boot(dir, VARS, media, c.vm);
+      const disk = c.shape === 'uki' ? makeEspDisk(uki, join(dir, 'disk.img')) : '';
+      const media = c.shape === 'direct' ? directMedia(kernel, initrd, cmdline) : diskMedia(disk, c.diskSlot);
+      const guest = await boot(dir, { firmware: { vars: VARS }, media, vm: c.vm });
       timings.push(`${c.name} ${guest.seconds.toFixed(1)} s`);
       const vmArgs = ['--firmware', CODE, '--machine', c.vm.machine, '--mem', String(c.vm.memMiB), '--smp', c.vm.smp, '--vars', VARS];
       const r = await cli(['measure', 'pcr', ...inputs(c, disk), ...vmArgs, '--json']);

@@ -18,7 +18,7 @@ import { INTOTO_PAYLOAD_TYPE, signEnvelope } from '../src/sign/dsse.js';
 import { localSigner } from '../src/sign/signer.js';
 import { canonicalJson } from '../src/sign/canonical-json.js';
 import { cli, errorLine } from './helpers/cli.js';
-import { boot, INIT, makeFatImage, missingOf, VARS, CODE } from './helpers/qemu.js';
+import { boot, CODE, diskMedia, INIT, makeFatImage, missingOf, QEMU_TOOLS, VARS } from './helpers/measured-boot.js';
 import { ROOT } from './helpers/shared.js';
 
 /** Shared across runs so the apt downloads happen once per machine (as in build.test.ts). */
@@ -256,18 +256,13 @@ describe('rebuild: independent rebuilds, attestations, k-of-n rebuilders', () =>
     expect(errorLine(bad)).toMatch(/rebuild threshold not met: 2 distinct rebuilder keys must attest match .*, 1 did \(not counted: uki@2: verdict mismatch\)/);
   });
 
-  const absent = missingOf(['qemu-system-x86_64', 'swtpm', 'swtpm_setup', 'mkfs.vfat', 'mmd', 'mcopy'], [CODE, VARS]);
+  const absent = missingOf([...QEMU_TOOLS, 'mkfs.vfat', 'mmd', 'mcopy'], [CODE, VARS]);
   it.skipIf(absent.length > 0)(
     `real evidence: the UKI's TPM log (QEMU + OVMF + swtpm) verifies with --rebuild-threshold 2, and not for the mismatched release${absent.length ? ` [SKIPPED: missing ${absent.join(', ')}]` : ''}`,
     async () => {
       const b = p('boot');
       mkdirSync(b);
-      const guest = await boot(b, VARS, [
-        '-drive',
-        `if=none,id=disk0,format=raw,file=${makeFatImage(b, p('a/uki.efi'))}`,
-        '-device',
-        'virtio-blk-pci,drive=disk0,bootindex=1',
-      ]);
+      const guest = await boot(b, { firmware: { vars: VARS }, media: diskMedia(makeFatImage(b, p('a/uki.efi'))) });
       writeFileSync(join(b, 'eventlog.bin'), guest.log);
       writeFileSync(join(b, 'pcrs.json'), JSON.stringify(guest.pcrs));
       const verify = (release: string, k: string) =>

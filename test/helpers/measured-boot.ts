@@ -1,14 +1,16 @@
 /**
- * Live measured boots for the e2e suites: QEMU (TCG) + Debian's OVMF + a fresh swtpm per boot; the guest's
+ * Live measured boots for the e2e tests: QEMU (TCG) + Debian's OVMF + a fresh swtpm per boot; the guest's
  * busybox /init prints every PCR of the three banks and the firmware event log on ttyS1 and powers off.
- * Suites skip loudly when a tool is missing (`cvm-measure doctor --fix --for test`).
+ * Suites skip loudly when a tool is missing (`cvm-measure doctor --fix --for test`). GPT ESP disks come
+ * from ./esp.ts (the default recipe's recipes/esp/esp-disk.sh).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe } from 'vitest';
 import { writeCpio } from '../../src/formats/cpio.js';
 import { cli } from './cli.js';
+import { ESP_TOOLS } from './esp.js';
 import { SHARED } from './shared.js';
 
 export const OVMF = '/usr/share/OVMF';
@@ -22,22 +24,32 @@ export const SNAKEOIL_KEY = '/usr/share/ovmf/PkKek-1-snakeoil.key';
 export const SNAKEOIL_CERT = '/usr/share/ovmf/PkKek-1-snakeoil.pem';
 export const STUB = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub';
 export const BUSYBOX = '/bin/busybox';
-const TOOLS = ['qemu-system-x86_64', 'swtpm', 'swtpm_setup', 'sfdisk', 'mkfs.vfat', 'mmd', 'mcopy', 'sbsign', 'openssl'];
+/** What boot() itself runs. */
+export const QEMU_TOOLS = ['qemu-system-x86_64', 'swtpm', 'swtpm_setup'];
+/** What the default `suite` needs: boot(), the ESP disk (./esp.ts), signing a UKI with the snakeoil key. */
+export const TOOLS = [...QEMU_TOOLS, ...ESP_TOOLS, 'sbsign', 'openssl'];
 export const BANKS = ['sha1', 'sha256', 'sha384'] as const;
 export const BOOT_TIMEOUT_S = 300;
 
-function missing(): string[] {
-  const tools = TOOLS.filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
-  const files = [CODE, VARS, VARS_SB, VARS_MS, SNAKEOIL_KEY, SNAKEOIL_CERT, STUB, BUSYBOX].filter((f) => !existsSync(f));
-  return [...tools, ...files, ...(SHARED ? [] : ['../shared (the Debian kernel fixture)'])];
+/** The tools and files of `tools`/`files` this machine lacks. */
+export function missingOf(tools: readonly string[], files: readonly string[]): string[] {
+  return [...tools.filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0), ...files.filter((f) => !existsSync(f))];
 }
 
-const absent = missing();
-export const suite = (name: string, fn: () => void) => {
-  if (absent.length === 0) return describe(name, fn);
-  process.stderr.write(`\n*** SKIPPED "${name}": missing ${absent.join(', ')} (run: npx cvm-measure doctor --fix --for test) ***\n`);
-  return describe.skip(`${name} [SKIPPED: missing ${absent.join(', ')}]`, fn);
-};
+/** `describe` when nothing is absent; otherwise a loudly skipped suite naming what is missing. */
+export function suiteUnless(absent: readonly string[]): (name: string, fn: () => void) => void {
+  return (name, fn) => {
+    if (absent.length === 0) return describe(name, fn);
+    process.stderr.write(`\n*** SKIPPED "${name}": missing ${absent.join(', ')} (run: npx cvm-measure doctor --fix --for test) ***\n`);
+    return describe.skip(`${name} [SKIPPED: missing ${absent.join(', ')}]`, fn);
+  };
+}
+
+/** The e2e suites' `describe`: every TOOLS tool, Debian's OVMF stores, the snakeoil key, the stub, busybox and ../shared's Debian kernel. */
+export const suite = suiteUnless([
+  ...missingOf(TOOLS, [CODE, VARS, VARS_SB, VARS_MS, SNAKEOIL_KEY, SNAKEOIL_CERT, STUB, BUSYBOX]),
+  ...(SHARED ? [] : ['../shared (the Debian kernel fixture)']),
+]);
 
 /** Guest /init: print every PCR of the three banks and the firmware event log on ttyS1, power off. */
 export const INIT = `#!/bin/busybox sh
@@ -71,17 +83,45 @@ export interface GuestResult {
   seconds: number;
 }
 
-/** The VM knobs PCR0/PCR1 depend on (QEMU -machine, -m, -smp). */
+/** The VM knobs PCR0/PCR1 depend on (QEMU -machine, -m, -smp); default q35, 768 MiB, 1 vCPU. */
 export interface VmShape {
   machine?: 'q35' | 'pc';
   memMiB?: number;
   smp?: string;
 }
 
-/** One boot: fresh swtpm state, private VARS copy, QEMU TCG; returns what the guest printed. */
-export async function boot(dir: string, vars: string, media: string[], vm: VmShape = {}): Promise<GuestResult> {
+export interface BootOptions {
+  /**
+   * `{ vars }`: Debian's split OVMF_CODE (read-only pflash) with a private copy of that VARS store;
+   * `{ args }`: the QEMU firmware arguments as given (e.g. one pflash drive of a unified OVMF.fd).
+   */
+  firmware: { vars: string } | { args: string[] };
+  /** The boot media: -kernel/-initrd/-append (directMedia) or a disk (diskMedia). */
+  media: string[];
+  vm?: VmShape;
+  /** The guest's own init ends in a shell on ttyS0: once `ready` shows on the console, INIT is typed into it. */
+  shell?: { ready: string };
+}
+
+/** A direct kernel boot's media. */
+export const directMedia = (kernel: string, initrd: string, append: string) => ['-kernel', kernel, '-initrd', initrd, '-append', append];
+
+/** The disk as a QEMU virtio-blk boot device (at PCI slot `slot` when given, else the first free one). */
+export const diskMedia = (disk: string, slot?: number) => [
+  '-drive',
+  `if=none,id=disk0,format=raw,file=${disk}`,
+  '-device',
+  `virtio-blk-pci,drive=disk0,bootindex=1${slot ? `,addr=${slot}` : ''}`,
+];
+
+/** One boot in `dir`: fresh swtpm state, the firmware, QEMU TCG; returns what the guest printed on ttyS1. */
+export async function boot(dir: string, { firmware, media, vm = {}, shell }: BootOptions): Promise<GuestResult> {
   mkdirSync(join(dir, 'tpm'), { recursive: true });
-  copyFileSync(vars, join(dir, 'vars.fd'));
+  let fw: string[];
+  if ('vars' in firmware) {
+    copyFileSync(firmware.vars, join(dir, 'vars.fd'));
+    fw = ['-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${CODE}`, '-drive', `if=pflash,format=raw,unit=1,file=${join(dir, 'vars.fd')}`];
+  } else fw = firmware.args;
   execFileSync('swtpm_setup', ['--tpm2', '--tpmstate', join(dir, 'tpm'), '--pcr-banks', BANKS.join(','), '--overwrite'], { stdio: 'ignore' });
   const sock = join(dir, 'swtpm.sock');
   const swtpm = spawn('swtpm', ['socket', '--tpm2', '--tpmstate', `dir=${join(dir, 'tpm')}`, '--ctrl', `type=unixio,path=${sock}`, '--terminate'], {
@@ -91,30 +131,25 @@ export async function boot(dir: string, vars: string, media: string[], vm: VmSha
     for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
     const data = join(dir, 'data.txt');
     const args = [
-      ...[
-        '-machine',
-        vm.machine ?? 'q35',
-        '-accel',
-        'tcg',
-        '-m',
-        String(vm.memMiB ?? 768),
-        '-smp',
-        vm.smp ?? '1',
-        '-nodefaults',
-        '-display',
-        'none',
-        '-vga',
-        'none',
-        '-no-reboot',
-      ],
-      ...['-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${CODE}`, '-drive', `if=pflash,format=raw,unit=1,file=${join(dir, 'vars.fd')}`],
+      ...['-machine', vm.machine ?? 'q35', '-accel', 'tcg', '-m', String(vm.memMiB ?? 768), '-smp', vm.smp ?? '1'],
+      ...['-nodefaults', '-display', 'none', '-vga', 'none', '-no-reboot'],
+      ...fw,
       ...['-chardev', `socket,id=chrtpm,path=${sock}`, '-tpmdev', 'emulator,id=tpm0,chardev=chrtpm', '-device', 'tpm-crb,tpmdev=tpm0'],
-      ...['-serial', `file:${join(dir, 'console.log')}`, '-serial', `file:${data}`],
+      ...['-serial', shell ? 'stdio' : `file:${join(dir, 'console.log')}`, '-serial', `file:${data}`],
       ...media,
     ];
     const t0 = performance.now();
     const code = await new Promise<number | null>((res) => {
-      const q = spawn('qemu-system-x86_64', args, { stdio: 'ignore' });
+      const q = spawn('qemu-system-x86_64', args, { stdio: shell ? 'pipe' : 'ignore' });
+      if (shell) {
+        let console = '';
+        q.stdout!.on('data', (b: Buffer) => {
+          const seen = console.includes(shell.ready);
+          console += b.toString('latin1');
+          writeFileSync(join(dir, 'console.log'), console);
+          if (!seen && console.includes(shell.ready)) q.stdin!.write(INIT.replace(/^#!.*\n/, ''));
+        });
+      }
       const timer = setTimeout(() => q.kill('SIGKILL'), BOOT_TIMEOUT_S * 1000);
       q.on('exit', (c) => {
         clearTimeout(timer);
@@ -133,23 +168,15 @@ export async function boot(dir: string, vars: string, media: string[], vm: VmSha
   }
 }
 
-/** A 64 MiB GPT disk (fixed GUIDs) whose FAT32 ESP holds `efi` as the removable-media boot path. */
-export function makeEspDisk(dir: string, efi: string): string {
-  const img = join(dir, 'disk.img');
-  const esp = join(dir, 'esp.img');
+/** A FAT image without a partition table (a "superfloppy") holding `efi` as the removable-media boot path: no GPT event in PCR5. */
+export function makeFatImage(dir: string, efi: string): string {
+  const img = join(dir, 'fat.img');
   writeFileSync(img, '');
-  execFileSync('truncate', ['-s', '64M', img]);
-  execFileSync('sfdisk', ['-q', img], {
-    input:
-      'label: gpt\nlabel-id: 0C0FFEE0-1111-2222-3333-444455556666\nfirst-lba: 2048\nstart=2048, size=126976, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=7E57E57E-AAAA-BBBB-CCCC-DDDDEEEEFFFF, name="ESP"\n',
-  });
-  execFileSync('truncate', ['-s', `${126976 * 512}`, esp]);
-  execFileSync('mkfs.vfat', ['-F', '32', '-i', '0badcafe', '-n', 'ESP', esp], { stdio: 'ignore' });
+  execFileSync('truncate', ['-s', '48M', img]);
+  execFileSync('mkfs.vfat', ['-F', '32', '-i', '0badcafe', '-n', 'ESP', img], { stdio: 'ignore' });
   const env = { ...process.env, MTOOLS_SKIP_CHECK: '1' };
-  execFileSync('mmd', ['-i', esp, '::/EFI', '::/EFI/BOOT'], { env });
-  execFileSync('mcopy', ['-i', esp, efi, '::/EFI/BOOT/BOOTX64.EFI'], { env });
-  execFileSync('dd', [`if=${esp}`, `of=${img}`, 'bs=512', 'seek=2048', 'conv=notrunc', 'status=none']);
-  rmSync(esp);
+  execFileSync('mmd', ['-i', img, '::/EFI', '::/EFI/BOOT'], { env });
+  execFileSync('mcopy', ['-i', img, efi, '::/EFI/BOOT/BOOTX64.EFI'], { env });
   return img;
 }
 
