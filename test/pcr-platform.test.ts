@@ -98,7 +98,7 @@ describeShared('PCR0/PCR1 from the OVMF image (Debian OVMF 2022.11)', () => {
   });
 
   it('measure pcr --firmware predicts PCR0 and PCR1 of both real boots in all banks', async () => {
-    const fw = ['--firmware', shared('fixtures', CODE), '--mem', '1024'];
+    const fw = ['--firmware', shared('fixtures', CODE), '--mem', '1024', '--machine', 'q35', '--smp', '1'];
     const runs = {
       'direct-6.1-tcg': [
         '--boot',
@@ -110,7 +110,16 @@ describeShared('PCR0/PCR1 from the OVMF image (Debian OVMF 2022.11)', () => {
         '--append',
         'console=ttyS0 panic=-1',
       ],
-      'uki-6.1-tcg': ['--boot', 'uki', '--uki', shared('fixtures', 'pcr/uki-6.1.efi'), '--gpt', shared('fixtures', 'pcr/uki-disk-gpt-head.bin')],
+      'uki-6.1-tcg': [
+        '--boot',
+        'uki',
+        '--uki',
+        shared('fixtures', 'pcr/uki-6.1.efi'),
+        '--gpt',
+        shared('fixtures', 'pcr/uki-disk-gpt-head.bin'),
+        '--disk-pci',
+        '1',
+      ],
     };
     for (const [name, args] of Object.entries(runs)) {
       const r = await cli(['measure', 'pcr', ...args, ...fw, '--json']);

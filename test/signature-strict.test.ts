@@ -76,9 +76,9 @@ describe('DSSE envelopes have one meaning', () => {
     expect(u.payload).toMatch(/[+/]/);
     expect(verify(JSON.stringify(u)).type).toBe('dsse');
     const url = body.toString('base64url');
-    expect(() => verify(JSON.stringify({ ...u, payload: url }))).toThrow('payload is not base64 (standard alphabet)');
+    expect(() => verify(JSON.stringify({ ...u, payload: url }))).toThrow('payload is not canonical base64');
     const padded = `${url}${'='.repeat((4 - (url.length % 4)) % 4)}`;
-    expect(() => verify(JSON.stringify({ ...u, payload: padded }))).toThrow('payload is not base64 (standard alphabet)');
+    expect(() => verify(JSON.stringify({ ...u, payload: padded }))).toThrow('payload is not canonical base64');
     const sig = e.signatures[0].sig as string;
     const unpadded = sig.replace(/=+$/, '');
     const sigs = [sig.endsWith('=') ? unpadded : Buffer.from(sig, 'base64').toString('base64url'), `${sig}=`];

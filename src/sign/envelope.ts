@@ -27,7 +27,7 @@ export function pae(payloadType: string, body: Uint8Array): Uint8Array {
  */
 export function strictBase64(s: unknown, what: string): Uint8Array {
   if (typeof s !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(s) || s.length % 4 !== 0)
-    throw new FormatError('DSSE envelope', `${what} is not base64 (standard alphabet)`);
+    throw new FormatError('DSSE envelope', `${what} is not canonical base64 (standard alphabet, padded)`);
   const bin = atob(s);
   if (btoa(bin) !== s) throw new FormatError('DSSE envelope', `${what} is not canonical base64 (padded, re-encodes to itself)`);
   return Uint8Array.from(bin, (c) => c.charCodeAt(0));

@@ -13,8 +13,9 @@ export const PREDICTED_PCRS = [2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15] as co
 export const PLATFORM_PCRS = [0, 1, ...PREDICTED_PCRS] as const;
 
 export const NOT_PREDICTED: Readonly<Record<string, string>> = {
-  '0': 'S-CRTM version and firmware volumes measured by OVMF PEI: depend on the OVMF build and the VM configuration (machine, -m, -smp); give the firmware image to predict it',
-  '1': 'BootOrder/Boot#### variables (and on other firmware SMBIOS/ACPI handoff tables): depend on the VM devices and the firmware build; give the firmware image to predict it',
+  // (signed into reference values: a change of wording changes every manifest's bytes)
+  '0': 'S-CRTM version and firmware volumes measured by OVMF PEI: depend on the OVMF build and the VM configuration (-m), not on the boot inputs',
+  '1': 'BootOrder/Boot#### variables (and on other firmware SMBIOS/ACPI handoff tables): depend on the VM devices and the firmware build',
   '10': 'IMA (boot_aggregate plus runtime file measurements): written by the running kernel, not by the boot chain',
 };
 
