@@ -192,9 +192,9 @@ describe('CLI bundle (esbuild.config.mjs: dist/bin/, one esbuild run with code s
       const g = graph(c);
       const own = sources(g).filter((s) => s.includes('src/cli/commands/'));
       expect(own, c).toHaveLength(1);
-      // only doctor, verify, manifest inspect (a reference-values document against its schema) and the runs of build and
-      // manifest create (*-run.ts) spawn processes, parse YAML or validate schemas
-      if (!/\/(build-run|doctor|manifest-create-run|manifest-inspect|verify)-[A-Z0-9]+\.js$/.test(c))
+      // only doctor, verify, manifest inspect (a reference-values document against its schema) and the runs of build,
+      // rebuild and manifest create (*-run.ts) spawn processes, parse YAML or validate schemas
+      if (!/\/(build-run|doctor|manifest-create-run|manifest-inspect|rebuild-run|verify)-[A-Z0-9]+\.js$/.test(c))
         expect(
           packages(g).filter((p) => BUILD_STACK.includes(p)),
           c,

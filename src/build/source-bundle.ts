@@ -13,9 +13,9 @@ import { writeFileAtomic } from '../util/fs.js';
 import type { Lock } from './lock.js';
 import { lockText } from './lock.js';
 import type { BuildResult } from './orchestrate.js';
-import { BUILD_FILES } from './recipe.js';
 
-export const SOURCE_DIR = BUILD_FILES.source;
+/** The directory beside the artifacts (reserved as an output name: recipe.ts BUILD_FILES.source); this module stays free of the recipe parser so publish's chunk does not load it. */
+export const SOURCE_DIR = 'source';
 
 /** The release file name of an input carried by digest. */
 export const inputFile = (sha256: string) => `input-${sha256}`;
