@@ -10,6 +10,7 @@ import { isCollection, isMap, isPair, isScalar, LineCounter, parseDocument, visi
 import { InputError } from '../errors.js';
 import { readInput } from '../util/fs.js';
 import { PACKAGE_ROOT } from '../util/package.js';
+import { SOURCE_DIR } from './source-bundle.js';
 
 /** The package root (recipes/ and schemas/ ship beside dist/). */
 export const DEFAULT_RECIPE = resolve(PACKAGE_ROOT, 'recipes/default.yaml');
@@ -265,7 +266,7 @@ export const BUILD_FILES = {
   buildRecord: 'build-record.json',
   manifest: 'manifest',
   logs: 'logs',
-  source: 'source',
+  source: SOURCE_DIR,
 } as const;
 
 /** The lock file `build` writes beside the artifacts when the recipe's directory is read-only. */

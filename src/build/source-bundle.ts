@@ -14,7 +14,7 @@ import type { Lock } from './lock.js';
 import { lockText } from './lock.js';
 import type { BuildResult } from './orchestrate.js';
 
-/** The directory beside the artifacts (reserved as an output name: recipe.ts BUILD_FILES.source); this module stays free of the recipe parser so publish's chunk does not load it. */
+/** The directory beside the artifacts (recipe.ts reserves it as an output name through BUILD_FILES). */
 export const SOURCE_DIR = 'source';
 
 /** The release file name of an input carried by digest. */
