@@ -6,7 +6,8 @@
  *   --count N        mutated inputs per target (default 10000)
  *   --target a,b     only these targets (default all)
  *   --campaign N     campaign seed (default 1)
- *   --timeout MS     per-input time limit (default 2000)
+ *   --timeout MS     per-input CPU-time limit (default 2000)
+ *   --wall MS        per-input wall-clock cap (default 15 × --timeout)
  *   --rss MIB        RSS bound (default 256)
  *   --max-seed-bytes N  leave out larger seeds (at least one kept per target)
  *   --out DIR        reproducers (default fuzz-findings)
@@ -25,6 +26,7 @@ const { values } = parseArgs({
     target: { type: 'string' },
     campaign: { type: 'string', default: '1' },
     timeout: { type: 'string', default: '2000' },
+    wall: { type: 'string' },
     rss: { type: 'string', default: '256' },
     'max-seed-bytes': { type: 'string' },
     out: { type: 'string', default: 'fuzz-findings' },
@@ -55,6 +57,7 @@ for (const name of names) {
     count: Number(values.count),
     campaign: Number(values.campaign),
     timeoutMs: Number(values.timeout),
+    ...(values.wall ? { wallMs: Number(values.wall) } : {}),
     rssMiB: Number(values.rss),
     ...(values['max-seed-bytes'] ? { maxSeedBytes: Number(values['max-seed-bytes']) } : {}),
     outDir: values.out,

@@ -1,8 +1,9 @@
 /**
  * Fuzz harness (parent side): runs a target's mutated inputs in a child process (worker.ts) under a
- * watchdog. An input fails when it throws anything but our typed errors (CvmError), runs longer than
- * the time limit (the child is killed) or pushes the child's RSS past the bound (polled from
- * /proc/<pid>/statm while it runs, and the child's peak RSS after it). Each failing input is saved
+ * watchdog. An input fails when it throws anything but our typed errors (CvmError), spends more CPU
+ * time than the limit or waits past the wall-clock cap (the child is killed: a hang), or pushes the
+ * child's RSS past the bound (polled from /proc/<pid>/stat[m] while it runs, and the child's peak RSS
+ * after it). The limit is CPU time so that a busy machine does not turn slow inputs into hangs. Each failing input is saved
  * as a reproducer (bytes + JSON description) and the child restarted after it.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -15,8 +16,10 @@ export interface FuzzOptions {
   count: number;
   /** Campaign seed (input i of a target is the same bytes for the same campaign). */
   campaign?: number;
-  /** Per-input time limit (default 2 s). */
+  /** Per-input CPU-time limit of the child (default 2 s). */
   timeoutMs?: number;
+  /** Per-input wall-clock cap, for inputs that block instead of compute (default 15 × timeoutMs). */
+  wallMs?: number;
   /** RSS bound of the child process (default 256 MiB). */
   rssMiB?: number;
   /** Seeds larger than this are left out (at least one seed is kept). */
@@ -51,6 +54,9 @@ export interface FuzzResult {
 const WORKER = join(import.meta.dirname, 'worker.ts');
 const PAGE = 4096;
 
+/** /proc exposes CPU times in USER_HZ, which is 100 on every Linux architecture. */
+const USER_HZ = 100;
+
 function rssOf(pid: number): number {
   try {
     return Number(readFileSync(`/proc/${pid}/statm`, 'latin1').split(' ')[1]) * PAGE;
@@ -59,9 +65,21 @@ function rssOf(pid: number): number {
   }
 }
 
+/** utime + stime of a process in ms (proc(5): fields 14 and 15, counted after the ")" of comm). */
+function cpuMsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / USER_HZ;
+  } catch {
+    return 0;
+  }
+}
+
 export async function runTarget(name: string, o: FuzzOptions): Promise<FuzzResult> {
   const campaign = o.campaign ?? 1;
   const timeoutMs = o.timeoutMs ?? 2000;
+  const wallMs = o.wallMs ?? 15 * timeoutMs;
   const rssBytes = (o.rssMiB ?? 256) * 1024 * 1024;
   const maxSeedBytes = o.maxSeedBytes ?? Number.MAX_SAFE_INTEGER;
   const seeds = await loadSeeds(name, maxSeedBytes);
@@ -89,6 +107,7 @@ export async function runTarget(name: string, o: FuzzOptions): Promise<FuzzResul
         stderr = (stderr + d.toString('utf8')).slice(-4000);
       });
       let current: number | undefined;
+      let startCpu = 0;
       let resumeAt = next;
       let timer: NodeJS.Timeout | undefined;
       let poll: NodeJS.Timeout | undefined;
@@ -109,11 +128,15 @@ export async function runTarget(name: string, o: FuzzOptions): Promise<FuzzResul
           poll = setInterval(() => {
             const rss = rssOf(child.pid!);
             result.peakRssMiB = Math.max(result.peakRssMiB, Math.round(rss / 2 ** 20));
-            if (rss > rssBytes && current !== undefined) stop(current, 'rss', `RSS ${Math.round(rss / 2 ** 20)} MiB while running`);
+            if (current === undefined) return;
+            if (rss > rssBytes) stop(current, 'rss', `RSS ${Math.round(rss / 2 ** 20)} MiB while running`);
+            const cpu = cpuMsOf(child.pid!) - startCpu;
+            if (cpu > timeoutMs) stop(current, 'hang', `${cpu} ms of CPU time without a result (limit ${timeoutMs} ms)`);
           }, 20);
         } else if (m.type === 'start') {
           current = m.i;
-          timer = setTimeout(() => stop(m.i, 'hang', `no result after ${timeoutMs} ms`), timeoutMs);
+          startCpu = cpuMsOf(child.pid!);
+          timer = setTimeout(() => stop(m.i, 'hang', `no result after ${wallMs} ms of wall-clock time`), wallMs);
         } else {
           clearTimeout(timer);
           current = undefined;
