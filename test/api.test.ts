@@ -46,19 +46,10 @@ const TSDOC_PENDING = new Set([
   'src/formats/uki.ts:buildUki',
   'src/formats/uki.ts:parseUki',
   'src/measure/boot/index.ts:bootEvents',
-  'src/measure/input.ts:sha256Hex',
-  'src/measure/snp/id-block.ts:idBlock',
-  'src/measure/snp/launch.ts:snpLaunchDigests',
-  'src/measure/snp/report.ts:snpMeasurement',
-  'src/measure/snp/report.ts:snpSeedMeasurement',
-  'src/measure/snp/sev-hashes.ts:sevHashes',
-  'src/measure/snp/vcpu-types.ts:resolveVcpu',
   'src/measure/tdx/report.ts:tdShimMeasurement',
   'src/measure/tdx/report.ts:tdxMeasurement',
-  'src/measure/tdx/td-shim.ts:tdShimPayloadHash',
   'src/measure/tpm/eventlog-diff.ts:diffEventLog',
   'src/measure/tpm/report.ts:pcrMeasurement',
-  'src/tcg/replay.ts:replay',
 ]);
 
 const config = ts.getParsedCommandLineOfConfigFile(join(ROOT, 'tsconfig.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} })!;
