@@ -10,6 +10,7 @@ import type { ReferenceValues } from '../manifest/model.js';
 import type { VerifyEvidenceResult } from './result.js';
 import { type SnpPolicy, verifySnpReport } from './snp.js';
 import { type TdxPolicy, verifyTdxQuote } from './tdx.js';
+import type { PcrPrediction } from './diagnose-tpm.js';
 import { type QuotedPcrs, verifyTpmEventLog } from './tpm.js';
 
 export const EVIDENCE_TYPES = ['snp-report', 'tdx-quote', 'tpm-eventlog'] as const;
@@ -32,6 +33,8 @@ export interface VerifyEvidenceOptions {
   reference?: ReferenceValues;
   /** The release's firmware, to diagnose a MEASUREMENT / MRTD mismatch. */
   firmware?: Uint8Array;
+  /** TPM: the release's `measure pcr --json` predictions, to name the first differing event on a PCR mismatch. */
+  predictions?: readonly PcrPrediction[];
   /** TDX: the CCEL event log, replayed against the quoted RTMRs. */
   ccel?: Uint8Array;
 }
@@ -66,5 +69,9 @@ export async function verifyEvidence(bytes: Uint8Array, o: VerifyEvidenceOptions
       ...(o.ccel ? { ccel: o.ccel } : {}),
     });
   if (!o.pcrs) throw new UsageError('a TPM event log is verified against the PCR values it must replay to: give --pcrs');
-  return verifyTpmEventLog(bytes, { pcrs: o.pcrs, ...(o.reference ? { reference: o.reference } : {}) });
+  return verifyTpmEventLog(bytes, {
+    pcrs: o.pcrs,
+    ...(o.reference ? { reference: o.reference } : {}),
+    ...(o.predictions ? { predictions: o.predictions } : {}),
+  });
 }

@@ -3,7 +3,7 @@ import { UsageError, VerificationError } from '../../errors.js';
 import { parsePublicKey } from '../../sign/keys.js';
 import { readInput } from '../../util/fs.js';
 import { EVIDENCE_TYPES, verifyEvidence, type EvidenceType } from '../../verify/evidence.js';
-import { loadCertificates, loadPolicy, resolveReference } from '../../verify/load.js';
+import { loadCertificates, loadPolicy, loadPredictions, resolveReference } from '../../verify/load.js';
 import { parsePcrValues } from '../../verify/tpm.js';
 import { examples, jsonOption, repeatable } from '../command.js';
 import { parseChoice, parseInteger } from '../options.js';
@@ -15,6 +15,7 @@ interface Opts extends RebuilderOpts {
   type?: string;
   certs?: string[];
   pcrs?: string;
+  expected?: string;
   reference?: string;
   trust?: string[];
   threshold: string;
@@ -35,6 +36,10 @@ export function registerVerify(program: Command): void {
     .option('--type <type>', `evidence type instead of detecting it: ${EVIDENCE_TYPES.join(', ')}`)
     .addOption(repeatable(program, '--certs <file>', 'SNP: ARK/ASK and VCEK/VLEK certificates, PEM or DER files or directories'))
     .option('--pcrs <file>', 'TPM: the PCR values the log must replay to (JSON {bank: {index: hex}} or tpm2_pcrread output)')
+    .option(
+      '--expected <file>',
+      "TPM: the release's `measure pcr --json` prediction (or its measurements.json): on a PCR mismatch, name the first differing event (as `eventlog diff` does)",
+    )
     .option(
       '--reference <dir|file|url>',
       'signed reference values: a `manifest create` directory, its reference-values.intoto.json, or a repository (URL or directory, optionally #NAME[@VERSION]; fetched and checked first) (needs --trust)',
@@ -66,6 +71,7 @@ export function registerVerify(program: Command): void {
         ...(type ? { type } : {}),
         certs: loadCertificates(opts.certs ?? []),
         ...(opts.pcrs ? { pcrs: parsePcrValues((await readInput(opts.pcrs, 'PCR values')).toString('utf8'), opts.pcrs) } : {}),
+        ...(opts.expected ? { predictions: loadPredictions(opts.expected) } : {}),
         ...(at === undefined ? {} : { at }),
         ...(opts.policy ? { policy: loadPolicy(opts.policy) } : {}),
         ...(opts.firmware ? { firmware: new Uint8Array(await readInput(opts.firmware, 'firmware')) } : {}),
@@ -107,7 +113,7 @@ export function registerVerify(program: Command): void {
     'cvm-measure verify report.bin --certs ask_ark_milan.pem --certs vcek.der',
     'cvm-measure verify report.bin --certs certs/ --reference out/manifest --trust release.pub.pem --policy policy.yaml --json',
     'cvm-measure verify quote.bin --ccel ccel_data.dat --reference out/manifest --trust release.pub.pem',
-    'cvm-measure verify eventlog.bin --pcrs pcrs.json --reference out/manifest --trust release.pub.pem',
+    'cvm-measure verify eventlog.bin --pcrs pcrs.json --reference out/manifest --trust release.pub.pem --expected out/measurements.json',
     'cvm-measure verify eventlog.bin --pcrs pcrs.json --reference /srv/rv#uki --trust repo.pub.pem --rebuilders r1.pub.pem --rebuilders r2.pub.pem --rebuild-threshold 2',
   ]);
 }
