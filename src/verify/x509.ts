@@ -35,14 +35,18 @@ export function memo<V>(max: number): (key: string, make: () => V) => V {
   };
 }
 
-const keys = memo<Promise<CryptoKey>>(256);
+/** WebCrypto's key type, named without the DOM lib (the build's tsconfig has none). */
+type SubtleKey = Awaited<ReturnType<ReturnType<typeof subtle>['importKey']>>;
+type ImportAlg = { name: 'ECDSA'; namedCurve: string } | { name: 'RSA-PSS'; hash: string };
+
+const keys = memo<Promise<SubtleKey>>(256);
 const nodeKeys = memo<ReturnType<NonNullable<typeof nodeCrypto>['createPublicKey']> | null>(256);
 const signatures = memo<Promise<boolean>>(1024);
 const fingerprints = new WeakMap<Certificate, string>();
 
 /** A WebCrypto verification key for an SPKI, imported once per SPKI and algorithm. */
-function importKey(spki: Uint8Array, alg: EcKeyImportParams | RsaHashedImportParams): Promise<CryptoKey> {
-  const name = 'namedCurve' in alg ? alg.namedCurve : `${alg.name}/${String(alg.hash)}`;
+function importKey(spki: Uint8Array, alg: ImportAlg): Promise<SubtleKey> {
+  const name = 'namedCurve' in alg ? alg.namedCurve : `${alg.name}/${alg.hash}`;
   return keys(`${name}:${toHex(digest('sha256', spki))}`, () => subtle().importKey('spki', source(spki), alg, false, ['verify']));
 }
 /** WebCrypto's BufferSource type (DOM lib) wants an ArrayBuffer-backed view; ours always are. */
