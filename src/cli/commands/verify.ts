@@ -2,7 +2,9 @@ import type { Command } from 'commander';
 import { UsageError, VerificationError } from '../../errors.js';
 import { parsePublicKey } from '../../sign/keys.js';
 import { readInput } from '../../util/fs.js';
-import { EVIDENCE_TYPES, verifyEvidence, type EvidenceType } from '../../verify/evidence.js';
+import { parseHclReport } from '../../formats/hcl-report.js';
+import { detectEvidence, EVIDENCE_TYPES, verifyEvidence, type EvidenceType } from '../../verify/evidence.js';
+import { kdsCertificates } from '../../verify/kds.js';
 import { loadCertificates, loadPolicy, loadPredictions, resolveReference } from '../../verify/load.js';
 import { parsePcrValues } from '../../verify/tpm.js';
 import { examples, jsonOption, repeatable } from '../command.js';
@@ -14,6 +16,8 @@ import { type RebuilderOpts, readRebuilders, rebuilderOptions } from '../rebuild
 interface Opts extends RebuilderOpts {
   type?: string;
   certs?: string[];
+  kds?: boolean;
+  kdsProduct?: string;
   pcrs?: string;
   expected?: string;
   reference?: string;
@@ -35,6 +39,11 @@ export function registerVerify(program: Command): void {
     .argument('<evidence>', 'SNP attestation report, TDX quote or TCG event log (the type is detected from the bytes)')
     .option('--type <type>', `evidence type instead of detecting it: ${EVIDENCE_TYPES.join(', ')}`)
     .addOption(repeatable(program, '--certs <file>', 'SNP: ARK/ASK and VCEK/VLEK certificates, PEM or DER files or directories'))
+    .option(
+      '--kds',
+      "SNP: download the certificates --certs lacks (the VCEK by chip id and TCB, the ASK/ASVK + ARK chain) from AMD's KDS, cached under the cache dir",
+    )
+    .option('--kds-product <name>', 'SNP with --kds: Milan, Genoa or Turin, for a v2 report (it does not name its CPU)')
     .option('--pcrs <file>', 'TPM: the PCR values the log must replay to (JSON {bank: {index: hex}} or tpm2_pcrread output)')
     .option(
       '--expected <file>',
@@ -67,9 +76,27 @@ export function registerVerify(program: Command): void {
       const trusted = [];
       for (const p of trust) trusted.push(parsePublicKey(await readInput(p, 'public key'), p));
       const at = opts.at === undefined ? undefined : parseTime('--at', opts.at);
-      const r = await verifyEvidence(new Uint8Array(await readInput(evidence, 'evidence')), {
+      const bytes = new Uint8Array(await readInput(evidence, 'evidence'));
+      const certs = loadCertificates(opts.certs ?? []);
+      if (opts.kdsProduct && !opts.kds) throw new UsageError('--kds-product needs --kds');
+      if (opts.kds) {
+        const kind = type ?? detectEvidence(bytes);
+        const hcl = kind === 'hcl-report' ? parseHclReport(bytes) : undefined;
+        if (kind !== 'snp-report' && hcl?.reportType !== 'snp')
+          throw new UsageError(`--kds: AMD's KDS serves SNP certificates; this is ${hcl ? 'an HCL report around a TDREPORT' : `a ${kind}`}`);
+        const product = opts.kdsProduct ? parseChoice('--kds-product', opts.kdsProduct, ['Milan', 'Genoa', 'Turin'] as const) : undefined;
+        certs.push(
+          ...(await kdsCertificates(hcl ? hcl.payload : bytes, certs, {
+            ...(product ? { product } : {}),
+            // tests only: a loopback server emulating the KDS
+            ...(process.env.CVM_KDS_TEST_URL ? { baseUrl: process.env.CVM_KDS_TEST_URL, vcekIntervalMs: 0 } : {}),
+            log: (l) => process.stderr.write(`cvm-measure: ${l}\n`),
+          })),
+        );
+      }
+      const r = await verifyEvidence(bytes, {
         ...(type ? { type } : {}),
-        certs: loadCertificates(opts.certs ?? []),
+        certs,
         ...(opts.pcrs ? { pcrs: parsePcrValues((await readInput(opts.pcrs, 'PCR values')).toString('utf8'), opts.pcrs) } : {}),
         ...(opts.expected ? { predictions: loadPredictions(opts.expected) } : {}),
         ...(at === undefined ? {} : { at }),
@@ -111,6 +138,7 @@ export function registerVerify(program: Command): void {
     });
   examples(cmd, [
     'cvm-measure verify report.bin --certs ask_ark_milan.pem --certs vcek.der',
+    'cvm-measure verify report.bin --kds --kds-product Milan',
     'cvm-measure verify report.bin --certs certs/ --reference out/manifest --trust release.pub.pem --policy policy.yaml --json',
     'cvm-measure verify quote.bin --ccel ccel_data.dat --reference out/manifest --trust release.pub.pem',
     'cvm-measure verify eventlog.bin --pcrs pcrs.json --reference out/manifest --trust release.pub.pem --expected out/measurements.json',
