@@ -243,6 +243,41 @@ describeShared('RTMR0 model: TD HOB and a hand-made platform (Debian OVMF.fd)', 
       }
     });
 
+    it('eventlog diff: the GCE CCEL against the model, event by event, naming what differs (GCE is not QEMU)', async () => {
+      const j = await cli(['measure', 'tdx', '--firmware', fwPath, '--platform', platform, '--json']);
+      const expectedFile = join(dir, 'td.json');
+      writeFileSync(expectedFile, j.stdout);
+      const args = [
+        'eventlog',
+        'diff',
+        shared('fixtures/tdx/ccel_data.dat'),
+        '--ccel-table',
+        shared('fixtures/tdx/ccel_table.dat'),
+        '--expected',
+        expectedFile,
+      ];
+      const t = await cli(args);
+      expect(t.code).toBe(1);
+      expect(errorLine(t)).toMatch(/RTMR0 differs from the model in \d+ of \d+ events/);
+      expect(t.stdout).toMatch(/≠ #1 +TD HOB .*the VMM's memory map differs/);
+      expect(t.stdout).toMatch(/≠ #2 +CFV .*Fv\(48DB5E17-707C-472D-91CD-1613E7EF51B0\) at 0xffe00000\+131072/);
+      expect(t.stdout).toMatch(/≠ #4 +PK .*PK \(1097 bytes in the log\)/);
+      expect(t.stdout).toMatch(/= #8 +separator/);
+      expect(t.stdout).toMatch(/≠ #9 +ACPI etc\/table-loader .*VMM serves other ACPI tables/);
+      expect(t.stdout).toMatch(/≠ #12 +BootOrder \(0000\) .*BootOrder 0001,0000/);
+      // GCE's UiApp entry is the model's: paired across GCE's extra Boot0001 instead of shifting.
+      expect(t.stdout).toMatch(/≠ #13 +\(not predicted\) EV_EFI_VARIABLE_BOOT: boot entry Boot0001/);
+      expect(t.stdout).toMatch(/= #14 +Boot0000 \(UiApp\)/);
+      expect(t.stdout).toMatch(/#21 .*SbatLevel: measured by the boot loader \(shim\)/);
+      const r = await cli([...args, '--json']);
+      const out = JSON.parse(r.stdout);
+      expect(out).toMatchObject({ ok: false, kind: 'tdx', register: 'rtmr0', status: 'model (not hardware-checked)', match: false });
+      const validate = new Ajv({ strict: false }).compile(JSON.parse(readFileSync(join(ROOT, 'schemas/tdx-eventlog-diff.schema.json'), 'utf8')));
+      expect(validate(out), JSON.stringify(validate.errors)).toBe(true);
+      const pcr = await cli([...args.slice(0, 3), '--ccel', '--expected', platform]);
+      expect(errorLine(pcr)).toMatch(/not the --json output of `measure tdx --platform`/);
+    });
+
     it('--tdvf-events without --platform is a usage error', async () => {
       const r = await cli(['measure', 'tdx', '--firmware', fwPath, '--tdvf-events', 'legacy']);
       expect(r.code).toBe(2);
