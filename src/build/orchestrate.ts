@@ -21,8 +21,12 @@ import type { BackendPref, Sandbox } from './sandbox/types.js';
 import { readMember } from './inputs/member.js';
 import { runBuiltin } from './builtin.js';
 import { selectSandbox } from './sandbox/index.js';
+import { runComponentBuildkit } from './buildkit/component.js';
+import { requireClient, type BuildkitOptions } from './buildkit/client.js';
 
-export const BACKEND_PREFS: readonly BackendPref[] = ['auto', 'docker', 'podman', 'bwrap', 'chroot'];
+/** `buildkit` runs each `run` component as one BuildKit build (src/build/buildkit/); the others run each step in a sandbox. */
+export type BuildBackend = BackendPref | 'buildkit';
+export const BACKEND_PREFS: readonly BuildBackend[] = ['auto', 'docker', 'podman', 'bwrap', 'chroot', 'buildkit'];
 
 /** Bumped when the meaning of a component cache key changes. */
 const KEY_VERSION = 1;
@@ -40,7 +44,9 @@ export interface Variation {
 
 export interface BuildOptions {
   out: string;
-  backend: BackendPref;
+  backend: BuildBackend;
+  /** --backend buildkit: builder and registry-cache pass-through. */
+  buildkit?: BuildkitOptions;
   jobs?: number;
   locked: boolean;
   cache?: Cache;
@@ -123,6 +129,7 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
   const log = new Logger(join(logDir, 'build.log'));
   const emit = (e: ProgressEvent) => opts.onProgress?.(e);
   await log.line(`recipe ${recipe.path} sha256 ${recipe.sha256} jobs ${jobs} backend ${opts.backend}${opts.locked ? ' --locked' : ''}`);
+  if (opts.backend === 'buildkit') await requireClient(opts.buildkit ?? {}); // its pass-through flags are checked before anything is built
 
   // 1. pins: recipe sha256, else a matching lock entry, else (not --locked) fetch to learn the digest
   const lock = await readLock(recipe);
@@ -196,6 +203,7 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
   };
 
   let sandbox: Sandbox | undefined;
+  let usedBuildkit = false;
   let workspace: string | undefined;
   const names = Object.keys(recipe.components);
   try {
@@ -251,25 +259,16 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
         outputs = hit.outputs;
       } else if (spec.type === 'run') {
         emit({ kind: 'step', text: `[${i + 1}/${names.length}] ${name}: preparing` });
-        sandbox ??= await selectSandbox(opts.backend);
         workspace ??= await cache.tempDir(v.workspaceName);
         const rootfs = await ensureRootfs(cache, base!, baseSha!, recipe.sourceDateEpoch, log, opts.notice ?? (() => {}));
-        outputs = await runComponent({
-          recipe,
-          name,
-          spec,
-          cache,
-          sandbox,
-          workspace,
-          rootfs,
-          jobs,
-          v,
-          logDir,
-          log,
-          ensureInput,
-          emit,
-          index: `[${i + 1}/${names.length}]`,
-        });
+        const run = { recipe, name, spec, cache, workspace, rootfs, jobs, v, logDir, log, ensureInput, emit, index: `[${i + 1}/${names.length}]` };
+        if (opts.backend === 'buildkit') {
+          usedBuildkit = true;
+          outputs = await runComponentBuildkit({ ...run, baseSha256: baseSha!, buildkit: opts.buildkit ?? {}, noCache: Boolean(opts.rebuild) });
+        } else {
+          sandbox ??= await selectSandbox(opts.backend);
+          outputs = await runComponent({ ...run, sandbox });
+        }
       } else {
         emit({ kind: 'step', text: `[${i + 1}/${names.length}] ${name}: ${spec.type}` });
         const bytes = await runBuiltin(spec, readSource, recipe.sourceDateEpoch);
@@ -325,7 +324,7 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
     components: [...results.values()],
     inputs,
     bases: basesList,
-    ...(sandbox ? { backend: sandbox.name } : {}),
+    ...(sandbox ? { backend: sandbox.name } : usedBuildkit ? { backend: 'buildkit' } : {}),
     jobs,
     env,
     ...(lockFile ? { lockFile } : {}),

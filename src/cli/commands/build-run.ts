@@ -2,10 +2,22 @@
 import { BACKEND_PREFS } from '../../build/orchestrate.js';
 import { runPipeline } from '../../build/pipeline.js';
 import { DEFAULT_RECIPE, loadRecipe } from '../../build/recipe.js';
-import { VerificationError } from '../../errors.js';
+import { UsageError, VerificationError } from '../../errors.js';
+import type { BuildkitOptions } from '../../build/buildkit/client.js';
 import { parseChoice, parseInteger } from '../options.js';
 import { PROGRESS_MODES, printJson, printLine, progress, warn } from '../output.js';
 import type { BuildOpts } from './build.js';
+
+/** --builder, --cache-from, --cache-to: only with --backend buildkit (a usage error otherwise). */
+function buildkitOptions(backend: string, opts: BuildOpts): BuildkitOptions {
+  const given = [opts.builder && '--builder', opts.cacheFrom && '--cache-from', opts.cacheTo && '--cache-to'].filter(Boolean);
+  if (given.length > 0 && backend !== 'buildkit') throw new UsageError(`${given.join(', ')}: only with --backend buildkit`);
+  return {
+    ...(opts.builder ? { builder: opts.builder } : {}),
+    ...(opts.cacheFrom ? { cacheFrom: opts.cacheFrom } : {}),
+    ...(opts.cacheTo ? { cacheTo: opts.cacheTo } : {}),
+  };
+}
 
 export async function runBuild(recipeArg: string | undefined, opts: BuildOpts): Promise<void> {
   const backend = parseChoice('--backend', opts.backend, BACKEND_PREFS);
@@ -20,6 +32,7 @@ export async function runBuild(recipeArg: string | undefined, opts: BuildOpts): 
     locked: Boolean(opts.locked),
     check: Boolean(opts.check),
     rebuild: Boolean(opts.rebuild),
+    buildkit: buildkitOptions(backend, opts),
     notice: warn,
     onProgress: (e) => (e.kind === 'step' ? p.step(e.text) : p.done(`${e.cached ? 'cached' : 'built '}  ${e.component} (${e.seconds.toFixed(1)} s)`)),
   }).finally(() => p.stop());
