@@ -5,6 +5,7 @@
  * byte-identical. A failing step names the component, step, exit code and log; the pass-through flags are
  * checked against what the client accepts.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -75,6 +76,72 @@ describeIf(why, 'buildkit backend', () => {
     expect(errorLine(r)).toBe(`cvm-measure: error: component shell: unpack failed (exit 3); log: ${join(out, 'logs/shell.log')}`);
     expect(readFileSync(join(out, 'logs/shell.log'), 'utf8')).toContain('boom');
   }, 900_000);
+
+  it('--emit buildkit: the tree builds with the engine client alone (build.sh); --import gives the same artifacts and measurements, tampered outputs are refused', async () => {
+    const c = client as Exclude<typeof client, string>;
+    const dir = parityDir();
+    const recipe = join(dir, 'parity.yaml');
+    writeFileSync(recipe, PARITY_RECIPE.replace('from the recipe', `emitted ${Date.now()}`)); // a component key this cache has not built
+    const tree = mkdtempSync(join(tmpdir(), 'bk-emit-'));
+    const e = await cli(['build', recipe, '--emit', 'buildkit', '--out', tree, '--jobs', '2', '--json'], { env }); // pins the inputs into the lock
+    expect(e.code, e.stderr).toBe(0);
+    expect(JSON.parse(e.stdout)).toEqual({ emitted: tree, targets: ['shell'], builtins: ['initrd'] });
+    expect(readFileSync(join(tree, 'docker-bake.hcl'), 'utf8')).toContain(
+      'target "shell" {\n  context = "."\n  dockerfile = "shell/Dockerfile"\n  network = "none"\n',
+    );
+    const dockerfile = readFileSync(join(tree, 'shell/Dockerfile'), 'utf8');
+    expect(dockerfile.match(/^FROM .*$/gm)).toEqual([
+      'FROM scratch AS base',
+      'FROM scratch AS dep-initrd',
+      'FROM scratch AS src',
+      'FROM base AS build',
+      'FROM scratch',
+    ]); // nothing from a registry
+    expect(dockerfile).not.toMatch(/^# syntax=/m);
+    // the engine's own client, no cvm-measure process: the emitted script as a user runs it
+    execFileSync('sh', [join(tree, 'build.sh')], {
+      env: { PATH: process.env.PATH!, DOCKER: c.kind === 'buildx' ? `${c.docker} buildx` : c.docker },
+      stdio: 'ignore',
+    });
+    const out = mkdtempSync(join(tmpdir(), 'bk-import-'));
+    const i = await cli(['build', recipe, '--import', tree, '--out', out, '--json'], { env });
+    expect(i.code, i.stderr).toBe(0);
+    const j = JSON.parse(i.stdout) as Built & { components: { name: string; cached: boolean }[] };
+    expect(j.backend).toBe('buildkit');
+    expect(j.components.map((x) => [x.name, x.cached])).toEqual([
+      ['initrd', true],
+      ['shell', false],
+    ]);
+    const direct = await build(recipe, 'bwrap', ['--locked']);
+    expect(j.artifacts).toEqual(direct.artifacts);
+    expect(readFileSync(join(out, 'measurements.json'), 'utf8')).toBe(direct.measurements);
+    expect(readFileSync(join(out, 'logs/shell.log'), 'utf8')).toContain('### shell: pack\n');
+
+    for (const f of ['out/shell/report.txt', 'out/initrd/initrd.cpio']) {
+      const p = join(tree, f);
+      const orig = readFileSync(p);
+      writeFileSync(p, Buffer.concat([orig, Buffer.from('x')]));
+      const bad = await cli(['build', recipe, '--import', tree, '--out', mkdtempSync(join(tmpdir(), 'bk-import-'))], { env });
+      expect(bad.code, f).toBe(1);
+      expect(errorLine(bad)).toMatch(
+        new RegExp(`^cvm-measure: error: --import: ${p} has sha256 [0-9a-f]{64}, but the locked inputs give [0-9a-f]{64} \\(refused\\)$`),
+      );
+      writeFileSync(p, orig);
+    }
+  }, 900_000);
+
+  it('--emit buildkit of a recipe of built-ins only: no target, and --import signs the same measurements as a build', async () => {
+    const recipe = resolve(ROOT, 'recipes/uki.yaml');
+    const tree = mkdtempSync(join(tmpdir(), 'bk-emit-'));
+    const e = await cli(['build', recipe, '--emit', 'buildkit', '--out', tree, '--locked', '--json'], { env });
+    expect(e.code, e.stderr).toBe(0);
+    expect(JSON.parse(e.stdout)).toMatchObject({ targets: [], builtins: ['firmware', 'kernel', 'initrd', 'cmdline', 'uki'] });
+    const b = await build(recipe, 'bwrap', ['--locked']);
+    const out = mkdtempSync(join(tmpdir(), 'bk-import-'));
+    const i = await cli(['build', recipe, '--import', tree, '--out', out], { env });
+    expect(i.code, i.stderr).toBe(0);
+    expect(readFileSync(join(out, 'measurements.json'), 'utf8')).toBe(b.measurements);
+  }, 600_000);
 });
 
 it('pass-through: --cache-from/--cache-to/--builder reach the client as given; the built-in client refuses what needs buildx', async () => {

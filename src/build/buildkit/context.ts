@@ -34,8 +34,8 @@ export interface ComponentContext {
   spec: Extract<ComponentSpec, { type: 'run' }>;
   baseSha256: string;
   top: TopEntry[];
-  /** /src entries: `target` relative to /src (input or input/file), `context` a path in the context. */
-  inputs: { target: string; context: string }[];
+  /** /src entries: `target` relative to /src (input or input/file); a path in the context or a dependency's output file. */
+  inputs: ({ target: string; context: string } | { target: string; dep: string; file: string })[];
   env: Record<string, string>;
   umask: number;
 }
@@ -54,7 +54,7 @@ export async function writeComponentContext(ctx: string, c: ComponentContext): P
       component: c.component,
       baseTar: baseContextPath(c.baseSha256),
       top: c.top,
-      inputs: c.inputs.map((i) => ({ target: `/${i.target}`, context: i.context })),
+      inputs: c.inputs.map((i) => ({ ...i, target: `/${i.target}` })),
       tree: c.component,
       steps: c.spec.steps.length,
       env: c.env,

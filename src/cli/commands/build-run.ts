@@ -1,9 +1,11 @@
 /** `cvm-measure build`'s run; its declaration is build.ts (the command table loads this file only to run it). */
+import { resolve } from 'node:path';
 import { BACKEND_PREFS } from '../../build/orchestrate.js';
 import { runPipeline } from '../../build/pipeline.js';
 import { DEFAULT_RECIPE, loadRecipe } from '../../build/recipe.js';
 import { UsageError, VerificationError } from '../../errors.js';
 import type { BuildkitOptions } from '../../build/buildkit/client.js';
+import { emitBuildkit, importHook, readEmitPlan } from '../../build/buildkit/emit.js';
 import { parseChoice, parseInteger } from '../options.js';
 import { PROGRESS_MODES, printJson, printLine, progress, warn } from '../output.js';
 import type { BuildOpts } from './build.js';
@@ -23,13 +25,34 @@ export async function runBuild(recipeArg: string | undefined, opts: BuildOpts): 
   const backend = parseChoice('--backend', opts.backend, BACKEND_PREFS);
   const jobs = opts.jobs === undefined ? undefined : parseInteger('--jobs', opts.jobs, 1, 1024);
   const recipe = await loadRecipe(recipeArg ?? DEFAULT_RECIPE);
+  if (opts.emit !== undefined && opts.import !== undefined) throw new UsageError('--emit and --import: one at a time');
+  if ((opts.emit !== undefined || opts.import !== undefined) && (opts.check || opts.rebuild))
+    throw new UsageError('--emit/--import: not with --check or --rebuild');
   const p = progress(parseChoice('--progress', opts.progress, PROGRESS_MODES));
+  if (opts.emit !== undefined) {
+    parseChoice('--emit', opts.emit, ['buildkit']);
+    const e = await emitBuildkit(recipe, resolve(opts.out), {
+      backend,
+      ...(jobs ? { jobs } : {}),
+      locked: Boolean(opts.locked),
+      notice: warn,
+      onProgress: (x) => x.kind === 'step' && p.step(x.text),
+    }).finally(() => p.stop());
+    if (opts.json) printJson({ emitted: resolve(opts.out), targets: e.targets, builtins: e.builtins });
+    else
+      printLine(
+        `emitted ${e.targets.length} BuildKit target(s) (${e.targets.join(', ') || 'none'}) into ${opts.out}: docker buildx bake -f ${opts.out}/docker-bake.hcl, or sh ${opts.out}/build.sh`,
+      );
+    return;
+  }
+  const plan = opts.import !== undefined ? await readEmitPlan(recipe, resolve(opts.import)) : undefined;
   const t0 = performance.now();
   const r = await runPipeline(recipe, {
     out: opts.out,
     backend,
-    ...(jobs ? { jobs } : {}),
-    locked: Boolean(opts.locked),
+    ...(plan ? { jobs: parseInteger('jobs of the emitted tree', String(plan.jobs), 1, 1024) } : jobs ? { jobs } : {}),
+    locked: Boolean(opts.locked) || plan !== undefined,
+    ...(plan ? { hook: importHook(resolve(opts.import!)) } : {}),
     check: Boolean(opts.check),
     rebuild: Boolean(opts.rebuild),
     buildkit: buildkitOptions(backend, opts),

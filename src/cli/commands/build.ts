@@ -9,6 +9,8 @@ export interface BuildOpts {
   check?: boolean;
   rebuild?: boolean;
   builder?: string;
+  emit?: string;
+  import?: string;
   cacheFrom?: string[];
   cacheTo?: string[];
   progress: string;
@@ -29,6 +31,8 @@ export function registerBuild(program: Command, run: BuildAction): void {
     .option('--locked', 'refuse any input or base image not pinned by the recipe or its lock file; never write the lock')
     .option('--rebuild', 'build every component again instead of reusing cached results (inputs still come from the cache)')
     .option('--check', 'build twice (no cache, varied workspace path, jobs, umask, hostname, locale, time) and compare every output')
+    .option('--emit <kind>', 'buildkit: write the run components as Dockerfiles, docker-bake.hcl and build.sh into --out instead of building')
+    .option('--import <dir>', "take the run components' outputs from a tree written by --emit buildkit and built elsewhere (checked against the lock)")
     .option('--builder <name>', 'buildkit: the docker buildx builder to run on (a remote or Kubernetes builder; needs buildx)')
     .addOption(
       repeatable(program, '--cache-from <ref>', 'buildkit: BuildKit cache import, passed to the client as given (the local cache stays the source of truth)'),
@@ -43,5 +47,6 @@ export function registerBuild(program: Command, run: BuildAction): void {
     'cvm-measure build recipes/initrd.yaml --check',
     'cvm-measure build my.yaml --locked --backend podman --jobs 2 --json',
     'DOCKER_HOST=ssh://builder cvm-measure build recipes/kernel.yaml --backend buildkit',
+    'cvm-measure build recipes/kernel.yaml --emit buildkit --out bk && sh bk/build.sh && cvm-measure build recipes/kernel.yaml --import bk --out out',
   ]);
 }
