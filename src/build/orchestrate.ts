@@ -115,6 +115,9 @@ function sha256Hex(s: string): string {
   return createHash('sha256').update(s).digest('hex');
 }
 
+/** Components being built in this process, by cache key: a concurrent build of the same key (a matrix) waits for it. */
+const inFlight = new Map<string, Promise<unknown>>();
+
 /** Appends timestamped lines to build.log. */
 export class Logger {
   constructor(readonly file: string) {}
@@ -300,29 +303,42 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
           hit = opts.rebuild ? undefined : await cache.getComponent(key);
         }
       }
-      let outputs: Record<string, Blob>;
-      if (hit) {
-        outputs = hit.outputs;
-      } else if (spec.type === 'run') {
-        emit({ kind: 'step', text: `[${i + 1}/${names.length}] ${name}: preparing` });
-        const run = { ...(await runArgs()), spec };
-        if (opts.hook) {
-          usedBuildkit = true; // imported from an emitted BuildKit build
-          outputs = (await opts.hook.run({ ...run, baseSha256: baseSha! }))!;
-        } else if (opts.backend === 'buildkit') {
-          usedBuildkit = true;
-          outputs = await runComponentBuildkit({ ...run, baseSha256: baseSha!, buildkit: opts.buildkit ?? {}, noCache: Boolean(opts.rebuild) });
-        } else {
-          sandbox ??= await selectSandbox(opts.backend);
-          outputs = await runComponent({ ...run, sandbox });
-        }
-      } else {
-        emit({ kind: 'step', text: `[${i + 1}/${names.length}] ${name}: ${spec.type}` });
-        const bytes = await runBuiltin(spec, readSource, recipe.sourceDateEpoch);
-        outputs = { [spec.output]: await cache.putBytes(bytes) };
+      if (!hit && !opts.rebuild && inFlight.has(key)) {
+        await log.line(`component ${name}: waiting for the build of key ${key} in progress`);
+        await inFlight.get(key)!.catch(() => undefined);
+        hit = await cache.getComponent(key);
       }
-      await opts.hook?.check?.(name, outputs);
-      if (!hit && !opts.readOnlyLock) await cache.putComponent(key, { outputs });
+      let outputs: Record<string, Blob>;
+      let finished = () => {};
+      const flight = new Promise<void>((r) => (finished = r));
+      if (!hit) inFlight.set(key, flight);
+      try {
+        if (hit) {
+          outputs = hit.outputs;
+        } else if (spec.type === 'run') {
+          emit({ kind: 'step', text: `[${i + 1}/${names.length}] ${name}: preparing` });
+          const run = { ...(await runArgs()), spec };
+          if (opts.hook) {
+            usedBuildkit = true; // imported from an emitted BuildKit build
+            outputs = (await opts.hook.run({ ...run, baseSha256: baseSha! }))!;
+          } else if (opts.backend === 'buildkit') {
+            usedBuildkit = true;
+            outputs = await runComponentBuildkit({ ...run, baseSha256: baseSha!, buildkit: opts.buildkit ?? {}, noCache: Boolean(opts.rebuild) });
+          } else {
+            sandbox ??= await selectSandbox(opts.backend);
+            outputs = await runComponent({ ...run, sandbox });
+          }
+        } else {
+          emit({ kind: 'step', text: `[${i + 1}/${names.length}] ${name}: ${spec.type}` });
+          const bytes = await runBuiltin(spec, readSource, recipe.sourceDateEpoch);
+          outputs = { [spec.output]: await cache.putBytes(bytes) };
+        }
+        await opts.hook?.check?.(name, outputs);
+        if (!hit && !opts.readOnlyLock) await cache.putComponent(key, { outputs });
+      } finally {
+        if (inFlight.get(key) === flight) inFlight.delete(key);
+        finished();
+      }
       const seconds = (performance.now() - t0) / 1000;
       results.set(name, { name, type: spec.type, key, cached: Boolean(hit), seconds, outputs });
       await log.line(

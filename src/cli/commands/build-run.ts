@@ -1,5 +1,7 @@
 /** `cvm-measure build`'s run; its declaration is build.ts (the command table loads this file only to run it). */
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import { runMatrix } from '../../build/matrix.js';
 import { BACKEND_PREFS } from '../../build/orchestrate.js';
 import { runPipeline } from '../../build/pipeline.js';
 import { DEFAULT_RECIPE, loadRecipe } from '../../build/recipe.js';
@@ -43,6 +45,40 @@ export async function runBuild(recipeArg: string | undefined, opts: BuildOpts): 
       printLine(
         `emitted ${e.targets.length} BuildKit target(s) (${e.targets.join(', ') || 'none'}) into ${opts.out}: docker buildx bake -f ${opts.out}/docker-bake.hcl, or sh ${opts.out}/build.sh`,
       );
+    return;
+  }
+  if (opts.parallel !== undefined && opts.matrix === undefined) throw new UsageError('--parallel: only with --matrix');
+  if (opts.matrix !== undefined) {
+    if (opts.check || opts.import !== undefined) throw new UsageError('--matrix: not with --check or --import');
+    const parallel =
+      opts.parallel === undefined
+        ? Math.max(1, Math.floor(availableParallelism() / (jobs ?? availableParallelism())))
+        : parseInteger('--parallel', opts.parallel, 1, 64);
+    const m = await runMatrix(recipe, resolve(opts.matrix), {
+      out: resolve(opts.out),
+      backend,
+      ...(jobs ? { jobs } : {}),
+      locked: Boolean(opts.locked),
+      rebuild: Boolean(opts.rebuild),
+      buildkit: buildkitOptions(backend, opts),
+      parallel,
+      notice: warn,
+      onProgress: (e) => (e.kind === 'step' ? p.step(e.text) : p.done(`${e.cached ? 'cached' : 'built '}  ${e.component} (${e.seconds.toFixed(1)} s)`)),
+    }).finally(() => p.stop());
+    const rows = m.variants.map(({ variant, result }) => ({
+      name: variant.name,
+      values: variant.values,
+      out: result.build.out,
+      built: result.build.components.filter((c) => !c.cached).map((c) => c.name),
+      cached: result.build.components.filter((c) => c.cached).map((c) => c.name),
+      manifest: result.files.manifest.length,
+    }));
+    if (opts.json) printJson({ index: m.index, parallel, variants: rows });
+    else {
+      for (const r of rows)
+        printLine(`${r.name}: built ${r.built.join(', ') || 'nothing'}; cached ${r.cached.join(', ') || 'nothing'}; ${r.manifest} manifest files in ${r.out}`);
+      printLine(`index: ${m.index}`);
+    }
     return;
   }
   const plan = opts.import !== undefined ? await readEmitPlan(recipe, resolve(opts.import)) : undefined;

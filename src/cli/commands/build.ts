@@ -10,6 +10,8 @@ export interface BuildOpts {
   rebuild?: boolean;
   builder?: string;
   emit?: string;
+  matrix?: string;
+  parallel?: string;
   import?: string;
   cacheFrom?: string[];
   cacheTo?: string[];
@@ -31,6 +33,8 @@ export function registerBuild(program: Command, run: BuildAction): void {
     .option('--locked', 'refuse any input or base image not pinned by the recipe or its lock file; never write the lock')
     .option('--rebuild', 'build every component again instead of reusing cached results (inputs still come from the cache)')
     .option('--check', 'build twice (no cache, varied workspace path, jobs, umask, hostname, locale, time) and compare every output')
+    .option('--matrix <file>', 'build every variant of a matrix file (axes of recipe values) into --out/<variant>/, shared components once, plus index.json')
+    .option('--parallel <n>', 'matrix variants built at once (default: CPUs / --jobs, at least 1)')
     .option('--emit <kind>', 'buildkit: write the run components as Dockerfiles, docker-bake.hcl and build.sh into --out instead of building')
     .option('--import <dir>', "take the run components' outputs from a tree written by --emit buildkit and built elsewhere (checked against the lock)")
     .option('--builder <name>', 'buildkit: the docker buildx builder to run on (a remote or Kubernetes builder; needs buildx)')
@@ -46,6 +50,7 @@ export function registerBuild(program: Command, run: BuildAction): void {
     'cvm-measure build recipes/uki.yaml --out out/uki',
     'cvm-measure build recipes/initrd.yaml --check',
     'cvm-measure build my.yaml --locked --backend podman --jobs 2 --json',
+    'cvm-measure build recipes/uki.yaml --matrix variants.yaml --parallel 2 --out out/matrix',
     'DOCKER_HOST=ssh://builder cvm-measure build recipes/kernel.yaml --backend buildkit',
     'cvm-measure build recipes/kernel.yaml --emit buildkit --out bk && sh bk/build.sh && cvm-measure build recipes/kernel.yaml --import bk --out out',
   ]);
