@@ -96,7 +96,8 @@ export async function verifyEcdsa(
     const c = nodeCrypto;
     const key = nodeKeys(`${curve.name}:${toHex(digest('sha256', spki))}`, () => {
       try {
-        const k = c.createPublicKey({ key: spki as Buffer, format: 'der', type: 'spki' });
+        // node:crypto reads any Uint8Array here; its types name only Node's Buffer
+        const k = c.createPublicKey({ key: spki, format: 'der', type: 'spki' } as unknown as Parameters<typeof c.createPublicKey>[0]);
         return k.asymmetricKeyDetails?.namedCurve === curve.openssl ? k : null;
       } catch {
         return null;
