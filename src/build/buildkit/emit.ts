@@ -132,7 +132,7 @@ export async function readEmitPlan(recipe: Recipe, dir: string): Promise<EmitPla
   } catch {
     throw new InputError(`--import: ${path} is not JSON`);
   }
-  if (plan.schema !== EMIT_SCHEMA || !Number.isInteger(plan.jobs) || !Array.isArray(plan.targets))
+  if (plan.schema !== EMIT_SCHEMA || !Number.isInteger(plan.jobs) || plan.jobs < 1 || plan.jobs > 1024 || !Array.isArray(plan.targets))
     throw new InputError(`--import: ${path} is not a ${EMIT_SCHEMA} file`);
   if (plan.recipe?.sha256 !== recipe.sha256)
     throw new InputError(

@@ -86,7 +86,7 @@ export async function runBuild(recipeArg: string | undefined, opts: BuildOpts): 
   const r = await runPipeline(recipe, {
     out: opts.out,
     backend,
-    ...(plan ? { jobs: parseInteger('jobs of the emitted tree', String(plan.jobs), 1, 1024) } : jobs ? { jobs } : {}),
+    ...(plan ? { jobs: plan.jobs } : jobs ? { jobs } : {}),
     locked: Boolean(opts.locked) || plan !== undefined,
     ...(plan ? { hook: importHook(resolve(opts.import!)) } : {}),
     check: Boolean(opts.check),
