@@ -27,7 +27,7 @@ export function registerRebuild(program: Command, run: RebuildAction): void {
     .addOption(repeatable(program, '--trust <pub.pem>', 'public key trusted to sign the repository index'))
     .option('--threshold <k>', 'distinct trusted keys that must have signed the index', '1')
     .option('--release <name[@version]>', 'the release to rebuild (NAME alone: its latest version); default: the release published last')
-    .option('--backend <name>', 'sandbox: auto, docker, podman, bwrap or chroot', 'auto')
+    .option('--backend <name>', 'sandbox: auto, docker, podman, bwrap, chroot, or buildkit (each run component one BuildKit build)', 'auto')
     .option('--out <dir>', 'where rebuild.intoto.json, the rebuilt artifacts and logs go (default: rebuild-RELEASE, or rebuild-latest)')
     .option('--timeout <ms>', 'connect/idle and total deadline of each request in milliseconds')
     .addOption(progressOption(program))
