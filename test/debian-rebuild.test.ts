@@ -1,0 +1,128 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { comparePackage } from '../src/build/debian/compare.js';
+import { installMap, parseInstall, parseLinks, planSteps } from '../src/build/debian/plan.js';
+import { listArchive } from '../src/build/inputs/member.js';
+import { parseFirmwareVolume, parseSections, EFI_SECTION_PE32 } from '../src/formats/firmware-volume.js';
+import { findSection, parsePe } from '../src/formats/pe.js';
+import { describeShared, shared } from './helpers/shared.js';
+
+const FIXTURES = join(import.meta.dirname, 'fixtures', 'debian');
+
+describe('the build plan read from debian/rules (make -n of edk2 2022.11-6+deb12u2, target build-ovmf)', () => {
+  const steps = planSteps(readFileSync(join(FIXTURES, 'edk2-2022.11-6+deb12u2.build-ovmf.dry-run.txt'), 'utf8'), ['debian/ovmf-install']);
+
+  it('four edk2 platform builds in the rules order, each once, with their flags and outputs', () => {
+    const builds = steps.filter((s) => s.kind === 'edk2-build');
+    expect(builds.map((s) => [s.platform, s.arch!.join('+'), s.defines!.filter((d) => /FD_SIZE|SMM/.test(d)).join(' ')])).toEqual([
+      ['OvmfPkg/OvmfPkgX64.dsc', 'X64', '-DFD_SIZE_2MB'],
+      ['OvmfPkg/OvmfPkgIa32X64.dsc', 'IA32+X64', '-DFD_SIZE_4MB'],
+      ['OvmfPkg/OvmfPkgX64.dsc', 'X64', '-DFD_SIZE_2MB -DSMM_REQUIRE=TRUE'],
+      ['OvmfPkg/OvmfPkgIa32X64.dsc', 'IA32+X64', '-DFD_SIZE_4MB -DSMM_REQUIRE=TRUE'],
+    ]);
+    expect(builds[0]!.outputs).toEqual(['debian/ovmf-install/OVMF_CODE.fd', 'debian/ovmf-install/OVMF.fd', 'debian/ovmf-install/OVMF_VARS.fd']);
+    expect(builds[3]!.outputs).toEqual(['debian/ovmf-install/OVMF_CODE_4M.secboot.fd']);
+    expect(builds.every((s) => s.buildType === 'RELEASE' && s.toolchain === 'GCC5' && s.defines!.includes('-DSECURE_BOOT_ENABLE=TRUE'))).toBe(true);
+  });
+
+  it('then the three pre-enrolled variable stores, each a separate step', () => {
+    const vars = steps.filter((s) => s.kind === 'command');
+    expect(vars.map((s) => s.outputs)).toEqual([
+      ['debian/ovmf-install/OVMF_VARS.ms.fd'],
+      ['debian/ovmf-install/OVMF_VARS_4M.ms.fd'],
+      ['debian/ovmf-install/OVMF_VARS_4M.snakeoil.fd'],
+    ]);
+    expect(steps.map((s) => s.index)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+});
+
+/** A byte inside SecMain's .text: SEC is the one volume of OVMF_CODE.fd that is not compressed. */
+function secMainTextOffset(image: Buffer): number {
+  for (let at = 0; at < image.length; at += 0x1000) {
+    if (image.readUInt32LE(at + 40) !== 0x4856465f) continue;
+    const fv = parseFirmwareVolume(image.subarray(at));
+    for (const f of fv.files) {
+      const pe = parseSections(f.data).find((s) => s.type === EFI_SECTION_PE32);
+      if (f.guid !== 'df1ccef6-f301-4a63-9661-fc6030dcc880' || !pe) continue; // SecMain's FILE_GUID (OvmfPkg/Sec/SecMain.inf)
+      return at + f.dataOffset + pe.dataOffset + findSection(parsePe(pe.data), '.text')!.pointerToRawData + 0x40;
+    }
+  }
+  throw new Error('no SecMain');
+}
+
+/** A binary package built locally with dpkg-deb from `files` (path → bytes or a symlink target). */
+function deb(dir: string, files: Record<string, Uint8Array | { symlink: string }>): string {
+  const root = join(dir, 'pkg');
+  mkdirSync(join(root, 'DEBIAN'), { recursive: true });
+  writeFileSync(join(root, 'DEBIAN', 'control'), 'Package: ovmf\nVersion: 1\nArchitecture: all\nMaintainer: test <t@example.org>\nDescription: synthetic\n');
+  for (const [p, v] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, p)), { recursive: true });
+    if ('symlink' in v) symlinkSync(v.symlink, join(root, p));
+    else writeFileSync(join(root, p), v);
+  }
+  execFileSync('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', root, join(dir, 'ovmf.deb')], { stdio: 'ignore' });
+  return join(dir, 'ovmf.deb');
+}
+
+describeShared('a binary package against its rebuilt source tree (synthetic package, real OVMF image)', () => {
+  const code = readFileSync(shared('fixtures/debian/debian-bookworm-ovmf-2022.11-6+deb12u2-OVMF_CODE.fd'));
+  const vars = readFileSync(shared('fixtures/debian/debian-bookworm-ovmf-2022.11-6+deb12u2-OVMF_VARS_4M.fd'));
+  const rules = parseInstall('debian/ovmf-install/OVMF_CODE*.fd\t/usr/share/OVMF\ndebian/ovmf-install/OVMF_VARS*.fd /usr/share/OVMF\n', 'ovmf.install');
+  const links = parseLinks('usr/share/OVMF/OVMF_CODE.secboot.fd usr/share/OVMF/OVMF_CODE.ms.fd\n', 'ovmf.links');
+  // the rebuild produced OVMF_CODE.fd and OVMF_VARS.fd; the step making OVMF_CODE.secboot.fd did not run
+  const rebuilt = new Map<string, Uint8Array>([
+    ['debian/ovmf-install/OVMF_CODE.fd', code],
+    ['debian/ovmf-install/OVMF_VARS.fd', vars],
+  ]);
+  const planned = [...rebuilt.keys(), 'debian/ovmf-install/OVMF_CODE.secboot.fd'];
+  const run = async (shippedCode: Uint8Array) => {
+    const dir = mkdtempSync(join(tmpdir(), 'cvm-deb-'));
+    const path = deb(dir, {
+      'usr/share/OVMF/OVMF_CODE.fd': shippedCode,
+      'usr/share/OVMF/OVMF_VARS.fd': vars,
+      'usr/share/OVMF/OVMF_CODE.secboot.fd': code,
+      'usr/share/OVMF/OVMF_CODE.ms.fd': { symlink: 'OVMF_CODE.secboot.fd' },
+      'usr/share/doc/ovmf/copyright': Buffer.from('synthetic\n'),
+    });
+    const results = comparePackage({
+      shipped: await listArchive(path, 'ovmf.deb'),
+      origins: installMap(rules, planned),
+      links,
+      rebuilt,
+      notBuilt: (f) => `${f}: its step (4/7) was not run`,
+      pkg: 'ovmf',
+    });
+    return new Map(results.map((r) => [r.path, r]));
+  };
+
+  it('the untampered package: the rebuilt files are reproduced; every other file has its reason', async () => {
+    const r = await run(code);
+    expect(r.get('usr/share/OVMF/OVMF_CODE.fd')).toMatchObject({ status: 'reproduced', firmware: true, from: 'debian/ovmf-install/OVMF_CODE.fd' });
+    expect(r.get('usr/share/OVMF/OVMF_VARS.fd')!.status).toBe('reproduced');
+    expect(r.get('usr/share/OVMF/OVMF_CODE.secboot.fd')).toMatchObject({
+      status: 'not attempted',
+      reason: 'debian/ovmf-install/OVMF_CODE.secboot.fd: its step (4/7) was not run',
+    });
+    expect(r.get('usr/share/OVMF/OVMF_CODE.ms.fd')).toMatchObject({ status: 'not attempted', shipped: { symlink: 'OVMF_CODE.secboot.fd' } });
+    expect(r.get('usr/share/OVMF/OVMF_CODE.ms.fd')!.reason).toMatch(/^symlink to usr\/share\/OVMF\/OVMF_CODE.secboot.fd \(debian\/ovmf.links\); /);
+    expect(r.get('usr/share/doc/ovmf/copyright')).toMatchObject({ status: 'not attempted', firmware: false });
+    expect(r.get('usr/share/doc/ovmf/copyright')!.reason).toMatch(/not a build output/);
+  });
+
+  it('one byte changed in a firmware file of the package: differs, naming the volume, the module and its PE section', async () => {
+    const tampered = Buffer.from(code);
+    const at = secMainTextOffset(tampered);
+    tampered[at] = tampered[at]! ^ 0x01;
+    const r = (await run(tampered)).get('usr/share/OVMF/OVMF_CODE.fd')!;
+    expect(r.status).toBe('differs');
+    expect(r.rebuilt!.sha256).toBe(
+      execFileSync('sha256sum', [shared('fixtures/debian/debian-bookworm-ovmf-2022.11-6+deb12u2-OVMF_CODE.fd')], { encoding: 'utf8' }).split(' ')[0],
+    );
+    expect(r.parts).toEqual([
+      expect.stringMatching(/^firmware FV@0x[0-9a-f]+ FFS df1ccef6-f301-4a63-9661-fc6030dcc880 \(SecMain\) differs: PE section \.text differs$/),
+    ]);
+  });
+});
