@@ -4,10 +4,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { comparePackage } from '../src/build/debian/compare.js';
+import { buildDepends, controlField, sourceOf } from '../src/build/debian/fetch.js';
+import { parseBuildinfo } from '../src/build/debian/rootfs.js';
 import { installMap, parseInstall, parseLinks, planSteps } from '../src/build/debian/plan.js';
 import { listArchive } from '../src/build/inputs/member.js';
 import { parseFirmwareVolume, parseSections, EFI_SECTION_PE32 } from '../src/formats/firmware-volume.js';
 import { findSection, parsePe } from '../src/formats/pe.js';
+import { cli, errorLine } from './helpers/cli.js';
 import { describeShared, shared } from './helpers/shared.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'debian');
@@ -124,5 +127,61 @@ describeShared('a binary package against its rebuilt source tree (synthetic pack
     expect(r.parts).toEqual([
       expect.stringMatching(/^firmware FV@0x[0-9a-f]+ FFS df1ccef6-f301-4a63-9661-fc6030dcc880 \(SecMain\) differs: PE section \.text differs$/),
     ]);
+  });
+});
+
+describe('the source package and the build environment, as Debian records them', () => {
+  const dsc = readFileSync(join(FIXTURES, 'edk2_2022.11-6+deb12u2.dsc'), 'utf8');
+
+  it("Build-Depends of the archive's edk2 .dsc for amd64 and i386 (the [i386] restriction, debhelper-compat)", () => {
+    const common = ['bc', 'debhelper', 'dosfstools', 'dpkg', 'gcc-aarch64-linux-gnu', 'gcc-arm-linux-gnueabi', 'iasl', 'mtools', 'nasm', 'python3'];
+    const rest = ['python3-distutils', 'python3-pexpect', 'qemu-system-arm', 'qemu-system-x86', 'qemu-utils', 'uuid-dev', 'xorriso'];
+    expect(buildDepends(dsc, 'amd64')).toEqual([...common, ...rest]);
+    expect(buildDepends(dsc, 'i386')).toEqual([...common.slice(0, 6), 'gcc-multilib', ...common.slice(6), ...rest]);
+    expect(controlField(dsc, 'Binary')).toBe('ovmf, ovmf-ia32, qemu-efi-arm, qemu-efi-aarch64, qemu-efi');
+  });
+
+  it('the source of a binary package (Source field with and without a version; absent: itself, binNMU suffix dropped)', () => {
+    expect(sourceOf('Package: ovmf\nSource: edk2\n', 'ovmf', '2022.11-6+deb12u2')).toEqual({ name: 'edk2', version: '2022.11-6+deb12u2' });
+    expect(sourceOf('Package: x\nSource: y (1.0-1)\n', 'x', '1.0-1+b2')).toEqual({ name: 'y', version: '1.0-1' });
+    expect(sourceOf('Package: z\n', 'z', '2.0-3+b1')).toEqual({ name: 'z', version: '2.0-3' });
+    expect(() => sourceOf('Source: a b c\n', 'x', '1')).toThrow(/malformed Source field/);
+  });
+
+  it('a .buildinfo pins the rootfs (Installed-Build-Depends) and the build path; anything else is refused', () => {
+    const bi = parseBuildinfo(
+      'Format: 1.0\nSource: edk2\nVersion: 2022.11-6+deb12u2\nBuild-Path: /build/reproducible-path/edk2-2022.11\nInstalled-Build-Depends:\n autoconf (= 2.71-3),\n gcc-12 (= 12.2.0-14),\n libc6:amd64 (= 2.36-9+deb12u9)\n',
+      'x.buildinfo',
+    );
+    expect(bi).toEqual({
+      source: 'edk2',
+      version: '2022.11-6+deb12u2',
+      buildPath: '/build/reproducible-path/edk2-2022.11',
+      installed: [
+        { name: 'autoconf', version: '2.71-3' },
+        { name: 'gcc-12', version: '12.2.0-14' },
+        { name: 'libc6', version: '2.36-9+deb12u9' },
+      ],
+    });
+    expect(() => parseBuildinfo('Source: a\nVersion: 1\n', 'x.buildinfo')).toThrow(/not a \.buildinfo/);
+    expect(() => parseBuildinfo('Source: a\nVersion: 1\nInstalled-Build-Depends: gcc (>= 1)\n', 'x.buildinfo')).toThrow(/not "name \(= version\)"/);
+  });
+});
+
+describe('rebuild --debian: usage', () => {
+  it('refuses a malformed package, a repository source beside it, --buildinfo without it, and no source at all (exit 2)', async () => {
+    const key = join(mkdtempSync(join(tmpdir(), 'cvm-key-')), 'k.pem');
+    expect((await cli(['keys', 'generate', '--alg', 'ed25519', '--out', key])).code).toBe(0);
+    const cases: [string[], RegExp][] = [
+      [['--debian', 'Not A Package'], /--debian "Not A Package": expected PKG or PKG=VERSION/],
+      [['/srv/rv', '--debian', 'ovmf'], /give no repository <source> with it/],
+      [['/srv/rv', '--buildinfo', 'x.buildinfo', '--trust', key], /--buildinfo goes with --debian/],
+      [[], /missing <source>/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await cli(['rebuild', ...args, '--key', key]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(errorLine(r)).toMatch(re);
+    }
   });
 });
