@@ -109,33 +109,29 @@ export interface InstallRule {
   dest: string | undefined;
 }
 
-const stripComment = (l: string) => l.replace(/^\s*#.*$/, '').trim();
+/** The words of each non-empty, non-comment line of a debhelper config file. */
+const configLines = (text: string): string[][] =>
+  text
+    .split('\n')
+    .map((l) => l.replace(/^\s*#.*$/, '').trim())
+    .filter(Boolean)
+    .map((l) => l.split(/\s+/));
 
 export function parseInstall(text: string, what: string): InstallRule[] {
-  return text
-    .split('\n')
-    .map(stripComment)
-    .filter(Boolean)
-    .map((l) => {
-      const w = l.split(/\s+/);
-      const sources = w.length === 1 ? w : w.slice(0, -1);
-      for (const s of sources)
-        if (s.startsWith('/') || s.split('/').includes('..')) throw new InputError(`${what}: source ${JSON.stringify(s)} lies outside the source tree`);
-      return { sources, dest: w.length === 1 ? undefined : w[w.length - 1]!.replace(/^\/+/, '') };
-    });
+  return configLines(text).map((w) => {
+    const sources = w.length === 1 ? w : w.slice(0, -1);
+    for (const s of sources)
+      if (s.startsWith('/') || s.split('/').includes('..')) throw new InputError(`${what}: source ${JSON.stringify(s)} lies outside the source tree`);
+    return { sources, dest: w.length === 1 ? undefined : w[w.length - 1]!.replace(/^\/+/, '') };
+  });
 }
 
 /** debian/<pkg>.links: `source destination` pairs, both paths in the package (dh_link makes them relative). */
 export function parseLinks(text: string, what: string): { target: string; link: string }[] {
-  return text
-    .split('\n')
-    .map(stripComment)
-    .filter(Boolean)
-    .map((l) => {
-      const w = l.split(/\s+/);
-      if (w.length !== 2) throw new InputError(`${what}: line ${JSON.stringify(l)} is not a source and destination pair`);
-      return { target: w[0]!.replace(/^\/+/, ''), link: w[1]!.replace(/^\/+/, '') };
-    });
+  return configLines(text).map((w) => {
+    if (w.length !== 2) throw new InputError(`${what}: line ${JSON.stringify(w.join(' '))} is not a source and destination pair`);
+    return { target: w[0]!.replace(/^\/+/, ''), link: w[1]!.replace(/^\/+/, '') };
+  });
 }
 
 /** A shell glob (`*`, `?`, `[…]` within one path component) as a RegExp over tree-relative paths. */
