@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { comparePackage } from '../src/build/debian/compare.js';
+import { measureFirmware } from '../src/build/debian/measure.js';
 import { buildDepends, controlField, sourceOf } from '../src/build/debian/fetch.js';
 import { parseBuildinfo } from '../src/build/debian/rootfs.js';
 import { installMap, parseInstall, parseLinks, planSteps } from '../src/build/debian/plan.js';
@@ -183,5 +184,35 @@ describe('rebuild --debian: usage', () => {
       expect(r.code, args.join(' ')).toBe(2);
       expect(errorLine(r)).toMatch(re);
     }
+  });
+});
+
+describeShared("the measurements of a confirmed image (Debian's OVMF.fd) against sev-snp-measure and the TDX vectors", () => {
+  const vector = (file: string, id: string) => {
+    const v = JSON.parse(readFileSync(shared(`vectors/${file}`), 'utf8')) as {
+      cases?: { id: string; expected: { digest: string } }[];
+      vectors?: { id: string; expected: { mrtd_single_pass: string } }[];
+    };
+    return [...(v.cases ?? []), ...(v.vectors ?? [])].find((c) => c.id === id)!.expected as { digest?: string; mrtd_single_pass?: string };
+  };
+  it('SNP on QEMU per vCPU type and count, and the MRTD', () => {
+    const m = measureFirmware('usr/share/ovmf/OVMF.fd', readFileSync(shared('fixtures/debian/debian-bookworm-ovmf-2022.11-6+deb12u2-OVMF.fd')));
+    expect([m.sev, m.tdx, m.notes]).toEqual([true, true, []]);
+    const snp = (type: string) => m.measurements.find((x) => x.kind === 'snp' && x.vcpu?.type === type);
+    const digest = (type: string, n: number) => {
+      const s = snp(type);
+      return s?.kind === 'snp' ? s.digests[String(n)] : undefined;
+    };
+    expect(digest('EPYC-Milan', 4)).toBe(vector('snp.json', 'snp-qemu-bookworm-EPYC-Milan-4vcpu').digest);
+    expect(digest('EPYC-Genoa', 4)).toBe(vector('snp.json', 'snp-qemu-bookworm-EPYC-Genoa-4vcpu').digest);
+    expect(digest('EPYC-Turin', 4)).toBe(vector('snp.json', 'snp-qemu-bookworm-EPYC-Turin-4vcpu').digest);
+    expect(Object.keys((snp('EPYC-Milan') as { digests: Record<string, string> }).digests)).toHaveLength(64);
+    const tdx = m.measurements.find((x) => x.kind === 'tdx');
+    expect(tdx?.kind === 'tdx' ? tdx.mrtd : undefined).toBe(vector('tdx.json', 'debian-bookworm-ovmf-2022.11-6+deb12u2-OVMF.fd').mrtd_single_pass);
+  });
+  it('the split OVMF_CODE.fd: SNP digests; no MRTD, with the reason', () => {
+    const m = measureFirmware('usr/share/OVMF/OVMF_CODE.fd', readFileSync(shared('fixtures/debian/debian-bookworm-ovmf-2022.11-6+deb12u2-OVMF_CODE.fd')));
+    expect(m.measurements.map((x) => x.kind)).toEqual(['snp', 'snp', 'snp']);
+    expect(m.notes).toEqual([expect.stringMatching(/^tdx: .*past the end of the 0x1e0000-byte file/)]);
   });
 });
