@@ -27,11 +27,17 @@ function pinned(argv: string[]): { argv: string[]; pinned: boolean } {
   }
 }
 
-const run = (argv: string[]) => execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', cwd: resolve(import.meta.dirname, '../..') });
+/** stdout of argv; `quiet` drops stderr (openssl speed narrates there). */
+const run = (argv: string[], quiet = false) =>
+  execFileSync(argv[0]!, argv.slice(1), {
+    encoding: 'utf8',
+    cwd: resolve(import.meta.dirname, '../..'),
+    stdio: ['ignore', 'pipe', quiet ? 'ignore' : 'inherit'],
+  });
 
 /** `openssl speed` verify/s of P-384 and P-256 (the "256 bits ecdsa (nistp256)" rows' last column). */
 function opensslVerify(): Record<'p256' | 'p384', number> {
-  const out = run(pinned(['openssl', 'speed', '-seconds', String(SECONDS), 'ecdsap384', 'ecdsap256']).argv);
+  const out = run(pinned(['openssl', 'speed', '-seconds', String(SECONDS), 'ecdsap384', 'ecdsap256']).argv, true);
   const rate = (bits: number) => Number(new RegExp(`^\\s*${bits} bits ecdsa \\(nistp${bits}\\)\\s+\\S+s\\s+\\S+s\\s+\\S+\\s+(\\S+)`, 'm').exec(out)?.[1]);
   return { p256: rate(256), p384: rate(384) };
 }
