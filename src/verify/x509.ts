@@ -9,7 +9,6 @@
  * thread pool, and the hop costs more than a P-256 verification.
  */
 import { toHex } from '../util/bytes.js';
-import type { PublicKeyInput } from 'node:crypto';
 import { digest, nodeCrypto } from '../util/hash.js';
 import { children, expectTag, readDer, TAG } from '../formats/der.js';
 import { type Certificate, equal, OID } from '../formats/x509.js';
@@ -39,8 +38,6 @@ export function memo<V>(max: number): (key: string, make: () => V) => V {
 /** WebCrypto's key type, named without the DOM lib (the build's tsconfig has none). */
 type SubtleKey = Awaited<ReturnType<ReturnType<typeof subtle>['importKey']>>;
 type ImportAlg = { name: 'ECDSA'; namedCurve: string } | { name: 'RSA-PSS'; hash: string };
-/** node:crypto reads DER from any Uint8Array; its types name Node's byte class. */
-type DerKey = Exclude<PublicKeyInput['key'], string>;
 
 const keys = memo<Promise<SubtleKey>>(256);
 const nodeKeys = memo<ReturnType<NonNullable<typeof nodeCrypto>['createPublicKey']> | null>(256);
@@ -99,7 +96,8 @@ export async function verifyEcdsa(
     const c = nodeCrypto;
     const key = nodeKeys(`${curve.name}:${toHex(digest('sha256', spki))}`, () => {
       try {
-        const k = c.createPublicKey({ key: spki as DerKey, format: 'der', type: 'spki' });
+        // node:crypto reads any Uint8Array here; its types name only Node's Buffer
+        const k = c.createPublicKey({ key: spki, format: 'der', type: 'spki' } as unknown as Parameters<typeof c.createPublicKey>[0]);
         return k.asymmetricKeyDetails?.namedCurve === curve.openssl ? k : null;
       } catch {
         return null;
