@@ -96,8 +96,8 @@ export async function verifyEcdsa(
     const c = nodeCrypto;
     const key = nodeKeys(`${curve.name}:${toHex(digest('sha256', spki))}`, () => {
       try {
-        // node:crypto's types want a Buffer; any Uint8Array works (this file names no Buffer: browsers run it)
-        const k = c.createPublicKey({ key: spki, format: 'der', type: 'spki' } as Parameters<typeof c.createPublicKey>[0]);
+        // node:crypto reads any Uint8Array here; its types name only Node's Buffer
+        const k = c.createPublicKey({ key: spki, format: 'der', type: 'spki' } as unknown as Parameters<typeof c.createPublicKey>[0]);
         return k.asymmetricKeyDetails?.namedCurve === curve.openssl ? k : null;
       } catch {
         return null;
