@@ -59,6 +59,11 @@ describe('CBOR encoder (RFC 8949 Appendix A examples, §4.2.1 core deterministic
     expect(hex(m)).toBe('a60a05186402200461610361620181' + '0106');
   });
 
+  it("keeps a text string's leading U+FEFF (content, not a byte-order mark)", () => {
+    expect(hex('\ufeffa')).toBe('64efbbbf61');
+    expect(decodeCbor(encodeCbor('\ufeffa'))).toBe('\ufeffa');
+  });
+
   it('refuses duplicate keys', () => {
     expect(() =>
       encodeCbor(

@@ -120,7 +120,8 @@ export function encodeCbor(v: CborValue): Uint8Array {
 
 // ---- decoder
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+// a text string's leading U+FEFF is content, not a byte-order mark (RFC 8949 §3.1: UTF-8 as is)
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 class Decoder {
   pos = 0;
