@@ -149,6 +149,44 @@ describe('uki recipe: artifacts, measurements, build record, warm cache', () => 
     const v = await cli(['manifest', 'verify', join(o, 'manifest/snp.corim.cbor'), '--trust', pub], { env });
     expect(v.code, v.stderr).toBe(0);
   }, 300_000);
+  it('names every default the measure block left to the library, and records it in measurements.json', async () => {
+    /** One warning per measurement with defaults, listing exactly what measurements.json records. */
+    const noticesMatch = (stderr: string, o: string) => {
+      const m = JSON.parse(readFileSync(join(o, 'measurements.json'), 'utf8')) as { measurements: { kind: string; defaults?: Record<string, unknown> }[] };
+      const lines = stderr.split('\n').filter((l) => l.includes(': defaults '));
+      const expected = m.measurements
+        .filter((x) => Object.keys(x.defaults ?? {}).length > 0)
+        .map(
+          (x) =>
+            `measure ${x.kind}: defaults ${Object.entries(x.defaults!)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(', ')} (`,
+        );
+      expect(lines).toHaveLength(expected.length);
+      for (const [i, e] of expected.entries()) expect(lines[i]).toContain(e);
+      return m.measurements;
+    };
+    const o1 = out();
+    const full = await cli(['build', recipe('uki'), '--out', o1, '--locked'], { env });
+    expect(full.code, full.stderr).toBe(0);
+    const explicit = noticesMatch(full.stderr, o1).filter((x) => x.kind === 'snp');
+    expect(explicit.map((x) => Object.keys(x.defaults!))).toEqual(explicit.map(() => expect.not.arrayContaining(['vmm'])));
+    // the vCPU count is never guessed: a measure block without it is refused with its line
+    const dir = mkdtempSync(join(tmpdir(), 'defaults-'));
+    cpSync(resolve(ROOT, 'recipes'), dir, { recursive: true });
+    const text = readFileSync(join(dir, 'uki.yaml'), 'utf8');
+    writeFileSync(join(dir, 'uki.yaml'), text.replace('    vcpus: "1,2,4,8"\n', ''));
+    const refused = await cli(['build', join(dir, 'uki.yaml'), '--out', out(), '--locked'], { env });
+    expect(errorLine(refused)).toBe(`cvm-measure: error: ${join(dir, 'uki.yaml')}:50:5: measure.snp: missing required key "vcpus"`);
+    // leave the VMM to the library: it is named (it changes the launch digest) and recorded
+    writeFileSync(join(dir, 'uki.yaml'), text.replace('    vmm: [qemu, ec2, gce]\n', ''));
+    const o2 = out();
+    const r = await cli(['build', join(dir, 'uki.yaml'), '--out', o2, '--locked'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const snp = noticesMatch(r.stderr, o2).filter((x) => x.kind === 'snp');
+    expect(snp).toHaveLength(1);
+    expect(Object.keys(snp[0]!.defaults!)).toContain('vmm');
+  }, 300_000);
 });
 
 describe('--locked and the lock file', () => {

@@ -28,7 +28,7 @@ describe('cpio newc writer', () => {
   ];
 
   it('is deterministic and independent of input order; members sorted, uid/gid 0, mtime clamped, no device numbers', () => {
-    const a = writeCpio(entries, { mtime: 1000 });
+    const a = Buffer.from(writeCpio(entries, { mtime: 1000 }));
     const b = writeCpio([...entries].reverse(), { mtime: 1000 });
     expect(Buffer.compare(a, b)).toBe(0);
     const back = readCpio(a);

@@ -9,6 +9,7 @@ import { parseEventLog, type TcgEvent } from '../src/formats/tcg-eventlog.js';
 import type { MeasuredEvent } from '../src/measure/boot/index.js';
 import { CC_RTMR_MAP, type EventType } from '../src/tcg/index.js';
 import { qemuPatchesSetupHeader, rtmrsFromBootEvents, tdxDirectBootRtmrs } from '../src/measure/tdx/rtmr.js';
+import { toHex } from '../src/util/bytes.js';
 import { cli } from './helpers/cli.js';
 import { describeShared, loadVectors, shared } from './helpers/shared.js';
 
@@ -54,7 +55,7 @@ describeShared('TDX RTMR1/RTMR2 for a direct kernel boot vs the real pcr.json bo
       expect(mine).toEqual(theirs);
     });
     it(`RTMR${rtmr}: the same value as replaying the real log's SHA-384 events`, () => {
-      expect(predicted.rtmr[rtmr]!.toString('hex')).toBe(realCc.rtmr[rtmr]!.toString('hex'));
+      expect(toHex(predicted.rtmr[rtmr]!)).toBe(toHex(realCc.rtmr[rtmr]!));
     });
   }
 
@@ -72,7 +73,7 @@ describeShared('TDX RTMR1/RTMR2 for a direct kernel boot vs the real pcr.json bo
   });
 
   it('RTMR2 equals the real SHA-384 PCR9 (no separator on PCR8–15), with the LoadOptions the guest saw', () => {
-    expect(predicted.rtmr[2]!.toString('hex')).toBe(v.pcrs.sha384['9']);
+    expect(toHex(predicted.rtmr[2]!)).toBe(v.pcrs.sha384['9']);
     expect(predicted.measuredCmdline).toBe(v.guest.cmdline);
   });
 
@@ -108,7 +109,7 @@ describeShared('TDX RTMR1/RTMR2 for a direct kernel boot vs the real pcr.json bo
     ]);
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
-    expect(j.rtmr).toEqual({ '1': realCc.rtmr[1]!.toString('hex'), '2': v.pcrs.sha384['9'] });
+    expect(j.rtmr).toEqual({ '1': toHex(realCc.rtmr[1]!), '2': v.pcrs.sha384['9'] });
     expect(j.boot).toMatchObject({ shape: 'direct', setupHeaderPatched: true, memMiB: mem });
     expect(j.rtmr0.computed).toBe(false);
   });

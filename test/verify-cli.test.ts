@@ -12,7 +12,7 @@ import { createManifest } from '../src/manifest/create.js';
 import { generateKey, parsePrivateKey } from '../src/sign/keys.js';
 import { localSigner } from '../src/sign/signer.js';
 import { cli, errorLine } from './helpers/cli.js';
-import { snpOutput } from './helpers/measurements.js';
+import { changedKernelPrediction, snpOutput } from './helpers/measurements.js';
 import { describeShared, ROOT, shared } from './helpers/shared.js';
 
 const validate = new Ajv({ strict: false }).compile(JSON.parse(readFileSync(join(ROOT, 'schemas/verify-result.schema.json'), 'utf8')));
@@ -141,6 +141,29 @@ describeShared('verify CLI', () => {
     const refused = await cli(['manifest', 'create', '--values', join(dir, 'bad.yaml'), '--key', key, '--out', join(dir, 'x')]);
     expect(refused.code).toBe(1);
     expect(errorLine(refused)).toContain(`${join(dir, 'bad.yaml')}.values.0`);
+  });
+
+  it('a TPM log against a release built with another kernel: --expected names the kernel event (text and --json diagnosis)', async () => {
+    const tpm = 'fixtures/evidence/tpm-ubuntu2404-sevsnp-gce-go-tpm-tools';
+    const log = shared(tpm, 'eventlog.bin');
+    const prediction = changedKernelPrediction(new Uint8Array(readFileSync(log)));
+    writeFileSync(join(dir, 'prediction.json'), JSON.stringify(prediction));
+    const values = { platform: 'pcr', origin: 'stated', source: 'a release built with another kernel', banks: { sha256: prediction.pcrs.sha256 } };
+    writeFileSync(join(dir, 'pcr-values.json'), JSON.stringify({ schema: 'cvm-measure/stated-values/v1', values: [values] }));
+    const key = join(dir, 'pcr.pem');
+    expect((await cli(['keys', 'generate', '--alg', 'ecdsa-p256', '--out', key])).code).toBe(0);
+    const m = await cli(['manifest', 'create', '--values', join(dir, 'pcr-values.json'), '--key', key, '--out', join(dir, 'pcr-m'), '--formats', 'intoto']);
+    expect(m.code, m.stderr).toBe(0);
+    const args = ['verify', log, '--pcrs', shared(tpm, 'pcrs.json'), '--reference', join(dir, 'pcr-m'), '--trust', join(dir, 'pcr.pub.pem')];
+    const j = await cli([...args, '--expected', join(dir, 'prediction.json'), '--json']);
+    expect(j.code).toBe(1);
+    const out = JSON.parse(j.stdout);
+    expect(validate(out), JSON.stringify(validate.errors)).toBe(true);
+    expect(out.diagnosis.found).toEqual({ pcr: 9, logEvent: 104, component: 'kernel', type: 'EV_IPL', actual: 'EV_IPL' });
+    const text = await cli([...args, '--expected', join(dir, 'prediction.json')]);
+    expect(text.stdout).toMatch(/^diagnosis: PCR9 event \d+ \(log event #104\): the release predicts kernel .*"\/vmlinuz-6\.8\.0-1010-gcp"$/m);
+    const without = await cli(args);
+    expect(without.stdout).toMatch(/^diagnosis: searched nothing: give the release's prediction \(--expected/m);
   });
 
   it('names a bad policy field, bad evidence and a TPM log without PCR values in one line', async () => {

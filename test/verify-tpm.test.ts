@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parsePcrValues, verifyTpmEventLog } from '../src/verify/tpm.js';
+import { changedKernelPrediction } from './helpers/measurements.js';
 import { describeShared, shared } from './helpers/shared.js';
 
 describeShared('verify: a real TPM event log against its PCR values', () => {
@@ -50,6 +51,45 @@ describeShared('verify: a real TPM event log against its PCR values', () => {
     const failed = r.checks.filter((c) => !c.ok);
     expect(failed[0]!.name).toMatch(/^sha256 PCR4 equals the reference \(extended by events \d+ EV_EFI_ACTION, .*EV_EFI_BOOT_SERVICES_APPLICATION/);
     expect(failed[1]!.name).toBe('the replayed PCRs match a reference entry');
+  });
+});
+
+describeShared('verify: diagnosis of a TPM log against the release prediction (eventlog diff)', () => {
+  const dir = 'fixtures/evidence/tpm-ubuntu2404-sevsnp-gce-go-tpm-tools';
+  const log = new Uint8Array(readFileSync(shared(dir, 'eventlog.bin')));
+  const pcrs = parsePcrValues(readFileSync(shared(dir, 'pcrs.json'), 'utf8'), 'pcrs.json');
+  const prediction = changedKernelPrediction(log);
+  const entry = { parameters: { 'boot.shape': 'gce' }, banks: { sha256: prediction.pcrs.sha256! }, notPredicted: {}, inputs: {} };
+  const reference = { schema: 'cvm-measure/reference-values/v1' as const, artifacts: [], snp: [], tdx: [], pcr: [entry] };
+
+  it('a release built with another kernel: names the kernel event, the only PCR it changes, and what the log holds there', () => {
+    // the oracle: only PCR9 (GRUB's file measurements) differs between the log and the prediction
+    expect(Object.keys(prediction.pcrs.sha256!).filter((i) => prediction.pcrs.sha256![i] !== pcrs.sha256![i])).toEqual(['9']);
+    const r = verifyTpmEventLog(log, { pcrs, reference, predictions: [prediction] });
+    expect(r.ok).toBe(false);
+    expect(r.checks.filter((c) => !c.ok).map((c) => c.name.replace(/ \(.*/, ''))).toEqual([
+      'sha256 PCR9 equals the reference',
+      'the replayed PCRs match a reference entry',
+    ]);
+    expect(r.diagnosis!.found).toEqual({ pcr: 9, logEvent: prediction.kernelEvent, component: 'kernel', type: 'EV_IPL', actual: 'EV_IPL' });
+    expect(r.diagnosis!.differences[0]).toMatch(
+      /^PCR9 event \d+ \(log event #104\): the release predicts kernel \(EV_IPL [0-9a-f]{16}…\), the log has EV_IPL [0-9a-f]{16}… "\/vmlinuz-6\.8\.0-1010-gcp"$/,
+    );
+    expect(r.diagnosis!.searched).toMatch(/predicted events of PCR\d.* \(sha256, eventlog diff\)$/);
+  });
+
+  it("says what it needs, and refuses a prediction that is not the release's", () => {
+    expect(verifyTpmEventLog(log, { pcrs, reference }).diagnosis).toMatchObject({
+      found: null,
+      searched: expect.stringMatching(/^nothing: give the release's prediction/),
+    });
+    const other = { ...prediction, pcrs: { ...prediction.pcrs, sha256: { ...prediction.pcrs.sha256, '4': 'ab'.repeat(32) } } };
+    expect(verifyTpmEventLog(log, { pcrs, reference, predictions: [other] }).diagnosis!.searched).toMatch(
+      /^nothing: no prediction given holds a signed PCR set/,
+    );
+    // its PCR values signed, but its events replay to something else
+    const forged = { ...prediction, events: prediction.events.map((e, i) => (i === 0 ? { ...e, digests: { sha256: 'cd'.repeat(32) } } : e)) };
+    expect(verifyTpmEventLog(log, { pcrs, reference, predictions: [forged] }).diagnosis!.searched).toMatch(/^nothing: no prediction given/);
   });
 });
 

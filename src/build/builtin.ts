@@ -12,7 +12,7 @@ export type ReadSource = (ref: SourceRef) => Promise<Buffer>;
 const DEFAULT_MODE = { file: 0o644, dir: 0o755, symlink: 0o777 } as const;
 
 /** The single output of a built-in component. */
-export async function runBuiltin(spec: Exclude<ComponentSpec, { type: 'run' }>, read: ReadSource, sourceDateEpoch: number): Promise<Buffer> {
+export async function runBuiltin(spec: Exclude<ComponentSpec, { type: 'run' }>, read: ReadSource, sourceDateEpoch: number): Promise<Uint8Array> {
   switch (spec.type) {
     case 'extract':
       return read(spec.source);

@@ -30,6 +30,7 @@ export {
 export { loadQemuPlatform, qemuPlatformDocument, QEMU_PLATFORM_SCHEMA, type QemuPlatform, type QemuPlatformDocument } from '../build/qemu-platform.js';
 export { runPipeline, type PipelineOptions, type PipelineResult } from '../build/pipeline.js';
 export { checkBuild, type CheckResult, type CheckDifference } from '../build/check.js';
+export { buildUkiFile, type UkiFileInputs, type UkiFileReport } from '../build/uki-file.js';
 export { commandSigner } from '../sign/command-signer.js';
 export { buildRecord, BUILD_TYPE, BUILDER_ID } from '../build/provenance.js';
 export { LOCK_SCHEMA, lockPath, readLock, type Lock, type LockedBase } from '../build/lock.js';

@@ -20,6 +20,7 @@ export {
 export { VMMS, DEFAULT_QUIRKS, type Vmm, type SnpQuirks, type VmmProfile } from '../measure/snp/vmm.js';
 export { VCPU_TYPES, resolveVcpu, type VcpuSpec, type ResolvedVcpu } from '../measure/snp/vcpu-types.js';
 export { sevHashes, sevHashTable, type SevHashes, type DirectBoot } from '../measure/snp/sev-hashes.js';
+export { firmwareReport, type FirmwareReport } from '../measure/firmware-report.js';
 export { idBlock, createIdBlock, snpPublicKey, snpSign, snpKeyDigest, type IdBlockParams, type IdBlockResult } from '../measure/snp/id-block.js';
 export {
   snpMeasurement,

@@ -4,6 +4,7 @@
  * (bounds, nesting depth, UTF-8, duplicate keys; with `deterministic` also §4.2.1 conformance).
  */
 import { FormatError } from '../errors.js';
+import { compareBytes, concatAll, toHex, utf8, view } from '../util/bytes.js';
 
 /** A decoded tag (§3.4): tag number and its content. */
 export class Tagged {
@@ -35,10 +36,10 @@ function head(major: number, n: number | bigint): Uint8Array {
   if (v < 24n) return Uint8Array.of(m | Number(v));
   if (v < 0x100n) return Uint8Array.of(m | 24, Number(v));
   if (v < 0x10000n) return Uint8Array.of(m | 25, Number(v >> 8n), Number(v & 0xffn));
-  const out = Buffer.alloc(v < 0x100000000n ? 5 : 9);
+  const out = new Uint8Array(v < 0x100000000n ? 5 : 9);
   out[0] = m | (out.length === 5 ? 26 : 27);
-  if (out.length === 5) out.writeUInt32BE(Number(v), 1);
-  else out.writeBigUInt64BE(v, 1);
+  if (out.length === 5) view(out).setUint32(1, Number(v));
+  else view(out).setBigUint64(1, v);
   return out;
 }
 
@@ -47,14 +48,12 @@ function encodeFloat(x: number): Uint8Array {
   const h = toHalf(x);
   if (h !== undefined) return Uint8Array.of(0xf9, h >> 8, h & 0xff);
   if (Math.fround(x) === x || Number.isNaN(x)) {
-    const b = Buffer.alloc(5);
-    b[0] = 0xfa;
-    b.writeFloatBE(x, 1);
+    const b = Uint8Array.of(0xfa, 0, 0, 0, 0);
+    view(b).setFloat32(1, x);
     return b;
   }
-  const b = Buffer.alloc(9);
-  b[0] = 0xfb;
-  b.writeDoubleBE(x, 1);
+  const b = Uint8Array.of(0xfb, 0, 0, 0, 0, 0, 0, 0, 0);
+  view(b).setFloat64(1, x);
   return b;
 }
 
@@ -76,10 +75,6 @@ function toHalf(x: number): number | undefined {
   return e < -14 && Number.isInteger(f) && f < 1024 ? sign | f : undefined;
 }
 
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  return Buffer.compare(a, b);
-}
-
 function encodeParts(v: CborValue, out: Uint8Array[]): void {
   if (typeof v === 'number') {
     if (Number.isSafeInteger(v)) out.push(v >= 0 ? head(0, v) : head(1, -1 - v));
@@ -87,7 +82,7 @@ function encodeParts(v: CborValue, out: Uint8Array[]): void {
   } else if (typeof v === 'bigint') {
     out.push(v >= 0n ? head(0, v) : head(1, -1n - v));
   } else if (typeof v === 'string') {
-    const b = Buffer.from(v, 'utf8');
+    const b = utf8(v);
     out.push(head(3, b.length), b);
   } else if (typeof v === 'boolean') {
     out.push(Uint8Array.of(v ? 0xf5 : 0xf4));
@@ -120,12 +115,12 @@ function encodeParts(v: CborValue, out: Uint8Array[]): void {
 export function encodeCbor(v: CborValue): Uint8Array {
   const parts: Uint8Array[] = [];
   encodeParts(v, parts);
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  return parts.length === 1 ? parts[0]! : concatAll(parts);
 }
 
 // ---- decoder
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 class Decoder {
   pos = 0;
@@ -186,7 +181,7 @@ class Decoder {
       this.need(1, this.pos);
       if (this.buf[this.pos] === 0xff) {
         this.pos++;
-        return Buffer.concat(parts);
+        return concatAll(parts);
       }
       const at = this.pos;
       const [m, , n] = this.head();
@@ -208,7 +203,7 @@ class Decoder {
       case 3: {
         const raw = arg < 0n ? this.chunks(3) : this.bytes(arg, at);
         try {
-          return utf8.decode(raw);
+          return strictUtf8.decode(raw);
         } catch {
           return this.fail('text string is not valid UTF-8', at);
         }
@@ -247,7 +242,7 @@ class Decoder {
       const kAt = this.pos;
       const k = this.item(depth);
       const kb = this.buf.subarray(kAt, this.pos);
-      const id = Buffer.from(kb).toString('hex');
+      const id = toHex(kb);
       if (seen.has(id)) this.fail('duplicate map key', kAt);
       seen.add(id);
       if (this.opts.deterministic && prev && compareBytes(prev, kb) >= 0) this.fail('map keys not sorted bytewise (not core deterministic)', kAt);
@@ -276,9 +271,9 @@ class Decoder {
       if (v === 23) return undefined;
       return this.fail(`unsupported simple value ${v}`, at);
     }
-    const b = Buffer.alloc(8);
-    b.writeBigUInt64BE(arg);
-    const x = ai === 25 ? fromHalf(Number(arg)) : ai === 26 ? b.readFloatBE(4) : b.readDoubleBE(0);
+    const b = new DataView(new ArrayBuffer(8));
+    b.setBigUint64(0, arg);
+    const x = ai === 25 ? fromHalf(Number(arg)) : ai === 26 ? b.getFloat32(4) : b.getFloat64(0);
     if (this.opts.deterministic) {
       const pref = encodeFloat(x);
       if (pref.length !== 1 + (1 << (ai - 24))) this.fail('float not in preferred (shortest) form', at);
@@ -345,7 +340,7 @@ export function diagnostic(v: CborValue): string {
   if (v === null) return 'null';
   if (v === undefined) return 'undefined';
   if (typeof v === 'boolean') return String(v);
-  if (v instanceof Uint8Array) return `h'${Buffer.from(v).toString('hex')}'`;
+  if (v instanceof Uint8Array) return `h'${toHex(v)}'`;
   if (Array.isArray(v)) return `[${v.map(diagnostic).join(', ')}]`;
   if (v instanceof Map) return `{${[...v].map(([k, x]) => `${diagnostic(k)}: ${diagnostic(x)}`).join(', ')}}`;
   return `${v.tag}(${diagnostic(v.value)})`;

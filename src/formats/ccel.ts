@@ -21,7 +21,10 @@ export interface CcelTable {
 
 const WHAT = 'CCEL table';
 
-/** ACPI 6.5 Table 5.177: 36-byte ACPI header, CC Type u8, CC Subtype u8, Reserved u16, LAML u64, LASA u64. */
+/**
+ * ACPI 6.5 Table 5.177: 36-byte ACPI header, CC Type u8, CC Subtype u8, Reserved u16, LAML u64, LASA u64.
+ * @throws FormatError when the table is short, not a CCEL table, fails its checksum or its log area is out of range.
+ */
 export function parseCcelTable(buf: Uint8Array): CcelTable {
   const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const latin1 = (a: number, b: number) => String.fromCharCode(...buf.subarray(a, b));

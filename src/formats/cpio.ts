@@ -5,6 +5,7 @@
  * members which would escape the extraction root.
  */
 import { FormatError } from '../errors.js';
+import { compareBytes, concatAll, latin1, latin1Bytes, utf8, utf8Text } from '../util/bytes.js';
 import { linkStaysInside } from '../util/symlinks.js';
 
 const WHAT = 'cpio archive';
@@ -56,32 +57,32 @@ function normalise(path: string): string {
   return p;
 }
 
-function header(fields: number[], nameLength: number): Buffer {
+function header(fields: number[], nameLength: number): Uint8Array {
   const all = [...fields, nameLength, 0];
-  return Buffer.from(MAGIC_NEWC + all.map((v) => (v >>> 0).toString(16).toUpperCase().padStart(8, '0')).join(''), 'latin1');
+  return latin1Bytes(MAGIC_NEWC + all.map((v) => (v >>> 0).toString(16).toUpperCase().padStart(8, '0')).join(''));
 }
 
 /** Writes a newc archive: members sorted by path (bytewise), inode numbers 1.., uid/gid 0, mtime clamped. */
-export function writeCpio(entries: readonly CpioEntry[], opts: CpioWriteOptions = {}): Buffer {
+export function writeCpio(entries: readonly CpioEntry[], opts: CpioWriteOptions = {}): Uint8Array {
   const clamp = opts.mtime ?? 0;
   const items = entries.map((e) => ({ ...e, path: normalise(e.path) }));
-  items.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+  items.sort((a, b) => compareBytes(utf8(a.path), utf8(b.path)));
   for (let i = 1; i < items.length; i++) if (items[i]!.path === items[i - 1]!.path) throw new FormatError(WHAT, `duplicate member ${items[i]!.path}`);
-  const parts: Buffer[] = [];
+  const parts: Uint8Array[] = [];
   const push = (fields: number[], name: string, data: Uint8Array) => {
-    const nameBytes = Buffer.from(`${name}\0`, 'utf8');
-    parts.push(header(fields, nameBytes.length), nameBytes, Buffer.alloc(pad4(HEADER_SIZE + nameBytes.length)));
-    if (data.length > 0) parts.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength), Buffer.alloc(pad4(data.length)));
+    const nameBytes = utf8(`${name}\0`);
+    parts.push(header(fields, nameBytes.length), nameBytes, new Uint8Array(pad4(HEADER_SIZE + nameBytes.length)));
+    if (data.length > 0) parts.push(data, new Uint8Array(pad4(data.length)));
   };
   items.forEach((e, i) => {
-    const data = e.type === 'dir' ? new Uint8Array(0) : e.type === 'symlink' ? (e.data ?? Buffer.from(e.target ?? '', 'utf8')) : (e.data ?? new Uint8Array(0));
+    const data = e.type === 'dir' ? new Uint8Array(0) : e.type === 'symlink' ? (e.data ?? utf8(e.target ?? '')) : (e.data ?? new Uint8Array(0));
     if (e.type === 'symlink' && data.length === 0) throw new FormatError(WHAT, `symlink ${e.path} has no target`);
     const mtime = Math.min(e.mtime ?? clamp, clamp);
     // ino, mode, uid, gid, nlink, mtime, filesize, devmajor, devminor, rdevmajor, rdevminor
     push([i + 1, typeBits(e.type) | (e.mode & 0o7777), 0, 0, e.type === 'dir' ? 2 : 1, mtime, data.length, 0, 0, 0, 0], e.path, data);
   });
   push([0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0], TRAILER, new Uint8Array(0));
-  return Buffer.concat(parts);
+  return concatAll(parts);
 }
 
 export interface CpioMember extends CpioEntry {
@@ -102,23 +103,22 @@ const outside = (path: string, target: string) => new FormatError(WHAT, `symlink
  */
 export function readCpio(archive: Uint8Array): CpioMember[] {
   if (archive[0] === 0x1f && archive[1] === 0x8b) throw new FormatError(WHAT, 'gzip-compressed: decompress it first (this parser reads newc bytes only)');
-  const buf = Buffer.from(archive.buffer, archive.byteOffset, archive.byteLength);
   const out: CpioMember[] = [];
   const links = new Map<string, string>();
   const seen = new Set<string>();
   let o = 0;
-  while (o < buf.length) {
-    if (buf[o] === 0) {
+  while (o < archive.length) {
+    if (archive[o] === 0) {
       o += 1; // zero padding between concatenated archives
       continue;
     }
-    if (o + HEADER_SIZE > buf.length) throw new FormatError(WHAT, `truncated header at 0x${o.toString(16)}`);
-    const magic = buf.toString('latin1', o, o + 6);
+    if (o + HEADER_SIZE > archive.length) throw new FormatError(WHAT, `truncated header at 0x${o.toString(16)}`);
+    const magic = latin1(archive.subarray(o, o + 6));
     if (magic !== MAGIC_NEWC && magic !== MAGIC_CRC)
       throw new FormatError(WHAT, `bad magic ${JSON.stringify(magic)} at 0x${o.toString(16)} (only newc "070701"/"070702")`);
     const f: number[] = [];
     for (let i = 0; i < 13; i++) {
-      const s = buf.toString('latin1', o + 6 + i * 8, o + 14 + i * 8);
+      const s = latin1(archive.subarray(o + 6 + i * 8, o + 14 + i * 8));
       if (!/^[0-9a-fA-F]{8}$/.test(s)) throw new FormatError(WHAT, `header at 0x${o.toString(16)} field ${i} is not hex: ${JSON.stringify(s)}`);
       f.push(parseInt(s, 16));
     }
@@ -137,11 +137,11 @@ export function readCpio(archive: Uint8Array): CpioMember[] {
       number,
     ];
     const nameAt = o + HEADER_SIZE;
-    if (namesize < 1 || namesize > 4096 || nameAt + namesize > buf.length)
+    if (namesize < 1 || namesize > 4096 || nameAt + namesize > archive.length)
       throw new FormatError(WHAT, `member at 0x${o.toString(16)}: name size ${namesize} is invalid or runs past the end`);
-    const rawName = buf.toString('utf8', nameAt, nameAt + namesize - 1);
+    const rawName = utf8Text(archive.subarray(nameAt, nameAt + namesize - 1));
     const dataAt = nameAt + namesize + pad4(HEADER_SIZE + namesize);
-    if (dataAt + filesize > buf.length)
+    if (dataAt + filesize > archive.length)
       throw new FormatError(WHAT, `member ${JSON.stringify(rawName)}: ${filesize} bytes of data run past the end of the archive`);
     o = dataAt + filesize + pad4(filesize);
     if (rawName === TRAILER) continue;
@@ -162,10 +162,10 @@ export function readCpio(archive: Uint8Array): CpioMember[] {
         WHAT,
         `member ${JSON.stringify(rawName)} has file type 0o${(fmt >> 12).toString(8)} (only files, directories and symlinks are accepted)`,
       );
-    const data = buf.subarray(dataAt, dataAt + filesize);
+    const data = archive.subarray(dataAt, dataAt + filesize);
     const m: CpioMember = { path, type, mode: mode & 0o7777, data, uid, gid, mtime };
     if (type === 'symlink') {
-      const target = data.toString('utf8');
+      const target = utf8Text(data);
       m.target = target;
       links.set(path, target);
     } else if (seen.has(path) && links.has(path)) {

@@ -3,7 +3,7 @@
  * dbx — lists of EFI_SIGNATURE_DATA (owner GUID + an X.509 certificate or an image hash).
  */
 import { FormatError } from '../errors.js';
-import { checkRange, guidToString } from '../util/bytes.js';
+import { checkRange, guidToString, u32le } from '../util/bytes.js';
 
 const WHAT = 'EFI signature list';
 /** UEFI 2.10 32.4.1: signature types. */
@@ -19,16 +19,15 @@ export interface EfiSignature {
   signatureData: Uint8Array;
 }
 
-export function parseSignatureLists(buf: Uint8Array): EfiSignature[] {
-  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+export function parseSignatureLists(b: Uint8Array): EfiSignature[] {
   const out: EfiSignature[] = [];
   let o = 0;
   while (o < b.length) {
     checkRange(b, o, 28, `${WHAT} header at 0x${o.toString(16)}`);
     const type = guidToString(b, o);
-    const listSize = b.readUInt32LE(o + 16);
-    const headerSize = b.readUInt32LE(o + 20);
-    const sigSize = b.readUInt32LE(o + 24);
+    const listSize = u32le(b, o + 16);
+    const headerSize = u32le(b, o + 20);
+    const sigSize = u32le(b, o + 24);
     if (listSize < 28 + headerSize || sigSize < 16 || (listSize - 28 - headerSize) % sigSize !== 0) {
       throw new FormatError(WHAT, `list at 0x${o.toString(16)} has inconsistent sizes (list ${listSize}, header ${headerSize}, signature ${sigSize})`);
     }

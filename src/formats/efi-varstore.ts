@@ -4,7 +4,7 @@
  * followed by (AUTHENTICATED_)VARIABLE_HEADER records (edk2 MdeModulePkg/Include/Guid/VariableFormat.h).
  */
 import { FormatError } from '../errors.js';
-import { checkRange, guidToString } from '../util/bytes.js';
+import { checkRange, guidToString, u16le, u32le, utf16le } from '../util/bytes.js';
 
 const WHAT = 'EFI variable store';
 /** UEFI 2.10 section 3.3 / 32.6: EFI_GLOBAL_VARIABLE and EFI_IMAGE_SECURITY_DATABASE_GUID. */
@@ -36,31 +36,31 @@ function align4(n: number): number {
 /** Lists the live variables (State VAR_ADDED, possibly in deleted transition) of a VARS firmware volume. */
 export function parseVarStore(fv: Uint8Array): EfiVariable[] {
   checkRange(fv, 0, 0x38, `${WHAT} firmware volume header`);
-  const b = Buffer.from(fv.buffer, fv.byteOffset, fv.byteLength);
-  if (b.readUInt32LE(40) !== FV_SIGNATURE) throw new FormatError(WHAT, 'no "_FVH" firmware volume signature at offset 40');
-  const headerLength = b.readUInt16LE(48);
+  const b = fv;
+  if (u32le(b, 40) !== FV_SIGNATURE) throw new FormatError(WHAT, 'no "_FVH" firmware volume signature at offset 40');
+  const headerLength = u16le(b, 48);
   checkRange(fv, headerLength, STORE_HEADER_SIZE, `${WHAT} header`);
   const sig = guidToString(b, headerLength);
   const auth = sig === AUTH_VARIABLE_STORE;
   if (!auth && sig !== VARIABLE_STORE) throw new FormatError(WHAT, `unknown variable store signature ${sig} at 0x${headerLength.toString(16)}`);
-  const storeSize = b.readUInt32LE(headerLength + 16);
+  const storeSize = u32le(b, headerLength + 16);
   checkRange(fv, headerLength, storeSize, `${WHAT} (Size 0x${storeSize.toString(16)})`);
   const end = headerLength + storeSize;
   // VariableFormat.h: AUTHENTICATED_VARIABLE_HEADER is 60 bytes, VARIABLE_HEADER 32.
   const hdrSize = auth ? 60 : 32;
   const out: EfiVariable[] = [];
   let o = align4(headerLength + STORE_HEADER_SIZE);
-  while (o + hdrSize <= end && b.readUInt16LE(o) === VARIABLE_START_ID) {
+  while (o + hdrSize <= end && u16le(b, o) === VARIABLE_START_ID) {
     const state = b[o + 2]!;
-    const attributes = b.readUInt32LE(o + 4);
-    const nameSize = b.readUInt32LE(o + (auth ? 36 : 8));
-    const dataSize = b.readUInt32LE(o + (auth ? 40 : 12));
+    const attributes = u32le(b, o + 4);
+    const nameSize = u32le(b, o + (auth ? 36 : 8));
+    const dataSize = u32le(b, o + (auth ? 40 : 12));
     const guid = guidToString(b, o + (auth ? 44 : 16));
     const nameAt = o + hdrSize;
     if (nameAt + nameSize + dataSize > end)
       throw new FormatError(WHAT, `variable at 0x${o.toString(16)} (NameSize ${nameSize}, DataSize ${dataSize}) runs past the store end 0x${end.toString(16)}`);
     if (state === VAR_ADDED || state === (VAR_ADDED & VAR_IN_DELETED_TRANSITION)) {
-      const name = b.toString('utf16le', nameAt, nameAt + nameSize).replace(/\0+$/, '');
+      const name = utf16le(b.subarray(nameAt, nameAt + nameSize)).replace(/\0+$/, '');
       out.push({ guid, name, attributes, data: b.subarray(nameAt + nameSize, nameAt + nameSize + dataSize) });
     }
     o = align4(nameAt + nameSize + dataSize);

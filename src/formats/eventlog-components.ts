@@ -3,6 +3,7 @@
  * event types and data (PC Client PFP section 10.4; Linux EFI stub tags 0x8f3b22ed/0x8f3b22ec;
  * GRUB's EV_IPL strings; systemd-stub's UTF-16 section names), documented as such.
  */
+import { fromHex, u16le, utf16le } from '../util/bytes.js';
 import type { TcgEvent } from './tcg-eventlog.js';
 
 export const COMPONENTS = ['firmware', 'variables', 'boot loader', 'kernel', 'cmdline', 'initrd'] as const;
@@ -14,12 +15,12 @@ const TAG_INITRD = '0x8f3b22ec';
 
 /** The UTF-16 file-path nodes (type 4, subtype 4) of a device path, joined. */
 function devicePathFiles(hex: string): string {
-  const b = Buffer.from(hex, 'hex');
+  const b = fromHex(hex, 'device path');
   const names: string[] = [];
   for (let o = 0; o + 4 <= b.length; ) {
-    const len = b.readUInt16LE(o + 2);
+    const len = u16le(b, o + 2);
     if (len < 4) break;
-    if (b[o] === 4 && b[o + 1] === 4) names.push(b.toString('utf16le', o + 4, Math.min(o + len, b.length)).replace(/\0+$/, ''));
+    if (b[o] === 4 && b[o + 1] === 4) names.push(utf16le(b.subarray(o + 4, o + len)).replace(/\0+$/, ''));
     o += len;
   }
   return names.join('/');

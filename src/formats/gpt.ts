@@ -4,7 +4,7 @@
  * DxeTpm2MeasureBootLib Tcg2MeasureGptTable).
  */
 import { FormatError } from '../errors.js';
-import { checkRange, guidToString } from '../util/bytes.js';
+import { checkRange, guidToString, latin1, u32le, u64le, utf16le, view } from '../util/bytes.js';
 
 const WHAT = 'GPT';
 /** UEFI 2.10 Table 5.5: the GPT header fields firmware copies (sizeof(EFI_PARTITION_TABLE_HEADER) = 92). */
@@ -35,15 +35,15 @@ export interface Gpt {
 
 /** Parses the primary GPT from the start of a disk (an image, or at least its first LBAs). */
 export function parseGpt(disk: Uint8Array): Gpt {
-  const blockSize = [512, 4096].find((bs) => disk.length >= bs + 8 && Buffer.from(disk.subarray(bs, bs + 8)).toString('latin1') === SIGNATURE);
+  const blockSize = [512, 4096].find((bs) => disk.length >= bs + 8 && latin1(disk.subarray(bs, bs + 8)) === SIGNATURE);
   if (blockSize === undefined) throw new FormatError(WHAT, 'no "EFI PART" header at LBA 1 (512- or 4096-byte sectors)');
   checkRange(disk, blockSize, HEADER_SIZE, `${WHAT} header`);
-  const h = Buffer.from(disk.buffer, disk.byteOffset + blockSize, HEADER_SIZE);
-  const headerSize = h.readUInt32LE(12);
+  const h = disk.subarray(blockSize, blockSize + HEADER_SIZE);
+  const headerSize = u32le(h, 12);
   if (headerSize < HEADER_SIZE || headerSize > blockSize) throw new FormatError(WHAT, `HeaderSize ${headerSize} outside [${HEADER_SIZE}, ${blockSize}]`);
-  const entryLba = h.readBigUInt64LE(72);
-  const count = h.readUInt32LE(80);
-  const entrySize = h.readUInt32LE(84);
+  const entryLba = u64le(h, 72);
+  const count = u32le(h, 80);
+  const entrySize = u32le(h, 84);
   if (entrySize < 128 || entrySize % 8 !== 0 || entrySize > 4096)
     throw new FormatError(WHAT, `SizeOfPartitionEntry ${entrySize} is not a multiple of 8 in [128, 4096]`);
   if (count > 65536) throw new FormatError(WHAT, `NumberOfPartitionEntries ${count} is implausible`);
@@ -54,14 +54,14 @@ export function parseGpt(disk: Uint8Array): Gpt {
     const o = start + i * entrySize;
     const typeGuid = guidToString(disk, o);
     if (typeGuid === ZERO_GUID) continue;
-    const e = Buffer.from(disk.buffer, disk.byteOffset + o, entrySize);
-    const name = e.toString('utf16le', 56, 128);
+    const e = disk.subarray(o, o + entrySize);
+    const name = utf16le(e.subarray(56, 128));
     partitions.push({
       index: i,
       typeGuid,
       uniqueGuid: guidToString(e, 16),
-      startingLba: e.readBigUInt64LE(32),
-      endingLba: e.readBigUInt64LE(40),
+      startingLba: u64le(e, 32),
+      endingLba: u64le(e, 40),
       name: name.includes('\0') ? name.slice(0, name.indexOf('\0')) : name,
       raw: e,
     });
@@ -70,10 +70,10 @@ export function parseGpt(disk: Uint8Array): Gpt {
 }
 
 /** PFP 10.4.6 UEFI_GPT_DATA: the GPT header, UINT64 NumberOfPartitions, then each used partition entry. */
-export function uefiGptData(gpt: Gpt): Buffer {
-  const out = Buffer.alloc(HEADER_SIZE + 8 + gpt.partitions.length * gpt.sizeOfPartitionEntry);
+export function uefiGptData(gpt: Gpt): Uint8Array {
+  const out = new Uint8Array(HEADER_SIZE + 8 + gpt.partitions.length * gpt.sizeOfPartitionEntry);
   out.set(gpt.header, 0);
-  out.writeBigUInt64LE(BigInt(gpt.partitions.length), HEADER_SIZE);
+  view(out).setBigUint64(HEADER_SIZE, BigInt(gpt.partitions.length), true);
   for (const [i, p] of gpt.partitions.entries()) out.set(p.raw, HEADER_SIZE + 8 + i * gpt.sizeOfPartitionEntry);
   return out;
 }

@@ -63,6 +63,7 @@ function hex(n: number): string {
  * Parses the GUIDed footer table; undefined when the image has none (too small, or no footer GUID at
  * end-0x30 — as sev-snp-measure, that is not an error by itself). Entries are walked backwards from
  * the footer; an entry whose length is too small or reaches before the table is a FormatError.
+ * @throws FormatError for a footer entry that is too small or reaches before the table.
  */
 export function parseFooterTable(image: Uint8Array): FooterTable | undefined {
   const buf = image;
@@ -146,7 +147,10 @@ export const MAX_SEV_METADATA_BYTES = 64 * 2 ** 20;
 const METADATA_HEADER = 16;
 const SECTION_DESC = 12;
 
-/** Parses the SEV metadata the footer entry OVMF_SEV_METADATA points at; undefined when there is no such entry. */
+/**
+ * Parses the SEV metadata the footer entry OVMF_SEV_METADATA points at; undefined when there is no such entry.
+ * @throws FormatError for a bad signature, version or section type, or sections out of bounds or above the work bound.
+ */
 export function parseSevMetadata(image: Uint8Array, table: FooterTable | undefined): SevMetadata | undefined {
   const buf = image;
   const ptr = entryU32(table, OVMF_SEV_METADATA_GUID);
@@ -213,6 +217,11 @@ export interface OvmfInfo {
   hasTdxMetadata: boolean;
 }
 
+/**
+ * Everything a VMM reads from an OVMF / SVSM image's footer table: SEV metadata, SEV-ES reset EIP, SEV
+ * hash table, SNP kernel-hashes page, SVSM entry, TDX metadata presence.
+ * @throws FormatError when the footer table or the SEV metadata is malformed or out of bounds.
+ */
 export function parseOvmf(image: Uint8Array): OvmfInfo {
   const footer = parseFooterTable(image);
   const hashTable = footer?.entries.find((e) => e.guid === SEV_HASH_TABLE_RV_GUID);

@@ -68,7 +68,10 @@ function view(b: Uint8Array): DataView {
   return new DataView(b.buffer, b.byteOffset, b.byteLength);
 }
 
-/** Parses the DOS stub, COFF header, optional header and section table, checking every bound. */
+/**
+ * Parses the DOS stub, COFF header, optional header and section table, checking every bound.
+ * @throws FormatError naming the header or section that is malformed or lies outside the file.
+ */
 export function parsePe(bytes: Uint8Array): PeImage {
   const dv = view(bytes);
   checkRange(bytes, 0, 0x40, `${WHAT} DOS header`);

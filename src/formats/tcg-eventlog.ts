@@ -130,6 +130,7 @@ function parseSpecId(data: Uint8Array): { algorithms: { id: number; size: number
  * Parses a TCG2 event log. Crypto-agile when the first (SHA-1 format) event is a Spec ID Event03,
  * legacy SHA-1 otherwise. Trailing 0xFF/0x00 fill (CCEL) ends the log; anything else that does not
  * parse is a one-line FormatError naming the offset and event.
+ * @throws FormatError naming the offset and event that does not parse.
  */
 export function parseEventLog(buf: Uint8Array): EventLog {
   let index = 0;
@@ -284,6 +285,7 @@ export function decodeEventData(type: number, data: Uint8Array): Record<string, 
  * Replays the log: every event except EV_NO_ACTION extends its register with its `alg` digest
  * (src/tcg replay). PCRs start at zero (PCR0 at the StartupLocality value when the log has one);
  * CCEL yields all four RTMRs. An event lacking the `alg` digest is a FormatError.
+ * @throws FormatError for an event without the `alg` digest or a register the map does not know.
  */
 export function replayEventLog(events: readonly TcgEvent[], opts: { alg: HashAlg; map: LogRegisters }): Record<string, string> {
   const map = LOG_MAPS[opts.map];

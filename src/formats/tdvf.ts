@@ -78,6 +78,7 @@ function locateDescriptor(image: Uint8Array): { offset: number; locator: TdvfMet
  * without TDX metadata (naming SEV metadata when that is present instead), bad signature/version,
  * unknown section types, misaligned sections, sections whose raw data lies past the end of the file
  * (e.g. a split OVMF_CODE.fd) and sections whose pages overlap.
+ * @throws FormatError as listed above.
  */
 export function parseTdvfMetadata(image: Uint8Array): TdvfMetadata {
   const loc = locateDescriptor(image);

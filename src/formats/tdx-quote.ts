@@ -68,6 +68,12 @@ function parseBody(b: Uint8Array, o: number, v15: boolean): TdReportBody {
   return body;
 }
 
+/**
+ * Parses a TDX quote v4 or v5 (Intel TDX DCAP Quote Generation Library and Quote Verification Library
+ * API, Appendix A): header, TD report body (TD 1.0 or 1.5), signature data with the QE report and its
+ * certification data. Bytes after the quote (padded files) are ignored: the lengths decide.
+ * @throws FormatError for an unknown version, body type or TEE type, or a length that points outside the input.
+ */
 export function parseTdxQuote(q: Uint8Array): TdxQuote {
   const v = new DataView(q.buffer, q.byteOffset, q.byteLength);
   if (q.length < HEADER_SIZE) throw new FormatError(WHAT, `${q.length} bytes is too short for the 48-byte quote header`);

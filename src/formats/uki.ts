@@ -5,6 +5,7 @@
  * rounded, .linux last) with a fixed TimeDateStamp and no wall-clock or host input.
  */
 import { FormatError, InputError } from '../errors.js';
+import { latin1, latin1Bytes, u16le, u32le, view } from '../util/bytes.js';
 import { findSection, parsePe, sectionData, type PeImage } from './pe.js';
 
 export interface Uki {
@@ -21,7 +22,7 @@ export function parseUki(bytes: Uint8Array): Uki {
   for (const s of pe.sections) sections.set(s.name, sectionData(pe, s));
   if (!sections.has('.linux')) throw new InputError('UKI: no .linux section (not a unified kernel image)');
   const magic = sections.get('.sdmagic');
-  const m = magic ? /LoaderInfo: systemd-stub (\S+)/.exec(Buffer.from(magic).toString('latin1')) : null;
+  const m = magic ? /LoaderInfo: systemd-stub (\S+)/.exec(latin1(magic)) : null;
   return { pe, sections, stubVersion: m?.[1] };
 }
 
@@ -48,7 +49,7 @@ function roundUp(n: number, a: number): number {
 }
 
 /** Builds a UKI from a systemd-stub and section contents; same inputs → same bytes. */
-export function buildUki(inputs: UkiBuildInputs): Buffer {
+export function buildUki(inputs: UkiBuildInputs): Uint8Array {
   const stub = parsePe(inputs.stub);
   const what = 'UKI stub';
   if (stub.certTable.size > 0) throw new FormatError(what, 'the stub is signed; sign the UKI after building it instead');
@@ -65,15 +66,15 @@ export function buildUki(inputs: UkiBuildInputs): Buffer {
   for (const n of names) if (findSection(stub, n)) throw new FormatError(what, `already has a ${n} section`);
   if (!names.includes('.linux')) throw new InputError('UKI: a .linux section (the kernel) is required');
 
-  const src = Buffer.from(inputs.stub);
+  const src = inputs.stub;
   // PE Format "COFF File Header": PointerToSymbolTable (+8) / NumberOfSymbols (+12). Image files should have
   // none; like ukify, drop a symbol + string table that ends the file.
   let end = src.length;
   let stripped = false;
-  const symPtr = src.readUInt32LE(stub.coffOffset + 8);
+  const symPtr = u32le(src, stub.coffOffset + 8);
   if (symPtr !== 0) {
-    const symEnd = symPtr + 18 * src.readUInt32LE(stub.coffOffset + 12);
-    const strSize = symEnd + 4 <= src.length ? src.readUInt32LE(symEnd) : 0;
+    const symEnd = symPtr + 18 * u32le(src, stub.coffOffset + 12);
+    const strSize = symEnd + 4 <= src.length ? u32le(src, symEnd) : 0;
     if (symEnd + strSize === src.length) {
       end = symPtr;
       stripped = true;
@@ -104,34 +105,39 @@ export function buildUki(inputs: UkiBuildInputs): Buffer {
     rva = roundUp(rva + data.length, sa);
     return p;
   });
-  const out = Buffer.alloc(fileOff);
-  src.copy(out, 0, 0, end);
-  let initData = out.readUInt32LE(stub.optionalHeaderOffset + 8);
+  const out = new Uint8Array(fileOff);
+  out.set(src.subarray(0, end));
+  const dv = view(out);
+  const setU32 = (v: number, at: number) => {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new FormatError('UKI', `value ${v} at 0x${at.toString(16)} does not fit a UINT32 field`);
+    dv.setUint32(at, v, true);
+  };
+  let initData = u32le(out, stub.optionalHeaderOffset + 8);
   placed.forEach((p, i) => {
     const h = stub.sectionTableOffset + 40 * (stub.sections.length + i);
     out.fill(0, h, h + 40);
-    out.write(p.name, h, 8, 'latin1');
-    out.writeUInt32LE(p.data.length, h + 8); // VirtualSize
-    out.writeUInt32LE(p.rva, h + 12); // VirtualAddress
-    out.writeUInt32LE(p.rawSize, h + 16); // SizeOfRawData
-    out.writeUInt32LE(p.raw, h + 20); // PointerToRawData
-    out.writeUInt32LE(IMAGE_SCN_MEM_READ | (p.name === '.linux' ? IMAGE_SCN_CNT_CODE : IMAGE_SCN_CNT_INITIALIZED_DATA), h + 36);
+    out.set(latin1Bytes(p.name).subarray(0, 8), h);
+    setU32(p.data.length, h + 8); // VirtualSize
+    setU32(p.rva, h + 12); // VirtualAddress
+    setU32(p.rawSize, h + 16); // SizeOfRawData
+    setU32(p.raw, h + 20); // PointerToRawData
+    setU32(IMAGE_SCN_MEM_READ | (p.name === '.linux' ? IMAGE_SCN_CNT_CODE : IMAGE_SCN_CNT_INITIALIZED_DATA), h + 36);
     out.set(p.data, p.raw);
     initData = (initData + p.data.length) >>> 0;
   });
   const coff = stub.coffOffset;
   const opt = stub.optionalHeaderOffset;
-  out.writeUInt16LE(stub.sections.length + names.length, coff + 2); // NumberOfSections
-  out.writeUInt32LE(inputs.timeDateStamp ?? 0, coff + 4); // TimeDateStamp
+  dv.setUint16(coff + 2, stub.sections.length + names.length, true); // NumberOfSections
+  setU32(inputs.timeDateStamp ?? 0, coff + 4); // TimeDateStamp
   if (stripped) {
-    out.writeUInt32LE(0, coff + 8); // PointerToSymbolTable
-    out.writeUInt32LE(0, coff + 12); // NumberOfSymbols
-    out.writeUInt16LE(out.readUInt16LE(coff + 18) | IMAGE_FILE_LOCAL_SYMS_STRIPPED, coff + 18); // Characteristics
+    setU32(0, coff + 8); // PointerToSymbolTable
+    setU32(0, coff + 12); // NumberOfSymbols
+    dv.setUint16(coff + 18, u16le(out, coff + 18) | IMAGE_FILE_LOCAL_SYMS_STRIPPED, true); // Characteristics
   }
-  out.writeUInt32LE(initData, opt + 8); // SizeOfInitializedData
-  out.writeUInt32LE(rva, opt + 56); // SizeOfImage (the last RVA is already SectionAlignment-rounded)
-  out.writeUInt32LE(sizeOfHeaders, opt + 60); // SizeOfHeaders
-  out.writeUInt32LE(0, stub.checksumOffset); // CheckSum: 0, as ukify leaves it
+  setU32(initData, opt + 8); // SizeOfInitializedData
+  setU32(rva, opt + 56); // SizeOfImage (the last RVA is already SectionAlignment-rounded)
+  setU32(sizeOfHeaders, opt + 60); // SizeOfHeaders
+  setU32(0, stub.checksumOffset); // CheckSum: 0, as ukify leaves it
   parsePe(out); // the result must itself be a well-formed image
   return out;
 }

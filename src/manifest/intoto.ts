@@ -5,6 +5,7 @@
  */
 import { InputError } from '../errors.js';
 import { canonicalJson } from '../sign/canonical-json.js';
+import { utf8 } from '../util/bytes.js';
 import type { ReferenceValues } from './model.js';
 
 export const STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
@@ -90,6 +91,6 @@ function refuseRetired(what: string, field: string, id: string): void {
 }
 
 /** A Statement's bytes as signed: canonical JSON. */
-export function statementBytes(s: Statement): Buffer {
-  return Buffer.from(canonicalJson(s), 'utf8');
+export function statementBytes(s: Statement): Uint8Array {
+  return utf8(canonicalJson(s));
 }

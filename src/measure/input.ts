@@ -22,6 +22,7 @@ export function describeInput(f: NamedBytes): { path: string; size: number; dige
   return { path: f.name, size: f.bytes.length, digests: { sha256: sha256Hex(f.bytes) } };
 }
 
+/** Lowercase hex SHA-256 of `b` (never throws). */
 export function sha256Hex(b: Uint8Array): string {
   return toHex(digest('sha256', b));
 }

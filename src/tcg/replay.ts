@@ -46,6 +46,7 @@ export interface ReplayEvent extends MappedEvent {
 /**
  * Extends each event's `alg` digest into its register under `map` (events the map does not select are
  * skipped); `registers` start at zero even when nothing extends them.
+ * @throws InputError when a selected event has no digest in `alg`.
  */
 export function replay(events: readonly ReplayEvent[], map: RegisterMap, alg: HashAlg, registers: readonly number[] = []): RegisterValues {
   const out = zeroRegisters(alg, registers);

@@ -50,7 +50,19 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+/** Bytewise order (Buffer.compare): the first differing byte decides, a prefix sorts first. */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1;
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
+}
+
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  return concatAll(parts);
+}
+
+/** concatBytes over an array (no spread: safe for any number of parts, as Buffer.concat). */
+export function concatAll(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {
@@ -91,6 +103,10 @@ export function utf16leBytes(s: string): Uint8Array {
 
 const encoder = new TextEncoder();
 export const utf8 = (s: string): Uint8Array => encoder.encode(s);
+
+/** UTF-8 text as Buffer's 'utf8' decodes it: invalid sequences become U+FFFD, a leading BOM is kept. */
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+export const utf8Text = (b: Uint8Array): string => decoder.decode(b);
 
 /** Canonical GUID text (lowercase) from the 16-byte mixed-endian EFI_GUID layout (UEFI 2.10 Appendix A). */
 export function guidToString(b: Uint8Array, offset = 0): string {

@@ -16,7 +16,8 @@ export interface Hasher {
   copy(): Hasher;
 }
 
-const nodeCrypto: typeof NodeCrypto | undefined = globalThis.process?.getBuiltinModule?.('node:crypto');
+/** node:crypto when running in Node (undefined in browsers): the native fast path of this facade and of src/verify/x509.ts. */
+export const nodeCrypto: typeof NodeCrypto | undefined = globalThis.process?.getBuiltinModule?.('node:crypto');
 
 const NOBLE = { sha1, sha256, sha384, sha512 } as const;
 

@@ -18,6 +18,7 @@ import { defaultCacheDir } from '../build/cache.js';
 import { fetchRepository, isUrl } from '../publish/fetch.js';
 import { PACKAGE_ROOT } from '../util/package.js';
 import { parseYamlText } from '../util/yaml.js';
+import type { PcrPrediction } from './diagnose-tpm.js';
 import type { VerifyPolicy } from './evidence.js';
 
 /** Every certificate in the files given (PEM bundles or DER); a directory contributes its .pem/.der/.crt/.cer files. */
@@ -102,4 +103,21 @@ export async function resolveReference(
     ...(o.threshold ? { threshold: o.threshold } : {}),
     ...(o.now === undefined ? {} : { now: o.now }),
   });
+}
+
+/**
+ * `verify --expected`: the release's `measure pcr --json` output, or a build's measurements.json
+ * (its pcr measurements). @throws InputError for anything else.
+ */
+export function loadPredictions(path: string): PcrPrediction[] {
+  let doc: { kind?: unknown; pcrs?: unknown; events?: unknown; measurements?: unknown };
+  try {
+    doc = JSON.parse(readFileSync(path, 'utf8')) as typeof doc;
+  } catch (e) {
+    throw new InputError(`${path}: not JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+  const list = (Array.isArray(doc?.measurements) ? doc.measurements : [doc]) as (typeof doc)[];
+  const pcr = list.filter((m) => m?.kind === 'pcr' && typeof m.pcrs === 'object' && m.pcrs !== null && Array.isArray(m.events));
+  if (pcr.length === 0) throw new InputError(`${path}: holds no \`measure pcr --json\` prediction (kind "pcr" with pcrs and events)`);
+  return pcr as unknown as PcrPrediction[];
 }

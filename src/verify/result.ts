@@ -25,7 +25,7 @@ export interface ChainCert {
 
 export interface VerifyEvidenceResult {
   ok: boolean;
-  type: 'snp-report' | 'tdx-quote' | 'tpm-eventlog';
+  type: 'snp-report' | 'tdx-quote' | 'tpm-eventlog' | 'hcl-report';
   version: number;
   /** Absent for a TPM event log: it is authenticated by the PCR values it replays to (from a quote checked elsewhere). */
   signature?: { ok: boolean; signer: string };

@@ -9,7 +9,7 @@ import { decodePolicy, decodeTcb, parseSnpReport, type SnpProduct, snpProduct, t
 import { derString, readDer, smallInt } from '../formats/der.js';
 import type { Certificate } from '../formats/x509.js';
 import type { ReferenceValues } from '../manifest/model.js';
-import { toHex } from '../util/bytes.js';
+import { concatBytes, toHex } from '../util/bytes.js';
 import { chainCerts, check, type Check, releaseEntries, statedMark, type VerifyEvidenceResult } from './result.js';
 import { diagnoseSnp, type SnpDiagnosis } from './diagnose-snp.js';
 import { fingerprint, signedBy, verifyEcdsa } from './x509.js';
@@ -161,7 +161,7 @@ export async function verifySnpReport(bytes: Uint8Array, o: SnpVerifyOptions): P
   const chainOk = checks.every((c) => c.ok);
 
   // the report signature and the endorsement key's claims about the chip
-  const sigOk = leaf !== undefined && (await verifyEcdsa(leaf.spki, leaf.curve, 'SHA-384', Uint8Array.from([...r.signature.r, ...r.signature.s]), r.signed));
+  const sigOk = leaf !== undefined && (await verifyEcdsa(leaf.spki, leaf.curve, 'SHA-384', concatBytes(r.signature.r, r.signature.s), r.signed));
   check(checks, `report signature verifies with the ${signer.toUpperCase()}`, sigOk);
   if (leaf) {
     const tcb = decodeTcb(r.reportedTcb, product);

@@ -10,12 +10,12 @@ import { FormatError } from '../errors.js';
 import { parseEventLog, replayEventLog } from '../formats/tcg-eventlog.js';
 import { parseTdxQuote, type TdxQuote } from '../formats/tdx-quote.js';
 import { PAGE_ORDERS, tdxMrtd } from '../measure/tdx/mrtd.js';
-import { readCertificates } from '../formats/x509.js';
+import { type Certificate, readCertificates } from '../formats/x509.js';
 import type { ReferenceValues } from '../manifest/model.js';
 import { fromHex, toHex } from '../util/bytes.js';
 import { digest } from '../util/hash.js';
 import { chainCerts, check, type Check, releaseEntries, statedMark, type VerifyEvidenceResult } from './result.js';
-import { fingerprint, signedBy, verifyEcdsa } from './x509.js';
+import { fingerprint, memo, signedBy, verifyEcdsa } from './x509.js';
 
 /** SHA-256 of the DER of Intel's SGX Root CA, the root of every PCK chain. */
 export const INTEL_SGX_ROOT_CA_SHA256 = '44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3';
@@ -95,6 +95,9 @@ function signatureData(bytes: Uint8Array, q: TdxQuote): SignatureData {
   return { signed: bytes.subarray(0, signedLen), quoteSignature, attestationKey, qeReport, qeReportSignature, qeAuthData, pckChainPem };
 }
 
+/** PCK chains parsed once per chain (every quote of a platform carries the same PEM). */
+const pckChains = memo<Certificate[]>(256);
+
 /** Verifies one quote. Never throws for a failed check; @throws FormatError for bytes that are not a quote. */
 export async function verifyTdxQuote(bytes: Uint8Array, o: TdxVerifyOptions = {}): Promise<VerifyEvidenceResult> {
   const q = parseTdxQuote(bytes);
@@ -103,7 +106,7 @@ export async function verifyTdxQuote(bytes: Uint8Array, o: TdxVerifyOptions = {}
   const checks: Check[] = [];
 
   // PCK chain: leaf → intermediate CA → Intel SGX Root CA (pinned)
-  const pem = readCertificates(s.pckChainPem, 'PCK certificate chain');
+  const pem = pckChains(toHex(digest('sha256', s.pckChainPem)), () => readCertificates(s.pckChainPem, 'PCK certificate chain'));
   const fps = pem.map(fingerprint);
   const rootIndex = fps.indexOf(INTEL_SGX_ROOT_CA_SHA256);
   const root = pem[rootIndex];

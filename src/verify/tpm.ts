@@ -8,6 +8,7 @@ import { InputError } from '../errors.js';
 import { parseEventLog, replayEventLog, type TcgEvent } from '../formats/tcg-eventlog.js';
 import type { ReferenceValues } from '../manifest/model.js';
 import type { HashAlg } from '../tcg/index.js';
+import { diagnoseTpm, type PcrPrediction } from './diagnose-tpm.js';
 import { check, type Check, statedMark, type VerifyEvidenceResult } from './result.js';
 
 /** PCR values by bank and index, lowercase hex (from a TPM quote or `tpm2_pcrread`). */
@@ -16,6 +17,8 @@ export type QuotedPcrs = Record<string, Record<string, string>>;
 export interface TpmVerifyOptions {
   pcrs: QuotedPcrs;
   reference?: ReferenceValues;
+  /** The release's predictions (`measure pcr --json`): on a mismatch, the first differing event is named (see diagnose-tpm.ts). */
+  predictions?: readonly PcrPrediction[];
 }
 
 const BANKS: readonly HashAlg[] = ['sha1', 'sha256', 'sha384', 'sha512'];
@@ -80,6 +83,7 @@ export function verifyTpmEventLog(bytes: Uint8Array, o: TpmVerifyOptions): Verif
       .map((e) => `${e.index} ${e.typeName}`)
       .join(', ');
   let match: VerifyEvidenceResult['match'];
+  let diagnosis: VerifyEvidenceResult['diagnosis'];
   if (o.reference) {
     let diffs: Check[] = [];
     for (const entry of o.reference.pcr) {
@@ -104,7 +108,10 @@ export function verifyTpmEventLog(bytes: Uint8Array, o: TpmVerifyOptions): Verif
       }
     }
     // the last entry's differences, when none matched
-    if (!match) checks.push(...diffs.slice(0, 8));
+    if (!match) {
+      checks.push(...diffs.slice(0, 8));
+      diagnosis = diagnoseTpm(log.events, banks, o.reference.pcr, o.predictions);
+    }
     check(
       checks,
       'the replayed PCRs match a reference entry',
@@ -120,5 +127,6 @@ export function verifyTpmEventLog(bytes: Uint8Array, o: TpmVerifyOptions): Verif
     values: { format: log.format, algorithms: log.algorithms, events: log.events.length, pcrs: replayed },
     checks,
     ...(match ? { match } : {}),
+    ...(diagnosis ? { diagnosis } : {}),
   };
 }

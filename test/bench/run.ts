@@ -7,6 +7,7 @@ import { snpCases } from './snp.js';
 import { pcrCases } from './pcr.js';
 import { buildCases } from './build.js';
 import { sandboxCases } from './sandbox.js';
+import { verifyThroughput } from './verify.js';
 
 const suites: (() => BenchCase[] | Promise<BenchCase[]>)[] = [startupCases, tdxCases, snpCases, manifestCases, pcrCases, buildCases, sandboxCases];
 
@@ -15,3 +16,4 @@ const cases: BenchCase[] = [];
 for (const suite of suites) cases.push(...(await suite()).filter((c) => !filter || c.name.includes(filter)));
 const results = await runCases(cases, (name) => process.stderr.write(`bench: ${name}\n`));
 process.stdout.write(`${report(results)}\n`);
+if (!filter || 'verify throughput'.includes(filter)) process.stdout.write(`\n${verifyThroughput((name) => process.stderr.write(`bench: ${name}\n`))}\n`);

@@ -1,5 +1,9 @@
 /** Measure outputs constructed for tests that need their shape, not a real measurement. */
+import { createHash } from 'node:crypto';
+import { componentOf } from '../../src/formats/eventlog-components.js';
+import { parseEventLog } from '../../src/formats/tcg-eventlog.js';
 import type { SnpMeasurementJson } from '../../src/measure/measurement.js';
+import type { ExpectedEvent } from '../../src/measure/tpm/eventlog-diff.js';
 
 /** A `measure snp` output for the Debian OVMF (fields as printed; the firmware description shortened), with `over` replacing fields. */
 export function snpOutput(digests: Record<string, string>, over: Partial<SnpMeasurementJson> = {}): SnpMeasurementJson {
@@ -25,4 +29,40 @@ export function snpOutput(digests: Record<string, string>, over: Partial<SnpMeas
     reference: 'virtee/sev-snp-measure 0.0.13',
     ...over,
   };
+}
+
+/**
+ * CONSTRUCTED: a `measure pcr --json`-shaped prediction of a real TCG2 log in which the kernel event
+ * (GRUB's EV_IPL naming /vmlinuz-…) has another digest, as if the release had been built with another
+ * kernel. Its PCR values are extended here with node:crypto, independently of src/tcg.
+ */
+export function changedKernelPrediction(log: Uint8Array): {
+  kind: 'pcr';
+  pcrs: Record<string, Record<string, string>>;
+  events: ExpectedEvent[];
+  kernelEvent: number;
+} {
+  const parsed = parseEventLog(log);
+  const banks = ['sha1', 'sha256', 'sha384'] as const;
+  const kernel = parsed.events.find((e) => e.typeName === 'EV_IPL' && componentOf(e) === 'kernel')!;
+  const events: ExpectedEvent[] = parsed.events
+    .filter((e) => e.typeName !== 'EV_NO_ACTION')
+    .map((e) => ({
+      pcr: e.pcrIndex,
+      type: e.typeName,
+      component: componentOf(e),
+      digests: Object.fromEntries(
+        banks.map((b) => [b, e === kernel ? createHash(b).update('another kernel').digest('hex') : e.digests[b]!]),
+      ) as ExpectedEvent['digests'],
+    }));
+  const pcrs: Record<string, Record<string, string>> = {};
+  for (const b of banks) {
+    const regs: Record<string, Buffer> = {};
+    for (const e of events) {
+      const old = regs[e.pcr] ?? Buffer.alloc(createHash(b).digest().length);
+      regs[e.pcr] = createHash(b).update(old).update(Buffer.from(e.digests[b]!, 'hex')).digest();
+    }
+    pcrs[b] = Object.fromEntries(Object.entries(regs).map(([i, v]) => [i, v.toString('hex')]));
+  }
+  return { kind: 'pcr', pcrs, events, kernelEvent: kernel.index };
 }

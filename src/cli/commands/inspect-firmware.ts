@@ -1,10 +1,7 @@
 import type { Command } from 'commander';
 import { examples, group, jsonOption } from '../command.js';
-import { toHex } from '../../util/bytes.js';
 import { readInput } from '../../util/fs.js';
-import { createHash } from 'node:crypto';
-import { describeOvmf, parseOvmf } from '../../formats/ovmf.js';
-import { snpFirmwareSeed } from '../../measure/snp/launch.js';
+import { firmwareReport } from '../../measure/firmware-report.js';
 import { printJson, printLine } from '../output.js';
 
 export function registerInspectFirmware(program: Command): void {
@@ -15,22 +12,13 @@ export function registerInspectFirmware(program: Command): void {
     .addOption(jsonOption(program))
     .action(async (file: string, opts: { json?: boolean }) => {
       const image = await readInput(file, 'firmware');
-      const d = describeOvmf(parseOvmf(image));
-      const pageAligned = image.length > 0 && image.length % 0x1000 === 0 && image.length <= 0x1_0000_0000;
-      const out = {
-        path: file,
-        sha256: createHash('sha256').update(image).digest('hex'),
-        sha384: createHash('sha384').update(image).digest('hex'),
-        ...d,
-        gpa: pageAligned ? `0x${(0x1_0000_0000 - image.length).toString(16)}` : null,
-        snpSeed: pageAligned ? toHex(snpFirmwareSeed(image)) : null,
-      };
-      if (opts.json) return printJson(out);
+      const d = { path: file, ...firmwareReport(image) };
+      if (opts.json) return printJson(d);
       const lines = [
-        `file             ${file} (${image.length} bytes${pageAligned ? `, loaded at ${out.gpa}` : ', not a whole number of 4 KiB pages'})`,
-        `sha256           ${out.sha256}`,
-        `sha384           ${out.sha384}`,
-        `snp seed         ${out.snpSeed ?? '-'}   (digest after the firmware pages: --print-seed)`,
+        `file             ${file} (${d.size} bytes${d.gpa ? `, loaded at ${d.gpa}` : ', not a whole number of 4 KiB pages'})`,
+        `sha256           ${d.sha256}`,
+        `sha384           ${d.sha384}`,
+        `snp seed         ${d.snpSeed ?? '-'}   (digest after the firmware pages: --print-seed)`,
         `footer table     ${d.footerTable ? `at 0x${d.footerTable.offset.toString(16)}, ${d.footerTable.entries.length} entries` : 'none (no OVMF footer GUID at end-0x30)'}`,
         ...(d.footerTable?.entries ?? []).map((e) => `  ${e.guid}  ${(e.name ?? '?').padEnd(20)} @0x${e.offset.toString(16)}  ${e.data}`),
         `sev-es reset eip ${d.sevEsResetEip ?? 'none'}`,

@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import { examples, group, jsonOption } from '../command.js';
 import { parseInteger } from '../options.js';
-import { readInput, writeFileAtomic } from '../../util/fs.js';
-import { buildUki, UKI_SECTION_ORDER, type UkiBuildInputs } from '../../formats/uki.js';
-import { createHash } from 'node:crypto';
+import { buildUkiFile } from '../../build/uki-file.js';
 import { printJson, printLine } from '../output.js';
 
 interface Opts {
@@ -34,20 +32,8 @@ export function registerUkiBuild(program: Command): void {
     .action(async (opts: Opts) => {
       const epochText = opts.sourceDateEpoch ?? process.env.SOURCE_DATE_EPOCH ?? '0';
       const timeDateStamp = parseInteger(opts.sourceDateEpoch ? '--source-date-epoch' : 'SOURCE_DATE_EPOCH', epochText, 0, 0xffffffff);
-      const sections: UkiBuildInputs['sections'] = { '.linux': await readInput(opts.linux, 'kernel') };
-      if (opts.osrel) sections['.osrel'] = await readInput(opts.osrel, 'os-release');
-      if (opts.cmdline !== undefined) sections['.cmdline'] = Buffer.from(opts.cmdline, 'utf8');
-      if (opts.uname !== undefined) sections['.uname'] = Buffer.from(opts.uname, 'utf8');
-      if (opts.initrd) sections['.initrd'] = await readInput(opts.initrd, 'initrd');
-      const uki = buildUki({ stub: await readInput(opts.stub, 'stub'), sections, timeDateStamp });
-      await writeFileAtomic(opts.out, uki);
-      const out = {
-        out: opts.out,
-        size: uki.length,
-        sha256: createHash('sha256').update(uki).digest('hex'),
-        timeDateStamp,
-        sections: UKI_SECTION_ORDER.filter((n) => sections[n] !== undefined),
-      };
+      const { stub, linux, initrd, cmdline, osrel, uname, out: file } = opts;
+      const out = await buildUkiFile({ stub, linux, initrd, cmdline, osrel, uname, timeDateStamp, out: file });
       if (opts.json) return printJson(out);
       printLine(`${opts.out}: ${out.size} bytes, sha256 ${out.sha256} (sections ${out.sections.join(' ')})`);
     });

@@ -2,8 +2,10 @@ import type { Command } from 'commander';
 import { UsageError, VerificationError } from '../../errors.js';
 import { parsePublicKey } from '../../sign/keys.js';
 import { readInput } from '../../util/fs.js';
-import { EVIDENCE_TYPES, verifyEvidence, type EvidenceType } from '../../verify/evidence.js';
-import { loadCertificates, loadPolicy, resolveReference } from '../../verify/load.js';
+import { parseHclReport } from '../../formats/hcl-report.js';
+import { detectEvidence, EVIDENCE_TYPES, verifyEvidence, type EvidenceType } from '../../verify/evidence.js';
+import { kdsCertificates } from '../../verify/kds.js';
+import { loadCertificates, loadPolicy, loadPredictions, resolveReference } from '../../verify/load.js';
 import { parsePcrValues } from '../../verify/tpm.js';
 import { examples, jsonOption, repeatable } from '../command.js';
 import { parseChoice, parseInteger } from '../options.js';
@@ -14,7 +16,10 @@ import { type RebuilderOpts, readRebuilders, rebuilderOptions } from '../rebuild
 interface Opts extends RebuilderOpts {
   type?: string;
   certs?: string[];
+  kds?: boolean;
+  kdsProduct?: string;
   pcrs?: string;
+  expected?: string;
   reference?: string;
   trust?: string[];
   threshold: string;
@@ -34,7 +39,16 @@ export function registerVerify(program: Command): void {
     .argument('<evidence>', 'SNP attestation report, TDX quote or TCG event log (the type is detected from the bytes)')
     .option('--type <type>', `evidence type instead of detecting it: ${EVIDENCE_TYPES.join(', ')}`)
     .addOption(repeatable(program, '--certs <file>', 'SNP: ARK/ASK and VCEK/VLEK certificates, PEM or DER files or directories'))
+    .option(
+      '--kds',
+      "SNP: download the certificates --certs lacks (the VCEK by chip id and TCB, the ASK/ASVK + ARK chain) from AMD's KDS, cached under the cache dir",
+    )
+    .option('--kds-product <name>', 'SNP with --kds: Milan, Genoa or Turin, for a v2 report (it does not name its CPU)')
     .option('--pcrs <file>', 'TPM: the PCR values the log must replay to (JSON {bank: {index: hex}} or tpm2_pcrread output)')
+    .option(
+      '--expected <file>',
+      "TPM: the release's `measure pcr --json` prediction (or its measurements.json): on a PCR mismatch, name the first differing event (as `eventlog diff` does)",
+    )
     .option(
       '--reference <dir|file|url>',
       'signed reference values: a `manifest create` directory, its reference-values.intoto.json, or a repository (URL or directory, optionally #NAME[@VERSION]; fetched and checked first) (needs --trust)',
@@ -62,10 +76,29 @@ export function registerVerify(program: Command): void {
       const trusted = [];
       for (const p of trust) trusted.push(parsePublicKey(await readInput(p, 'public key'), p));
       const at = opts.at === undefined ? undefined : parseTime('--at', opts.at);
-      const r = await verifyEvidence(new Uint8Array(await readInput(evidence, 'evidence')), {
+      const bytes = new Uint8Array(await readInput(evidence, 'evidence'));
+      const certs = loadCertificates(opts.certs ?? []);
+      if (opts.kdsProduct && !opts.kds) throw new UsageError('--kds-product needs --kds');
+      if (opts.kds) {
+        const kind = type ?? detectEvidence(bytes);
+        const hcl = kind === 'hcl-report' ? parseHclReport(bytes) : undefined;
+        if (kind !== 'snp-report' && hcl?.reportType !== 'snp')
+          throw new UsageError(`--kds: AMD's KDS serves SNP certificates; this is ${hcl ? 'an HCL report around a TDREPORT' : `a ${kind}`}`);
+        const product = opts.kdsProduct ? parseChoice('--kds-product', opts.kdsProduct, ['Milan', 'Genoa', 'Turin'] as const) : undefined;
+        certs.push(
+          ...(await kdsCertificates(hcl ? hcl.payload : bytes, certs, {
+            ...(product ? { product } : {}),
+            // tests only: a loopback server emulating the KDS
+            ...(process.env.CVM_KDS_TEST_URL ? { baseUrl: process.env.CVM_KDS_TEST_URL, vcekIntervalMs: 0 } : {}),
+            log: (l) => process.stderr.write(`cvm-measure: ${l}\n`),
+          })),
+        );
+      }
+      const r = await verifyEvidence(bytes, {
         ...(type ? { type } : {}),
-        certs: loadCertificates(opts.certs ?? []),
+        certs,
         ...(opts.pcrs ? { pcrs: parsePcrValues((await readInput(opts.pcrs, 'PCR values')).toString('utf8'), opts.pcrs) } : {}),
+        ...(opts.expected ? { predictions: loadPredictions(opts.expected) } : {}),
         ...(at === undefined ? {} : { at }),
         ...(opts.policy ? { policy: loadPolicy(opts.policy) } : {}),
         ...(opts.firmware ? { firmware: new Uint8Array(await readInput(opts.firmware, 'firmware')) } : {}),
@@ -105,9 +138,10 @@ export function registerVerify(program: Command): void {
     });
   examples(cmd, [
     'cvm-measure verify report.bin --certs ask_ark_milan.pem --certs vcek.der',
+    'cvm-measure verify report.bin --kds --kds-product Milan',
     'cvm-measure verify report.bin --certs certs/ --reference out/manifest --trust release.pub.pem --policy policy.yaml --json',
     'cvm-measure verify quote.bin --ccel ccel_data.dat --reference out/manifest --trust release.pub.pem',
-    'cvm-measure verify eventlog.bin --pcrs pcrs.json --reference out/manifest --trust release.pub.pem',
+    'cvm-measure verify eventlog.bin --pcrs pcrs.json --reference out/manifest --trust release.pub.pem --expected out/measurements.json',
     'cvm-measure verify eventlog.bin --pcrs pcrs.json --reference /srv/rv#uki --trust repo.pub.pem --rebuilders r1.pub.pem --rebuilders r2.pub.pem --rebuild-threshold 2',
   ]);
 }

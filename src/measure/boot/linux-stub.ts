@@ -4,6 +4,7 @@
  * LINUX_EFI_INITRD_MEDIA_GUID (Linux >= 5.17, tagged event 0x8f3b22ec).
  */
 import type { HashAlg } from '../../tcg/index.js';
+import { latin1 } from '../../util/bytes.js';
 import { taggedEvent, type MeasuredEvent } from './events.js';
 
 /** Linux include/linux/efi.h: EFI_TCG2_TAGGED_EVENT ids (INITRD_EVENT_TAG_ID, LOAD_OPTIONS_EVENT_TAG_ID). */
@@ -12,11 +13,11 @@ const LOAD_OPTIONS_EVENT_TAG_ID = 0x8f3b22ed;
 
 /** The kernel release from the bzImage setup header (boot.rst: kernel_version at 0x20e points to it, +0x200). */
 export function bzImageVersion(kernel: Uint8Array): string | undefined {
-  if (kernel.length < 0x210 || Buffer.from(kernel.subarray(0x202, 0x206)).toString('latin1') !== 'HdrS') return undefined;
+  if (kernel.length < 0x210 || latin1(kernel.subarray(0x202, 0x206)) !== 'HdrS') return undefined;
   const at = (kernel[0x20e]! | (kernel[0x20f]! << 8)) + 0x200;
   if (at >= kernel.length) return undefined;
   const end = kernel.indexOf(0, at);
-  const s = Buffer.from(kernel.subarray(at, end < 0 ? Math.min(kernel.length, at + 256) : end)).toString('latin1');
+  const s = latin1(kernel.subarray(at, end < 0 ? Math.min(kernel.length, at + 256) : end));
   return /^\d+\.\d+/.test(s) ? s.split(' ')[0] : undefined;
 }
 

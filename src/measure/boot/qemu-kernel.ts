@@ -8,6 +8,7 @@
  * hence `patchSetupHeader` (see qemuPatchesSetupHeader in src/measure/tdx/rtmr.ts).
  */
 import { InputError } from '../../errors.js';
+import { latin1, u16le, u32le, view } from '../../util/bytes.js';
 
 export interface QemuDirectBoot {
   /** Guest RAM (-m), MiB. */
@@ -48,24 +49,25 @@ function vgaMode(cmdline: string): number | undefined {
 /** Returns the kernel bytes as the firmware sees them (a patched copy, or `kernel` itself when not patched). */
 export function qemuPatchedKernel(kernel: Uint8Array, opts: QemuDirectBoot, initrdSize: number | undefined, cmdline: string): Uint8Array {
   if (opts.patchSetupHeader === false) return kernel;
-  const k = Buffer.from(kernel);
-  if (k.length < 0x268 || k.toString('latin1', 0x202, 0x206) !== 'HdrS') throw new InputError('kernel: no Linux boot protocol header ("HdrS" at 0x202)');
-  const protocol = k.readUInt16LE(0x206);
+  const k = new Uint8Array(kernel); // a copy: the caller's bytes stay as they are
+  const dv = view(k);
+  if (k.length < 0x268 || latin1(k.subarray(0x202, 0x206)) !== 'HdrS') throw new InputError('kernel: no Linux boot protocol header ("HdrS" at 0x202)');
+  const protocol = u16le(k, 0x206);
   // Only the "high", recent (boot protocol >= 2.02, LOADED_HIGH) layout that every EFI-stub bzImage has.
   if (protocol < 0x202 || (k[0x211]! & 1) === 0) throw new InputError(`kernel: boot protocol ${protocol.toString(16)} without LOADED_HIGH is not supported`);
   const low = below4g(opts.memMiB, opts.machine ?? 'q35');
-  let initrdMax = protocol >= 0x20c && (k.readUInt16LE(0x236) & XLF_CAN_BE_LOADED_ABOVE_4G) !== 0 ? 0xffffffff : k.readUInt32LE(0x22c);
+  let initrdMax = protocol >= 0x20c && (u16le(k, 0x236) & XLF_CAN_BE_LOADED_ABOVE_4G) !== 0 ? 0xffffffff : u32le(k, 0x22c);
   if (initrdMax >= low - ACPI_DATA_SIZE) initrdMax = low - ACPI_DATA_SIZE - 1;
-  k.writeUInt32LE(CMDLINE_ADDR, 0x228); // cmd_line_ptr
+  dv.setUint32(0x228, CMDLINE_ADDR, true); // cmd_line_ptr
   const vga = vgaMode(cmdline);
-  if (vga !== undefined) k.writeUInt16LE(vga, 0x1fa); // vid_mode
+  if (vga !== undefined) dv.setUint16(0x1fa, vga, true); // vid_mode
   k[0x210] = 0xb0; // type_of_loader: QEMU
   k[0x211] = k[0x211]! | 0x80; // loadflags |= CAN_USE_HEAP
-  k.writeUInt16LE(CMDLINE_ADDR - REAL_ADDR - 0x200, 0x224); // heap_end_ptr
+  dv.setUint16(0x224, CMDLINE_ADDR - REAL_ADDR - 0x200, true); // heap_end_ptr
   if (initrdSize !== undefined) {
     if (initrdSize >= initrdMax) throw new InputError(`initrd: ${initrdSize} bytes do not fit below 0x${initrdMax.toString(16)} with -m ${opts.memMiB}`);
-    k.writeUInt32LE(Math.floor((initrdMax - initrdSize) / 4096) * 4096, 0x218); // ramdisk_image
-    k.writeUInt32LE(initrdSize, 0x21c); // ramdisk_size
+    dv.setUint32(0x218, Math.floor((initrdMax - initrdSize) / 4096) * 4096, true); // ramdisk_image
+    dv.setUint32(0x21c, initrdSize, true); // ramdisk_size
   }
   return k;
 }

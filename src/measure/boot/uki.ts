@@ -8,6 +8,7 @@ import { parseUki, type Uki } from '../../formats/uki.js';
 import { parsePe } from '../../formats/pe.js';
 import { InputError } from '../../errors.js';
 import type { HashAlg } from '../../tcg/index.js';
+import { latin1Bytes, utf8Text } from '../../util/bytes.js';
 import { event, utf16z, type MeasuredEvent } from './events.js';
 import {
   authorityEvents,
@@ -56,7 +57,7 @@ export function ukiSectionEvents(uki: Uki, stubVersion: number, algs: readonly H
   for (const name of measuredSections(stubVersion)) {
     const data = uki.sections.get(name);
     if (!data) continue;
-    out.push(event(11, 'EV_IPL', `${name} (name)`, Buffer.from(`${name}\0`, 'latin1'), algs, utf16z(name)));
+    out.push(event(11, 'EV_IPL', `${name} (name)`, latin1Bytes(`${name}\0`), algs, utf16z(name)));
     out.push(event(11, 'EV_IPL', name, data, algs, utf16z(name)));
   }
   return out;
@@ -81,7 +82,7 @@ export function ukiBootEvents(inputs: UkiBootInputs, fw: FirmwareParams, algs: r
     // measures .linux (observed with systemd-stub 252); off: LoadImage measures it into PCR4.
     ...(sb ? [] : [event(4, 'EV_EFI_BOOT_SERVICES_APPLICATION', 'UKI .linux', { authenticode: linux }, algs)]),
     // systemd-stub passes .cmdline (converted to UTF-16, NUL-terminated) as the kernel's LoadOptions.
-    ...linuxStubEvents(linuxBytes, cmdline ? utf16z(Buffer.from(cmdline).toString('utf8').split('\0')[0]!) : undefined, uki.sections.get('.initrd'), algs),
+    ...linuxStubEvents(linuxBytes, cmdline ? utf16z(utf8Text(cmdline).split('\0')[0]!) : undefined, uki.sections.get('.initrd'), algs),
     ...exitBootServicesEvents(algs),
   ];
 }

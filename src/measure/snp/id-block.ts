@@ -25,7 +25,11 @@ export interface IdBlockParams {
   policy?: bigint;
 }
 
-/** SNP ABI ID_BLOCK (0x60 bytes): LD[48] FAMILY_ID[16] IMAGE_ID[16] VERSION u32 (=1) GUEST_SVN u32 POLICY u64. */
+/**
+ * SNP ABI ID_BLOCK (0x60 bytes; SEV-SNP ABI, SNP_LAUNCH_FINISH: the ID Block structure): LD[48] FAMILY_ID[16] IMAGE_ID[16] VERSION u32
+ * (=1) GUEST_SVN u32 POLICY u64.
+ * @throws InputError when a field has the wrong length or does not fit its width.
+ */
 export function idBlock(p: IdBlockParams): Uint8Array {
   const fixed = (b: Uint8Array | undefined, n: number, what: string) => {
     if (b && b.length !== n) throw new InputError(`${what} must be ${n} bytes, got ${b.length}`);

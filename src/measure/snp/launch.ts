@@ -129,7 +129,15 @@ function parseSvsm(image: Uint8Array): OvmfInfo {
   }
 }
 
-/** All requested vCPU counts in one pass. */
+/**
+ * SNP (or SEV / SEV-ES) launch digests for all requested vCPU counts in one pass: the firmware (and
+ * SVSM) pages per its SEV metadata, the SEV hash table of a measured direct boot, then one VMSA page per
+ * vCPU (AMD SEV-SNP ABI §8.17 SNP_LAUNCH_UPDATE, PAGE_INFO).
+ * @throws InputError when the parameters are inconsistent (unknown mode or VMM, no vCPU count, SVSM or
+ *   direct boot where they do not apply, no vCPU type for QEMU SEV-ES/SNP) or the firmware cannot be
+ *   launched that way (not whole pages, no SEV-ES reset block, no SNP_KERNEL_HASHES page for a kernel).
+ * @throws FormatError when the firmware's footer table or SEV metadata is malformed.
+ */
 export function snpLaunchDigests(p: LaunchParams): LaunchResult {
   const mode = p.mode ?? 'snp';
   const vmm = p.vmm ?? 'qemu';

@@ -86,6 +86,12 @@ function firmwareJson(f: NamedBytes, info: ReturnType<typeof parseOvmf>): SnpFir
   return { path: f.name, sha256: sha256Hex(f.bytes), ...describeOvmf(info) };
 }
 
+/**
+ * `measure snp --print-seed`: the SNP launch digest after the firmware (and SVSM) pages only, the
+ * seed a VMM-specific digest continues from.
+ * @throws InputError when the image is not whole pages or larger than 4 GiB.
+ * @throws FormatError for a malformed firmware image.
+ */
 export function snpSeedMeasurement(inputs: Pick<SnpMeasurementInputs, 'firmware' | 'svsm'>): SnpSeedJson {
   const seed = snpFirmwareSeed(inputs.firmware.bytes, inputs.svsm && { image: inputs.svsm.bytes, varsSize: inputs.svsm.varsSize });
   return {
@@ -99,6 +105,12 @@ export function snpSeedMeasurement(inputs: Pick<SnpMeasurementInputs, 'firmware'
   };
 }
 
+/**
+ * `measure snp`'s measurement: the launch digests for every requested vCPU count, the firmware and
+ * direct-boot inputs they cover, and every default the caller left to the library (`defaults`).
+ * @throws InputError for inconsistent parameters (see snpLaunchDigests).
+ * @throws FormatError for a malformed firmware image.
+ */
 export function snpMeasurement(inputs: SnpMeasurementInputs, params: SnpMeasurementParams = {}): SnpMeasurementJson {
   const { firmware, kernel, initrd, cmdline, svsm } = inputs;
   const directBoot =

@@ -32,8 +32,10 @@ export function sha256(data: Uint8Array | string): Uint8Array {
 }
 
 /**
- * QEMU hashes the command line as passed plus its NUL terminator; no --append (or an empty one) is
- * the single byte NUL. A missing initrd hashes as the empty string.
+ * The three SHA-256 digests of a measured direct boot. QEMU hashes the command line as passed plus its
+ * NUL terminator; no --append (or an empty one) is the single byte NUL. A missing initrd hashes as the
+ * empty string.
+ * @throws InputError for an initrd or command line without a kernel, or a digest that is not 32 bytes.
  */
 export function sevHashes(boot: DirectBoot): SevHashes {
   if (!boot.kernelSha256) {

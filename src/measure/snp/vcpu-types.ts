@@ -41,7 +41,10 @@ export interface ResolvedVcpu {
   type?: string;
 }
 
-/** Resolves a vCPU spec to its signature; an unknown model name is an InputError listing the valid ones. */
+/**
+ * Resolves a vCPU spec (a model name, a CPUID signature or family/model/stepping) to its signature.
+ * @throws InputError for an unknown model name (listing the valid ones) or a signature above 32 bits.
+ */
 export function resolveVcpu(spec: VcpuSpec): ResolvedVcpu {
   if ('type' in spec) {
     const type = VCPU_TYPES.find((t) => t.toLowerCase() === spec.type.toLowerCase());

@@ -29,11 +29,11 @@ export function rtmrEvent(e: MeasuredEvent): RtmrEvent {
 }
 
 /** RTMR0..2 (SHA-384) for a boot-event list, plus the events per RTMR. Events need sha384 digests. */
-export function rtmrsFromBootEvents(events: readonly MeasuredEvent[]): { rtmr: Buffer[]; events: RtmrEvent[] } {
+export function rtmrsFromBootEvents(events: readonly MeasuredEvent[]): { rtmr: Uint8Array[]; events: RtmrEvent[] } {
   const cc = CC_RTMR_MAP.select(events);
   const regs = replay(cc, CC_RTMR_MAP, 'sha384', [0, 1, 2]);
   return {
-    rtmr: [0, 1, 2].map((i) => Buffer.from(regs.get(i)!)),
+    rtmr: [0, 1, 2].map((i) => regs.get(i)!),
     events: cc.map(rtmrEvent),
   };
 }
@@ -63,7 +63,7 @@ export interface TdxDirectBoot {
  * RTMR1 and RTMR2 of a QEMU direct kernel boot (-kernel/-initrd/-append) under a TDX OVMF: the boot
  * model's `direct` shape in SHA-384 through the CC map. RTMR0 is not computed (see RTMR0_DEPENDS_ON).
  */
-export function tdxDirectBootRtmrs(b: TdxDirectBoot): { rtmr: Buffer[]; events: RtmrEvent[]; measuredCmdline: string } {
+export function tdxDirectBootRtmrs(b: TdxDirectBoot): { rtmr: Uint8Array[]; events: RtmrEvent[]; measuredCmdline: string } {
   const events = bootEvents(
     { shape: 'direct', kernel: b.kernel, initrd: b.initrd, cmdline: b.cmdline, qemu: { memMiB: b.memMiB, patchSetupHeader: b.patchSetupHeader } },
     { algs: ['sha384'] },

@@ -22,6 +22,8 @@ function paddedSha384(data: Uint8Array, size: number, what: string): Uint8Array 
 /**
  * td-shim measures the payload region as loaded: the bzImage zero-padded to KERNEL_SIZE, SHA-384.
  * The kernel must use boot protocol 2.06+ (setup header version at 0x206).
+ * @throws InputError for a kernel that is not a bzImage, older than boot protocol 2.06, or larger than
+ *   the region.
  */
 export function tdShimPayloadHash(kernel: Uint8Array, kernelSize = TD_SHIM_KERNEL_SIZE): Uint8Array {
   if (kernel.length < 0x208 || u32le(kernel, 0x202) !== 0x53726448) throw new InputError('kernel: not a bzImage (no "HdrS" setup header at 0x202)');
