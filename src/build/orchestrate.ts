@@ -8,21 +8,25 @@ import { createHash } from 'node:crypto';
 import { appendFile, chmod, copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { InputError } from '../errors.js';
+import { BuildError, InputError } from '../errors.js';
 import { canonicalJson } from '../sign/canonical-json.js';
 import { hashFile } from '../util/fs.js';
 import { Cache, type Blob } from './cache.js';
 import { fetchInput, hashLocal, inputRef, type ResolvedInput } from './inputs/index.js';
 import { lockedBase, lockedInput, lockPath, lockText, readLock, writeLock, type LockedBase } from './lock.js';
 import { BUILD_FILES, componentInputs, componentOutputs, outLockName, type BaseSpec, type ComponentSpec, type Recipe, type SourceRef } from './recipe.js';
-import { ensureBase, ensureRootfs } from './base.js';
-import { runComponent, stepEnv } from './run-component.js';
+import { cachedBase, ensureBase, ensureRootfs } from './base.js';
+import { runComponent, stepEnv, type RunArgs } from './run-component.js';
 import type { BackendPref, Sandbox } from './sandbox/types.js';
 import { readMember } from './inputs/member.js';
 import { runBuiltin } from './builtin.js';
 import { selectSandbox } from './sandbox/index.js';
+import { runComponentBuildkit } from './buildkit/component.js';
+import { requireClient, type BuildkitOptions } from './buildkit/client.js';
 
-export const BACKEND_PREFS: readonly BackendPref[] = ['auto', 'docker', 'podman', 'bwrap', 'chroot'];
+/** `buildkit` runs each `run` component as one BuildKit build (src/build/buildkit/); the others run each step in a sandbox. */
+export type BuildBackend = BackendPref | 'buildkit';
+export const BACKEND_PREFS: readonly BuildBackend[] = ['auto', 'docker', 'podman', 'bwrap', 'chroot', 'buildkit'];
 
 /** Bumped when the meaning of a component cache key changes. */
 const KEY_VERSION = 1;
@@ -40,7 +44,9 @@ export interface Variation {
 
 export interface BuildOptions {
   out: string;
-  backend: BackendPref;
+  backend: BuildBackend;
+  /** --backend buildkit: builder and registry-cache pass-through. */
+  buildkit?: BuildkitOptions;
   jobs?: number;
   locked: boolean;
   cache?: Cache;
@@ -52,8 +58,18 @@ export interface BuildOptions {
   /** Do not write the lock file or component records (the second build of --check). */
   readOnlyLock?: boolean;
   onProgress?: (event: ProgressEvent) => void;
+  /** `--emit buildkit` / `--import` (src/build/buildkit/emit.ts): what replaces running a `run` component. */
+  hook?: ComponentHook;
   /** Things the user should know (a re-pinned base); the CLI prints them as warnings. */
   notice?: (line: string) => void;
+}
+
+export interface ComponentHook {
+  /** Emit: every `run` component goes to `run` and its outputs stay unknown; built-ins taking them are left out. */
+  emit: boolean;
+  run(a: Omit<RunArgs, 'sandbox'> & { baseSha256: string }): Promise<Record<string, Blob> | undefined>;
+  /** Sees each component's outputs (built, cached or imported) before anything uses them. */
+  check?(name: string, outputs: Record<string, Blob>): Promise<void>;
 }
 
 export type ProgressEvent = { kind: 'step'; text: string } | { kind: 'done'; component: string; cached: boolean; seconds: number };
@@ -99,6 +115,9 @@ function sha256Hex(s: string): string {
   return createHash('sha256').update(s).digest('hex');
 }
 
+/** Components being built in this process, by cache key: a concurrent build of the same key (a matrix) waits for it. */
+const inFlight = new Map<string, Promise<unknown>>();
+
 /** Appends timestamped lines to build.log. */
 export class Logger {
   constructor(readonly file: string) {}
@@ -123,6 +142,7 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
   const log = new Logger(join(logDir, 'build.log'));
   const emit = (e: ProgressEvent) => opts.onProgress?.(e);
   await log.line(`recipe ${recipe.path} sha256 ${recipe.sha256} jobs ${jobs} backend ${opts.backend}${opts.locked ? ' --locked' : ''}`);
+  if (opts.backend === 'buildkit') await requireClient(opts.buildkit ?? {}); // its pass-through flags are checked before anything is built
 
   // 1. pins: recipe sha256, else a matching lock entry, else (not --locked) fetch to learn the digest
   const lock = await readLock(recipe);
@@ -196,8 +216,11 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
   };
 
   let sandbox: Sandbox | undefined;
+  let usedBuildkit = false;
   let workspace: string | undefined;
   const names = Object.keys(recipe.components);
+  /** --emit: components whose outputs only the emitted build makes (run) or that take such outputs (built-in). */
+  const pending = new Map<string, ComponentSpec['type']>();
   try {
     for (const [i, name] of names.entries()) {
       const spec = recipe.components[name]!;
@@ -205,22 +228,48 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
       const base = baseOf(spec);
       let baseSha = base ? basePins.get(baseKey(base)) : undefined;
       /** Unpinned: a base this cache built for the same package set and SOURCE_DATE_EPOCH, else mmdebstrap. */
-      const currentBase = async (b: BaseSpec): Promise<string> => {
-        const indexKey = sha256Hex(canonicalJson({ ...b, sha256: undefined, sourceDateEpoch: recipe.sourceDateEpoch }));
-        const known = await cache.getJson<{ sha256: string }>('bases', indexKey);
-        if (known && (await cache.has(known.sha256))) {
-          await log.line(`base ${b.suite}/${b.variant}: reusing cached ${known.sha256}`);
-          return known.sha256;
-        }
-        emit({ kind: 'step', text: `[${i + 1}/${names.length}] ${name}: base image ${b.suite}/${b.variant} (mmdebstrap)` });
-        const sha = await ensureBase(cache, b, recipe.sourceDateEpoch, undefined, log);
-        await cache.putJson('bases', indexKey, { sha256: sha });
-        return sha;
-      };
+      const currentBase = (b: BaseSpec): Promise<string> =>
+        cachedBase(cache, b, recipe.sourceDateEpoch, log, () =>
+          emit({ kind: 'step', text: `[${i + 1}/${names.length}] ${name}: base image ${b.suite}/${b.variant} (mmdebstrap)` }),
+        );
       if (base && !baseSha) {
         baseSha = await currentBase(base);
         basePins.set(baseKey(base), baseSha);
         bases.set(baseSha, { suite: base.suite, variant: base.variant, include: base.include, sha256: baseSha });
+      }
+      const runArgs = async () => {
+        workspace ??= await cache.tempDir(v.workspaceName);
+        const rootfs = await ensureRootfs(cache, base!, baseSha!, recipe.sourceDateEpoch, log, opts.notice ?? (() => {}));
+        return {
+          recipe,
+          name,
+          spec: spec as RunArgs['spec'],
+          cache,
+          workspace,
+          rootfs,
+          jobs,
+          v,
+          logDir,
+          log,
+          ensureInput,
+          emit,
+          index: `[${i + 1}/${names.length}]`,
+        };
+      };
+      const waits = componentInputs(spec).flatMap((n) => {
+        const s = recipe.inputs[n]!;
+        return s.kind === 'from' && pending.has(s.component) ? [s] : [];
+      });
+      if (opts.hook?.emit && (spec.type === 'run' || waits.length > 0)) {
+        const w = waits.find((s) => pending.get(s.component) !== 'run');
+        if (w && spec.type === 'run')
+          throw new BuildError(
+            `--emit buildkit: component ${name} takes ${w.component}.${w.output}, which cvm-measure's own writer makes only after the emitted build; split the recipe in two`,
+          );
+        if (spec.type === 'run') await opts.hook.run({ ...(await runArgs()), baseSha256: baseSha! });
+        pending.set(name, spec.type);
+        await log.line(`component ${name}: ${spec.type === 'run' ? 'emitted' : 'left for the import (it takes an emitted output)'}`);
+        continue;
       }
       const inputDigests = Object.fromEntries(componentInputs(spec).map((n) => [n, digestOf(n)]));
       const keyFor = (b: string | undefined) =>
@@ -246,36 +295,42 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
           hit = opts.rebuild ? undefined : await cache.getComponent(key);
         }
       }
-      let outputs: Record<string, Blob>;
-      if (hit) {
-        outputs = hit.outputs;
-      } else if (spec.type === 'run') {
-        emit({ kind: 'step', text: `[${i + 1}/${names.length}] ${name}: preparing` });
-        sandbox ??= await selectSandbox(opts.backend);
-        workspace ??= await cache.tempDir(v.workspaceName);
-        const rootfs = await ensureRootfs(cache, base!, baseSha!, recipe.sourceDateEpoch, log, opts.notice ?? (() => {}));
-        outputs = await runComponent({
-          recipe,
-          name,
-          spec,
-          cache,
-          sandbox,
-          workspace,
-          rootfs,
-          jobs,
-          v,
-          logDir,
-          log,
-          ensureInput,
-          emit,
-          index: `[${i + 1}/${names.length}]`,
-        });
-      } else {
-        emit({ kind: 'step', text: `[${i + 1}/${names.length}] ${name}: ${spec.type}` });
-        const bytes = await runBuiltin(spec, readSource, recipe.sourceDateEpoch);
-        outputs = { [spec.output]: await cache.putBytes(bytes) };
+      if (!hit && !opts.rebuild && inFlight.has(key)) {
+        await log.line(`component ${name}: waiting for the build of key ${key} in progress`);
+        await inFlight.get(key)!.catch(() => undefined);
+        hit = await cache.getComponent(key);
       }
-      if (!hit && !opts.readOnlyLock) await cache.putComponent(key, { outputs });
+      let outputs: Record<string, Blob>;
+      let finished = () => {};
+      const flight = new Promise<void>((r) => (finished = r));
+      if (!hit) inFlight.set(key, flight);
+      try {
+        if (hit) {
+          outputs = hit.outputs;
+        } else if (spec.type === 'run') {
+          emit({ kind: 'step', text: `[${i + 1}/${names.length}] ${name}: preparing` });
+          const run = { ...(await runArgs()), spec };
+          if (opts.hook) {
+            usedBuildkit = true; // imported from an emitted BuildKit build
+            outputs = (await opts.hook.run({ ...run, baseSha256: baseSha! }))!;
+          } else if (opts.backend === 'buildkit') {
+            usedBuildkit = true;
+            outputs = await runComponentBuildkit({ ...run, baseSha256: baseSha!, buildkit: opts.buildkit ?? {}, noCache: Boolean(opts.rebuild) });
+          } else {
+            sandbox ??= await selectSandbox(opts.backend);
+            outputs = await runComponent({ ...run, sandbox });
+          }
+        } else {
+          emit({ kind: 'step', text: `[${i + 1}/${names.length}] ${name}: ${spec.type}` });
+          const bytes = await runBuiltin(spec, readSource, recipe.sourceDateEpoch);
+          outputs = { [spec.output]: await cache.putBytes(bytes) };
+        }
+        await opts.hook?.check?.(name, outputs);
+        if (!hit && !opts.readOnlyLock) await cache.putComponent(key, { outputs });
+      } finally {
+        if (inFlight.get(key) === flight) inFlight.delete(key);
+        finished();
+      }
       const seconds = (performance.now() - t0) / 1000;
       results.set(name, { name, type: spec.type, key, cached: Boolean(hit), seconds, outputs });
       await log.line(
@@ -325,7 +380,7 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
     components: [...results.values()],
     inputs,
     bases: basesList,
-    ...(sandbox ? { backend: sandbox.name } : {}),
+    ...(sandbox ? { backend: sandbox.name } : usedBuildkit ? { backend: 'buildkit' } : {}),
     jobs,
     env,
     ...(lockFile ? { lockFile } : {}),

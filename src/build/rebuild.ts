@@ -26,9 +26,8 @@ import { Cache } from './cache.js';
 import { explainDifference } from './diff.js';
 import { type Lock, lockPath } from './lock.js';
 import { runMeasurements } from './measure.js';
-import { build, type ProgressEvent, type Variation } from './orchestrate.js';
+import { build, type BuildBackend, type ProgressEvent, type Variation } from './orchestrate.js';
 import { parseRecipe } from './recipe.js';
-import type { BackendPref } from './sandbox/types.js';
 import { inputFile, lockedBlobs } from './source-bundle.js';
 
 /** What differs from the publisher's build (which used the defaults): path, umask, jobs, hostname, locale. */
@@ -50,7 +49,7 @@ export interface RebuildOptions {
   signer: Signer;
   /** Where the attestation, the rebuilt artifacts and logs go. */
   out: string;
-  backend: BackendPref;
+  backend: BuildBackend;
   cache?: Cache;
   timeoutMs?: number;
   onProgress?: (e: ProgressEvent) => void;

@@ -90,6 +90,8 @@ export interface Recipe {
   dir: string;
   /** sha256 of the YAML bytes. */
   sha256: string;
+  /** The YAML bytes when they are not the file at `path` (a variant of a `build --matrix`). */
+  text?: string;
 }
 
 let validator: ReturnType<Ajv['compile']> | undefined;

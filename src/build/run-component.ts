@@ -76,8 +76,13 @@ export async function runComponent(a: RunArgs): Promise<Record<string, Blob>> {
     });
     if (exitCode !== 0) throw new BuildError(`component ${name}: ${label} failed (exit ${exitCode}); log: ${logFile}`);
   }
+  return adoptOutputs(cache, name, spec.outputs, outDir, logFile);
+}
+
+/** Adopts every declared output, which must be a regular file with one name in `outDir`, into the cache. */
+export async function adoptOutputs(cache: Cache, name: string, declared: string[], outDir: string, logFile: string): Promise<Record<string, Blob>> {
   const outputs: Record<string, Blob> = {};
-  for (const o of spec.outputs) {
+  for (const o of declared) {
     const p = join(outDir, o);
     const st = await lstat(p).catch(() => undefined);
     const bad = !st ? 'missing' : !st.isFile() ? 'not a regular file' : st.nlink !== 1 ? `a hard link (${st.nlink} names)` : undefined;

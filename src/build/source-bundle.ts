@@ -27,7 +27,7 @@ export const inputFile = (sha256: string) => `input-${sha256}`;
 export async function writeSourceBundle(r: BuildResult, out: string): Promise<string> {
   const dir = join(out, SOURCE_DIR);
   await rm(dir, { recursive: true, force: true });
-  const text = await readFile(r.recipe.path);
+  const text = r.recipe.text !== undefined ? Buffer.from(r.recipe.text) : await readFile(r.recipe.path);
   if (createHash('sha256').update(text).digest('hex') !== r.recipe.sha256) throw new InputError(`${r.recipe.path}: changed during the build`);
   const name = /\.ya?ml$/.test(basename(r.recipe.path)) ? basename(r.recipe.path) : `${r.recipe.name}.yaml`;
   await writeFileAtomic(join(dir, name), text);

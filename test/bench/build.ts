@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CLI, type BenchCase } from './harness.js';
+import { findClient } from '../../src/build/buildkit/client.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CACHE = process.env.CVM_TEST_CACHE ?? join(tmpdir(), 'cvm-measure-test-cache');
@@ -35,13 +36,56 @@ const NAMES = [
   'build: empty step via direct sandbox.run() (fixed cost)',
   'build: cvm-measure build --rebuild (empty step)',
   'build: recipes/uki.yaml warm cache (no-op)',
+  'build: buildkit: docker build of the emitted Dockerfile (same step, no cache)',
+  'build: buildkit: cvm-measure build --rebuild --backend buildkit (same step)',
 ];
 
 const stepRecipe = (run: string) =>
   `name: bench\nsourceDateEpoch: 1700000000\nbase: { suite: bookworm, variant: minbase }\ncomponents:\n  bench:\n    type: run\n    steps: [{ run: "${run}" }]\n    outputs: [sum.txt]\n`;
 const EMPTY = 'echo > /out/sum.txt';
 
-export function buildCases(): BenchCase[] {
+/**
+ * The BuildKit pair: the 2 GB step's Dockerfile written by `build --emit buildkit`, built straight by the
+ * engine's client (`docker build --no-cache`, what a fleet runs) vs the same step through `--backend
+ * buildkit --rebuild` (context assembly, the build, output adoption, measure and record).
+ */
+async function buildkitCases(dir: string, env: NodeJS.ProcessEnv): Promise<BenchCase[]> {
+  const client = await findClient();
+  if (typeof client === 'string') {
+    process.stderr.write(`bench: buildkit cases skipped: ${client}\n`);
+    return [];
+  }
+  execFileSync(process.execPath, [CLI, 'build', join(dir, 'step.yaml'), '--emit', 'buildkit', '--out', join(dir, 'emitted')], { env, stdio: 'inherit' });
+  if (client.kind === 'builtin') process.env.DOCKER_BUILDKIT = '1';
+  const sub = client.kind === 'buildx' ? ['buildx', 'build'] : ['build'];
+  const emitted = join(dir, 'emitted');
+  return [
+    {
+      name: NAMES[5]!,
+      command: [
+        client.docker,
+        ...sub,
+        '--quiet',
+        '--no-cache',
+        '--network=none',
+        '--file',
+        join(emitted, 'bench/Dockerfile'),
+        '--output',
+        `type=local,dest=${join(dir, 'bk-direct')}`,
+        emitted,
+      ],
+      runs: 5,
+    },
+    {
+      name: NAMES[6]!,
+      command: [CLI, 'build', join(dir, 'step.yaml'), '--rebuild', '--locked', '--out', join(dir, 'bk'), '--backend', 'buildkit'],
+      relativeTo: NAMES[5]!,
+      runs: 5,
+    },
+  ];
+}
+
+export async function buildCases(): Promise<BenchCase[]> {
   const filter = process.argv[2];
   if (filter && !NAMES.some((n) => n.includes(filter))) return []; // skip the (slow) setup builds
   process.env.CVM_CACHE = CACHE; // the harness runs commands with this process's environment
@@ -69,6 +113,7 @@ export function buildCases(): BenchCase[] {
   ];
   const build = (recipe: string, out: string) => [CLI, 'build', join(dir, recipe), '--rebuild', '--locked', '--out', join(dir, out), '--backend', BACKEND];
   return [
+    ...(await buildkitCases(dir, env)),
     { name: NAMES[0]!, command: direct(STEP), runs: 5 },
     { name: NAMES[1]!, command: build('step.yaml', 'o'), relativeTo: NAMES[0]!, runs: 5 },
     { name: NAMES[2]!, command: direct(EMPTY), runs: 11 },

@@ -1,0 +1,65 @@
+/**
+ * The build context of a component, shared by `--backend buildkit` and `build --emit buildkit`:
+ *   bases/<sha256>.tar            the pinned base tarball
+ *   blobs/<sha256>                inputs by content digest
+ *   <component>/Dockerfile        see dockerfile.ts
+ *   <component>/src/              empty (the /src stage's root)
+ *   <component>/root/             build/<component>/{.home/,.step-N.sh}, out/, .cvm-logs/
+ * Context files are hard links to verified cache blobs (BuildKit copies the context: no step sees them).
+ */
+import { constants as fsConstants } from 'node:fs';
+import { copyFile, link, mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Cache } from '../cache.js';
+import type { ComponentSpec } from '../recipe.js';
+import type { TopEntry } from '../sandbox/common.js';
+import { componentDockerfile } from './dockerfile.js';
+
+export const baseContextPath = (sha256: string) => `bases/${sha256}.tar`;
+export const blobContextPath = (sha256: string) => `blobs/${sha256}`;
+
+/** Places verified blob `sha256` at `rel` under `ctx` (a hard link; a copy across filesystems). */
+export async function placeBlob(cache: Cache, ctx: string, rel: string, sha256: string, what: string): Promise<void> {
+  const dest = join(ctx, rel);
+  await mkdir(dirname(dest), { recursive: true });
+  const src = await cache.verified(sha256, what);
+  await link(src, dest).catch(async (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EEXIST') return;
+    await copyFile(src, dest, fsConstants.COPYFILE_FICLONE);
+  });
+}
+
+export interface ComponentContext {
+  component: string;
+  spec: Extract<ComponentSpec, { type: 'run' }>;
+  baseSha256: string;
+  top: TopEntry[];
+  /** /src entries: `target` relative to /src (input or input/file); a path in the context or a dependency's output file. */
+  inputs: ({ target: string; context: string } | { target: string; dep: string; file: string })[];
+  env: Record<string, string>;
+  umask: number;
+}
+
+/** Writes `<component>/` (tree and Dockerfile) into `ctx`; returns the Dockerfile's path. */
+export async function writeComponentContext(ctx: string, c: ComponentContext): Promise<string> {
+  const dir = join(ctx, c.component);
+  const root = join(dir, 'root');
+  for (const d of [join(dir, 'src'), join(root, 'build', c.component, '.home'), join(root, 'out'), join(root, '.cvm-logs')])
+    await mkdir(d, { recursive: true });
+  for (const [i, step] of c.spec.steps.entries()) await writeFile(join(root, 'build', c.component, `.step-${i + 1}.sh`), step.run, { mode: 0o644 });
+  const dockerfile = join(dir, 'Dockerfile');
+  await writeFile(
+    dockerfile,
+    componentDockerfile({
+      component: c.component,
+      baseTar: baseContextPath(c.baseSha256),
+      top: c.top,
+      inputs: c.inputs.map((i) => ({ ...i, target: `/${i.target}` })),
+      tree: c.component,
+      steps: c.spec.steps.length,
+      env: c.env,
+      umask: c.umask,
+    }),
+  );
+  return dockerfile;
+}
