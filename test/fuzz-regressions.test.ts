@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseRecipe } from '../src/build/recipe.js';
 import { CvmError, FormatError, InputError } from '../src/errors.js';
 import { encodeCbor, Tagged } from '../src/formats/cbor.js';
+import { readCertificates } from '../src/formats/x509.js';
 import { readCpio, writeCpio } from '../src/formats/cpio.js';
 import { OVMF_SEV_METADATA_GUID, OVMF_TABLE_FOOTER_GUID, parseOvmf } from '../src/formats/ovmf.js';
 import { parsePe } from '../src/formats/pe.js';
@@ -182,5 +183,13 @@ describe('fuzz regressions: manifest inspect and recipe YAML (issue 15 point 9)'
     const text = 'name: x\nsourceDateEpoch: 1\ncomponents:\n  a: *nope\n';
     expect(() => parseRecipe(text, '/r/recipe.yaml')).toThrow(CvmError);
     expect(() => parseRecipe(text, '/r/recipe.yaml')).toThrow(/^\/r\/recipe.yaml:4:6: bad YAML: Unresolved alias .*: nope$/);
+  });
+});
+
+describe('fuzz regressions: PEM certificates (x509 target, campaign 1 on 2026-12-02)', () => {
+  const pem = (body: string) => new TextEncoder().encode(`-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`);
+  it.each(['A', 'ABCDE', 'AB=', 'A==', 'ABCD=', 'MIIB\nM'])('base64 %j that atob refuses is a FormatError (was a raw InvalidCharacterError)', (body) => {
+    expect(() => readCertificates(pem(body), 'cert')).toThrow(FormatError);
+    expect(() => readCertificates(pem(body), 'cert')).toThrow('bad base64');
   });
 });
