@@ -20,6 +20,7 @@ import { tdHob, tdRamEntries } from '../src/measure/tdx/td-hob.js';
 import { tdxRtmr0 } from '../src/measure/tdx/rtmr0.js';
 import { CC_MR_MAP, replay } from '../src/tcg/index.js';
 import { toHex } from '../src/util/bytes.js';
+import { referenceValuesFrom } from '../src/manifest/model.js';
 import { cli, errorLine } from './helpers/cli.js';
 import { describeShared, loadVectors, ROOT, shared } from './helpers/shared.js';
 
@@ -217,6 +218,16 @@ describeShared('RTMR0 model: TD HOB and a hand-made platform (Debian OVMF.fd)', 
       const schema = JSON.parse(readFileSync(join(ROOT, 'schemas/tdx-measure.schema.json'), 'utf8'));
       const validate = new Ajv({ strict: false }).compile(schema);
       expect(validate(out), JSON.stringify(validate.errors)).toBe(true);
+    });
+
+    it('signed reference values carry the modelled RTMR0 with its status, TDVF event layout, QEMU version and the platform digest', async () => {
+      const j = await cli(['measure', 'tdx', '--firmware', fwPath, '--platform', platform, '--json']);
+      const m = JSON.parse(j.stdout);
+      const t = referenceValuesFrom(m).tdx[0]!;
+      expect(t.rtmr['0']).toBe(m.rtmr0.value);
+      expect(t.notPredicted['0']).toBeUndefined();
+      expect(t.parameters).toMatchObject({ 'rtmr0.status': 'model (not hardware-checked)', 'rtmr0.tdvfEvents': 'legacy', 'rtmr0.qemuVersion': '7.2.22' });
+      expect(t.inputs.platform).toEqual({ sha256: createHash('sha256').update(readFileSync(platform)).digest('hex'), file: 'platform.json' });
     });
 
     it('hostile platform.json: one-line errors, --json failure object', async () => {

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { parseRecipe } from '../../src/build/recipe.js';
 import { decodeCbor, diagnostic } from '../../src/formats/cbor.js';
 import { parseCcelTable } from '../../src/formats/ccel.js';
+import { parseE820, tableLoaderAllocations } from '../../src/formats/qemu-fw-cfg.js';
+import { loadQemuPlatform, qemuPlatformDocument } from '../../src/build/qemu-platform.js';
 import { readCpio, writeCpio } from '../../src/formats/cpio.js';
 import { parseSignatureLists } from '../../src/formats/efi-siglist.js';
 import { parseVarStore, secureBootVariables } from '../../src/formats/efi-varstore.js';
@@ -98,6 +100,31 @@ function firmwareHot(b: Uint8Array): [number, number][] {
 }
 
 const seeds = (bytes: Uint8Array[], hot?: (b: Uint8Array) => [number, number][]): Seeds => ({ bytes, ...(hot ? { hot: bytes.map(hot) } : {}) });
+
+/** A small platform.json: two E820 entries, a table-loader allocating two blobs (QEMU bios-linker-loader layout), the blobs. */
+function platformSeed(): Uint8Array {
+  const e820 = new Uint8Array(40);
+  const v = new DataView(e820.buffer);
+  v.setBigUint64(8, 0x80000000n, true);
+  v.setUint32(16, 1, true);
+  v.setBigUint64(20, 0xfeffc000n, true);
+  v.setBigUint64(28, 0x4000n, true);
+  v.setUint32(36, 2, true);
+  const loader = new Uint8Array(256);
+  for (const [i, f] of ['etc/acpi/rsdp', 'etc/acpi/tables'].entries()) {
+    loader[128 * i] = 1;
+    loader.set(new TextEncoder().encode(f), 128 * i + 4);
+    loader[128 * i + 64] = 1;
+  }
+  const files = new Map<string, Uint8Array>([
+    ['etc/e820', e820],
+    ['etc/table-loader', loader],
+    ['etc/acpi/rsdp', new TextEncoder().encode('RSD PTR rsdp')],
+    ['etc/acpi/tables', new Uint8Array(64)],
+  ]);
+  const doc = qemuPlatformDocument({ binary: 'qemu-system-x86_64', version: '7.2.22', args: [], captureArgs: [], notes: [] }, 0, files);
+  return new TextEncoder().encode(JSON.stringify(doc));
+}
 
 const snpFirmware = () =>
   seeds(
@@ -245,6 +272,15 @@ export const TARGETS: Target[] = [
       const vars = parseVarStore(b);
       for (const v of vars) if (v.name === 'db' || v.name === 'KEK' || v.name === 'PK' || v.name === 'dbx') parseSignatureLists(v.data);
       return secureBootVariables(vars);
+    },
+  },
+  {
+    name: 'qemu-platform',
+    what: '`measure tdx --platform` input: platform.json (loadQemuPlatform) and its etc/table-loader and etc/e820 (tableLoaderAllocations, parseE820)',
+    seeds: () => seeds([platformSeed()]),
+    run: (b) => {
+      const { files } = loadQemuPlatform(b, 'fuzz').fwCfg;
+      return [tableLoaderAllocations(files.get('etc/table-loader') ?? new Uint8Array(128)), parseE820(files.get('etc/e820') ?? new Uint8Array(0))];
     },
   },
   { name: 'cbor', what: 'CBOR decoder (decodeCbor, diagnostic)', seeds: manifestSeeds, run: (b) => diagnostic(decodeCbor(b)) },
