@@ -3,6 +3,8 @@
  * under its sha256, and its safe extraction into $CVM_CACHE/rootfs/<sha256>/ (once per digest).
  */
 import { rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../sign/canonical-json.js';
 import type { Cache } from './cache.js';
 import type { Logger } from './orchestrate.js';
 import type { BaseSpec } from './recipe.js';
@@ -19,6 +21,25 @@ export async function ensureBase(cache: Cache, base: BaseSpec, sourceDateEpoch: 
   } finally {
     await rm(out, { force: true });
   }
+}
+
+/**
+ * The base tarball this cache last built for the same package set and SOURCE_DATE_EPOCH (unpinned),
+ * else a fresh mmdebstrap run (`building` is called first) recorded for the next time.
+ */
+export async function cachedBase(cache: Cache, b: BaseSpec, sourceDateEpoch: number, log: Logger, building: () => void): Promise<string> {
+  const indexKey = createHash('sha256')
+    .update(canonicalJson({ ...b, sha256: undefined, sourceDateEpoch }))
+    .digest('hex');
+  const known = await cache.getJson<{ sha256: string }>('bases', indexKey);
+  if (known && (await cache.has(known.sha256))) {
+    await log.line(`base ${b.suite}/${b.variant}: reusing cached ${known.sha256}`);
+    return known.sha256;
+  }
+  building();
+  const sha = await ensureBase(cache, b, sourceDateEpoch, undefined, log);
+  await cache.putJson('bases', indexKey, { sha256: sha });
+  return sha;
 }
 
 /**

@@ -3,6 +3,7 @@
  *   blobs/sha256/<hex>       read-only files named by their sha256 (verified when stored and before use)
  *   components/<key>.json    which output blobs a component produced for a given cache key
  *   bases/<key>.json         the base tarball digest last built for a package set + SOURCE_DATE_EPOCH
+ *   debian/<key>.json        a Debian binary package and its source package's files (debian/fetch.ts)
  *   rootfs/<sha256>/         extracted base images (a `.complete` marker is written last)
  *   tmp/                     downloads in flight (same filesystem, so publishing is a rename)
  * A file enters blobs/ only after its digest matched: download to tmp, hash, compare, rename.
@@ -21,7 +22,7 @@ export function defaultCacheDir(): string {
 }
 
 /** Small JSON records: component outputs and the base tarball built per package set. */
-type JsonKind = 'components' | 'bases';
+type JsonKind = 'components' | 'bases' | 'debian';
 
 export interface Blob {
   sha256: string;

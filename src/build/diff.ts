@@ -1,14 +1,26 @@
 /**
  * Says which part of two differing build outputs differs: the cpio entry (newc members), the PE section
  * (PE/COFF section table), or the firmware-volume FFS file (UEFI PI spec vol. 3 §3.2.1
- * EFI_FIRMWARE_VOLUME_HEADER, §2.2.3 EFI_FFS_FILE_HEADER / EFI_FFS_FILE_HEADER2). Otherwise the first
- * differing byte offset.
+ * EFI_FIRMWARE_VOLUME_HEADER, §2.2.3 EFI_FFS_FILE_HEADER / EFI_FFS_FILE_HEADER2) named by its module
+ * (UI section) and, for a driver, the PE section inside it that differs. Otherwise the first differing
+ * byte offset.
  */
 import { createHash } from 'node:crypto';
 import { readCpio } from '../formats/cpio.js';
 import { gunzipIfGzip } from '../util/gzip.js';
 import { parsePe, sectionData } from '../formats/pe.js';
-import { EFI_FV_FILETYPE_FFS_PAD, isFirmwareVolume, parseFirmwareVolume, type FirmwareVolume } from '../formats/firmware-volume.js';
+import {
+  EFI_FV_FILETYPE_FFS_PAD,
+  EFI_SECTION_PE32,
+  EFI_SECTION_USER_INTERFACE,
+  type FfsFile,
+  type FirmwareVolume,
+  isFirmwareVolume,
+  ovmfMemoryVolumes,
+  parseFirmwareVolume,
+  parseSections,
+} from '../formats/firmware-volume.js';
+import { utf16le } from '../util/bytes.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex').slice(0, 16);
 
@@ -61,9 +73,40 @@ function peParts(a: Uint8Array, b: Uint8Array): string[] | undefined {
   }
 }
 
-/** FFS files of every firmware volume found at 4 KiB-aligned offsets (nested volumes inside compressed sections are not opened). */
-function ffsFiles(img: Uint8Array): Map<string, string> | undefined {
-  const files = new Map<string, string>();
+/** One FFS file of a volume: its bytes, module name (UI section) and PE32 image, for naming what differs. */
+interface FfsPart {
+  hash: string;
+  pe: Uint8Array | undefined;
+}
+
+/** The module name of an FFS file: its EFI_SECTION_USER_INTERFACE (PI vol. 3 2.1.5.6, UCS-2, NUL-terminated). */
+function ffsDetail(f: FfsFile): { name: string | undefined; pe: Uint8Array | undefined } {
+  try {
+    const sections = parseSections(f.data);
+    const ui = sections.find((s) => s.type === EFI_SECTION_USER_INTERFACE);
+    const name = ui ? utf16le(ui.data).replace(/\0.*$/s, '') : undefined;
+    return { name: name || undefined, pe: sections.find((s) => s.type === EFI_SECTION_PE32)?.data };
+  } catch {
+    return { name: undefined, pe: undefined };
+  }
+}
+
+function addVolume(files: Map<string, FfsPart>, label: string, fvBytes: Uint8Array, fv: FirmwareVolume): void {
+  files.set(`${label} (header)`, { hash: sha(fvBytes.subarray(0, fv.headerLength)), pe: undefined });
+  for (const f of fv.files) {
+    if (f.type === EFI_FV_FILETYPE_FFS_PAD) continue;
+    const d = ffsDetail(f);
+    files.set(`${label} FFS ${f.guid}${d.name ? ` (${d.name})` : ''}`, { hash: sha(fvBytes.subarray(f.offset, f.dataOffset + f.data.length)), pe: d.pe });
+  }
+}
+
+/**
+ * FFS files of every firmware volume found at 4 KiB-aligned offsets and, for an OVMF flash image, of the
+ * PEI and DXE volumes inside its LZMA-compressed FVMAIN_COMPACT (ovmfMemoryVolumes), so a difference
+ * there names the module rather than only the compressed container.
+ */
+function ffsFiles(img: Uint8Array): Map<string, FfsPart> | undefined {
+  const files = new Map<string, FfsPart>();
   let volumes = 0;
   for (let at = 0; at + 0x48 <= img.length; at += 0x1000) {
     if (!isFirmwareVolume(img, at)) continue;
@@ -74,19 +117,32 @@ function ffsFiles(img: Uint8Array): Map<string, string> | undefined {
       continue; // a malformed volume: not counted
     }
     volumes++;
-    const fvName = `FV@0x${at.toString(16)}`;
-    files.set(`${fvName} (header)`, sha(img.subarray(at, at + fv.headerLength)));
-    for (const f of fv.files)
-      if (f.type !== EFI_FV_FILETYPE_FFS_PAD) files.set(`${fvName} FFS ${f.guid}`, sha(img.subarray(at + f.offset, at + f.dataOffset + f.data.length)));
+    addVolume(files, `FV@0x${at.toString(16)}`, img.subarray(at), fv);
   }
-  return volumes > 0 ? files : undefined;
+  if (volumes === 0) return undefined;
+  try {
+    const mem = ovmfMemoryVolumes(img);
+    addVolume(files, 'PEIFV', mem.pei, parseFirmwareVolume(mem.pei));
+    addVolume(files, 'DXEFV', mem.dxe, parseFirmwareVolume(mem.dxe));
+  } catch {
+    // not an OVMF flash image with FVMAIN_COMPACT (or a damaged one): the outer volumes only
+  }
+  return files;
 }
 
 function fvParts(a: Uint8Array, b: Uint8Array): string[] | undefined {
   try {
     const fa = ffsFiles(a);
     const fb = ffsFiles(b);
-    return fa && fb ? mapDiff('firmware', fa, fb) : undefined;
+    if (!fa || !fb) return undefined;
+    const hashes = (m: Map<string, FfsPart>) => new Map([...m].map(([k, v]) => [k, v.hash]));
+    return mapDiff('firmware', hashes(fa), hashes(fb)).map((line) => {
+      const key = line.slice('firmware '.length, -' differs'.length);
+      const pa = line.endsWith(' differs') ? fa.get(key)?.pe : undefined;
+      const pb = pa ? fb.get(key)?.pe : undefined;
+      const inner = pa && pb ? peParts(pa, pb) : undefined;
+      return inner?.length ? `${line}: ${inner.join(', ')}` : line;
+    });
   } catch {
     return undefined; // a malformed volume header: fall back to the byte offset
   }

@@ -15,7 +15,7 @@ import { Cache, type Blob } from './cache.js';
 import { fetchInput, hashLocal, inputRef, type ResolvedInput } from './inputs/index.js';
 import { lockedBase, lockedInput, lockPath, lockText, readLock, writeLock, type LockedBase } from './lock.js';
 import { BUILD_FILES, componentInputs, componentOutputs, outLockName, type BaseSpec, type ComponentSpec, type Recipe, type SourceRef } from './recipe.js';
-import { ensureBase, ensureRootfs } from './base.js';
+import { cachedBase, ensureBase, ensureRootfs } from './base.js';
 import { runComponent, stepEnv, type RunArgs } from './run-component.js';
 import type { BackendPref, Sandbox } from './sandbox/types.js';
 import { readMember } from './inputs/member.js';
@@ -228,18 +228,10 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
       const base = baseOf(spec);
       let baseSha = base ? basePins.get(baseKey(base)) : undefined;
       /** Unpinned: a base this cache built for the same package set and SOURCE_DATE_EPOCH, else mmdebstrap. */
-      const currentBase = async (b: BaseSpec): Promise<string> => {
-        const indexKey = sha256Hex(canonicalJson({ ...b, sha256: undefined, sourceDateEpoch: recipe.sourceDateEpoch }));
-        const known = await cache.getJson<{ sha256: string }>('bases', indexKey);
-        if (known && (await cache.has(known.sha256))) {
-          await log.line(`base ${b.suite}/${b.variant}: reusing cached ${known.sha256}`);
-          return known.sha256;
-        }
-        emit({ kind: 'step', text: `[${i + 1}/${names.length}] ${name}: base image ${b.suite}/${b.variant} (mmdebstrap)` });
-        const sha = await ensureBase(cache, b, recipe.sourceDateEpoch, undefined, log);
-        await cache.putJson('bases', indexKey, { sha256: sha });
-        return sha;
-      };
+      const currentBase = (b: BaseSpec): Promise<string> =>
+        cachedBase(cache, b, recipe.sourceDateEpoch, log, () =>
+          emit({ kind: 'step', text: `[${i + 1}/${names.length}] ${name}: base image ${b.suite}/${b.variant} (mmdebstrap)` }),
+        );
       if (base && !baseSha) {
         baseSha = await currentBase(base);
         basePins.set(baseKey(base), baseSha);

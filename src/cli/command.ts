@@ -4,6 +4,7 @@ import type { Command, Option } from 'commander';
 const GROUPS: Record<string, string> = {
   measure: 'predict launch measurements (SNP digest, TDX MRTD/RTMRs, vTPM PCRs)',
   inspect: 'show what a measurement depends on',
+  capture: 'record what a VMM serves the firmware (QEMU fw_cfg files) for RTMR0',
   snp: 'SEV-SNP helpers (ID block)',
   eventlog: 'replay and compare TCG2 event logs (TPM and TDX CCEL)',
   uki: 'unified kernel images',

@@ -26,6 +26,7 @@ export const COMMANDS: [path: string, load: Loader][] = [
   ['measure tdx', () => import('./commands/measure-tdx.js').then((m) => m.registerMeasureTdx)],
   ['measure td-shim-payload', () => import('./commands/measure-td-shim-payload.js').then((m) => m.registerMeasureTdShimPayload)],
   ['measure pcr', () => import('./commands/measure-pcr.js').then((m) => m.registerMeasurePcr)],
+  ['capture qemu', () => import('./commands/capture-qemu.js').then((m) => m.registerCaptureQemu)],
   ['inspect firmware', () => import('./commands/inspect-firmware.js').then((m) => m.registerInspectFirmware)],
   ['snp id-block', () => import('./commands/snp-id-block.js').then((m) => m.registerSnpIdBlock)],
   ['eventlog replay', () => import('./commands/eventlog-replay.js').then((m) => m.registerEventlogReplay)],

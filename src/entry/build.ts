@@ -27,6 +27,7 @@ export {
   type Variation,
   type Artifact as BuildArtifact,
 } from '../build/orchestrate.js';
+export { loadQemuPlatform, qemuPlatformDocument, QEMU_PLATFORM_SCHEMA, type QemuPlatform, type QemuPlatformDocument } from '../build/qemu-platform.js';
 export { runPipeline, type PipelineOptions, type PipelineResult } from '../build/pipeline.js';
 export { checkBuild, type CheckResult, type CheckDifference } from '../build/check.js';
 export { buildUkiFile, type UkiFileInputs, type UkiFileReport } from '../build/uki-file.js';

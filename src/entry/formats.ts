@@ -28,6 +28,7 @@ export {
   type SevSectionType,
 } from '../formats/ovmf.js';
 export { parseTdvfMetadata, TDVF_SECTION_TYPES, TD_SHIM_METADATA_GUID, type TdvfMetadata, type TdvfSection, type TdvfSectionType } from '../formats/tdvf.js';
+export { tableLoaderAllocations, parseE820, E820_RAM, type LoaderAllocation, type E820Entry } from '../formats/qemu-fw-cfg.js';
 export { parseTdxQuote, type TdxQuote, type TdReportBody } from '../formats/tdx-quote.js';
 export { parseCcelTable, type CcelTable } from '../formats/ccel.js';
 export { parseEventLog, replayEventLog, decodeEventData, type EventLog, type TcgEvent } from '../formats/tcg-eventlog.js';

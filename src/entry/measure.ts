@@ -34,6 +34,8 @@ export {
 // TDX
 export { tdxMrtd, computeMrtd, PAGE_ORDERS, type PageOrder } from '../measure/tdx/mrtd.js';
 export { tdxDirectBootRtmrs, rtmrsFromBootEvents, type TdxDirectBoot, type RtmrEvent } from '../measure/tdx/rtmr.js';
+export { tdxRtmr0, RTMR0_STATUS, TDVF_EVENT_LAYOUTS, type QemuFwCfg, type TdvfEventLayout, type Rtmr0Model } from '../measure/tdx/rtmr0.js';
+export { tdHob, tdRamEntries, type TdRamEntry } from '../measure/tdx/td-hob.js';
 export { tdShimPayloadHash, tdShimParamHash, teeInfoHash, TD_SHIM_KERNEL_SIZE, TD_SHIM_PARAM_SIZE, type TeeInfoManifest } from '../measure/tdx/td-shim.js';
 export {
   tdxMeasurement,
@@ -41,6 +43,7 @@ export {
   type TdxMeasurementInputs,
   type TdxMeasurementParams,
   type TdxMeasurementJson,
+  type Rtmr0Json,
   type TdShimMeasurementInputs,
   type TdShimMeasurementParams,
   type TdShimMeasurementJson,

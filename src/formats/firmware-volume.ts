@@ -20,6 +20,7 @@ export const EFI_FV_FILETYPE_FFS_PAD = 0xf0;
 /** PI vol. 3 2.1.4.1 section types used here. */
 export const EFI_SECTION_GUID_DEFINED = 0x02;
 export const EFI_SECTION_PE32 = 0x10;
+export const EFI_SECTION_USER_INTERFACE = 0x15;
 export const EFI_SECTION_FIRMWARE_VOLUME_IMAGE = 0x17;
 /** edk2 MdeModulePkg LzmaCustomDecompressLib: gLzmaCustomDecompressGuid. */
 export const LZMA_CUSTOM_DECOMPRESS_GUID = 'ee4e5898-3914-4259-9d6e-dc7bd79403cf';

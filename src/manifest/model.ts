@@ -164,8 +164,10 @@ export const TDX_SIGNED = {
 } as const;
 
 function tdxValues(m: TdxMeasurementJson): TdxValues {
-  const rtmr: Record<string, string> = { ...(m.rtmr ?? {}) };
-  const given: Record<string, string> = { '0': `VMM-dependent: ${m.rtmr0.dependsOn.join('; ')}` };
+  const r0 = m.rtmr0;
+  // A modelled RTMR0 is signed with its status, so a verifier can tell it was never checked on a real TD.
+  const rtmr: Record<string, string> = { ...(m.rtmr ?? {}), ...(r0.computed ? { '0': r0.value } : {}) };
+  const given: Record<string, string> = r0.computed ? {} : { '0': `VMM-dependent: ${r0.dependsOn.join('; ')}` };
   const notPredicted: Record<string, string> = {};
   for (const i of ['0', '1', '2', '3']) if (!(i in rtmr)) notPredicted[i] = given[i] ?? TDX_DEFAULT_REASONS[i] ?? 'not predicted';
   const b = m.boot;
@@ -176,8 +178,17 @@ function tdxValues(m: TdxMeasurementJson): TdxValues {
     'boot.setupHeaderPatched': b?.setupHeaderPatched,
     'boot.memMiB': b?.memMiB,
     'boot.measuredCmdline': b?.measuredCmdline,
+    'rtmr0.status': r0.computed ? r0.status : undefined,
+    'rtmr0.tdvfEvents': r0.computed ? r0.tdvfEvents : undefined,
+    'rtmr0.qemuVersion': r0.computed ? r0.platform.qemuVersion : undefined,
   });
-  return { parameters, mrtd: m.mrtd, rtmr, notPredicted, inputs: defined({ firmware: input(m.firmware) }) };
+  return {
+    parameters,
+    mrtd: m.mrtd,
+    rtmr,
+    notPredicted,
+    inputs: defined({ firmware: input(m.firmware), platform: r0.computed ? input({ path: r0.platform.path, sha256: r0.platform.sha256 }) : undefined }),
+  };
 }
 
 /** vTPM PCRs (TCG PC Client PFP §3.3.4): banks of predicted PCRs, the boot knobs and the hashed boot files. */

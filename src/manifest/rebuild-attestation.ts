@@ -46,6 +46,8 @@ export interface RebuildPredicate {
   measurements: ValueComparison[];
   startedOn: string;
   finishedOn: string;
+  /** `rebuild --debian`: every file the binary package ships with its status (reproduced / differs / not attempted). */
+  debian?: { files: readonly object[] };
 }
 
 /** A release file as the repository index lists it. */

@@ -27,16 +27,22 @@ function pinned(argv: string[]): { argv: string[]; pinned: boolean } {
   }
 }
 
-const run = (argv: string[]) => execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', cwd: resolve(import.meta.dirname, '../..') });
+/** stdout of argv; `quiet` drops stderr (openssl speed narrates there). */
+const run = (argv: string[], quiet = false) =>
+  execFileSync(argv[0]!, argv.slice(1), {
+    encoding: 'utf8',
+    cwd: resolve(import.meta.dirname, '../..'),
+    stdio: ['ignore', 'pipe', quiet ? 'ignore' : 'inherit'],
+  });
 
 /** `openssl speed` verify/s of P-384 and P-256 (the "256 bits ecdsa (nistp256)" rows' last column). */
 function opensslVerify(): Record<'p256' | 'p384', number> {
-  const out = run(pinned(['openssl', 'speed', '-seconds', String(SECONDS), 'ecdsap384', 'ecdsap256']).argv);
+  const out = run(pinned(['openssl', 'speed', '-seconds', String(SECONDS), 'ecdsap384', 'ecdsap256']).argv, true);
   const rate = (bits: number) => Number(new RegExp(`^\\s*${bits} bits ecdsa \\(nistp${bits}\\)\\s+\\S+s\\s+\\S+s\\s+\\S+\\s+(\\S+)`, 'm').exec(out)?.[1]);
   return { p256: rate(256), p384: rate(384) };
 }
 
-function verifyRate(kind: 'snp' | 'tdx', shared: string): { n: number; wallS: number; cpuS: number } {
+function verifyRate(kind: 'snp' | 'tdx' | 'p384' | 'p256', shared: string): { n: number; wallS: number; cpuS: number } {
   const loop = join(import.meta.dirname, 'verify-loop.ts');
   return JSON.parse(run(pinned([process.execPath, '--import', 'tsx', loop, kind, String(SECONDS), shared]).argv)) as { n: number; wallS: number; cpuS: number };
 }
@@ -50,6 +56,14 @@ export function verifyThroughput(log: (name: string) => void): string {
   const ssl = opensslVerify();
   const rows: string[][] = [['openssl speed ecdsap384 (raw P-384 verify)', '-', `${ssl.p384.toFixed(0)}/cpu-s`, '']];
   rows.push(['openssl speed ecdsap256 (raw P-256 verify)', '-', `${ssl.p256.toFixed(0)}/cpu-s`, '']);
+  for (const [kind, what] of [
+    ['p384', 'node:crypto verify, P-384'],
+    ['p256', 'node:crypto verify, P-256'],
+  ] as const) {
+    log(`verify throughput: ${what}`);
+    const r = verifyRate(kind, shared);
+    rows.push([what, `${(r.n / r.wallS).toFixed(0)}/s`, `${(r.n / r.cpuS).toFixed(0)}/cpu-s`, '']);
+  }
   for (const [kind, goal, what] of [
     ['snp', 1000, 'SNP reports verified (1 P-384 verify each)'],
     ['tdx', 3000, 'TDX quotes verified (2 P-256 verifies each)'],

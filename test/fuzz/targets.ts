@@ -16,6 +16,7 @@ import { groupByComponent } from '../../src/formats/eventlog-components.js';
 import { parseGpt, uefiGptData } from '../../src/formats/gpt.js';
 import { describeOvmf, parseOvmf } from '../../src/formats/ovmf.js';
 import { authenticode, parsePe, signatureCertificates } from '../../src/formats/pe.js';
+import { parseHclReport, parseTdReport } from '../../src/formats/hcl-report.js';
 import { decodeTcb, parseSnpReport, snpProduct } from '../../src/formats/snp-report.js';
 import { decodeEventData, parseEventLog, replayEventLog } from '../../src/formats/tcg-eventlog.js';
 import { parseTdvfMetadata } from '../../src/formats/tdvf.js';
@@ -33,6 +34,7 @@ import { parseSign1, verifySign1 } from '../../src/sign/cose.js';
 import { parsePrivateKey, parsePublicKey } from '../../src/sign/keys.js';
 import { localSigner } from '../../src/sign/signer.js';
 import { ecKey } from '../helpers/keys.js';
+import { wrapHcl } from '../helpers/hcl.js';
 import { snpOutput } from '../helpers/measurements.js';
 import { shared } from '../helpers/shared.js';
 import { createPublicKey } from 'node:crypto';
@@ -208,6 +210,23 @@ export const TARGETS: Target[] = [
     what: 'TDX quote v4/v5 (parseTdxQuote)',
     seeds: () => seeds([fixture('tdx/cos-113-tdx-quote.dat'), fixture('evidence/tdx-v5-td15-go-tdx-guest/quote.bin')]),
     run: (b) => parseTdxQuote(b),
+  },
+  {
+    name: 'hcl-report',
+    what: 'Azure HCL report around an SNP report or a TDREPORT (parseHclReport, parseSnpReport, parseTdReport)',
+    // constructed per the published layout around the real Genoa report (no real HCL blob in ../shared); the headers are hot
+    seeds: () => {
+      const td = new Uint8Array(1024);
+      td[0] = 0x81;
+      return seeds([wrapHcl(fixture('evidence/snp-genoa-v3-msft/report.bin'), { pad: 64 }), wrapHcl(td, { reportType: 4 })], () => [
+        [0, 32],
+        [1216, 1236],
+      ]);
+    },
+    run: (b) => {
+      const h = parseHclReport(b);
+      return h.reportType === 'snp' ? parseSnpReport(h.payload) : parseTdReport(h.payload);
+    },
   },
   {
     name: 'snp-report',

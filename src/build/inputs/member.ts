@@ -92,3 +92,54 @@ export async function readMember(path: string, member: string, what: string): Pr
   }
   throw new InputError(`${what}: member ${member}: too many symlink hops`);
 }
+
+/** One entry of an archive listing (directories are left out). */
+export type ArchiveEntry =
+  | { path: string; kind: 'file'; mode: number; data: Buffer }
+  | { path: string; kind: 'symlink'; target: string }
+  | { path: string; kind: 'other' };
+
+/** Most bytes listArchive keeps in memory (a binary package's files; Debian's ovmf holds 25 MiB). */
+export const MAX_LISTED_BYTES = 512 << 20;
+
+/**
+ * Every file and symlink of archive `path` (a .deb's data.tar, a tar or tar.gz), read in memory with
+ * names normalized inside the archive root; more than MAX_LISTED_BYTES is refused.
+ */
+export async function listArchive(path: string, what: string): Promise<ArchiveEntry[]> {
+  const src = (await opener(path, what))();
+  const extract = tar.extract();
+  const out: ArchiveEntry[] = [];
+  let total = 0;
+  const done = new Promise<void>((resolve, reject) => {
+    extract.on('entry', (header, stream, next) => {
+      const name = normalize(header.name);
+      if (header.type === 'file') {
+        const chunks: Buffer[] = [];
+        stream.on('data', (chunk) => {
+          const c = chunk as Buffer;
+          total += c.length;
+          if (total > MAX_LISTED_BYTES) extract.destroy(new InputError(`${what}: more than ${MAX_LISTED_BYTES >> 20} MiB of files`));
+          else chunks.push(c);
+        });
+        stream.on('end', () => {
+          out.push({ path: name, kind: 'file', mode: header.mode ?? 0, data: Buffer.concat(chunks) });
+          next();
+        });
+        return;
+      }
+      if (header.type === 'symlink') out.push({ path: name, kind: 'symlink', target: header.linkname ?? '' });
+      else if (header.type !== 'directory') out.push({ path: name, kind: 'other' });
+      stream.on('end', () => next());
+      stream.resume();
+    });
+    extract.on('finish', resolve);
+    extract.on('error', reject);
+  });
+  src.on('error', (e) => extract.destroy(e));
+  src.pipe(extract);
+  await done.catch((e: unknown) => {
+    throw e instanceof InputError ? e : new InputError(`${what}: cannot read archive: ${e instanceof Error ? e.message : String(e)}`);
+  });
+  return out.filter((e) => e.path !== '');
+}

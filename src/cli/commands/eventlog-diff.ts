@@ -7,12 +7,17 @@ import { parseEventLog } from '../../formats/tcg-eventlog.js';
 import { diffEventLog, type EventlogDiff, type ExpectedEvent } from '../../measure/tpm/eventlog-diff.js';
 import { findPlatform, ovmfPcr0Model, platformDifference, type QemuPlatform } from '../../measure/boot/platform.js';
 import { printJson, printLine, withDetails } from '../output.js';
+import { diffRtmr0 } from '../../measure/tdx/rtmr0-diff.js';
+import type { Rtmr0Json } from '../../measure/tdx/report.js';
+import { eventLogReport } from '../../verify/replay.js';
 import type { HashAlg } from '../../tcg/index.js';
 import { toHex } from '../../util/bytes.js';
 import { digest } from '../../util/hash.js';
 
 interface Opts {
   expected: string;
+  ccelTable?: string;
+  ccel?: boolean;
   bank?: string;
   json?: boolean;
   firmware?: string;
@@ -21,9 +26,13 @@ interface Opts {
 export function registerEventlogDiff(program: Command): void {
   const cmd = group(program, 'eventlog')
     .command('diff')
-    .description('compare a real TPM event log with a `measure pcr --json` prediction and name the first event where they part')
-    .argument('<log>', 'TCG2 event log (e.g. /sys/kernel/security/tpm0/binary_bios_measurements)')
-    .requiredOption('--expected <file>', 'output of `cvm-measure measure pcr --json`')
+    .description(
+      'compare a real TPM event log with a `measure pcr --json` prediction and name the first event where they part; or a TDX CCEL log with the modelled RTMR0 of `measure tdx --platform --json`, event by event',
+    )
+    .argument('<log>', 'TCG2 event log (e.g. /sys/kernel/security/tpm0/binary_bios_measurements, or a CCEL log with --ccel-table/--ccel)')
+    .requiredOption('--expected <file>', 'output of `cvm-measure measure pcr --json` (or `measure tdx --platform --json` for a CCEL log)')
+    .option('--ccel-table <file>', 'ACPI CCEL table: LOG is a TDX CCEL log of LAML bytes, compared with the RTMR0 of a `measure tdx` prediction')
+    .option('--ccel', 'LOG is a TDX CCEL log (without its table)')
     .option('--firmware <file>', 'the OVMF image of the prediction: name the VM setting (vCPUs, maxcpus, machine, memory) behind a differing PEI blob in PCR0')
     .option('--bank <alg>', 'bank to compare: sha1, sha256 or sha384 (default: sha256 if both have it)')
     .addOption(jsonOption(program))
@@ -31,6 +40,7 @@ export function registerEventlogDiff(program: Command): void {
       const log = parseEventLog(await readInput(path, 'event log'));
       let expected: {
         kind?: string;
+        rtmr0?: Rtmr0Json;
         pcrs?: Record<string, Record<string, string>>;
         events?: ExpectedEvent[];
         boot?: { platform?: QemuPlatform & { ovmf?: { sha256?: string } } };
@@ -41,6 +51,7 @@ export function registerEventlogDiff(program: Command): void {
         if (e instanceof InputError) throw e;
         throw new InputError(`${opts.expected}: not JSON (${(e as Error).message.split('\n')[0]})`);
       }
+      if (opts.ccel || opts.ccelTable) return diffCcel(path, opts, expected);
       if (expected.kind !== 'pcr' || !expected.pcrs || !Array.isArray(expected.events))
         throw new InputError(`${opts.expected}: not the --json output of \`measure pcr\` (needs kind "pcr", pcrs and events)`);
       const banks = Object.keys(expected.pcrs).filter((b) => (log.algorithms as string[]).includes(b));
@@ -73,7 +84,36 @@ export function registerEventlogDiff(program: Command): void {
     'cvm-measure measure pcr --boot uki --uki uki.efi --disk disk.img --json > expected.json && cvm-measure eventlog diff binary_bios_measurements --expected expected.json',
     'cvm-measure eventlog diff eventlog.bin --expected expected.json --bank sha384 --json',
     'cvm-measure eventlog diff eventlog.bin --expected expected.json --firmware OVMF_CODE_4M.fd',
+    'cvm-measure measure tdx --firmware OVMF.fd --platform platform.json --json > td.json && cvm-measure eventlog diff CCEL --ccel-table CCEL.table --expected td.json',
   ]);
+}
+
+/** A CCEL log against the modelled RTMR0 of `measure tdx --platform --json`: every RTMR0 event, matched or explained. */
+async function diffCcel(path: string, opts: Opts, expected: { kind?: string; rtmr0?: Rtmr0Json }): Promise<void> {
+  const r0 = expected.rtmr0;
+  if (expected.kind !== 'tdx' || !r0?.computed || !Array.isArray(r0.events))
+    throw new InputError(`${opts.expected}: not the --json output of \`measure tdx --platform\` (needs kind "tdx" and a computed rtmr0 with events)`);
+  const ccelTable = opts.ccelTable ? await readInput(opts.ccelTable, 'CCEL table') : undefined;
+  const bytes = await readInput(path, 'event log');
+  // eventLogReport checks the table (TDX, LAML) and the log; the diff needs the parsed events themselves.
+  const { report } = eventLogReport(bytes, path, { ...(ccelTable ? { ccelTable } : {}), ccel: true });
+  const log = parseEventLog(bytes.subarray(0, report.log.length));
+  const diff = diffRtmr0(log.events, r0.events);
+  const out = { kind: 'tdx', log: path, register: 'rtmr0', status: r0.status, ...diff };
+  if (!opts.json) {
+    printLine(`${path}: RTMR0 ${diff.matched} of ${diff.events.length} events match the model (${r0.status})`);
+    for (const e of diff.events) {
+      const what = e.expected ? `${e.expected.component} (${e.expected.type})` : `(not predicted) ${e.actual!.type}`;
+      printLine(
+        `  ${e.match ? '=' : '≠'} ${e.logIndex === undefined ? '   -' : `#${String(e.logIndex).padEnd(3)}`} ${what}${e.explanation ? `: ${e.explanation}` : ''}`,
+      );
+    }
+  }
+  if (diff.match) return opts.json ? printJson(out) : undefined;
+  throw withDetails(
+    new VerificationError(`${path}: RTMR0 differs from the model in ${diff.events.length - diff.matched} of ${diff.events.length} events`),
+    out,
+  );
 }
 
 /** PCR0's PEI blob differs: search the VM configuration whose PEI platform data gives the logged digest. */

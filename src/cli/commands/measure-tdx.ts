@@ -5,6 +5,8 @@ import { UsageError } from '../../errors.js';
 import { PAGE_ORDERS } from '../../measure/tdx/mrtd.js';
 import { readInput } from '../../util/fs.js';
 import { tdxMeasurement } from '../../measure/tdx/report.js';
+import { TDVF_EVENT_LAYOUTS } from '../../measure/tdx/rtmr0.js';
+import { loadQemuPlatform } from '../../build/qemu-platform.js';
 import { noteDefaults, printJson, printLine } from '../output.js';
 
 interface Opts {
@@ -15,6 +17,8 @@ interface Opts {
   append?: string;
   mem?: string;
   qemuVersion?: string;
+  platform?: string;
+  tdvfEvents?: string;
   json?: boolean;
 }
 
@@ -37,6 +41,11 @@ export function registerMeasureTdx(program: Command): void {
       '--qemu-version <x.y>',
       'QEMU version of the host: before 10.2 QEMU patches the kernel setup header before OVMF measures it (default 9.2 with --kernel, noted)',
     )
+    .option('--platform <file>', "platform.json of `cvm-measure capture qemu` (the VMM's fw_cfg data): adds RTMR0, a model not checked on a real TD")
+    .option(
+      '--tdvf-events <layout>',
+      "TDVF's RTMR0 event sequence: legacy (edk2 before stable202505) or fw-cfg-cache (stable202505 on: measured fw_cfg items) (default legacy with --platform, noted)",
+    )
     .addOption(jsonOption(program))
     .action(async (opts: Opts) => {
       const pageOrder = opts.pageOrder === undefined ? undefined : parseChoice('--page-order', opts.pageOrder, PAGE_ORDERS);
@@ -46,11 +55,15 @@ export function registerMeasureTdx(program: Command): void {
       if (qemuVersion !== undefined && !/^\d+\.\d+(\.\d+)?$/.test(qemuVersion)) {
         throw new UsageError(`--qemu-version: expected a version such as 9.2 or 10.2.0, got ${JSON.stringify(qemuVersion)}`);
       }
+      const tdvfEvents = opts.tdvfEvents === undefined ? undefined : parseChoice('--tdvf-events', opts.tdvfEvents, TDVF_EVENT_LAYOUTS);
+      if (tdvfEvents && !opts.platform) throw new UsageError('--tdvf-events needs --platform');
       const file = async (name: string, what: string) => ({ name, bytes: await readInput(name, what) });
       const firmware = await file(opts.firmware, 'firmware');
       const kernel = opts.kernel ? await file(opts.kernel, 'kernel') : undefined;
       const initrd = opts.initrd ? await file(opts.initrd, 'initrd') : undefined;
-      const out = tdxMeasurement({ firmware, kernel, initrd, cmdline: opts.append }, { pageOrder, memMiB, qemuVersion });
+      const p = opts.platform ? loadQemuPlatform(await readInput(opts.platform, 'platform'), opts.platform) : undefined;
+      const platform = p && opts.platform ? { name: opts.platform, sha256: p.sha256, qemuVersion: p.document.qemu.version, fwCfg: p.fwCfg } : undefined;
+      const out = tdxMeasurement({ firmware, kernel, initrd, cmdline: opts.append, platform }, { pageOrder, memMiB, qemuVersion, tdvfEvents });
       noteDefaults(out.defaults);
       if (opts.json) return printJson(out);
       printLine(`MRTD (${out.pageOrder}): ${out.mrtd}`);
@@ -58,11 +71,15 @@ export function registerMeasureTdx(program: Command): void {
         printLine(`RTMR1: ${out.rtmr['1']}`);
         printLine(`RTMR2: ${out.rtmr['2']}`);
       }
-      printLine(`RTMR0: not computed; it depends on ${out.rtmr0.dependsOn.join('; ')}`);
+      const r0 = out.rtmr0;
+      if (r0.computed)
+        printLine(`RTMR0: ${r0.value} (${r0.status}; platform ${r0.platform.path}, QEMU ${r0.platform.qemuVersion}, TDVF events ${r0.tdvfEvents})`);
+      else printLine(`RTMR0: not computed; it depends on ${r0.dependsOn.join('; ')}`);
     });
   examples(cmd, [
     'cvm-measure measure tdx --firmware OVMF.fd',
     'cvm-measure measure tdx --firmware OVMF.fd --page-order two-pass --json',
     'cvm-measure measure tdx --firmware OVMF.fd --kernel vmlinuz --initrd initrd.img --append "console=hvc0" --mem 4096',
+    'cvm-measure measure tdx --firmware OVMF.fd --platform platform.json --json',
   ]);
 }

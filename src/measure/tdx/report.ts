@@ -8,13 +8,16 @@ import { InputError } from '../../errors.js';
 import { toHex } from '../../util/bytes.js';
 import { appliedDefaults, sha256Hex, type AppliedDefaults, type DirectBootFiles, type NamedBytes } from '../input.js';
 import { sectionPages, tdxMrtd, type PageOrder } from './mrtd.js';
-import { qemuPatchesSetupHeader, RTMR0_DEPENDS_ON, tdxDirectBootRtmrs, type RtmrEvent } from './rtmr.js';
+import { qemuPatchesSetupHeader, RTMR0_DEPENDS_ON, rtmrEvent, tdxDirectBootRtmrs, type RtmrEvent } from './rtmr.js';
+import { RTMR0_STATUS, tdxRtmr0, type QemuFwCfg, type TdvfEventLayout } from './rtmr0.js';
 import { TD_SHIM_KERNEL_SIZE, TD_SHIM_PARAM_SIZE, tdShimParamHash, tdShimPayloadHash, teeInfoHash, type TeeInfoManifest } from './td-shim.js';
 
 /** A kernel (bzImage) adds RTMR1 and RTMR2 of the direct boot. */
 export interface TdxMeasurementInputs extends DirectBootFiles {
   /** TDVF image: combined OVMF.fd or a td-shim image. */
   firmware: NamedBytes;
+  /** What the VMM serves the firmware (a `capture qemu` platform.json): adds RTMR0. */
+  platform?: { name: string; sha256: string; qemuVersion: string; fwCfg: QemuFwCfg };
 }
 
 export interface TdxMeasurementParams {
@@ -24,7 +27,22 @@ export interface TdxMeasurementParams {
   memMiB?: number;
   /** QEMU version of the host, default 9.2 (see qemuPatchesSetupHeader). */
   qemuVersion?: string;
+  /** TDVF event sequence for RTMR0 (with a platform), default `legacy`. */
+  tdvfEvents?: TdvfEventLayout;
 }
+
+/** RTMR0: computed from a platform capture (a model, marked so), or what it would depend on. */
+export type Rtmr0Json =
+  | { computed: false; dependsOn: readonly string[] }
+  | {
+      computed: true;
+      value: string;
+      status: typeof RTMR0_STATUS;
+      tdvfEvents: TdvfEventLayout;
+      platform: { path: string; sha256: string; qemuVersion: string };
+      ram: { address: string; length: string; accepted: boolean }[];
+      events: RtmrEvent[];
+    };
 
 export interface TdxMeasurementJson {
   kind: 'tdx';
@@ -46,8 +64,8 @@ export interface TdxMeasurementJson {
   rtmr?: { '1': string; '2': string };
   boot?: { shape: 'direct'; qemuVersion: string; setupHeaderPatched: boolean; memMiB: number; measuredCmdline: string };
   events?: RtmrEvent[];
-  rtmr0: { computed: false; dependsOn: readonly string[] };
-  /** Parameters not given that entered MRTD or the RTMRs with their default value (pageOrder; with a kernel memMiB, qemuVersion). */
+  rtmr0: Rtmr0Json;
+  /** Parameters not given that entered MRTD or the RTMRs with their default value (pageOrder; with a kernel memMiB, qemuVersion; with a platform tdvfEvents). */
   defaults: AppliedDefaults;
 }
 
@@ -58,6 +76,7 @@ export function tdxMeasurement(inputs: TdxMeasurementInputs, params: TdxMeasurem
   const pageOrder = params.pageOrder ?? 'single';
   const { mrtd, metadata } = tdxMrtd(firmware.bytes, pageOrder);
   const boot = kernel ? directBoot(kernel, inputs, params) : undefined;
+  const tdvfEvents = params.tdvfEvents ?? 'legacy';
   return {
     kind: 'tdx',
     origin: 'predicted',
@@ -81,11 +100,29 @@ export function tdxMeasurement(inputs: TdxMeasurementInputs, params: TdxMeasurem
       ...sectionPages(s),
     })),
     ...(boot ?? {}),
-    rtmr0: { computed: false, dependsOn: RTMR0_DEPENDS_ON },
+    rtmr0: inputs.platform ? rtmr0(firmware.bytes, inputs.platform, tdvfEvents) : { computed: false, dependsOn: RTMR0_DEPENDS_ON },
     defaults: appliedDefaults(
-      { pageOrder: params.pageOrder, memMiB: params.memMiB, qemuVersion: params.qemuVersion },
-      { pageOrder, ...(boot ? { memMiB: boot.boot!.memMiB, qemuVersion: boot.boot!.qemuVersion } : {}) },
+      { pageOrder: params.pageOrder, memMiB: params.memMiB, qemuVersion: params.qemuVersion, tdvfEvents: params.tdvfEvents },
+      {
+        pageOrder,
+        ...(boot ? { memMiB: boot.boot!.memMiB, qemuVersion: boot.boot!.qemuVersion } : {}),
+        ...(inputs.platform ? { tdvfEvents } : {}),
+      },
     ),
+  };
+}
+
+function rtmr0(firmware: Uint8Array, platform: NonNullable<TdxMeasurementInputs['platform']>, tdvfEvents: TdvfEventLayout): Rtmr0Json {
+  const m = tdxRtmr0(firmware, platform.fwCfg, tdvfEvents);
+  const hex = (n: number) => `0x${n.toString(16)}`;
+  return {
+    computed: true,
+    value: toHex(m.value),
+    status: RTMR0_STATUS,
+    tdvfEvents,
+    platform: { path: platform.name, sha256: platform.sha256, qemuVersion: platform.qemuVersion },
+    ram: m.ram.map((r) => ({ address: hex(r.address), length: hex(r.length), accepted: r.accepted })),
+    events: m.events.map(rtmrEvent),
   };
 }
 

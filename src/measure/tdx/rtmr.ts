@@ -23,13 +23,18 @@ export interface RtmrEvent {
   sha384: string;
 }
 
+/** A boot event as it lands in its RTMR under edk2's CC map. */
+export function rtmrEvent(e: MeasuredEvent): RtmrEvent {
+  return { rtmr: CC_RTMR_MAP.map(e.pcr)!, pcr: e.pcr, type: e.type, component: e.component, sha384: toHex(e.digests.sha384!) };
+}
+
 /** RTMR0..2 (SHA-384) for a boot-event list, plus the events per RTMR. Events need sha384 digests. */
 export function rtmrsFromBootEvents(events: readonly MeasuredEvent[]): { rtmr: Uint8Array[]; events: RtmrEvent[] } {
   const cc = CC_RTMR_MAP.select(events);
   const regs = replay(cc, CC_RTMR_MAP, 'sha384', [0, 1, 2]);
   return {
     rtmr: [0, 1, 2].map((i) => regs.get(i)!),
-    events: cc.map((e) => ({ rtmr: CC_RTMR_MAP.map(e.pcr)!, pcr: e.pcr, type: e.type, component: e.component, sha384: toHex(e.digests.sha384!) })),
+    events: cc.map(rtmrEvent),
   };
 }
 
