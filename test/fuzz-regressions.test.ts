@@ -3,10 +3,12 @@
  * failed (raw error, hang or gigabytes of RSS) before its fix and must now end in a typed error or a
  * bounded result.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseRecipe } from '../src/build/recipe.js';
 import { CvmError, FormatError, InputError } from '../src/errors.js';
 import { encodeCbor, Tagged } from '../src/formats/cbor.js';
+import { readCertificates } from '../src/formats/x509.js';
 import { readCpio, writeCpio } from '../src/formats/cpio.js';
 import { OVMF_SEV_METADATA_GUID, OVMF_TABLE_FOOTER_GUID, parseOvmf } from '../src/formats/ovmf.js';
 import { parsePe } from '../src/formats/pe.js';
@@ -182,5 +184,29 @@ describe('fuzz regressions: manifest inspect and recipe YAML (issue 15 point 9)'
     const text = 'name: x\nsourceDateEpoch: 1\ncomponents:\n  a: *nope\n';
     expect(() => parseRecipe(text, '/r/recipe.yaml')).toThrow(CvmError);
     expect(() => parseRecipe(text, '/r/recipe.yaml')).toThrow(/^\/r\/recipe.yaml:4:6: bad YAML: Unresolved alias .*: nope$/);
+  });
+});
+
+describe('fuzz regressions: PEM certificates (x509 target, campaign 1 on 2026-12-02)', () => {
+  const pem = (body: string) => new TextEncoder().encode(`-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`);
+  it.each(['A', 'ABCDE', 'AB=', 'A==', 'ABCD=', 'MIIB\nM'])('base64 %j that atob refuses is a FormatError (was a raw InvalidCharacterError)', (body) => {
+    expect(() => readCertificates(pem(body), 'cert')).toThrow(FormatError);
+    expect(() => readCertificates(pem(body), 'cert')).toThrow('bad base64');
+  });
+});
+
+describe('fuzz regressions: uki build with a hostile stub (uki-build target, campaign 1 on 2026-12-02)', () => {
+  const STUB = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub';
+  it.skipIf(!existsSync(STUB))('a section VirtualAddress of 2^32-1 that pushes SizeOfImage past UINT32 is a FormatError (was a raw RangeError)', () => {
+    const stub = new Uint8Array(readFileSync(STUB));
+    const dv = new DataView(stub.buffer);
+    const sections = parsePe(stub).sections;
+    // PE/COFF: the section table follows the optional header (e_lfanew + 4 + 20 + SizeOfOptionalHeader); the
+    // last header's VirtualAddress (+12) decides where the UKI sections go
+    const lfanew = dv.getUint32(0x3c, true);
+    const at = lfanew + 24 + dv.getUint16(lfanew + 20, true) + 40 * (sections.length - 1) + 12;
+    expect(dv.getUint32(at, true)).toBe(sections.at(-1)!.virtualAddress);
+    dv.setUint32(at, 0xffffffff, true);
+    expect(() => buildUki({ stub, sections: { '.linux': new Uint8Array(512) } })).toThrow(/does not fit a UINT32 field/);
   });
 });

@@ -151,7 +151,9 @@ export function readCertificates(bytes: Uint8Array, what: string): Certificate[]
 
 function base64(s: string, what: string): Uint8Array {
   const clean = s.replace(/\s+/g, '');
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean)) throw new FormatError(what, 'bad base64');
+  // atob also refuses a length of 4n+1 and padding that does not end a quantum
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean) || clean.length % 4 === 1 || (clean.includes('=') && clean.length % 4 !== 0))
+    throw new FormatError(what, 'bad base64');
   const bin = atob(clean);
   return Uint8Array.from(bin, (c) => c.charCodeAt(0));
 }
