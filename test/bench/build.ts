@@ -74,13 +74,13 @@ async function buildkitCases(dir: string, env: NodeJS.ProcessEnv): Promise<Bench
         `type=local,dest=${join(dir, 'bk-direct')}`,
         emitted,
       ],
-      runs: 5,
+      runs: 3,
     },
     {
       name: NAMES[6]!,
       command: [CLI, 'build', join(dir, 'step.yaml'), '--rebuild', '--locked', '--out', join(dir, 'bk'), '--backend', 'buildkit'],
       relativeTo: NAMES[5]!,
-      runs: 5,
+      runs: 3,
     },
   ];
 }

@@ -7,10 +7,7 @@
  * reach the base) and tmpfs /tmp, /run, /var/tmp. The last stage holds the declared outputs and
  * `logs/step-N.log`, what `--output type=local` exports. Network: `--network=none` on the client.
  */
-import { innerArgv, PROVIDED, type TopEntry } from '../sandbox/common.js';
-
-/** What a step runs inside: setpriv (util-linux, essential in Debian) drops every capability first. */
-export const DROP_PRIVILEGES = ['/usr/bin/setpriv', '--bounding-set=-all', '--inh-caps=-all', '--ambient-caps=-all', '--no-new-privs', '--'];
+import { DROP_PRIVILEGES, innerArgv, PROVIDED, type TopEntry } from '../sandbox/common.js';
 
 /** The step's stdout+stderr go to a file that is exported; on failure it is printed and the exit code named. */
 const STEP_WRAPPER =

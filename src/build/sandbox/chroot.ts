@@ -7,7 +7,7 @@
  * The mounts vanish with the mount namespace.
  */
 import { join } from 'node:path';
-import { innerArgv, orderedBinds, rootfsTopLevel, spawnLogged, validateRun } from './common.js';
+import { DROP_PRIVILEGES, innerArgv, orderedBinds, rootfsTopLevel, spawnLogged, validateRun } from './common.js';
 import { smokeTest, toolMissing } from './smoke.js';
 import { SANDBOX_HOSTNAME, type Backend, type SandboxRun } from './types.js';
 
@@ -17,9 +17,6 @@ function q(s: string): string {
 }
 
 const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
-
-/** Run inside the chroot before the step: no capability can be held or regained, setuid does not elevate. */
-const DROP_PRIVILEGES = ['/usr/bin/setpriv', '--bounding-set=-all', '--inh-caps=-all', '--ambient-caps=-all', '--no-new-privs', '--'];
 
 /** The host-side script run inside the new namespaces: assemble the root, chroot, remove the mount point. */
 export async function chrootScript(r: SandboxRun): Promise<string> {

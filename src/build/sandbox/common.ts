@@ -44,6 +44,13 @@ export function innerArgv(r: SandboxRun): string[] {
   return ['/usr/bin/env', '-i', ...env, '/bin/sh', '-c', 'umask "$1" && cd "$2" && shift 2 && exec "$@"', 'cvm-sandbox', umask, r.cwd, ...r.argv];
 }
 
+/**
+ * Run inside before the step where the runtime leaves capabilities (chroot, buildkit): the rootfs's own
+ * setpriv (util-linux, essential in Debian) empties every capability set and sets no_new_privs, so uid 0
+ * holds no capability and setuid binaries do not elevate.
+ */
+export const DROP_PRIVILEGES = ['/usr/bin/setpriv', '--bounding-set=-all', '--inh-caps=-all', '--ambient-caps=-all', '--no-new-privs', '--'];
+
 /** Sandbox-provided top-level directories: never taken from the rootfs. */
 export const PROVIDED = new Set(['dev', 'proc', 'sys', 'tmp', 'run']);
 
