@@ -13,8 +13,10 @@ export type Loader = () => Promise<Register>;
 /**
  * Command path → the file that declares it. Only the file of the command being run is imported
  * (start-up is benchmarked); a bare group (`measure --help`) loads its members, help loads them all.
- * `build` and `manifest create` declare themselves without their runs (`*-run.ts`, imported when they
- * run), whose graphs (execa, yaml, ajv, @noble/curves) are most of the CLI. These imports are the CLI's only lazy loading: the bundle makes each of them a chunk.
+ * `build`, `manifest create` and `rebuild` declare themselves without their runs (`*-run.ts`, imported when they
+ * run), whose graphs (execa, yaml, ajv, @noble/curves) are most of the CLI; `measure tdx` gets its
+ * platform.json reader (ajv) the same way, used only with --platform. These imports are the CLI's only
+ * lazy loading: the bundle makes each of them a chunk.
  */
 export const COMMANDS: [path: string, load: Loader][] = [
   ['doctor', () => import('./commands/doctor.js').then((m) => m.registerDoctor)],
@@ -23,7 +25,13 @@ export const COMMANDS: [path: string, load: Loader][] = [
     () => import('./commands/build.js').then((m) => (p: Command) => m.registerBuild(p, () => import('./commands/build-run.js').then((r) => r.runBuild))),
   ],
   ['measure snp', () => import('./commands/measure-snp.js').then((m) => m.registerMeasureSnp)],
-  ['measure tdx', () => import('./commands/measure-tdx.js').then((m) => m.registerMeasureTdx)],
+  [
+    'measure tdx',
+    () =>
+      import('./commands/measure-tdx.js').then(
+        (m) => (p: Command) => m.registerMeasureTdx(p, () => import('../build/qemu-platform.js').then((q) => q.loadQemuPlatform)),
+      ),
+  ],
   ['measure td-shim-payload', () => import('./commands/measure-td-shim-payload.js').then((m) => m.registerMeasureTdShimPayload)],
   ['measure pcr', () => import('./commands/measure-pcr.js').then((m) => m.registerMeasurePcr)],
   ['capture qemu', () => import('./commands/capture-qemu.js').then((m) => m.registerCaptureQemu)],

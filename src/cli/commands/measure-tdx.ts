@@ -6,7 +6,7 @@ import { PAGE_ORDERS } from '../../measure/tdx/mrtd.js';
 import { readInput } from '../../util/fs.js';
 import { tdxMeasurement } from '../../measure/tdx/report.js';
 import { TDVF_EVENT_LAYOUTS } from '../../measure/tdx/rtmr0.js';
-import { loadQemuPlatform } from '../../build/qemu-platform.js';
+import type { loadQemuPlatform } from '../../build/qemu-platform.js';
 import { noteDefaults, printJson, printLine } from '../output.js';
 
 interface Opts {
@@ -22,7 +22,10 @@ interface Opts {
   json?: boolean;
 }
 
-export function registerMeasureTdx(program: Command): void {
+/** The platform.json reader (build/qemu-platform.ts), imported only for --platform: it validates with ajv. */
+export type PlatformLoader = () => Promise<typeof loadQemuPlatform>;
+
+export function registerMeasureTdx(program: Command, platformLoader: PlatformLoader): void {
   const cmd = group(program, 'measure')
     .command('tdx')
     .description("predict a TDX TD's MRTD from its TDVF/OVMF or td-shim image, and RTMR1/RTMR2 for a direct kernel boot")
@@ -61,7 +64,7 @@ export function registerMeasureTdx(program: Command): void {
       const firmware = await file(opts.firmware, 'firmware');
       const kernel = opts.kernel ? await file(opts.kernel, 'kernel') : undefined;
       const initrd = opts.initrd ? await file(opts.initrd, 'initrd') : undefined;
-      const p = opts.platform ? loadQemuPlatform(await readInput(opts.platform, 'platform'), opts.platform) : undefined;
+      const p = opts.platform ? (await platformLoader())(await readInput(opts.platform, 'platform'), opts.platform) : undefined;
       const platform = p && opts.platform ? { name: opts.platform, sha256: p.sha256, qemuVersion: p.document.qemu.version, fwCfg: p.fwCfg } : undefined;
       const out = tdxMeasurement({ firmware, kernel, initrd, cmdline: opts.append, platform }, { pageOrder, memMiB, qemuVersion, tdvfEvents });
       noteDefaults(out.defaults);
