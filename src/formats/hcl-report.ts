@@ -9,6 +9,7 @@
 import { FormatError } from '../errors.js';
 import type { DigestAlg } from '../util/hash.js';
 import { latin1, toHex, u32le } from '../util/bytes.js';
+import type { TdReportBody } from './tdx-quote.js';
 
 const WHAT = 'Azure HCL report';
 /** Header.Signature: "HCLA" read as a little-endian u32. */
@@ -89,16 +90,7 @@ export function parseHclReport(b: Uint8Array): HclReport {
 }
 
 /** The fields of a TDX TDREPORT_STRUCT a verifier reads (Intel TDX Module ABI Specification, TDREPORT_STRUCT: REPORTMACSTRUCT, TEE_TCB_INFO, TDINFO_STRUCT). */
-export interface TdReport {
-  reportData: string;
-  tdAttributes: string;
-  xfam: string;
-  mrTd: string;
-  mrConfigId: string;
-  mrOwner: string;
-  mrOwnerConfig: string;
-  rtmr: [string, string, string, string];
-}
+export type TdReport = Pick<TdReportBody, 'reportData' | 'tdAttributes' | 'xfam' | 'mrTd' | 'mrConfigId' | 'mrOwner' | 'mrOwnerConfig' | 'rtmr'>;
 
 /** A 1024-byte TDREPORT: REPORTTYPE.TYPE must be 0x81 (TDX). @throws FormatError */
 export function parseTdReport(b: Uint8Array): TdReport {
