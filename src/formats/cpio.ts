@@ -62,7 +62,10 @@ function header(fields: number[], nameLength: number): Uint8Array {
   return latin1Bytes(MAGIC_NEWC + all.map((v) => (v >>> 0).toString(16).toUpperCase().padStart(8, '0')).join(''));
 }
 
-/** Writes a newc archive: members sorted by path (bytewise), inode numbers 1.., uid/gid 0, mtime clamped. */
+/**
+ * Writes a newc archive: members sorted by path (bytewise), inode numbers 1.., uid/gid 0, mtime clamped.
+ * @throws FormatError for a duplicate path or a symlink without a target.
+ */
 export function writeCpio(entries: readonly CpioEntry[], opts: CpioWriteOptions = {}): Uint8Array {
   const clamp = opts.mtime ?? 0;
   const items = entries.map((e) => ({ ...e, path: normalise(e.path) }));
@@ -100,6 +103,7 @@ const outside = (path: string, target: string) => new FormatError(WHAT, `symlink
  * absolute paths, ".." components, symlinks pointing outside the tree (absolute or climbing above the
  * root), members beneath a symlink, device nodes, FIFOs and sockets, and truncated or overlong fields.
  * Concatenated archives (as initrds often are) are read in sequence.
+ * @throws FormatError naming the member or offset that breaks one of these rules.
  */
 export function readCpio(archive: Uint8Array): CpioMember[] {
   if (archive[0] === 0x1f && archive[1] === 0x8b) throw new FormatError(WHAT, 'gzip-compressed: decompress it first (this parser reads newc bytes only)');

@@ -33,7 +33,10 @@ function align4(n: number): number {
   return (n + 3) & ~3;
 }
 
-/** Lists the live variables (State VAR_ADDED, possibly in deleted transition) of a VARS firmware volume. */
+/**
+ * Lists the live variables (State VAR_ADDED, possibly in deleted transition) of a VARS firmware volume.
+ * @throws FormatError for a missing _FVH signature, an unknown store signature or a variable that runs past the store.
+ */
 export function parseVarStore(fv: Uint8Array): EfiVariable[] {
   checkRange(fv, 0, 0x38, `${WHAT} firmware volume header`);
   const b = fv;
@@ -78,6 +81,10 @@ export interface SecureBootVariables {
   secureBootEnable?: number;
 }
 
+/**
+ * PK, KEK (EFI global variable GUID), db, dbx (image security database GUID) and edk2's SecureBootEnable
+ * picked from a parsed store; absent ones are left out.
+ */
 export function secureBootVariables(vars: readonly EfiVariable[]): SecureBootVariables {
   const get = (guid: string, name: string) => vars.find((v) => v.guid === guid && v.name === name)?.data;
   const sbe = vars.find((v) => v.name === 'SecureBootEnable')?.data;

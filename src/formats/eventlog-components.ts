@@ -26,6 +26,10 @@ function devicePathFiles(hex: string): string {
   return names.join('/');
 }
 
+/**
+ * The component a TCG event belongs to (kernel, initrd, cmdline, boot loader, variables, firmware), from its
+ * type and decoded data (device path, EV_IPL text, the Linux stub's event tags); `firmware` when nothing else fits.
+ */
 export function componentOf(e: TcgEvent): Component {
   const d = e.decoded ?? {};
   switch (e.typeName) {

@@ -33,7 +33,10 @@ export interface Gpt {
   partitions: GptPartition[];
 }
 
-/** Parses the primary GPT from the start of a disk (an image, or at least its first LBAs). */
+/**
+ * Parses the primary GPT from the start of a disk (an image, or at least its first LBAs).
+ * @throws FormatError for a missing header, an implausible header or entry size or count, or entries outside the input.
+ */
 export function parseGpt(disk: Uint8Array): Gpt {
   const blockSize = [512, 4096].find((bs) => disk.length >= bs + 8 && latin1(disk.subarray(bs, bs + 8)) === SIGNATURE);
   if (blockSize === undefined) throw new FormatError(WHAT, 'no "EFI PART" header at LBA 1 (512- or 4096-byte sectors)');

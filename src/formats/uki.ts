@@ -16,6 +16,12 @@ export interface Uki {
   stubVersion: string | undefined;
 }
 
+/**
+ * Parses a unified kernel image: the PE (parsePe), its UKI sections in ukify's order and the systemd-stub
+ * version from .sdmagic.
+ * @throws FormatError when the PE does not parse (see parsePe).
+ * @throws InputError when it has no .linux section (not a UKI).
+ */
 export function parseUki(bytes: Uint8Array): Uki {
   const pe = parsePe(bytes);
   const sections = new Map<string, Uint8Array>();
@@ -48,7 +54,11 @@ function roundUp(n: number, a: number): number {
   return Math.ceil(n / a) * a;
 }
 
-/** Builds a UKI from a systemd-stub and section contents; same inputs → same bytes. */
+/**
+ * Builds a UKI from a systemd-stub and section contents; same inputs → same bytes.
+ * @throws FormatError for a stub that is signed, has no sections, bad alignments, a section the UKI would add, no room for the headers, or a value that does not fit its field.
+ * @throws InputError when the sections lack .linux.
+ */
 export function buildUki(inputs: UkiBuildInputs): Uint8Array {
   const stub = parsePe(inputs.stub);
   const what = 'UKI stub';

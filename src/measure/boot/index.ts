@@ -35,6 +35,12 @@ export function defaultDiskSlot(machine: QemuPlatform['machine']): number {
   return machine === 'q35' ? 1 : 2;
 }
 
+/**
+ * The boot events OVMF and the stub/kernel measure for a boot shape (direct kernel boot or a UKI, with its disk's
+ * GPT and the variable store when given), in log order, with their digests in every requested bank: the one
+ * boot-event model PCRs and RTMRs are replayed from.
+ * @throws InputError or FormatError from the inputs' parsers (kernel, UKI, GPT, variable store).
+ */
 export function bootEvents(inputs: BootInputs, params: BootParams = {}): MeasuredEvent[] {
   const algs = params.algs ?? HASH_ALGS;
   const fw = params.firmware ?? {};

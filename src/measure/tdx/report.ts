@@ -69,6 +69,11 @@ export interface TdxMeasurementJson {
   defaults: AppliedDefaults;
 }
 
+/**
+ * `measure tdx`'s measurement: MRTD of the TDVF (or td-shim) image, RTMR1/RTMR2 of a direct kernel boot,
+ * RTMR0 from a captured platform (a model), and every default the caller left to the library.
+ * @throws InputError or FormatError from the firmware's TDVF metadata, the kernel or the platform.
+ */
 export function tdxMeasurement(inputs: TdxMeasurementInputs, params: TdxMeasurementParams = {}): TdxMeasurementJson {
   const { firmware, kernel } = inputs;
   if (!kernel && (inputs.initrd || inputs.cmdline !== undefined))
@@ -166,6 +171,11 @@ export interface TdShimMeasurementJson {
   teeInfoHash?: string;
 }
 
+/**
+ * `measure td-shim-payload`: the payload and parameter hashes td-shim extends into RTMR1, MRTD of a td-shim
+ * image when given, and the TEE_INFO hash.
+ * @throws InputError or FormatError from the kernel, the shim image or the manifest.
+ */
 export function tdShimMeasurement(inputs: TdShimMeasurementInputs, params: TdShimMeasurementParams = {}): TdShimMeasurementJson {
   const { kernel, param, shim, teeInfo } = inputs;
   if (teeInfo && !shim) throw new InputError('the TEE_INFO hash needs the td-shim image (its MRTD)');

@@ -38,6 +38,10 @@ export interface EventlogDiff {
   pcrs: Record<string, { match: boolean; divergence?: Divergence }>;
 }
 
+/**
+ * Compares a real event log with the predicted events for `pcrs`, PCR by PCR in log order, and names the
+ * first divergence in each (missing, extra or differing event, with the knob behind it when known).
+ */
 export function diffEventLog(logEvents: readonly TcgEvent[], expected: readonly ExpectedEvent[], pcrs: readonly number[], alg: HashAlg): EventlogDiff {
   const out: EventlogDiff = { alg, match: true, firstDivergence: null, pcrs: {} };
   const measured = logEvents.filter((e) => e.typeName !== 'EV_NO_ACTION');

@@ -103,6 +103,11 @@ export interface PcrMeasurementJson {
 
 const PLATFORM_COUNTS = new Set(['bootCpus', 'maxCpus', 'defaultMaxCpus', 'physMemAddressWidth']);
 
+/**
+ * `measure pcr`'s measurement: the predicted PCR values in every requested bank for a boot shape, the events
+ * behind them, what is not predicted and why, and every default the caller left to the library.
+ * @throws InputError or FormatError from the inputs (see bootEvents).
+ */
 export function pcrMeasurement(inputs: PcrMeasurementInputs, params: PcrMeasurementParams = {}): PcrMeasurementJson {
   const banks = [...new Set(params.banks ?? HASH_ALGS)];
   const firmware: FirmwareParams = inputs.vars
