@@ -20,10 +20,13 @@ export function warn(message: string): void {
   process.stderr.write(`${paint('1;33', 'cvm-measure: warning:')} ${message}\n`);
 }
 
-/** Says once on stderr which defaults entered a measurement (they change it; the --json output lists them as `defaults`). */
-export function noteDefaults(defaults: Readonly<Record<string, string | number>>): void {
+/**
+ * Says once on stderr which defaults entered a measurement (they change it; the --json output lists them as
+ * `defaults`), or what else `done` names (e.g. a capture).
+ */
+export function noteDefaults(defaults: Readonly<Record<string, string | number>>, done = 'measured'): void {
   const list = Object.entries(defaults).map(([k, v]) => `${k}=${v}`);
-  if (list.length) process.stderr.write(`cvm-measure: note: measured with defaults ${list.join(', ')} (give them to silence this note)\n`);
+  if (list.length) process.stderr.write(`cvm-measure: note: ${done} with defaults ${list.join(', ')} (give them to silence this note)\n`);
 }
 
 export function printError(message: string): void {

@@ -37,7 +37,7 @@ export function registerCaptureQemu(program: Command): void {
       if (qemuArgs.length === 0) throw new UsageError('give the QEMU arguments after --');
       const timeoutS = opts.timeout === undefined ? 300 : parseInteger('--timeout', opts.timeout, 1, 3600);
       const out = opts.out ?? 'platform.json';
-      noteDefaults({ ...(opts.busybox ? {} : { busybox: '/bin/busybox' }), ...(opts.qemu ? {} : { qemu: 'qemu-system-x86_64' }) });
+      noteDefaults({ ...(opts.busybox ? {} : { busybox: '/bin/busybox' }), ...(opts.qemu ? {} : { qemu: 'qemu-system-x86_64' }) }, 'captured');
       const doc = await captureQemu({
         args: qemuArgs,
         kernel: opts.kernel,
