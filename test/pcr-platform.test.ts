@@ -53,6 +53,8 @@ describeShared('PCR0/PCR1 from the OVMF image (Debian OVMF 2022.11)', () => {
   const V = loadVectors<{ vectors: { name: string; pcrs: Record<string, Record<string, string>> }[] }>('pcr');
   const vector = (name: string) => V.vectors.find((v) => v.name === name)!;
   const model = ovmfPcr0Model(code());
+  /** The UKI booted from its GPT disk (the real boots' shape). */
+  const ukiOnDisk = () => ['--boot', 'uki', '--uki', shared('fixtures', 'pcr/uki-6.1.efi'), '--gpt', shared('fixtures', 'pcr/uki-disk-gpt-head.bin')];
 
   it('extracts the PEI and DXE volumes and locates the PEI platform data in PlatformPei', () => {
     const { pei, dxe } = ovmfMemoryVolumes(code());
@@ -110,16 +112,7 @@ describeShared('PCR0/PCR1 from the OVMF image (Debian OVMF 2022.11)', () => {
         '--append',
         'console=ttyS0 panic=-1',
       ],
-      'uki-6.1-tcg': [
-        '--boot',
-        'uki',
-        '--uki',
-        shared('fixtures', 'pcr/uki-6.1.efi'),
-        '--gpt',
-        shared('fixtures', 'pcr/uki-disk-gpt-head.bin'),
-        '--disk-pci',
-        '1',
-      ],
+      'uki-6.1-tcg': [...ukiOnDisk(), '--disk-pci', '1'],
     };
     for (const [name, args] of Object.entries(runs)) {
       const r = await cli(['measure', 'pcr', ...args, ...fw, '--json']);
@@ -157,12 +150,7 @@ describeShared('PCR0/PCR1 from the OVMF image (Debian OVMF 2022.11)', () => {
     const r = await cli([
       'measure',
       'pcr',
-      '--boot',
-      'uki',
-      '--uki',
-      shared('fixtures', 'pcr/uki-6.1.efi'),
-      '--gpt',
-      shared('fixtures', 'pcr/uki-disk-gpt-head.bin'),
+      ...ukiOnDisk(),
       '--mem',
       '1024',
       '--firmware',
