@@ -6,7 +6,7 @@ import { rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../sign/canonical-json.js';
 import type { Cache } from './cache.js';
-import type { Logger } from './orchestrate.js';
+import type { Logger } from './logger.js';
 import type { BaseSpec } from './recipe.js';
 import { createRootfsTarball, extractRootfs } from './rootfs.js';
 

@@ -7,7 +7,8 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { explainDifference } from './diff.js';
-import { build, type BuildOptions, type BuildResult, type Variation } from './orchestrate.js';
+import { build } from './orchestrate.js';
+import type { BuildOptions, BuildResult, Variation } from './types.js';
 import { BUILD_FILES, type Recipe } from './recipe.js';
 
 export interface CheckDifference {

@@ -14,7 +14,7 @@ import type { Vmm } from '../measure/snp/vmm.js';
 import { tdxMeasurement } from '../measure/tdx/report.js';
 import { pcrMeasurement } from '../measure/tpm/report.js';
 import { x509IssuedBy as issuedBy } from '../sign/x509.js';
-import type { Artifact } from './orchestrate.js';
+import type { Artifact } from './types.js';
 import type { MeasureSpec } from './recipe.js';
 import { parseBigInt, parseCountList } from '../util/values.js';
 

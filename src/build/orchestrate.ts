@@ -1,115 +1,33 @@
 /**
- * `build`: pins every input (recipe, lock, or by fetching it), builds each component in dependency
- * order — a cache hit when its key (spec + input digests + base digest + SOURCE_DATE_EPOCH) was built
- * before; `run` components go through run-component.ts, built-ins through builtin.ts — and publishes
- * the outputs into the output directory and the lock. pipeline.ts adds measurements, record, signing.
+ * `build`: pins every input (pin.ts), builds each component in dependency order — a cache hit when its
+ * key (spec + input digests + base digest + SOURCE_DATE_EPOCH) was built before; `run` components go
+ * through run-component.ts (or BuildKit, or the --emit/--import hook), built-ins through builtin.ts — and
+ * publishes the outputs and the lock (outputs.ts). pipeline.ts adds measurements, record, signing.
  */
 import { createHash } from 'node:crypto';
-import { appendFile, chmod, copyFile, mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { BuildError, InputError } from '../errors.js';
+import { BuildError } from '../errors.js';
 import { canonicalJson } from '../sign/canonical-json.js';
-import { hashFile } from '../util/fs.js';
 import { Cache, type Blob } from './cache.js';
-import { fetchInput, hashLocal, inputRef, type ResolvedInput } from './inputs/index.js';
-import { lockedBase, lockedInput, lockPath, lockText, readLock, writeLock, type LockedBase } from './lock.js';
-import { BUILD_FILES, componentInputs, componentOutputs, outLockName, type BaseSpec, type ComponentSpec, type Recipe, type SourceRef } from './recipe.js';
+import { fetchInput, type ResolvedInput } from './inputs/index.js';
+import { BUILD_FILES, componentInputs, type BaseSpec, type ComponentSpec, type Recipe, type SourceRef } from './recipe.js';
 import { cachedBase, ensureBase, ensureRootfs } from './base.js';
 import { runComponent, stepEnv, type RunArgs } from './run-component.js';
-import type { BackendPref, Sandbox } from './sandbox/types.js';
+import type { Sandbox } from './sandbox/types.js';
 import { readMember } from './inputs/member.js';
 import { runBuiltin } from './builtin.js';
 import { selectSandbox } from './sandbox/index.js';
 import { runComponentBuildkit } from './buildkit/component.js';
-import { requireClient, type BuildkitOptions } from './buildkit/client.js';
-
-/** `buildkit` runs each `run` component as one BuildKit build (src/build/buildkit/); the others run each step in a sandbox. */
-export type BuildBackend = BackendPref | 'buildkit';
-export const BACKEND_PREFS: readonly BuildBackend[] = ['auto', 'docker', 'podman', 'bwrap', 'chroot', 'buildkit'];
+import { requireClient } from './buildkit/client.js';
+import { Logger } from './logger.js';
+import { baseKey, baseOf, fetchContext, pinInputs, type Pins } from './pin.js';
+import { publishLock, publishOutputs } from './outputs.js';
+import { DEFAULT_VARIATION, type BuildOptions, type BuildResult, type ComponentResult, type ProgressEvent, type Variation } from './types.js';
 
 /** Bumped when the meaning of a component cache key changes. */
 const KEY_VERSION = 1;
-
-/** What `build --check` varies between its two builds (the first build uses the defaults). */
-export interface Variation {
-  jobs: number;
-  umask: number;
-  hostname?: string;
-  /** Extra environment inside the sandbox (locale variables the fixed LC_ALL must override). */
-  env: Record<string, string>;
-  /** Workspace directory name: a different length and path on the host. */
-  workspaceName: string;
-}
-
-export interface BuildOptions {
-  out: string;
-  backend: BuildBackend;
-  /** --backend buildkit: builder and registry-cache pass-through. */
-  buildkit?: BuildkitOptions;
-  jobs?: number;
-  locked: boolean;
-  cache?: Cache;
-  /** Rebuild every component (no cache reads); used by --check. */
-  rebuild?: boolean;
-  variation?: Variation;
-  /** Where build.log and the per-component logs go (default: <out>/logs). */
-  logDir?: string;
-  /** Do not write the lock file or component records (the second build of --check). */
-  readOnlyLock?: boolean;
-  onProgress?: (event: ProgressEvent) => void;
-  /** `--emit buildkit` / `--import` (src/build/buildkit/emit.ts): what replaces running a `run` component. */
-  hook?: ComponentHook;
-  /** Things the user should know (a re-pinned base); the CLI prints them as warnings. */
-  notice?: (line: string) => void;
-}
-
-export interface ComponentHook {
-  /** Emit: every `run` component goes to `run` and its outputs stay unknown; built-ins taking them are left out. */
-  emit: boolean;
-  run(a: Omit<RunArgs, 'sandbox'> & { baseSha256: string }): Promise<Record<string, Blob> | undefined>;
-  /** Sees each component's outputs (built, cached or imported) before anything uses them. */
-  check?(name: string, outputs: Record<string, Blob>): Promise<void>;
-}
-
-export type ProgressEvent = { kind: 'step'; text: string } | { kind: 'done'; component: string; cached: boolean; seconds: number };
-
-export interface Artifact {
-  /** component.output */
-  name: string;
-  /** relative to the output directory */
-  path: string;
-  size: number;
-  sha256: string;
-  sha384: string;
-}
-
-export interface ComponentResult {
-  name: string;
-  type: ComponentSpec['type'];
-  key: string;
-  cached: boolean;
-  seconds: number;
-  outputs: Record<string, Blob>;
-}
-
-export interface BuildResult {
-  recipe: Recipe;
-  out: string;
-  artifacts: Artifact[];
-  components: ComponentResult[];
-  /** Every non-`from` input, pinned. */
-  inputs: Record<string, ResolvedInput>;
-  bases: LockedBase[];
-  backend?: string;
-  jobs: number;
-  env: Record<string, string>;
-  lockFile?: string;
-  startedOn: Date;
-  finishedOn: Date;
-}
-
-export const DEFAULT_VARIATION: Variation = { jobs: 0, umask: 0o022, env: {}, workspaceName: 'work' };
 
 function sha256Hex(s: string): string {
   return createHash('sha256').update(s).digest('hex');
@@ -117,14 +35,6 @@ function sha256Hex(s: string): string {
 
 /** Components being built in this process, by cache key: a concurrent build of the same key (a matrix) waits for it. */
 const inFlight = new Map<string, Promise<unknown>>();
-
-/** Appends timestamped lines to build.log. */
-export class Logger {
-  constructor(readonly file: string) {}
-  async line(text: string): Promise<void> {
-    await appendFile(this.file, `${new Date().toISOString()} ${text}\n`);
-  }
-}
 
 /**
  * Builds every component of `recipe` in a sandbox (inputs fetched and pinned, content-addressed cache,
@@ -144,57 +54,45 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
   await log.line(`recipe ${recipe.path} sha256 ${recipe.sha256} jobs ${jobs} backend ${opts.backend}${opts.locked ? ' --locked' : ''}`);
   if (opts.backend === 'buildkit') await requireClient(opts.buildkit ?? {}); // its pass-through flags are checked before anything is built
 
-  // 1. pins: recipe sha256, else a matching lock entry, else (not --locked) fetch to learn the digest
-  const lock = await readLock(recipe);
-  const inputs: Record<string, ResolvedInput> = {};
-  const unpinned: string[] = [];
-  for (const [name, spec] of Object.entries(recipe.inputs)) {
-    if (spec.kind === 'from') continue;
-    const ref = inputRef(spec);
-    const locked = lockedInput(lock, name, spec.kind, ref);
-    if (spec.kind === 'file') {
-      const { sha256 } = await hashLocal(spec, recipe.dir, name);
-      const want = spec.sha256 ?? locked?.sha256;
-      if (spec.sha256 && sha256 !== spec.sha256)
-        throw new InputError(`input ${name} (file ${ref}): sha256 mismatch: recipe pins ${spec.sha256}, file has ${sha256}`);
-      if (opts.locked && want !== sha256) {
-        throw new InputError(`--locked: input ${name} (file ${ref}) ${want ? `changed since the lock (${want} -> ${sha256})` : 'is not in the lock'}`);
-      }
-      inputs[name] = { kind: 'file', ref, sha256 };
-      continue;
-    }
-    if (spec.sha256 && locked && locked.sha256 !== spec.sha256) await log.line(`input ${name}: recipe pin ${spec.sha256} overrides lock ${locked.sha256}`);
-    if (spec.sha256 || locked) {
-      inputs[name] = locked && (!spec.sha256 || locked.sha256 === spec.sha256) ? locked : { kind: spec.kind, ref, sha256: spec.sha256! };
-    } else unpinned.push(name);
-  }
-  const bases = new Map<string, LockedBase>();
-  const baseOf = (c: ComponentSpec): BaseSpec | undefined => (c.type === 'run' ? (c.base ?? recipe.base) : undefined);
-  const baseKey = (b: BaseSpec) => `${b.suite} ${b.variant} ${b.include.join(',')}`;
-  const basePins = new Map<string, string>();
-  const unpinnedBases: BaseSpec[] = [];
-  for (const c of Object.values(recipe.components)) {
-    const b = baseOf(c);
-    if (!b) continue;
-    const sha = lockedBase(lock, b);
-    if (sha) {
-      basePins.set(baseKey(b), sha);
-      bases.set(sha, { suite: b.suite, variant: b.variant, include: b.include, sha256: sha });
-    } else unpinnedBases.push(b);
-  }
-  if (opts.locked && (unpinned.length > 0 || unpinnedBases.length > 0)) {
-    const what = [...unpinned.map((n) => `input ${n}`), ...unpinnedBases.map((b) => `base ${b.suite}/${b.variant}`)];
-    throw new InputError(`--locked: not pinned by the recipe or ${lockPath(recipe)}: ${what.join(', ')}`);
-  }
-  const fetchCtx = { cache, recipeDir: recipe.dir, log: (l: string) => void log.line(l) };
-  for (const name of unpinned) {
-    const spec = recipe.inputs[name] as Exclude<Recipe['inputs'][string], { kind: 'from' }>;
-    emit({ kind: 'step', text: `fetch ${name} (${inputRef(spec)})` });
-    inputs[name] = await fetchInput(name, spec, undefined, fetchCtx);
-    await log.line(`pinned input ${name} ${inputs[name].sha256}`);
-  }
+  const pins = await pinInputs(recipe, { locked: opts.locked, cache, log, emit });
+  const ran = await runComponents(recipe, opts, pins, { cache, v, jobs, logDir, log, emit });
+  const artifacts = await publishOutputs(recipe, opts.out, ran.results, cache);
+  const bases = [...pins.bases.values()];
+  const lockFile = opts.locked || opts.readOnlyLock ? undefined : await publishLock(recipe, opts.out, pins.inputs, bases, log);
+  return {
+    recipe,
+    out: opts.out,
+    artifacts,
+    components: ran.results,
+    inputs: pins.inputs,
+    bases,
+    ...(ran.backend ? { backend: ran.backend } : {}),
+    jobs,
+    env: stepEnv(recipe, '<component>', jobs, v.env),
+    ...(lockFile ? { lockFile } : {}),
+    startedOn,
+    finishedOn: new Date(),
+  };
+}
 
-  // 2. components in dependency order
+interface RunContext {
+  cache: Cache;
+  v: Variation;
+  jobs: number;
+  logDir: string;
+  log: Logger;
+  emit: (e: ProgressEvent) => void;
+}
+
+/**
+ * Step 2: each component in dependency order — a cache hit, else built (sandbox, BuildKit or the
+ * --emit/--import hook) and recorded in the cache. Pins a base the lock did not pin when its first
+ * component needs it, and re-pins a lock-pinned base the mirror has moved past (not under --locked).
+ */
+async function runComponents(recipe: Recipe, opts: BuildOptions, pins: Pins, ctx: RunContext): Promise<{ results: ComponentResult[]; backend?: string }> {
+  const { cache, v, jobs, logDir, log, emit } = ctx;
+  const { inputs, bases, basePins } = pins;
+  const fetchCtx = fetchContext(recipe, cache, log);
   const results = new Map<string, ComponentResult>();
   const digestOf = (input: string): string => {
     const spec = recipe.inputs[input]!;
@@ -206,7 +104,7 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
     const spec = recipe.inputs[name]!;
     if (spec.kind === 'from') return results.get(spec.component)!.outputs[spec.output]!;
     inputs[name] = await fetchInput(name, spec, inputs[name], fetchCtx);
-    return inputs[name]!;
+    return inputs[name];
   };
   const readSource = async (ref: SourceRef): Promise<Buffer> => {
     const r = await ensureInput(ref.input);
@@ -225,7 +123,7 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
     for (const [i, name] of names.entries()) {
       const spec = recipe.components[name]!;
       const t0 = performance.now();
-      const base = baseOf(spec);
+      const base = baseOf(recipe, spec);
       let baseSha = base ? basePins.get(baseKey(base)) : undefined;
       /** Unpinned: a base this cache built for the same package set and SOURCE_DATE_EPOCH, else mmdebstrap. */
       const currentBase = (b: BaseSpec): Promise<string> =>
@@ -344,47 +242,5 @@ export async function build(recipe: Recipe, opts: BuildOptions): Promise<BuildRe
     if (workspace) await rm(workspace, { recursive: true, force: true });
   }
 
-  // 3. publish outputs (atomic per file) and the lock
-  const artifacts: Artifact[] = [];
-  for (const r of results.values()) {
-    for (const output of componentOutputs(recipe.components[r.name]!)) {
-      const blob = r.outputs[output]!;
-      const dest = join(opts.out, output);
-      const tmp = join(opts.out, `.${output}.${process.pid}.tmp`);
-      await copyFile(await cache.verified(blob.sha256, `${r.name}.${output}`), tmp);
-      await chmod(tmp, 0o644);
-      await rename(tmp, dest);
-      const { size, digests } = await hashFile(dest, ['sha256', 'sha384']);
-      artifacts.push({ name: `${r.name}.${output}`, path: output, size, sha256: digests.sha256!, sha384: digests.sha384! });
-    }
-  }
-  const basesList = [...bases.values()];
-  let lockFile: string | undefined;
-  if (!opts.locked && !opts.readOnlyLock) {
-    const text = lockText(recipe, inputs, basesList);
-    lockFile = lockPath(recipe);
-    try {
-      if (await writeLock(lockFile, text)) await log.line(`wrote ${lockFile}`);
-    } catch {
-      // the embedded recipe inside an installed package: keep the lock with the outputs instead
-      lockFile = join(opts.out, outLockName(recipe.name));
-      await writeLock(lockFile, text);
-      await log.line(`recipe directory not writable; wrote ${lockFile}`);
-    }
-  }
-  const env = stepEnv(recipe, '<component>', jobs, v.env);
-  return {
-    recipe,
-    out: opts.out,
-    artifacts,
-    components: [...results.values()],
-    inputs,
-    bases: basesList,
-    ...(sandbox ? { backend: sandbox.name } : usedBuildkit ? { backend: 'buildkit' } : {}),
-    jobs,
-    env,
-    ...(lockFile ? { lockFile } : {}),
-    startedOn,
-    finishedOn: new Date(),
-  };
+  return { results: [...results.values()], ...(sandbox ? { backend: sandbox.name } : usedBuildkit ? { backend: 'buildkit' } : {}) };
 }

@@ -8,7 +8,7 @@ import { relative } from 'node:path';
 import { SLSA_PROVENANCE_V1, STATEMENT_V1, TAG_PREFIX, type Statement } from '../manifest/intoto.js';
 import { packageVersion } from '../util/package.js';
 import { inputUri } from './inputs/index.js';
-import type { BuildResult } from './orchestrate.js';
+import type { BuildResult } from './types.js';
 
 export const BUILD_TYPE = `${TAG_PREFIX}build/recipe/v1`;
 export const BUILDER_ID = `${TAG_PREFIX}builder/v1`;

@@ -26,7 +26,8 @@ import { Cache } from './cache.js';
 import { explainDifference } from './diff.js';
 import { type Lock, lockPath } from './lock.js';
 import { runMeasurements } from './measure.js';
-import { build, type BuildBackend, type ProgressEvent, type Variation } from './orchestrate.js';
+import { build } from './orchestrate.js';
+import type { BuildBackend, ProgressEvent, Variation } from './types.js';
 import { parseRecipe } from './recipe.js';
 import { inputFile, lockedBlobs } from './source-bundle.js';
 

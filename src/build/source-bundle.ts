@@ -12,7 +12,7 @@ import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import type { Lock } from './lock.js';
 import { lockText } from './lock.js';
-import type { BuildResult } from './orchestrate.js';
+import type { BuildResult } from './types.js';
 
 /** The directory beside the artifacts (recipe.ts reserves it as an output name through BUILD_FILES). */
 export const SOURCE_DIR = 'source';

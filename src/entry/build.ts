@@ -16,8 +16,8 @@ export {
   type CpioEntrySpec,
   type MeasureSpec,
 } from '../build/recipe.js';
+export { build } from '../build/orchestrate.js';
 export {
-  build,
   BACKEND_PREFS,
   DEFAULT_VARIATION,
   type BuildOptions,
@@ -26,7 +26,7 @@ export {
   type ProgressEvent,
   type Variation,
   type Artifact as BuildArtifact,
-} from '../build/orchestrate.js';
+} from '../build/types.js';
 export { loadQemuPlatform, qemuPlatformDocument, QEMU_PLATFORM_SCHEMA, type QemuPlatform, type QemuPlatformDocument } from '../build/qemu-platform.js';
 export { runPipeline, type PipelineOptions, type PipelineResult } from '../build/pipeline.js';
 export { checkBuild, type CheckResult, type CheckDifference } from '../build/check.js';

@@ -1,7 +1,7 @@
 /** File I/O used by the CLI and build layers (never by src/measure). Writes are atomic. */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, readFileSync } from 'node:fs';
-import { link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { constants, createReadStream, readFileSync } from 'node:fs';
+import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { InputError } from '../errors.js';
 
@@ -51,19 +51,38 @@ async function syncDir(dir: string): Promise<void> {
 }
 
 /**
- * Writes `data` to `path` atomically: a temporary file in the same directory, fsync, rename.
+ * Replaces `path` atomically: `write` fills a temporary file in the same directory, then rename.
  * On any failure the temporary file is removed and `path` is untouched.
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+async function replaceAtomic(path: string, write: (tmp: string) => Promise<void>): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   try {
-    await writeSynced(tmp, data, mode);
+    await write(tmp);
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });
     throw e;
   }
+}
+
+/** Writes `data` to `path` atomically (fsynced temporary file, rename); on failure `path` is untouched. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  await replaceAtomic(path, (tmp) => writeSynced(tmp, data, mode));
+}
+
+/** Copies `src` to `dest` atomically (fsynced temporary copy with `mode`, rename); on failure `dest` is untouched. */
+export async function copyFileAtomic(src: string, dest: string, mode = 0o644): Promise<void> {
+  await replaceAtomic(dest, async (tmp) => {
+    await copyFile(src, tmp, constants.COPYFILE_EXCL);
+    const fh = await open(tmp, 'r+');
+    try {
+      await fh.chmod(mode);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  });
 }
 
 /** Test hook: with CVM_TEST_PAUSE_MS set, waits that long between the steps of a multi-file write, so a test's kill -9 lands inside it. */

@@ -26,7 +26,7 @@ import { packageVersion } from '../../util/package.js';
 import { cachedBase, ensureRootfs } from '../base.js';
 import { Cache } from '../cache.js';
 import { listArchive } from '../inputs/member.js';
-import { Logger } from '../orchestrate.js';
+import { Logger } from '../logger.js';
 import { selectSandbox, sandboxEnv } from '../sandbox/index.js';
 import type { BackendPref, Sandbox } from '../sandbox/types.js';
 import { comparePackage, type FileResult } from './compare.js';

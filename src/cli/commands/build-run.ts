@@ -2,7 +2,7 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { runMatrix } from '../../build/matrix.js';
-import { BACKEND_PREFS } from '../../build/orchestrate.js';
+import { BACKEND_PREFS } from '../../build/types.js';
 import { runPipeline } from '../../build/pipeline.js';
 import { DEFAULT_RECIPE, loadRecipe } from '../../build/recipe.js';
 import { UsageError, VerificationError } from '../../errors.js';

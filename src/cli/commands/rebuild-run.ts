@@ -1,6 +1,6 @@
 /** `cvm-measure rebuild`'s run (a published release, or a Debian package with --debian); its declaration is rebuild.ts. */
 import { rebuildDebian } from '../../build/debian/rebuild.js';
-import { BACKEND_PREFS } from '../../build/orchestrate.js';
+import { BACKEND_PREFS } from '../../build/types.js';
 import { rebuildRelease } from '../../build/rebuild.js';
 import { UsageError, VerificationError } from '../../errors.js';
 import { parsePrivateKey, parsePublicKey } from '../../sign/keys.js';
