@@ -229,13 +229,8 @@ export async function pidLock(file: string, busy: (pid: number) => void): Promis
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
       const pid = Number(await readFile(file, 'utf8').catch(() => '0'));
-      let alive = heldLocks.has(file);
-      try {
-        alive ||= pid > 0 && pid !== process.pid && process.kill(pid, 0);
-      } catch {
-        alive = false;
-      }
-      if (alive) {
+      // a holder another user runs (EPERM) is alive too: its lock is not ours to break
+      if (heldLocks.has(file) || (pid !== process.pid && processAlive(pid))) {
         busy(pid);
         await new Promise((r) => setTimeout(r, 200));
       } else await rm(file, { force: true });
