@@ -152,6 +152,23 @@ describe('rebuild: independent rebuilds, attestations, k-of-n rebuilders', () =>
     expect(f.rebuilds[0].keyIds).toHaveLength(2);
   }, 300_000);
 
+  it('publish --with-inputs carries every locked download: a rebuilder with an empty cache takes them all from the release', async () => {
+    const repo = p('repo-with-inputs');
+    await ok(['publish', p('a-manifest'), '--build', p('a'), '--with-inputs', '--repo', repo, '--name', 'uki', '--version', '1', '--key', p('rel.pem')]);
+    const ws = p('rebuilder-with-an-empty-cache');
+    mkdirSync(ws);
+    const r = await cli(['rebuild', repo, '--trust', p('rel.pub.pem'), '--release', 'uki@1', '--key', p('r3.pem'), '--out', join(ws, 'out'), '--json'], {
+      env: { ...env, CVM_CACHE: join(ws, 'cache') },
+      cwd: ws,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as RebuildJson;
+    expect(j.verdict).toBe('match');
+    // the .debs and the base tarball besides the two file inputs, every one from the release
+    expect(j.inputs.length).toBeGreaterThan(3);
+    expect(j.inputs.filter((i) => i.from !== 'release')).toEqual([]);
+  }, 300_000);
+
   it('a release whose sources do not produce its artifacts: mismatch naming the cpio entry and PE section, exit 1', async () => {
     const ws = p('mismatch-workspace');
     mkdirSync(ws);
