@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { InputError, UsageError } from '../../errors.js';
 import { examples, group, jsonOption, repeatable } from '../command.js';
 import { stat } from 'node:fs/promises';
+import { DEFAULT_MODE, DEFAULT_VMM } from '../../measure/snp/launch.js';
 import { snpMeasurement, snpSeedMeasurement, type SnpMeasurementInputs } from '../../measure/snp/report.js';
 import { fromHex } from '../../util/bytes.js';
 import { readInput } from '../../util/fs.js';
@@ -128,7 +129,7 @@ function vcpuSpec(o: Opts) {
 async function run(o: Opts): Promise<void> {
   const mode = o.mode === undefined ? undefined : parseChoice('--mode', o.mode, ['snp', 'sev-es', 'sev'] as const);
   const vmm = o.vmm === undefined ? undefined : parseChoice('--vmm', o.vmm, ['qemu', 'ec2', 'gce'] as const);
-  checkUsage(o, mode ?? 'snp', vmm ?? 'qemu');
+  checkUsage(o, mode ?? DEFAULT_MODE, vmm ?? DEFAULT_VMM);
   const vcpus = o.vcpus === undefined ? undefined : parseCountList('--vcpus', o.vcpus);
   const guestFeatures = o.guestFeatures === undefined ? undefined : parseBigInt('--guest-features', o.guestFeatures);
   const quirks = parseQuirks(o.quirk ?? []);

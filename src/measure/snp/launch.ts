@@ -21,6 +21,9 @@ import { createHasher } from '../../util/hash.js';
 import { BSP_EIP, resetVmsa, svsmVmsa } from './vmsa.js';
 
 export const SEV_MODES = ['snp', 'sev-es', 'sev'] as const;
+/** What a launch without `mode` / `vmm` measures (reported as an applied default). */
+export const DEFAULT_MODE = 'snp';
+export const DEFAULT_VMM = 'qemu';
 export type SevMode = (typeof SEV_MODES)[number];
 
 /** Firmware ends at 4 GiB (the reset vector's home). */
@@ -139,8 +142,8 @@ function parseSvsm(image: Uint8Array): OvmfInfo {
  * @throws FormatError when the firmware's footer table or SEV metadata is malformed.
  */
 export function snpLaunchDigests(p: LaunchParams): LaunchResult {
-  const mode = p.mode ?? 'snp';
-  const vmm = p.vmm ?? 'qemu';
+  const mode = p.mode ?? DEFAULT_MODE;
+  const vmm = p.vmm ?? DEFAULT_VMM;
   if (!SEV_MODES.includes(mode)) throw new InputError(`unknown SEV mode ${JSON.stringify(mode)} (expected one of ${SEV_MODES.join(', ')})`);
   if (!VMMS.includes(vmm)) throw new InputError(`unknown VMM ${JSON.stringify(vmm)} (expected one of ${VMMS.join(', ')})`);
   const quirks = resolveQuirks(p.quirks);
