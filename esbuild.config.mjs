@@ -1,19 +1,27 @@
 // Bundles the CLI from the TypeScript sources into dist/bin/ (`npm run build`; tsc writes the library to
-// dist/ and never to dist/bin/). One esbuild run with code splitting:
-// - dist/bin/cvm-measure.js: the entry (main.ts, the command table, commander): all that --version and
-//   a command's declaration need before its file is imported;
-// - dist/bin/chunks/: each command file becomes a chunk loaded only by the command table's dynamic
-//   import (src/cli/program.ts), and modules that commands share (errors.ts, output.ts, the npm
-//   packages) become shared chunks, so every module, CvmError included, exists once.
+// dist/ and never to dist/bin/):
+// - dist/bin/cvm-measure.js: the launcher lines and src/cli/bin.ts, which imports one of the two below;
+// - dist/bin/cli.js + dist/bin/chunks/: one esbuild run with code splitting from main.ts. cli.js holds the
+//   command table and commander: all that --version and a command's declaration need before its file is
+//   imported; each command file becomes a chunk loaded only by the command table's dynamic import
+//   (src/cli/program.ts), and modules that commands share (errors.ts, output.ts, the npm packages) become
+//   shared chunks, so every module, CvmError included, exists once;
+// - dist/bin/fast/<command>.js: for each of src/cli/fast.ts's commands, main.ts with only that command,
+//   one file (the other commands' files are stand-ins that are never imported: bin.ts sends only that
+//   command's runs here).
 // Node 20 pays ~1 ms per ES module, so npm packages are bundled too: a run loads a few chunks instead
-// of hundreds of package files. Running it again replaces dist/bin/ (the input is never the output).
-// Then dist/site/: the repository pages' script and style (below).
+// of hundreds of package files, a fast command one file. Running it again replaces dist/bin/ (the input is
+// never the output). Then dist/site/: the repository pages' script and style (below).
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { build } from 'esbuild';
 
 const OUT = 'dist/bin';
 const ENTRY = `${OUT}/cvm-measure.js`;
+
+// the fast commands' table, from its TypeScript source
+const fastSource = await build({ entryPoints: ['src/cli/fast.ts'], bundle: true, write: false, format: 'esm', logLevel: 'warning' });
+const { FAST_COMMANDS } = await import(`data:text/javascript,${encodeURIComponent(fastSource.outputFiles[0].text)}`);
 
 // The bin is a sh/JS polyglot: sh runs line 2 (`:` ignores its argument), which re-executes the file
 // with node, NODE_EXTRA_CA_CERTS moved to CVM_EXTRA_CA_CERTS: Node 20 parses that certificate file
@@ -36,12 +44,8 @@ const commanderLazyChildProcess = {
   },
 };
 
-const result = await build({
-  entryPoints: { 'cvm-measure': 'src/cli/main.ts' },
-  outdir: OUT,
+const common = {
   bundle: true,
-  splitting: true,
-  chunkNames: 'chunks/[name]-[hash]',
   platform: 'node',
   format: 'esm',
   target: 'node20',
@@ -49,12 +53,42 @@ const result = await build({
   // bundled CommonJS packages call require() for Node built-ins
   banner: { js: "import { createRequire as __cvmCreateRequire } from 'node:module'; const require = __cvmCreateRequire(import.meta.url);" },
   write: false,
-  plugins: [commanderLazyChildProcess],
   logLevel: 'warning',
+};
+
+/** A fast bundle: the command table's imports other than `file`'s become stand-ins that throw if imported. */
+const onlyCommand = (file) => ({
+  name: 'only-command',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.?\// }, (a) =>
+      /[\\/]src[\\/]cli[\\/]program\.ts$/.test(a.importer) && a.path !== `./commands/${file}.js` && a.kind === 'dynamic-import'
+        ? { path: a.path, namespace: 'not-in-this-bundle' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'not-in-this-bundle' }, (a) => ({
+      contents: `throw new Error(${JSON.stringify(`${a.path} is not in the ${file} bundle`)});`,
+      loader: 'js',
+    }));
+  },
 });
 
+const results = await Promise.all([
+  build({ ...common, entryPoints: { 'cvm-measure': 'src/cli/bin.ts' }, outdir: OUT }),
+  build({
+    ...common,
+    entryPoints: { cli: 'src/cli/main.ts' },
+    outdir: OUT,
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    plugins: [commanderLazyChildProcess],
+  }),
+  ...[...FAST_COMMANDS.values()].map((file) =>
+    build({ ...common, entryPoints: { [file]: 'src/cli/main.ts' }, outdir: `${OUT}/fast`, plugins: [commanderLazyChildProcess, onlyCommand(file)] }),
+  ),
+]);
+
 rmSync(OUT, { recursive: true, force: true });
-for (const f of result.outputFiles) {
+for (const f of results.flatMap((r) => r.outputFiles)) {
   const path = relative(process.cwd(), f.path);
   let text = f.text;
   if (path === ENTRY) text = launcher + text;

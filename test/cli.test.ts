@@ -1,9 +1,10 @@
+import { execFile } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { cli, errorLine } from './helpers/cli.js';
-import { ROOT } from './helpers/shared.js';
+import { ROOT, SHARED } from './helpers/shared.js';
 
 describe('cli conventions', () => {
   it('prints help with examples and exits 0', async () => {
@@ -156,9 +157,10 @@ describe('progress reporter (--progress)', () => {
   });
 });
 
-describe('CLI bundle (esbuild.config.mjs: dist/bin/, one esbuild run with code splitting)', () => {
+describe('CLI bundles (esbuild.config.mjs: dist/bin/)', () => {
   const BIN = join(ROOT, 'dist/bin');
   const ENTRY = join(BIN, 'cvm-measure.js');
+  const CLI = join(BIN, 'cli.js');
   const staticImports = (f: string) =>
     [...readFileSync(f, 'utf8').matchAll(/^(?:import|export)\s[^;]*?\bfrom\s*["'](\.[^"']+)["']|^import\s*["'](\.[^"']+)["']/gm)].map((m) =>
       join(dirname(f), (m[1] ?? m[2])!),
@@ -174,15 +176,20 @@ describe('CLI bundle (esbuild.config.mjs: dist/bin/, one esbuild run with code s
   /** The sources (from the source maps) bundled into output files. */
   const sources = (files: Iterable<string>) => [...files].flatMap((f) => (JSON.parse(readFileSync(`${f}.map`, 'utf8')) as { sources: string[] }).sources);
   const packages = (files: Iterable<string>) => [...new Set(sources(files).flatMap((s) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(s)?.[1] ?? []))].sort();
-  const commandChunks = () => [...readFileSync(ENTRY, 'utf8').matchAll(/import\(["'](\.\/chunks\/[^"']+)["']\)/g)].map((m) => join(BIN, m[1]!));
+  const commandChunks = () => [...readFileSync(CLI, 'utf8').matchAll(/import\(["'](\.\/chunks\/[^"']+)["']\)/g)].map((m) => join(BIN, m[1]!));
+  const commandSources = (files: Iterable<string>) => sources(files).filter((s) => s.includes('src/cli/commands/'));
 
-  it('the entry is the launcher, commander and the command table: --version and a declaration load nothing else', () => {
+  it('the entry is the launcher and the bundle choice: it loads nothing before it imports one bundle', () => {
     const text = readFileSync(ENTRY, 'utf8');
     expect(text.startsWith("#!/bin/sh\n':' //; ")).toBe(true);
     expect(text.match(/^#!/gm)).toHaveLength(1);
-    const entry = graph(ENTRY);
+    expect([...graph(ENTRY)]).toEqual([ENTRY]);
+    expect(sources([ENTRY]).map((s) => s.replace(/^(\.\.\/)+/, ''))).toEqual(['src/cli/fast.ts', 'src/cli/bin.ts']);
+  });
+  it("the code-split CLI's entry is commander and the command table: --version and a declaration load nothing else", () => {
+    const entry = graph(CLI);
     expect(packages(entry)).toEqual(['commander']);
-    expect(sources(entry).filter((s) => s.includes('src/cli/commands/'))).toEqual([]);
+    expect(commandSources(entry)).toEqual([]);
   });
   it('each command is its own chunk, loaded by the command table; its graph holds only what it needs', () => {
     // besides the commands, the table loads measure tdx's platform.json reader (ajv) only for --platform
@@ -193,8 +200,7 @@ describe('CLI bundle (esbuild.config.mjs: dist/bin/, one esbuild run with code s
     const BUILD_STACK = ['ajv', 'execa', 'tar-stream', 'yaml'];
     for (const c of chunks) {
       const g = graph(c);
-      const own = sources(g).filter((s) => s.includes('src/cli/commands/'));
-      expect(own, c).toHaveLength(1);
+      expect(commandSources(g), c).toHaveLength(1);
       // only doctor, verify, capture qemu (boots QEMU, writes a platform.json its schema checks), manifest inspect (a
       // reference-values document against its schema) and the runs of build, rebuild and manifest create (*-run.ts)
       // spawn processes, parse YAML or validate schemas
@@ -205,9 +211,9 @@ describe('CLI bundle (esbuild.config.mjs: dist/bin/, one esbuild run with code s
         ).toEqual([]);
     }
   });
-  it('every module is in one output file (one CvmError class for instanceof)', () => {
+  it('every module of the code-split CLI is in one output file (one CvmError class for instanceof)', () => {
     const files = [
-      ENTRY,
+      CLI,
       ...readdirSync(join(BIN, 'chunks'))
         .filter((f) => f.endsWith('.js'))
         .map((f) => join(BIN, 'chunks', f)),
@@ -215,6 +221,41 @@ describe('CLI bundle (esbuild.config.mjs: dist/bin/, one esbuild run with code s
     const all = sources(files);
     expect(all.filter((s, i) => all.indexOf(s) !== i)).toEqual([]);
     expect(all.filter((s) => s.endsWith('src/errors.ts'))).toHaveLength(1);
+  });
+  it('each fast command is one file holding main.ts, its own command and no other', async () => {
+    const { FAST_COMMANDS } = await import('../src/cli/fast.js');
+    expect(
+      readdirSync(join(BIN, 'fast'))
+        .filter((f) => f.endsWith('.js'))
+        .sort(),
+    ).toEqual([...FAST_COMMANDS.values()].map((f) => `${f}.js`).sort());
+    for (const file of FAST_COMMANDS.values()) {
+      const f = join(BIN, 'fast', `${file}.js`);
+      expect([...graph(f)]).toEqual([f]);
+      expect(commandSources([f]).map((s) => s.replace(/.*src\/cli\/commands\//, ''))).toEqual([`${file}.ts`]);
+      expect(sources([f]).filter((s) => s.endsWith('src/cli/main.ts') || s.endsWith('src/errors.ts'))).toHaveLength(2);
+    }
+  });
+  it('a fast command prints what the code-split CLI prints, output and exit code alike', async () => {
+    // with shared/: a real digest and a real report (verified offline against its chain); without: the failure paths
+    const firmware = SHARED ? join(SHARED, 'fixtures/debian/debian-bookworm-ovmf-2022.11-6+deb12u2-OVMF.fd') : join(ROOT, 'no-such-OVMF.fd');
+    const evidence = SHARED ? join(SHARED, 'fixtures/evidence/snp-genoa-v3-msft') : join(ROOT, 'no-such-evidence');
+    const certs = join(mkdtempSync(join(tmpdir(), 'cvm-fast-')), 'certs.pem');
+    if (SHARED) writeFileSync(certs, ['vcek.pem', 'ask_ark_chain.pem'].map((f) => readFileSync(join(evidence, f), 'utf8')).join(''));
+    const runs = [
+      ['measure', 'snp', '--firmware', firmware, '--vcpus', '1-4', '--vcpu-type', 'EPYC-Milan', '--json'],
+      ['verify', join(evidence, 'report.bin'), '--certs', certs, '--json'],
+      ['measure', 'pcr', '--help'],
+    ];
+    for (const args of runs) {
+      const fast = await cli(args);
+      const split = await new Promise<{ code: number; stdout: string; stderr: string }>((res) =>
+        execFile(process.execPath, [CLI, ...args], { env: { ...process.env, NO_COLOR: '1' }, encoding: 'utf8' }, (err, stdout, stderr) =>
+          res({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        ),
+      );
+      expect(fast, args.join(' ')).toEqual(split);
+    }
   });
 });
 

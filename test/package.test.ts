@@ -130,5 +130,7 @@ describe('the packed package in a scratch project', () => {
     const doctor = spawnSync(bin, ['doctor', '--json', '--for', 'build'], { cwd: dir, encoding: 'utf8' });
     expect(doctor.status === 0 || doctor.status === 1, doctor.stderr).toBe(true); // 1: a host requirement is missing
     expect(Array.isArray((JSON.parse(doctor.stdout) as { packages: unknown }).packages)).toBe(true);
+    // a fast command (its own bundle, dist/bin/fast/, found from the .bin symlink's target)
+    expect(execFileSync(bin, ['measure', 'snp', '--help'], { cwd: dir, encoding: 'utf8' })).toContain('Usage: cvm-measure measure snp');
   });
 });
