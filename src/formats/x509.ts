@@ -4,7 +4,7 @@
  * the extensions by OID. Parsing only: signatures are checked in src/verify.
  */
 import { FormatError } from '../errors.js';
-import { toHex } from '../util/bytes.js';
+import { bytesEqual, decodeBase64, toHex } from '../util/bytes.js';
 import { bitString, children, type Der, derString, derTime, expectTag, oidText, parseDer, readDer, smallInt, TAG } from './der.js';
 
 export const OID = {
@@ -119,7 +119,7 @@ export function parseCertificate(der: Uint8Array, what = 'X.509 certificate'): C
   }
   const sigAlg = algorithm(sigAlgDer!, what);
   const tbsSigAlg = f[(f[0]?.tag === 0xa0 ? 1 : 0) + 1];
-  if (!tbsSigAlg || !equal(tbsSigAlg.raw, sigAlgDer!.raw))
+  if (!tbsSigAlg || !bytesEqual(tbsSigAlg.raw, sigAlgDer!.raw))
     throw new FormatError(what, 'the TBS signature algorithm differs from signatureAlgorithm (RFC 5280 §4.1.1.2)');
   return {
     der,
@@ -136,10 +136,6 @@ export function parseCertificate(der: Uint8Array, what = 'X.509 certificate'): C
   };
 }
 
-export function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
 /** Every certificate in PEM text (BEGIN CERTIFICATE blocks) or one DER certificate. @throws {FormatError} naming the block that does not parse. */
 export function readCertificates(bytes: Uint8Array, what: string): Certificate[] {
   if (bytes[0] === 0x30) return [parseCertificate(bytes, what)];
@@ -150,10 +146,7 @@ export function readCertificates(bytes: Uint8Array, what: string): Certificate[]
 }
 
 function base64(s: string, what: string): Uint8Array {
-  const clean = s.replace(/\s+/g, '');
-  // atob also refuses a length of 4n+1 and padding that does not end a quantum
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean) || clean.length % 4 === 1 || (clean.includes('=') && clean.length % 4 !== 0))
-    throw new FormatError(what, 'bad base64');
-  const bin = atob(clean);
-  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  const bytes = decodeBase64(s.replace(/\s+/g, ''));
+  if (!bytes) throw new FormatError(what, 'bad base64');
+  return bytes;
 }

@@ -6,7 +6,7 @@
  * indexes in the browser with the same parsing as Node (./dsse.ts signs and verifies there).
  */
 import { FormatError } from '../errors.js';
-import { concatBytes, utf8 } from '../util/bytes.js';
+import { concatBytes, decodeBase64, utf8 } from '../util/bytes.js';
 
 export interface Envelope {
   payloadType: string;
@@ -26,11 +26,9 @@ export function pae(payloadType: string, body: Uint8Array): Uint8Array {
  * @throws {FormatError} naming `what` otherwise.
  */
 export function strictBase64(s: unknown, what: string): Uint8Array {
-  if (typeof s !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(s) || s.length % 4 !== 0)
-    throw new FormatError('DSSE envelope', `${what} is not canonical base64 (standard alphabet, padded)`);
-  const bin = atob(s);
-  if (btoa(bin) !== s) throw new FormatError('DSSE envelope', `${what} is not canonical base64 (padded, re-encodes to itself)`);
-  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  const bytes = typeof s === 'string' ? decodeBase64(s, true) : undefined;
+  if (!bytes) throw new FormatError('DSSE envelope', `${what} is not canonical base64 (standard alphabet, padded, re-encodes to itself)`);
+  return bytes;
 }
 
 /**

@@ -93,6 +93,17 @@ export function latin1Bytes(s: string): Uint8Array {
   return out;
 }
 
+/**
+ * Standard-alphabet base64 (padding optional, as atob takes it); undefined for anything else. With
+ * `canonical`, only the text re-encoding the bytes gives: padded, no stray bits in the last quantum.
+ */
+export function decodeBase64(s: string, canonical = false): Uint8Array | undefined {
+  // atob also refuses a length of 4n+1 and padding that does not end a quantum
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s) || s.length % 4 === 1 || (s.includes('=') && s.length % 4 !== 0)) return undefined;
+  const bin = atob(s);
+  return canonical && btoa(bin) !== s ? undefined : latin1Bytes(bin);
+}
+
 /** UTF-16LE code units (Buffer.from(s, 'utf16le')). */
 export function utf16leBytes(s: string): Uint8Array {
   const out = new Uint8Array(2 * s.length);

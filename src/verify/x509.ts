@@ -8,10 +8,10 @@
  * verifies through node:crypto synchronously (as util/hash.ts hashes): WebCrypto's verify runs on the
  * thread pool, and the hop costs more than a P-256 verification.
  */
-import { toHex } from '../util/bytes.js';
+import { bytesEqual, toHex } from '../util/bytes.js';
 import { digest, nodeCrypto } from '../util/hash.js';
 import { children, expectTag, readDer, TAG } from '../formats/der.js';
-import { type Certificate, equal, OID } from '../formats/x509.js';
+import { type Certificate, OID } from '../formats/x509.js';
 
 const HASH: Record<string, string> = { [OID.sha256]: 'SHA-256', [OID.sha384]: 'SHA-384' };
 const CURVE: Record<string, { name: string; size: number; openssl: string }> = {
@@ -124,7 +124,7 @@ export function signedBy(cert: Certificate, issuer: Certificate): Promise<boolea
 }
 
 async function checkSignedBy(cert: Certificate, issuer: Certificate): Promise<boolean> {
-  if (!equal(cert.issuer.der, issuer.subject.der)) return false;
+  if (!bytesEqual(cert.issuer.der, issuer.subject.der)) return false;
   const data = cert.tbs;
   try {
     if (cert.sigAlg.oid === OID.rsassaPss) {
