@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { explainDifference } from '../src/build/diff.js';
+import { parseVarStore } from '../src/formats/efi-varstore.js';
 import { writeCpio } from '../src/formats/cpio.js';
 import { findSection, parsePe } from '../src/formats/pe.js';
 import { cli, errorLine } from './helpers/cli.js';
@@ -254,5 +255,41 @@ describeShared('--check names the part that differs (ground-truth images)', () =
     const b = Buffer.from(a);
     b[0x1fffd0] = b[0x1fffd0]! ^ 1; // inside the reset vector file of the SEC volume
     expect(explainDifference(a, b)).toEqual(['firmware FV@0x1cc000 FFS 1ba0062e-c779-4582-8566-336ae8f78f09 differs']);
+  });
+  it('variable store: the variable and which of its fields; only TimeStamps, said so when the rest is byte-identical', () => {
+    const a = readFileSync(shared('fixtures/debian/debian-bookworm-ovmf-2022.11-6+deb12u2-OVMF_VARS_4M.ms.fd'));
+    const vars = parseVarStore(a);
+    const at = (name: string) => vars.find((v) => v.name === name)!;
+    const PK = 'PK (8be4df61-93ca-11d2-aa0d-00e098032b8c)';
+    // PK's TimeStamp (AUTHENTICATED_VARIABLE_HEADER offset 16): year + 1, second + 1
+    const t = Buffer.from(a);
+    t.writeUInt16LE(t.readUInt16LE(at('PK').offset + 16) + 1, at('PK').offset + 16);
+    t[at('PK').offset + 22] = t[at('PK').offset + 22]! + 1;
+    const [, y] = [at('PK').auth!.timeStamp, `${Number(at('PK').auth!.timeStamp.slice(0, 4)) + 1}`];
+    expect(explainDifference(a, t)).toEqual([
+      expect.stringMatching(new RegExp(`^variable ${PK.replace(/[()]/g, '\\$&')}: TimeStamp \\d{4}-.* → ${y}-`)),
+      "the images are otherwise byte-identical: only these authenticated variables' TimeStamps (when each was written) differ",
+    ]);
+    // and a byte of db's data
+    const d = Buffer.from(t);
+    const db = at('db');
+    d[db.data.byteOffset - a.byteOffset + 100] = d[db.data.byteOffset - a.byteOffset + 100]! ^ 1;
+    const lines = explainDifference(a, d);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^variable db \(d719b2cb-3d3a-4596-a3bc-dad00e67656f\): data \(\d+ → \d+ bytes, sha256 [0-9a-f]{16}… → [0-9a-f]{16}…\)$/);
+    // free space past the variables
+    const f = Buffer.from(a);
+    f[0x30000] = f[0x30000]! ^ 1;
+    const before = Buffer.from(f);
+    expect(explainDifference(a, f)).toEqual([
+      'variable store: every live variable is the same; first difference at byte 0x30000 (deleted variables, free space or the store header)',
+    ]);
+    expect(f.equals(before) && t.readUInt16LE(at('PK').offset + 16) !== 0).toBe(true); // the inputs are left as they were
+  });
+  it("a combined OVMF.fd's variable store is named as one, not as an FFS file", () => {
+    const a = readFileSync(shared('fixtures/debian/debian-bookworm-ovmf-2022.11-6+deb12u2-OVMF.fd'));
+    const b = Buffer.from(a);
+    b[0x100] = b[0x100]! ^ 1;
+    expect(explainDifference(a, b)).toEqual(['firmware FV@0x0 (variable store outside its variables) differs']);
   });
 });

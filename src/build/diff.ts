@@ -1,6 +1,7 @@
 /**
  * Says which part of two differing build outputs differs: the cpio entry (newc members), the PE section
- * (PE/COFF section table), or the firmware-volume FFS file (UEFI PI spec vol. 3 §3.2.1
+ * (PE/COFF section table), the UEFI variable (and which of its header fields, or its data) of a variable
+ * store such as OVMF_VARS.fd, or the firmware-volume FFS file (UEFI PI spec vol. 3 §3.2.1
  * EFI_FIRMWARE_VOLUME_HEADER, §2.2.3 EFI_FFS_FILE_HEADER / EFI_FFS_FILE_HEADER2) named by its module
  * (UI section) and, for a driver, the PE section inside it that differs. Otherwise the first differing
  * byte offset.
@@ -20,7 +21,8 @@ import {
   parseFirmwareVolume,
   parseSections,
 } from '../formats/firmware-volume.js';
-import { utf16le } from '../util/bytes.js';
+import { parseVarStore, type EfiVariable } from '../formats/efi-varstore.js';
+import { bytesEqual, u64le, utf16le } from '../util/bytes.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex').slice(0, 16);
 
@@ -73,6 +75,74 @@ function peParts(a: Uint8Array, b: Uint8Array): string[] | undefined {
   }
 }
 
+/** The live variables of a variable-store volume; undefined when `fv` is not one. */
+function varStore(fv: Uint8Array): EfiVariable[] | undefined {
+  try {
+    return parseVarStore(fv);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The header fields and data of two variables of the same name and vendor GUID that differ (first → second). */
+function variableFields(x: EfiVariable, y: EfiVariable): string[] {
+  const hex = (n: number | bigint) => `0x${n.toString(16)}`;
+  const f: string[] = [];
+  if (x.attributes !== y.attributes) f.push(`Attributes ${hex(x.attributes)} → ${hex(y.attributes)}`);
+  if (x.auth && y.auth) {
+    if (x.auth.monotonicCount !== y.auth.monotonicCount) f.push(`MonotonicCount ${x.auth.monotonicCount} → ${y.auth.monotonicCount}`);
+    if (x.auth.timeStamp !== y.auth.timeStamp) f.push(`TimeStamp ${x.auth.timeStamp} → ${y.auth.timeStamp}`);
+    if (x.auth.pubKeyIndex !== y.auth.pubKeyIndex) f.push(`PubKeyIndex ${x.auth.pubKeyIndex} → ${y.auth.pubKeyIndex}`);
+  }
+  if (!bytesEqual(x.data, y.data)) f.push(`data (${x.data.length} → ${y.data.length} bytes, sha256 ${sha(x.data)}… → ${sha(y.data)}…)`);
+  return f;
+}
+
+/**
+ * Variable stores (edk2 VariableFormat.h inside a firmware volume: OVMF_VARS.fd): each live variable by
+ * name and vendor GUID, and which of its header fields (Attributes; MonotonicCount, TimeStamp,
+ * PubKeyIndex of an authenticated store) or its data differs; says when only TimeStamps differ.
+ */
+function varStoreParts(a: Uint8Array, b: Uint8Array): string[] | undefined {
+  // only an image that is one variable-store volume (FvLength, PI vol. 3 §3.2.1, covers it all): a
+  // combined OVMF.fd holds one too, and its variables are parts of fvParts
+  const whole = (img: Uint8Array) => img.length >= 0x38 && u64le(img, 32) === BigInt(img.length);
+  const va = whole(a) ? varStore(a) : undefined;
+  const vb = whole(b) ? varStore(b) : undefined;
+  if (!va || !vb) return undefined;
+  const byKey = (vs: EfiVariable[]) => new Map(vs.map((v) => [`${v.name} (${v.guid})`, v]));
+  const [ma, mb] = [byKey(va), byKey(vb)];
+  const out: string[] = [];
+  const fields: string[] = [];
+  for (const [k, x] of ma) {
+    const y = mb.get(k);
+    const f = y ? variableFields(x, y) : [];
+    if (!y) out.push(`variable ${k} only in the first build`);
+    else if (f.length) out.push(`variable ${k}: ${f.join(', ')}`);
+    fields.push(...f);
+  }
+  for (const k of mb.keys()) if (!ma.has(k)) out.push(`variable ${k} only in the second build`);
+  if (out.length === 0) return [`variable store: every live variable is the same; ${firstDiff(a, b)} (deleted variables, free space or the store header)`];
+  // the claim "only TimeStamps" holds for the whole file: with them blanked (AUTHENTICATED_VARIABLE_HEADER
+  // offset 16, EFI_TIME) the two images are byte-identical
+  const blank = (img: Uint8Array, vs: EfiVariable[], whole: boolean) => {
+    const c = new Uint8Array(img); // a copy (Buffer.prototype.slice would be a view)
+    for (const v of vs) {
+      if (whole) c.fill(0, v.offset, v.data.byteOffset - img.byteOffset + v.data.length);
+      else if (v.auth) c.fill(0, v.offset + 16, v.offset + 32);
+    }
+    return c;
+  };
+  if (fields.length && fields.every((f) => f.startsWith('TimeStamp ')) && bytesEqual(blank(a, va, false), blank(b, vb, false))) {
+    out.push("the images are otherwise byte-identical: only these authenticated variables' TimeStamps (when each was written) differ");
+  } else if (va.length === vb.length && va.every((v, i) => v.offset === vb[i]!.offset && v.data.length === vb[i]!.data.length)) {
+    // the same variables at the same places: say whether the bytes around them differ too
+    const [oa, ob] = [blank(a, va, true), blank(b, vb, true)];
+    if (!bytesEqual(oa, ob)) out.push(`outside the live variables: ${firstDiff(oa, ob)}`);
+  }
+  return out;
+}
+
 /** One FFS file of a volume: its bytes, module name (UI section) and PE32 image, for naming what differs. */
 interface FfsPart {
   hash: string;
@@ -117,7 +187,21 @@ function ffsFiles(img: Uint8Array): Map<string, FfsPart> | undefined {
       continue; // a malformed volume: not counted
     }
     volumes++;
-    addVolume(files, `FV@0x${at.toString(16)}`, img.subarray(at), fv);
+    const label = `FV@0x${at.toString(16)}`;
+    const vol = img.subarray(at, at + fv.length);
+    const vars = varStore(vol);
+    if (vars) {
+      // a variable store (OVMF.fd's first volume): its variables, and the rest of the volume, not FFS files
+      const rest = new Uint8Array(vol); // a copy
+      for (const v of vars) {
+        const end = v.data.byteOffset - vol.byteOffset + v.data.length;
+        files.set(`${label} variable ${v.name} (${v.guid})`, { hash: sha(vol.subarray(v.offset, end)), pe: undefined });
+        rest.fill(0, v.offset, end);
+      }
+      files.set(`${label} (variable store outside its variables)`, { hash: sha(rest), pe: undefined });
+      continue;
+    }
+    addVolume(files, label, img.subarray(at), fv);
   }
   if (volumes === 0) return undefined;
   try {
@@ -151,7 +235,7 @@ function fvParts(a: Uint8Array, b: Uint8Array): string[] | undefined {
 /** One line per differing part of two outputs (empty when they are identical). */
 export function explainDifference(a: Uint8Array, b: Uint8Array): string[] {
   if (Buffer.compare(a, b) === 0) return [];
-  for (const f of [cpioParts, peParts, fvParts]) {
+  for (const f of [cpioParts, peParts, varStoreParts, fvParts]) {
     const parts = f(a, b);
     if (parts && parts.length > 0) return parts;
   }

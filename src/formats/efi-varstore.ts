@@ -4,7 +4,7 @@
  * followed by (AUTHENTICATED_)VARIABLE_HEADER records (edk2 MdeModulePkg/Include/Guid/VariableFormat.h).
  */
 import { FormatError } from '../errors.js';
-import { checkRange, guidToString, u16le, u32le, utf16le } from '../util/bytes.js';
+import { checkRange, guidToString, u16le, u32le, u64le, utf16le } from '../util/bytes.js';
 
 const WHAT = 'EFI variable store';
 /** UEFI 2.10 section 3.3 / 32.6: EFI_GLOBAL_VARIABLE and EFI_IMAGE_SECURITY_DATABASE_GUID. */
@@ -23,10 +23,31 @@ const VAR_ADDED = 0x3f;
 const VAR_IN_DELETED_TRANSITION = 0xfe;
 
 export interface EfiVariable {
+  /** Where its VARIABLE_HEADER starts in the firmware volume. */
+  offset: number;
   guid: string;
   name: string;
   attributes: number;
   data: Uint8Array;
+  /** AUTHENTICATED_VARIABLE_HEADER fields (an authenticated store only). */
+  auth?: { monotonicCount: bigint; timeStamp: string; pubKeyIndex: number };
+}
+
+/**
+ * UEFI 2.10 section 8.3 EFI_TIME (16 bytes: Year u16, Month, Day, Hour, Minute, Second, Pad1, Nanosecond
+ * u32, TimeZone i16, Daylight, Pad2) as text: `YYYY-MM-DD hh:mm:ss`, then the nanoseconds, time zone
+ * (minutes; 0x7FF is EFI_UNSPECIFIED_TIMEZONE) and daylight flags when set.
+ */
+export function efiTimeText(b: Uint8Array, at: number): string {
+  checkRange(b, at, 16, 'EFI_TIME');
+  const p2 = (n: number) => String(n).padStart(2, '0');
+  let t = `${String(u16le(b, at)).padStart(4, '0')}-${p2(b[at + 2]!)}-${p2(b[at + 3]!)} ${p2(b[at + 4]!)}:${p2(b[at + 5]!)}:${p2(b[at + 6]!)}`;
+  const ns = u32le(b, at + 8);
+  const tz = (u16le(b, at + 12) << 16) >> 16;
+  if (ns) t += ` +${ns} ns`;
+  if (tz !== 0 && tz !== 0x7ff) t += ` TimeZone ${tz}`;
+  if (b[at + 14]) t += ` Daylight 0x${b[at + 14]!.toString(16)}`;
+  return t;
 }
 
 function align4(n: number): number {
@@ -64,7 +85,10 @@ export function parseVarStore(fv: Uint8Array): EfiVariable[] {
       throw new FormatError(WHAT, `variable at 0x${o.toString(16)} (NameSize ${nameSize}, DataSize ${dataSize}) runs past the store end 0x${end.toString(16)}`);
     if (state === VAR_ADDED || state === (VAR_ADDED & VAR_IN_DELETED_TRANSITION)) {
       const name = utf16le(b.subarray(nameAt, nameAt + nameSize)).replace(/\0+$/, '');
-      out.push({ guid, name, attributes, data: b.subarray(nameAt + nameSize, nameAt + nameSize + dataSize) });
+      const data = b.subarray(nameAt + nameSize, nameAt + nameSize + dataSize);
+      // AUTHENTICATED_VARIABLE_HEADER: MonotonicCount at 8, TimeStamp (EFI_TIME) at 16, PubKeyIndex at 32
+      const a = auth ? { auth: { monotonicCount: u64le(b, o + 8), timeStamp: efiTimeText(b, o + 16), pubKeyIndex: u32le(b, o + 32) } } : {};
+      out.push({ offset: o, guid, name, attributes, data, ...a });
     }
     o = align4(nameAt + nameSize + dataSize);
   }
