@@ -7,7 +7,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
-import { writeFileAtomic, writeFileSetAtomic, exists } from '../util/fs.js';
+import { exists, pidLock, writeFileAtomic, writeFileSetAtomic } from '../util/fs.js';
 import type { CheckDifference } from './check.js';
 import { MEASUREMENTS_SCHEMA } from '../manifest/model.js';
 import { runMeasurements, type MeasurementsFile } from './measure.js';
@@ -33,19 +33,31 @@ export interface PipelineResult {
   signingKey?: { path: string; keyId: string; generated: boolean };
 }
 
-/** The per-user build key used by `sign: {key: default}`: generated once (ECDSA P-256, mode 0600). */
+/**
+ * The per-user build key used by `sign: {key: default}`: generated once (ECDSA P-256, mode 0600). A lock
+ * makes the check and the generation one step, so concurrent builds (a matrix, two processes) share one
+ * key instead of replacing each other's.
+ */
 async function defaultKey(notice: (l: string) => void): Promise<{ path: string; generated: boolean }> {
   const dir = join(process.env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'cvm-measure');
   const path = join(dir, 'build-key.pem');
   if (await exists(path)) return { path, generated: false };
-  const k = generateKey('ecdsa-p256');
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  await writeFileSetAtomic(dir, [
-    { name: 'build-key.pub.pem', data: k.publicPem },
-    { name: 'build-key.pem', data: k.privatePem, mode: 0o600 },
-  ]);
-  notice(`generated a signing key for this user: ${path} (ecdsa-p256, key id ${k.keyId}); publish ${join(dir, 'build-key.pub.pem')} so verifiers can trust it`);
-  return { path, generated: true };
+  const release = await pidLock(join(dir, 'build-key.lock'), () => {});
+  try {
+    if (await exists(path)) return { path, generated: false };
+    const k = generateKey('ecdsa-p256');
+    await writeFileSetAtomic(dir, [
+      { name: 'build-key.pub.pem', data: k.publicPem },
+      { name: 'build-key.pem', data: k.privatePem, mode: 0o600 },
+    ]);
+    notice(
+      `generated a signing key for this user: ${path} (ecdsa-p256, key id ${k.keyId}); publish ${join(dir, 'build-key.pub.pem')} so verifiers can trust it`,
+    );
+    return { path, generated: true };
+  } finally {
+    await release();
+  }
 }
 
 /**
