@@ -4,7 +4,7 @@
  * module) whose blobs are checked against QEMU facts and hashed by hand against `measure tdx --platform`.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
@@ -118,6 +118,40 @@ suiteUnless([...missingOf(['qemu-system-x86_64'], [BUSYBOX]), ...(SHARED ? [] : 
       ]);
       expect(rtmr0.ram.at(-1)).toEqual({ address: '0x820000', length: `0x${((1536 << 20) - 0x820000).toString(16)}`, accepted: false });
     }, 600_000);
+
+    // where /dev/kvm exists the capture asks for KVM; a host whose KVM cannot run the guest (nested or
+    // restricted virtualization) makes QEMU report it and pause, which must not end the capture
+    it.runIf(existsSync('/dev/kvm'))(
+      'a KVM that fails at run time: captured again under TCG, with a note',
+      async () => {
+        const fake = join(dir, 'qemu-with-broken-kvm');
+        writeFileSync(
+          fake,
+          '#!/bin/sh\ncase " $* " in *" -accel kvm "*) echo "KVM internal error. Suberror: 1" >&2; exec sleep 600;; esac\nexec qemu-system-x86_64 "$@"\n',
+          { mode: 0o755 },
+        );
+        const r = await cli([
+          'capture',
+          'qemu',
+          '--qemu',
+          fake,
+          '--kernel',
+          KERNEL,
+          '--fw-cfg-module',
+          MODULE,
+          '--busybox',
+          BUSYBOX,
+          '--out',
+          join(dir, 'kvm.json'),
+          '--',
+          ...tdArgs,
+        ]);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stderr).toContain('KVM failed here (KVM internal error. Suberror: 1): captured under TCG instead');
+        expect(JSON.parse(readFileSync(join(dir, 'kvm.json'), 'utf8')).qemu.captureArgs).toContain('tcg');
+      },
+      600_000,
+    );
 
     it('a QEMU that refuses the arguments: one-line error and --json failure', async () => {
       const r = await cli(['capture', 'qemu', '--kernel', KERNEL, '--busybox', BUSYBOX, '--out', join(dir, 'x.json'), '--', '-machine', 'no-such-machine']);

@@ -165,6 +165,32 @@ function qemuVersion(qemu: string): string {
   return m[1]!;
 }
 
+/** QEMU's report that KVM cannot run the guest: it then pauses the VM instead of exiting. */
+const KVM_FAILURE = /KVM internal error[^\n]*|kvm run failed[^\n]*|failed to initialize kvm[^\n]*|Could not access KVM kernel module[^\n]*/i;
+
+/** Runs the capture guest to its exit (or SIGKILL after `timeoutS`, or at once when QEMU reports a KVM failure). */
+function runGuest(qemu: string, args: string[], timeoutS: number): Promise<{ code: number | null; stderr: string; kvmFailed?: string }> {
+  return new Promise((res, rej) => {
+    const q = spawn(qemu, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    let kvmFailed: string | undefined;
+    q.stderr.on('data', (b: Buffer) => {
+      if (err.length < 4096) err += b.toString('utf8');
+      kvmFailed ??= KVM_FAILURE.exec(err)?.[0]?.trim();
+      if (kvmFailed) q.kill('SIGKILL');
+    });
+    const timer = setTimeout(() => q.kill('SIGKILL'), timeoutS * 1000);
+    q.on('error', (e) => {
+      clearTimeout(timer);
+      rej(new InputError(`cannot run ${qemu}: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
+    });
+    q.on('exit', (code) => {
+      clearTimeout(timer);
+      res({ code, stderr: err, ...(kvmFailed ? { kvmFailed } : {}) });
+    });
+  });
+}
+
 /**
  * Boots the capture guest and returns the platform document.
  * @throws {InputError} when QEMU refuses the arguments, the guest does not finish in time, or dumps nothing.
@@ -187,24 +213,16 @@ export async function captureQemu(o: CaptureOptions): Promise<QemuPlatformDocume
     );
     readFile(o.kernel, 'kernel');
     const serialFile = join(dir, 'serial.txt');
-    const c = captureArgs(o.args, { kernel: o.kernel, initrd, serialFile, kvm: existsSync('/dev/kvm') });
     const timeoutS = o.timeoutS ?? 120;
-    const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((res, rej) => {
-      const q = spawn(qemu, c.args, { stdio: ['ignore', 'ignore', 'pipe'] });
-      let err = '';
-      q.stderr.on('data', (b: Buffer) => {
-        if (err.length < 4096) err += b.toString('utf8');
-      });
-      const timer = setTimeout(() => q.kill('SIGKILL'), timeoutS * 1000);
-      q.on('error', (e) => {
-        clearTimeout(timer);
-        rej(new InputError(`cannot run ${qemu}: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
-      });
-      q.on('exit', (code) => {
-        clearTimeout(timer);
-        res({ code, stderr: err });
-      });
-    });
+    let c = captureArgs(o.args, { kernel: o.kernel, initrd, serialFile, kvm: existsSync('/dev/kvm') });
+    let { code, stderr, kvmFailed } = await runGuest(qemu, c.args, timeoutS);
+    if (kvmFailed) {
+      // /dev/kvm is there but cannot run this guest (nested or restricted virtualization): TCG, said
+      c = captureArgs(o.args, { kernel: o.kernel, initrd, serialFile, kvm: false });
+      c.notes.unshift(`KVM failed here (${kvmFailed}): captured under TCG instead`);
+      rmSync(serialFile, { force: true });
+      ({ code, stderr } = await runGuest(qemu, c.args, timeoutS));
+    }
     const text = existsSync(serialFile) ? readFileSync(serialFile, 'latin1') : '';
     if (!text.includes('@@END')) {
       const why = stderr.trim().split('\n')[0] || (code === null ? `no dump within ${timeoutS} s` : `exit ${code}`);
