@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { download } from '../src/util/download.js';
 import { ROOT } from './helpers/shared.js';
 
-const BIN = join(ROOT, 'dist/bin/cvm-measure.js');
+const BIN = join(ROOT, 'dist/bin/cvm-measure.cjs');
 const dir = mkdtempSync(join(tmpdir(), 'cvm-dl-'));
 const listen = (s: Server) => new Promise<number>((r) => s.listen(0, '127.0.0.1', () => r((s.address() as { port: number }).port)));
 

@@ -1,10 +1,12 @@
 /**
- * The bin's entry (after the launcher lines esbuild.config.mjs prepends): imports the bundle for this
- * run — a fast command's own one-file bundle, else the code-split CLI. Both run main.ts.
+ * The bin's entry (CommonJS, after the launcher lines esbuild.config.mjs prepends): a fast command runs
+ * from its own one-file CommonJS bundle through require — Node's ES module loader is never started —
+ * and anything else from the code-split ES-module CLI. Both run main.ts.
  */
 import { fastCommand } from './fast.js';
 
 const fast = fastCommand(process.argv.slice(2));
-// a computed specifier: esbuild leaves it to Node, relative to dist/bin/
-const bundle = fast ? `./fast/${fast}.js` : './cli.js';
-await import(bundle);
+// computed specifiers: esbuild leaves them to Node, relative to dist/bin/
+const bundle = fast ? `./fast/${fast}.cjs` : './cli.js';
+if (fast) require(bundle);
+else void import(bundle);

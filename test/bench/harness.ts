@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-export const CLI = resolve(import.meta.dirname, '../../dist/bin/cvm-measure.js');
+export const CLI = resolve(import.meta.dirname, '../../dist/bin/cvm-measure.cjs');
 
 export interface BenchCase {
   name: string;

@@ -30,7 +30,7 @@ export function snpCases(): BenchCase[] {
   const cases: BenchCase[] = [
     {
       name: ONE,
-      cli: ['measure', 'snp', '--firmware', ovmfPath, '--vcpu-type', 'EPYC-v4'],
+      cli: ['measure', 'snp', '--firmware', ovmfPath, '--vcpu-type', 'EPYC-v4', '--vcpus', '1'],
       runs: 21,
       fn: () => snpLaunchDigests({ firmware, vcpu: { type: 'EPYC-v4' } }),
     },

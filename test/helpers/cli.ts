@@ -13,7 +13,7 @@ export function cli(args: string[], opts: { env?: Record<string, string>; cwd?: 
   return new Promise((res) => {
     const child = execFile(
       process.execPath,
-      [resolve(ROOT, 'dist/bin/cvm-measure.js'), ...args],
+      [resolve(ROOT, 'dist/bin/cvm-measure.cjs'), ...args],
       { cwd: opts.cwd ?? ROOT, env: { ...process.env, NO_COLOR: '1', ...opts.env }, maxBuffer: 64 << 20, encoding: 'utf8' },
       (err, stdout, stderr) => res({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );

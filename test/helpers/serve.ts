@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { ROOT } from './shared.js';
 
 export async function serve(repo: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [resolve(ROOT, 'dist/bin/cvm-measure.js'), 'serve', '--repo', repo, '--port', '0'], {
+  const child = spawn(process.execPath, [resolve(ROOT, 'dist/bin/cvm-measure.cjs'), 'serve', '--repo', repo, '--port', '0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const url = await new Promise<string>((res, rej) => {
