@@ -6,7 +6,7 @@
  * checked against what the client accepts.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect, it } from 'vitest';
@@ -65,6 +65,27 @@ describeIf(why, 'buildkit backend', () => {
     expect(log).toMatch(/^### shell: BuildKit build \(docker (buildx )?build, client /);
     expect(log).toContain('### shell: unpack\n');
     expect(readFileSync(join(k.out, 'logs/build.log'), 'utf8')).toContain('run shell in buildkit');
+  }, 900_000);
+
+  it("the context kept per component and base: a build after one with more steps sees no stale step script; only this build's base and inputs stay", async () => {
+    const dir = parityDir();
+    const recipe = join(dir, 'parity.yaml');
+    writeFileSync(
+      recipe,
+      PARITY_RECIPE.replace('    outputs: [tree.tar.gz, report.txt]', '      - { name: extra, run: "true" }\n    outputs: [tree.tar.gz, report.txt]'),
+    );
+    const three = await build(recipe, 'buildkit');
+    expect(readFileSync(join(three.out, 'report.txt'), 'utf8')).toContain('\n.step-3.sh\n');
+    writeFileSync(recipe, PARITY_RECIPE);
+    const two = await build(recipe, 'buildkit');
+    expect(readFileSync(join(two.out, 'report.txt'), 'utf8')).toContain('\n.home\n.step-1.sh\n.step-2.sh\ntree\n');
+    const names = readdirSync(join(CACHE, 'buildkit-context')).filter((n) => n.startsWith('shell-'));
+    expect(names.filter((n) => n.endsWith('.lock'))).toEqual([]); // released
+    expect(names).toHaveLength(1); // one base
+    const ctx = join(CACHE, 'buildkit-context', names[0]!);
+    expect(readdirSync(ctx).sort()).toEqual(['bases', 'blobs', 'shell']);
+    expect(readdirSync(join(ctx, 'bases'))).toHaveLength(1);
+    expect(readdirSync(join(ctx, 'blobs'))).toHaveLength(3); // the busybox .deb, init and the initrd built-in's output
   }, 900_000);
 
   it('a failing step names the component, the step, its exit code and the log holding its output', async () => {

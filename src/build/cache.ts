@@ -5,6 +5,7 @@
  *   bases/<key>.json         the base tarball digest last built for a package set + SOURCE_DATE_EPOCH
  *   debian/<key>.json        a Debian binary package and its source package's files (debian/fetch.ts)
  *   rootfs/<sha256>/         extracted base images (a `.complete` marker is written last)
+ *   buildkit-context/        --backend buildkit: one build context per component and base (buildkit/component.ts)
  *   tmp/                     downloads in flight (same filesystem, so publishing is a rename)
  * A file enters blobs/ only after its digest matched: download to tmp, hash, compare, rename.
  */

@@ -3,14 +3,15 @@
  * engine's own client (client.ts); its outputs come back with `--output type=local` and are adopted into
  * the content-addressed cache like every backend's (run-component.ts adoptOutputs).
  */
-import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BuildError } from '../../errors.js';
 import type { Blob } from '../cache.js';
 import { adoptOutputs, stepEnv, type RunArgs } from '../run-component.js';
 import { rootfsTopLevel } from '../sandbox/common.js';
 import { buildArgs, requireClient, runBuild, type BuildkitOptions } from './client.js';
-import { baseContextPath, blobContextPath, placeBlob, writeComponentContext } from './context.js';
+import { baseContextPath, blobContextPath, placeBlob, resetContext, writeComponentContext } from './context.js';
+import { pidLock } from '../../util/fs.js';
 
 export type BuildkitRunArgs = Omit<RunArgs, 'sandbox'> & { baseSha256: string; buildkit: BuildkitOptions; noCache: boolean };
 
@@ -26,14 +27,42 @@ export async function inputEntries(a: Pick<RunArgs, 'spec' | 'ensureInput'>): Pr
   return out;
 }
 
+/**
+ * Runs component `a.name` as one BuildKit build. Its context directory is kept in the cache, one per
+ * component and base (`buildkit-context/<component>-<base sha256 prefix>`), because BuildKit's local
+ * context sync is keyed by the directory: the next build sends only what changed, not the base tarball
+ * again. A lock keeps concurrent builds of the same component and base out of each other's context.
+ */
 export async function runComponentBuildkit(a: BuildkitRunArgs): Promise<Record<string, Blob>> {
-  const { cache, name, spec } = a;
+  const { cache, name } = a;
   const client = await requireClient(a.buildkit);
-  const ctx = join(a.workspace, 'buildkit', name);
+  const ctx = join(cache.root, 'buildkit-context', `${name}-${a.baseSha256.slice(0, 16)}`);
   const dest = join(a.workspace, 'buildkit-out', name);
-  await placeBlob(cache, ctx, baseContextPath(a.baseSha256), a.baseSha256, `base ${a.baseSha256}`);
-  const inputs = await inputEntries(a);
-  for (const i of inputs) await placeBlob(cache, ctx, blobContextPath(i.sha256), i.sha256, `input ${i.target.split('/')[0]}`);
+  await mkdir(ctx, { recursive: true });
+  let waiting = false;
+  const release = await pidLock(`${ctx}.lock`, (pid) => {
+    if (!waiting) a.emit({ kind: 'step', text: `${a.index} ${name}: waiting for its BuildKit context (in use by process ${pid})` });
+    waiting = true;
+  });
+  try {
+    const inputs = await inputEntries(a);
+    await resetContext(ctx, name, [baseContextPath(a.baseSha256), ...inputs.map((i) => blobContextPath(i.sha256))]);
+    await placeBlob(cache, ctx, baseContextPath(a.baseSha256), a.baseSha256, `base ${a.baseSha256}`);
+    for (const i of inputs) await placeBlob(cache, ctx, blobContextPath(i.sha256), i.sha256, `input ${i.target.split('/')[0]}`);
+    return await buildIn(a, client, ctx, dest, inputs);
+  } finally {
+    await release();
+  }
+}
+
+async function buildIn(
+  a: BuildkitRunArgs,
+  client: Awaited<ReturnType<typeof requireClient>>,
+  ctx: string,
+  dest: string,
+  inputs: { target: string; sha256: string }[],
+): Promise<Record<string, Blob>> {
+  const { cache, name, spec } = a;
   const top = await rootfsTopLevel(a.rootfs, { rootfs: a.rootfs, binds: [], env: {}, argv: ['true'], cwd: '/', umask: 0o022, logFile: '' });
   const dockerfile = await writeComponentContext(ctx, {
     component: name,

@@ -8,7 +8,7 @@
  * Context files are hard links to verified cache blobs (BuildKit copies the context: no step sees them).
  */
 import { constants as fsConstants } from 'node:fs';
-import { copyFile, link, mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Cache } from '../cache.js';
 import type { ComponentSpec } from '../recipe.js';
@@ -27,6 +27,19 @@ export async function placeBlob(cache: Cache, ctx: string, rel: string, sha256: 
     if (e.code === 'EEXIST') return;
     await copyFile(src, dest, fsConstants.COPYFILE_FICLONE);
   });
+}
+
+/**
+ * Empties context directory `ctx` for a new build of `component`: its tree is removed (a previous spec's
+ * step scripts must not reach the image), and of bases/ and blobs/ only the entries in `keep` stay.
+ */
+export async function resetContext(ctx: string, component: string, keep: readonly string[]): Promise<void> {
+  await rm(join(ctx, component), { recursive: true, force: true });
+  const wanted = new Set(keep);
+  for (const dir of ['bases', 'blobs']) {
+    for (const n of await readdir(join(ctx, dir)).catch(() => [] as string[]))
+      if (!wanted.has(`${dir}/${n}`)) await rm(join(ctx, dir, n), { recursive: true, force: true });
+  }
 }
 
 export interface ComponentContext {
