@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -7,7 +7,9 @@ import { comparePackage } from '../src/build/debian/compare.js';
 import { measureFirmware } from '../src/build/debian/measure.js';
 import { buildDepends, controlField, sourceOf } from '../src/build/debian/fetch.js';
 import { parseBuildinfo } from '../src/build/debian/rootfs.js';
-import { installMap, parseInstall, parseLinks, planSteps } from '../src/build/debian/plan.js';
+import { globRegExp, installMap, parseInstall, parseLinks, planSteps } from '../src/build/debian/plan.js';
+import { checkBuildinfo, resetIfOtherBuild } from '../src/build/debian/rebuild.js';
+import { InputError } from '../src/errors.js';
 import { listArchive } from '../src/build/inputs/member.js';
 import { parseFirmwareVolume, parseSections, EFI_SECTION_PE32 } from '../src/formats/firmware-volume.js';
 import { findSection, parsePe } from '../src/formats/pe.js';
@@ -166,6 +168,72 @@ describe('the source package and the build environment, as Debian records them',
     });
     expect(() => parseBuildinfo('Source: a\nVersion: 1\n', 'x.buildinfo')).toThrow(/not a \.buildinfo/);
     expect(() => parseBuildinfo('Source: a\nVersion: 1\nInstalled-Build-Depends: gcc (>= 1)\n', 'x.buildinfo')).toThrow(/not "name \(= version\)"/);
+  });
+});
+
+describe('hostile or unusual package metadata (review findings)', () => {
+  it('Build-Depends: architecture wildcards, alternatives past an excluded one, build profiles (none active)', () => {
+    const dsc =
+      'Source: t\nBuild-Depends: debhelper-compat (= 13), libselinux1-dev [linux-any], libcap-dev [any-amd64], libfoo-dev [i386] | libbar-dev,\n gcc-multilib [amd64], libcross <cross>, libtest <!nocheck>, libnot [!amd64], libeither <cross> <!nocheck>\n';
+    expect(buildDepends(dsc, 'amd64')).toEqual(['debhelper', 'gcc-multilib', 'libbar-dev', 'libcap-dev', 'libeither', 'libselinux1-dev', 'libtest']);
+    expect(buildDepends(dsc, 'i386')).toEqual(['debhelper', 'libeither', 'libfoo-dev', 'libnot', 'libselinux1-dev', 'libtest']);
+  });
+
+  it('a .buildinfo of another source or version is refused before it pins anything', () => {
+    const pk = {
+      binary: { name: 'ovmf', version: '2022.11-6+deb12u2', deb: { name: 'd', sha256: '0' } },
+      source: { name: 'edk2', version: '2022.11-6+deb12u2', dsc: { name: 'e', sha256: '0' }, files: [] },
+    };
+    const bi = (source: string, version: string) => ({ source, version, installed: [], buildPath: undefined });
+    expect(() => checkBuildinfo(bi('edk2', '2022.11-6+deb12u2'), pk, 'a.buildinfo')).not.toThrow();
+    expect(() => checkBuildinfo(bi('linux', '6.1-1'), pk, 'a.buildinfo')).toThrow(
+      /a\.buildinfo: a \.buildinfo of linux 6\.1-1, not of edk2 2022\.11-6\+deb12u2/,
+    );
+    expect(() => checkBuildinfo(bi('edk2', '2022.11-6+deb12u1'), pk, 'a.buildinfo')).toThrow(InputError);
+  });
+
+  it('.install globs and paths: a bad class is one line, `..` destinations and links are refused, one-path lines read debian/tmp', () => {
+    expect(() => parseInstall('debian/ovmf-install/OVMF_[z-a].fd usr/share/OVMF\n', 'ovmf.install')).toThrow(/ovmf\.install: bad glob/);
+    expect(() => parseInstall('debian/x/a.fd ../../etc\n', 'ovmf.install')).toThrow(/destination "\.\.\/\.\.\/etc" leaves/);
+    expect(() => parseLinks('usr/a ../../etc/b\n', 'ovmf.links')).toThrow(/link "\.\.\/\.\.\/etc\/b" leaves/);
+    expect(globRegExp('a[]]b').test('a]b')).toBe(true);
+    expect(globRegExp('[!a]x').test('bx')).toBe(true);
+    expect(globRegExp('[!a]x').test('ax')).toBe(false);
+    expect(globRegExp('a^b').test('a^b')).toBe(true);
+    const rules = parseInstall('usr/lib/foo*\nbin/tool\n', 'p.install');
+    expect([...installMap(rules, ['debian/tmp/usr/lib/foo.so', 'bin/tool'])]).toEqual([
+      ['usr/lib/foo.so', 'debian/tmp/usr/lib/foo.so'],
+      ['bin/tool', 'bin/tool'],
+    ]);
+  });
+
+  it("a dry run's copy out of the staging directory is not a planned output", () => {
+    const steps = planSteps(
+      'build -a X64 -p OvmfPkg/OvmfPkgX64.dsc\ncp Build/a.fd debian/ovmf-install/../../../../etc/foo\ncp Build/b.fd debian/ovmf-install/b.fd\n',
+      ['debian/ovmf-install'],
+    );
+    expect(steps.flatMap((s) => s.outputs)).toEqual(['debian/ovmf-install/b.fd']);
+  });
+
+  it('a work directory built for another target, rootfs, path, environment or backend is emptied before use', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'cvm-debwork-'));
+    const id = { target: 'build-ovmf', rootfs: 'a'.repeat(64), buildPath: '/build/x/edk2-2022.11', env: { TZ: 'UTC' }, backend: 'bwrap' };
+    const seed = () => {
+      mkdirSync(join(work, 'build', 'edk2-2022.11'), { recursive: true });
+      for (const f of ['plan.txt', 'build.done.json', 'build.log']) writeFileSync(join(work, f), '{truncated');
+    };
+    seed(); // a tree from before identities were recorded: emptied
+    await resetIfOtherBuild(work, id);
+    expect(readdirSync(work).sort()).toEqual(['build.identity.json']);
+    seed(); // the same build again: kept (a resumed or cached build)
+    await resetIfOtherBuild(work, id);
+    expect(readdirSync(work).sort()).toEqual(['build', 'build.done.json', 'build.identity.json', 'build.log', 'plan.txt']);
+    for (const other of [{ target: 'build-ovmf32' }, { rootfs: 'b'.repeat(64) }, { buildPath: '/build/y/edk2-2022.11' }, { env: {} }, { backend: 'podman' }]) {
+      seed();
+      await resetIfOtherBuild(work, { ...id, ...other });
+      expect(readdirSync(work), JSON.stringify(other)).toEqual(['build.identity.json']);
+      await resetIfOtherBuild(work, id);
+    }
   });
 });
 

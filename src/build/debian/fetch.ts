@@ -91,20 +91,51 @@ export async function fetchDebian(cache: Cache, pkg: string, version: string): P
   }
 }
 
-/** Build-Depends of a .dsc as package names for `arch` (alternatives: the first; restrictions honoured; debhelper-compat: debhelper). */
+/** A Debian architecture wildcard (`any`, `linux-any`, `any-amd64`) or name against `arch` (Linux only). */
+function archMatches(spec: string, arch: string): boolean {
+  return spec === arch || spec === 'any' || spec === 'linux-any' || spec === `any-${arch}` || spec === `linux-${arch}`;
+}
+
+/** An alternative's `[arch …]` list: all positive (one must match) or all negated (none may match). */
+function archAllows(list: string | undefined, arch: string): boolean {
+  if (list === undefined) return true;
+  const specs = list.trim().split(/\s+/).filter(Boolean);
+  const negated = specs.filter((a) => a.startsWith('!'));
+  if (negated.length) return !negated.some((a) => archMatches(a.slice(1), arch));
+  return specs.some((a) => archMatches(a, arch));
+}
+
+/** `<a !b> <c>` (Debian Policy §7.1, build profiles): terms ANDed within a group, groups ORed; no profile is active. */
+function profilesAllow(groups: string[]): boolean {
+  if (groups.length === 0) return true;
+  return groups.some((g) =>
+    g
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .every((t) => t.startsWith('!')),
+  );
+}
+
+/**
+ * Build-Depends (and -Indep, -Arch) of a .dsc as package names for `arch` with no build profile active
+ * (Debian Policy §7.1): of each relation's alternatives the first whose `[arch]` list and `<profile>`
+ * groups allow it; a relation none of them satisfies is left out. debhelper-compat counts as debhelper.
+ */
 export function buildDepends(dsc: string, arch: string): string[] {
   const out: string[] = [];
   for (const field of ['Build-Depends', 'Build-Depends-Indep', 'Build-Depends-Arch']) {
     for (const rel of (controlField(dsc, field) ?? '').split(',')) {
-      const first = rel.split('|')[0]!.trim();
-      if (!first) continue;
-      const archs = /\[([^\]]*)\]/.exec(first)?.[1]?.trim().split(/\s+/);
-      if (archs) {
-        const negated = archs.every((a) => a.startsWith('!'));
-        if (negated ? archs.includes(`!${arch}`) : !archs.includes(arch)) continue;
+      for (const alt of rel.split('|')) {
+        const a = alt.trim();
+        if (!a) continue;
+        const archs = /\[([^\]]*)\]/.exec(a)?.[1];
+        const profiles = [...a.matchAll(/<([^>]*)>/g)].map((m) => m[1]!);
+        if (!archAllows(archs, arch) || !profilesAllow(profiles)) continue;
+        const name = a.split(/[\s([<]/)[0]!.replace(/:(any|native)$/, '');
+        out.push(name === 'debhelper-compat' ? 'debhelper' : name);
+        break;
       }
-      const name = first.split(/[\s([<]/)[0]!.replace(/:(any|native)$/, '');
-      out.push(name === 'debhelper-compat' ? 'debhelper' : name);
     }
   }
   return [...new Set(out)].sort();

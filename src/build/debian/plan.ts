@@ -54,13 +54,15 @@ function edk2Build(command: string): string[] | undefined {
 /** Files a command writes into `stagingPrefix` (`cp SRC… DEST[/]`, `… -o FILE`). */
 function writtenFiles(command: string, stagingPrefix: string): string[] {
   const words = command.split(' ');
+  // only paths that stay inside the staging directory (no `..` out of it, nothing absolute)
+  const inside = (f: string) => posix.normalize(f).startsWith(stagingPrefix) && !f.split('/').includes('..');
   if (words[0] === 'cp' && words.length >= 3) {
     const dest = words[words.length - 1]!;
     const srcs = words.slice(1, -1).filter((w) => !w.startsWith('-'));
     if (!dest.startsWith(stagingPrefix)) return [];
-    return dest.endsWith('/') || srcs.length > 1 ? srcs.map((s) => posix.join(dest, posix.basename(s))) : [dest];
+    return (dest.endsWith('/') || srcs.length > 1 ? srcs.map((s) => posix.join(dest, posix.basename(s))) : [dest]).filter(inside);
   }
-  return flagValues(words, '-o').filter((f) => f.startsWith(stagingPrefix));
+  return flagValues(words, '-o').filter(inside);
 }
 
 /**
@@ -117,12 +119,20 @@ const configLines = (text: string): string[][] =>
     .filter(Boolean)
     .map((l) => l.split(/\s+/));
 
+/** A package path (leading `/` dropped) with no `..` component. */
+function packagePath(p: string, what: string, role: string): string {
+  if (p.split('/').includes('..')) throw new InputError(`${what}: ${role} ${JSON.stringify(p)} leaves the package's tree`);
+  return p.replace(/^\/+/, '');
+}
+
 export function parseInstall(text: string, what: string): InstallRule[] {
   return configLines(text).map((w) => {
     const sources = w.length === 1 ? w : w.slice(0, -1);
-    for (const s of sources)
+    for (const s of sources) {
       if (s.startsWith('/') || s.split('/').includes('..')) throw new InputError(`${what}: source ${JSON.stringify(s)} lies outside the source tree`);
-    return { sources, dest: w.length === 1 ? undefined : w[w.length - 1]!.replace(/^\/+/, '') };
+      globRegExp(s, what); // a bad glob is refused here, with the file named
+    }
+    return { sources, dest: w.length === 1 ? undefined : packagePath(w[w.length - 1]!, what, 'destination') };
   });
 }
 
@@ -130,31 +140,41 @@ export function parseInstall(text: string, what: string): InstallRule[] {
 export function parseLinks(text: string, what: string): { target: string; link: string }[] {
   return configLines(text).map((w) => {
     if (w.length !== 2) throw new InputError(`${what}: line ${JSON.stringify(w.join(' '))} is not a source and destination pair`);
-    return { target: w[0]!.replace(/^\/+/, ''), link: w[1]!.replace(/^\/+/, '') };
+    return { target: packagePath(w[0]!, what, 'link target'), link: packagePath(w[1]!, what, 'link') };
   });
 }
 
-/** A shell glob (`*`, `?`, `[…]` within one path component) as a RegExp over tree-relative paths. */
-export function globRegExp(glob: string): RegExp {
+/**
+ * A shell glob (`*`, `?`, `[…]` with `!` negation and a leading `]` literal, within one path component) as
+ * a RegExp over tree-relative paths.
+ * @throws {InputError} naming `what` for a class the RegExp refuses (e.g. a reversed range `[z-a]`).
+ */
+export function globRegExp(glob: string, what = 'glob'): RegExp {
   let re = '';
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i]!;
     if (c === '*') re += '[^/]*';
     else if (c === '?') re += '[^/]';
     else if (c === '[') {
-      const end = glob.indexOf(']', i + 1);
+      const negated = glob[i + 1] === '!';
+      const first = i + (negated ? 2 : 1);
+      const end = glob.indexOf(']', first + 1); // a `]` right after `[` or `[!` is a member
       if (end < 0) re += '\\[';
       else {
-        re += `[${glob
-          .slice(i + 1, end)
-          .replace(/^!/, '^')
-          .replace(/\\/g, '\\\\')}]`;
+        re += `[${negated ? '^' : ''}${glob.slice(first, end).replace(/[\\\]^[]/g, '\\$&')}]`;
         i = end;
       }
-    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
+    } else re += c.replace(/[.+^${}()|\\[\]]/g, '\\$&');
   }
-  return new RegExp(`^${re}$`);
+  try {
+    return new RegExp(`^${re}$`);
+  } catch {
+    throw new InputError(`${what}: bad glob ${JSON.stringify(glob)}`);
+  }
 }
+
+/** Where dh_install looks first for the source of a one-path .install line. */
+export const DH_TMP = 'debian/tmp/';
 
 /**
  * Which tree file each shipped path comes from: every `.install` rule's globs matched against
@@ -164,8 +184,16 @@ export function installMap(rules: InstallRule[], treeFiles: readonly string[]): 
   const out = new Map<string, string>();
   for (const r of rules)
     for (const src of r.sources) {
-      const re = globRegExp(src);
-      for (const f of treeFiles) if (re.test(f)) out.set(r.dest === undefined ? f : posix.join(r.dest, posix.basename(f)), f);
+      if (r.dest === undefined) {
+        // a one-path line (dh_install): the file under debian/tmp, installed at its path below it; else the tree's
+        const staged = globRegExp(`${DH_TMP}${src}`);
+        const hits = treeFiles.filter((f) => staged.test(f));
+        if (hits.length) for (const f of hits) out.set(f.slice(DH_TMP.length), f);
+        else for (const f of treeFiles.filter((f) => globRegExp(src).test(f))) out.set(f, f);
+      } else {
+        const re = globRegExp(src);
+        for (const f of treeFiles) if (re.test(f)) out.set(posix.join(r.dest, posix.basename(f)), f);
+      }
     }
   return out;
 }

@@ -10,7 +10,7 @@
  * make's stamps stay in the cache: an interrupted run resumes where make stopped.
  */
 import { createHash } from 'node:crypto';
-import { cp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { release as kernelRelease } from 'node:os';
 import { join, posix } from 'node:path';
 import { execa } from 'execa';
@@ -21,7 +21,7 @@ import { statementBytes } from '../../manifest/intoto.js';
 import { canonicalJson } from '../../sign/canonical-json.js';
 import { INTOTO_PAYLOAD_TYPE, signEnvelope } from '../../sign/dsse.js';
 import type { Signer } from '../../sign/signer.js';
-import { pidLock, writeDirAtomic } from '../../util/fs.js';
+import { pidLock, writeDirAtomic, writeFileAtomic } from '../../util/fs.js';
 import { packageVersion } from '../../util/package.js';
 import { cachedBase, ensureRootfs } from '../base.js';
 import { Cache } from '../cache.js';
@@ -32,8 +32,8 @@ import type { BackendPref, Sandbox } from '../sandbox/types.js';
 import { comparePackage, type FileResult } from './compare.js';
 import { aptCandidate, buildDepends, fetchDebian, type DebianPackages } from './fetch.js';
 import { CLOUD_VMMS_NOT_APPLICABLE, type FirmwareMeasurements, measureFirmware, SNP_VCPU_TYPES } from './measure.js';
-import { installMap, parseInstall, parseLinks, type PlanStep, planSteps } from './plan.js';
-import { installedPackages, parseBuildinfo } from './rootfs.js';
+import { DH_TMP, installMap, parseInstall, parseLinks, type PlanStep, planSteps } from './plan.js';
+import { type Buildinfo, installedPackages, parseBuildinfo } from './rootfs.js';
 
 /** Build-Depends a rules target of another binary package needs, left out of the rootfs (per source package). */
 export const OMITTED_BUILD_DEPENDS: Readonly<Record<string, { packages: string[]; why: string }>> = {
@@ -134,12 +134,37 @@ export async function rebuildDebian(o: DebianRebuildOptions): Promise<DebianRebu
   // 2. the rootfs: Build-Depends (or the .buildinfo's exact versions) on bookworm's buildd variant
   const omit = OMITTED_BUILD_DEPENDS[pk.source.name];
   const bi = o.buildinfo ? parseBuildinfo(o.buildinfo.text, o.buildinfo.name) : undefined;
+  if (bi) checkBuildinfo(bi, pk, o.buildinfo!.name);
   // dpkg is Essential (always installed; bookworm's meets the Build-Depends version); dpkg-dev runs the build
   const deps = buildDepends(dsc, BUILD_ARCH).filter((p) => p !== 'dpkg' && !omit?.packages.includes(p));
   const include = bi ? bi.installed.map((p) => `${p.name}=${p.version}`) : [...new Set([...deps, 'dpkg-dev'])].sort();
   const base = { suite: 'bookworm', variant: 'buildd', include };
   const work = join(cache.root, 'debian-rebuild', `${pk.source.name}_${pk.source.version}`);
   await mkdir(work, { recursive: true });
+  // one run at a time per source tree, from the copy of the source files to the reading of the rebuilt ones
+  const release = await pidLock(`${work}.lock`, (pid) => {
+    throw new BuildError(`${work} is being built by process ${pid}; wait for it (the next run resumes from its tree)`);
+  });
+  try {
+    return await rebuildLocked(o, cache, pk, version, bi, base, work, { t0, startedOn, step, done, omit: bi ? undefined : omit });
+  } finally {
+    await release();
+  }
+}
+
+/** The rest of rebuildDebian, holding the lock on `work`. */
+async function rebuildLocked(
+  o: DebianRebuildOptions,
+  cache: Cache,
+  pk: DebianPackages,
+  version: string,
+  bi: Buildinfo | undefined,
+  base: { suite: string; variant: string; include: string[] },
+  work: string,
+  p: { t0: number; startedOn: Date; step: (t: string) => void; done: (t: string) => void; omit: (typeof OMITTED_BUILD_DEPENDS)[string] | undefined },
+): Promise<DebianRebuildResult> {
+  const { t0, startedOn, step, done, omit } = p;
+  const include = base.include;
   const log = new Logger(join(work, 'cvm-measure.log'));
   const debTar = await fetchTree(cache, pk, work);
   const epoch = changelogEpoch(debTar.changelog);
@@ -175,19 +200,12 @@ export async function rebuildDebian(o: DebianRebuildOptions): Promise<DebianRebu
   // 3. the plan, from the rules alone (a bare copy of debian/, so a half-built tree does not shorten it)
   const run = (dir: string, script: string, logFile: string, binds: { source: string; target: string; writable: boolean }[] = []) =>
     runIn(sandbox, rootfs, dir, buildPath, env, script, logFile, binds);
-  const release = await pidLock(`${work}.lock`, (pid) => {
-    throw new BuildError(`${work} is being built by process ${pid}; wait for it (the next run resumes from its tree)`);
-  });
   const buildLog = join(work, 'build.log');
-  let plan: PlanStep[];
-  let steps: StepResult[];
-  try {
-    plan = await planFor(work, debTar.dir, posix.basename(buildPath), target, o.pkg, run);
-    // 4. the build (resumed by make's own stamps when an earlier run stopped)
-    steps = await buildWithProgress(work, buildPath, plan, command, buildLog, run, step, done);
-  } finally {
-    await release();
-  }
+  // a tree built for another target, rootfs, path, environment or backend is not this build: start over
+  await resetIfOtherBuild(work, { target, rootfs: rootfsSha, buildPath, env, backend: sandbox.name });
+  const plan = await planFor(work, debTar.dir, posix.basename(buildPath), target, o.pkg, run);
+  // 4. the build (resumed by make's own stamps when an earlier run stopped)
+  const steps = await buildWithProgress(work, buildPath, plan, command, buildLog, run, step, done);
 
   // 5. every shipped file against the tree
   const tree = join(work, 'build', posix.basename(buildPath));
@@ -195,12 +213,16 @@ export async function rebuildDebian(o: DebianRebuildOptions): Promise<DebianRebu
   const links = parseLinks(await readFile(join(tree, 'debian', `${o.pkg}.links`), 'utf8').catch(() => ''), `debian/${o.pkg}.links`);
   const planned = plan.flatMap((s) => s.outputs);
   const candidates = new Set(planned);
-  for (const r of rules) for (const s of r.sources) for (const f of await listDir(tree, posix.dirname(s))) candidates.add(f);
+  for (const r of rules)
+    for (const s of r.sources)
+      for (const dir of r.dest === undefined ? [posix.dirname(`${DH_TMP}${s}`), posix.dirname(s)] : [posix.dirname(s)])
+        for (const f of await listDir(tree, dir)) candidates.add(f);
   const origins = installMap(rules, [...candidates]);
   const rebuilt = new Map<string, Uint8Array>();
   for (const f of new Set(origins.values())) {
-    const b = await readFile(join(tree, f)).catch(() => undefined);
-    if (b) rebuilt.set(f, b);
+    // regular files only: a symbolic link in the tree could point anywhere on the host
+    const st = await lstat(join(tree, f)).catch(() => undefined);
+    if (st?.isFile()) rebuilt.set(f, await readFile(join(tree, f)));
   }
   const files = comparePackage({
     shipped: await listArchive(cache.blobPath(pk.binary.deb.sha256), `${o.pkg}=${version}`),
@@ -330,6 +352,49 @@ async function runIn(
   return exitCode;
 }
 
+/**
+ * A .buildinfo pins the rootfs only for the build it records: its Source must be the package's source and
+ * its Version the source's (or the binary's, for a binNMU).
+ * @throws {InputError} naming both when it records another build.
+ */
+export function checkBuildinfo(bi: Buildinfo, pk: Pick<DebianPackages, 'binary' | 'source'>, what: string): void {
+  if (bi.source !== pk.source.name || (bi.version !== pk.source.version && bi.version !== pk.binary.version))
+    throw new InputError(
+      `${what}: a .buildinfo of ${bi.source} ${bi.version}, not of ${pk.source.name} ${pk.source.version} (the source of ${pk.binary.name}=${pk.binary.version})`,
+    );
+}
+
+/** What a tree in the work directory was built for; a different identity means another build. */
+export interface BuildIdentity {
+  target: string;
+  rootfs: string;
+  buildPath: string;
+  env: Record<string, string>;
+  backend: string;
+}
+
+/**
+ * Removes the unpacked tree, the plan, the done stamp and the build log when they belong to another build
+ * (or to one that recorded no identity), then records `id`: a resumed or cached build is always this one.
+ */
+export async function resetIfOtherBuild(work: string, id: BuildIdentity): Promise<void> {
+  const file = join(work, 'build.identity.json');
+  const want = canonicalJson(id);
+  const have = await readFile(file, 'utf8').catch(() => undefined);
+  if (have === want) return;
+  for (const n of ['build', 'plan.txt', 'build.done.json', 'build.log']) await rm(join(work, n), { recursive: true, force: true });
+  await writeFileAtomic(file, want);
+}
+
+/** A JSON stamp written by an earlier run; an unreadable or damaged one counts as absent. */
+async function readStamp<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The source files in `work/src` (read-only in the sandbox at /src) and the debian/ directory read from the tarball. */
 async function fetchTree(cache: Cache, pk: DebianPackages, work: string): Promise<{ dir: string; changelog: string }> {
   const src = join(work, 'src');
@@ -371,7 +436,7 @@ async function planFor(work: string, src: string, treeDir: string, target: strin
     const code = await run(bare, `cd ${name} && make -n -f debian/rules ${target}\n`, logFile);
     const text = await readFile(logFile, 'utf8');
     if (code !== 0) throw new BuildError(`debian/rules has no target ${target} for package ${pkg} (make -n exit ${code}): ${text.trim().split('\n').pop()}`);
-    await writeFile(planFile, text);
+    await writeFileAtomic(planFile, text);
     await rm(bare, { recursive: true, force: true });
     dry = text;
   }
@@ -404,11 +469,8 @@ async function buildWithProgress(
 ): Promise<StepResult[]> {
   const results: StepResult[] = plan.map((s) => ({ index: s.index, what: describeStep(s), status: 'not run', seconds: null, outputs: s.outputs }));
   const stamp = join(work, 'build.done.json');
-  const prior = await readFile(stamp, 'utf8').then(
-    (t) => JSON.parse(t) as StepResult[],
-    () => undefined,
-  );
-  if (prior && prior.length === results.length) {
+  const prior = await readStamp<StepResult[]>(stamp);
+  if (Array.isArray(prior) && prior.length === results.length) {
     for (const r of prior) done(`cached  step ${r.index}/${prior.length} ${r.what}${r.seconds === null ? '' : ` (built in ${r.seconds} s)`}`);
     return prior;
   }
@@ -458,7 +520,7 @@ async function buildWithProgress(
     if (current < 0) current = 0;
     advance(plan.length);
     for (const r of results) if (r.status === 'not run') r.status = 'built'; // made before this run (make found it up to date)
-    await writeFile(stamp, `${JSON.stringify(results, null, 2)}\n`);
+    await writeFileAtomic(stamp, `${JSON.stringify(results, null, 2)}\n`);
   } else {
     const at = Math.max(current, 0);
     results[at]!.status = 'failed';
