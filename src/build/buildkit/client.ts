@@ -31,8 +31,9 @@ export interface BuildkitOptions {
 /** Variables the client reads to find its engine or builder, besides hostToolEnv's. */
 const CLIENT_VARS = ['BUILDKIT_HOST', 'BUILDX_BUILDER', 'BUILDX_CONFIG', 'DOCKER_CERT_PATH', 'DOCKER_TLS_VERIFY'];
 
-export function clientEnv(c: BuildkitClient): NodeJS.ProcessEnv {
-  const extra: Record<string, string> = c.kind === 'builtin' ? { DOCKER_BUILDKIT: '1' } : {};
+/** The client's environment: the probe and the builds see the same engine (a TLS remote one too). */
+export function clientEnv(c?: BuildkitClient): NodeJS.ProcessEnv {
+  const extra: Record<string, string> = c?.kind === 'builtin' ? { DOCKER_BUILDKIT: '1' } : {};
   for (const k of CLIENT_VARS) if (process.env[k] !== undefined) extra[k] = process.env[k]!;
   return hostToolEnv(extra);
 }
@@ -60,7 +61,7 @@ export function findClient(): Promise<BuildkitClient | string> {
   found ??= (async () => {
     const tried: string[] = [];
     for (const docker of await dockersOnPath()) {
-      const run = (args: string[]) => execa(docker, args, { reject: false, timeout: 30_000, env: hostToolEnv(), extendEnv: false });
+      const run = (args: string[]) => execa(docker, args, { reject: false, timeout: 30_000, env: clientEnv(), extendEnv: false });
       const v = await run(['version', '--format', '{{.Client.Version}} {{.Server.Version}}']);
       if (v.exitCode !== 0) {
         tried.push(`${docker}: no Docker engine answers (docker version failed)`);

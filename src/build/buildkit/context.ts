@@ -7,8 +7,8 @@
  *   <component>/root/             build/<component>/{.home/,.step-N.sh}, out/, .cvm-logs/
  * Context files are hard links to verified cache blobs (BuildKit copies the context: no step sees them).
  */
-import { constants as fsConstants } from 'node:fs';
-import { copyFile, link, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFileAtomic } from '../../util/fs.js';
 import { dirname, join } from 'node:path';
 import type { Cache } from '../cache.js';
 import type { ComponentSpec } from '../recipe.js';
@@ -18,15 +18,27 @@ import { componentDockerfile } from './dockerfile.js';
 export const baseContextPath = (sha256: string) => `bases/${sha256}.tar`;
 export const blobContextPath = (sha256: string) => `blobs/${sha256}`;
 
-/** Places verified blob `sha256` at `rel` under `ctx` (a hard link; a copy across filesystems). */
+/**
+ * Places verified blob `sha256` at `rel` under `ctx`: a hard link (kept when it already is one to this
+ * blob), else — another filesystem — an atomic copy, so an interrupted copy never stands in for the blob.
+ */
 export async function placeBlob(cache: Cache, ctx: string, rel: string, sha256: string, what: string): Promise<void> {
   const dest = join(ctx, rel);
   await mkdir(dirname(dest), { recursive: true });
   const src = await cache.verified(sha256, what);
-  await link(src, dest).catch(async (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EEXIST') return;
-    await copyFile(src, dest, fsConstants.COPYFILE_FICLONE);
-  });
+  const blob = await stat(src);
+  const linked = async () => {
+    const d = await stat(dest).catch(() => undefined);
+    return d !== undefined && d.ino === blob.ino && d.dev === blob.dev;
+  };
+  if (await linked()) return;
+  await rm(dest, { force: true });
+  try {
+    await link(src, dest);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST' && (await linked())) return; // placed meanwhile by another build
+    await copyFileAtomic(src, dest, 0o444);
+  }
 }
 
 /**
