@@ -9,6 +9,8 @@ import { parseRecipe } from '../src/build/recipe.js';
 import { CvmError, FormatError, InputError } from '../src/errors.js';
 import { encodeCbor, Tagged } from '../src/formats/cbor.js';
 import { readCertificates } from '../src/formats/x509.js';
+import { replayEventLog, type TcgEvent } from '../src/formats/tcg-eventlog.js';
+import { EV_NO_ACTION } from '../src/tcg/event-types.js';
 import { readCpio, writeCpio } from '../src/formats/cpio.js';
 import { OVMF_SEV_METADATA_GUID, OVMF_TABLE_FOOTER_GUID, parseOvmf } from '../src/formats/ovmf.js';
 import { parsePe } from '../src/formats/pe.js';
@@ -192,6 +194,46 @@ describe('fuzz regressions: PEM certificates (x509 target, campaign 1 on 2026-12
   it.each(['A', 'ABCDE', 'AB=', 'A==', 'ABCD=', 'MIIB\nM'])('base64 %j that atob refuses is a FormatError (was a raw InvalidCharacterError)', (body) => {
     expect(() => readCertificates(pem(body), 'cert')).toThrow(FormatError);
     expect(() => readCertificates(pem(body), 'cert')).toThrow('bad base64');
+  });
+});
+
+describe('review regressions (2026-12-02): a hostile certificate, a misplaced StartupLocality', () => {
+  const tlv = (tag: number, ...body: Uint8Array[]) => {
+    const b = Buffer.concat(body);
+    return new Uint8Array(Buffer.concat([Buffer.from([tag, b.length]), b]));
+  };
+  const oid = tlv(0x06, Uint8Array.from([0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03])); // ecdsa-with-SHA384
+  const alg = tlv(0x30, oid);
+  const cert = (validity: Uint8Array) =>
+    tlv(
+      0x30,
+      tlv(0x30, tlv(0xa0, tlv(0x02, Uint8Array.of(2))), tlv(0x02, Uint8Array.of(1)), alg, tlv(0x30), validity, tlv(0x30), tlv(0x30)),
+      alg,
+      tlv(0x03, Uint8Array.of(0)),
+    );
+
+  it('a certificate whose Validity lacks notBefore/notAfter is a FormatError (was a raw TypeError)', () => {
+    expect(() => readCertificates(cert(tlv(0x30)), 'cert')).toThrow(FormatError);
+    expect(() => readCertificates(cert(tlv(0x30)), 'cert')).toThrow(/Validity needs notBefore and notAfter/);
+    expect(() => readCertificates(tlv(0x30, tlv(0x30)), 'cert')).toThrow(/tbsCertificate, signatureAlgorithm and signatureValue/);
+  });
+
+  it('a StartupLocality event after a PCR0 measurement (or not on PCR0) is refused instead of resetting PCR0', () => {
+    const ev = (index: number, pcrIndex: number, startup: boolean): TcgEvent => ({
+      index,
+      offset: 0,
+      pcrIndex,
+      type: startup ? EV_NO_ACTION : 0x8,
+      typeName: startup ? 'EV_NO_ACTION' : 'EV_S_CRTM_VERSION',
+      digests: { sha256: 'ab'.repeat(32) },
+      data: new Uint8Array(0),
+      ...(startup ? { decoded: { startupLocality: 3 } } : {}),
+    });
+    expect(() => replayEventLog([ev(1, 0, true), ev(2, 0, false)], { alg: 'sha256', map: 'pcr' })).not.toThrow();
+    expect(() => replayEventLog([ev(1, 0, false), ev(2, 0, true)], { alg: 'sha256', map: 'pcr' })).toThrow(
+      /event 2: StartupLocality must be logged to PCR0 before its first measurement/,
+    );
+    expect(() => replayEventLog([ev(1, 3, true)], { alg: 'sha256', map: 'pcr' })).toThrow(FormatError);
   });
 });
 

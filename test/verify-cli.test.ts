@@ -133,7 +133,7 @@ describeShared('verify CLI', () => {
       source: 'GCE TDX quote of cos-113 (shared fixtures)',
     });
     const bad = await cli(['verify', quote, '--reference', join(dir, 'changed'), '--trust', join(dir, 'k.pub.pem')]);
-    expect([bad.code, errorLine(bad)]).toEqual([1, `cvm-measure: error: ${quote}: 1 of 14 checks failed: RTMR2 equals the reference`]);
+    expect([bad.code, errorLine(bad)]).toEqual([1, `cvm-measure: error: ${quote}: 1 of 16 checks failed: RTMR2 equals the reference`]);
     writeFileSync(
       join(dir, 'bad.yaml'),
       'schema: cvm-measure/stated-values/v1\nvalues:\n  - platform: tdx\n    origin: predicted\n    source: x\n    mrtd: 00\n',

@@ -109,6 +109,15 @@ describeShared('verify: the go-sev-guest Milan report (vectors/snp-report.json)'
     expect(bad.checks.find((c) => c.name === 'MEASUREMENT is a reference value')).toMatchObject({ ok: false, actual: v.expected.measurement });
   });
 
+  it("of entries with the same launch digest (POLICY is not part of it), the one with the report's POLICY matches", async () => {
+    const snp = (policy: string) => ({ parameters: { vmm: 'qemu', policy }, launchDigests: { '4': v.expected.measurement }, inputs: {} });
+    const reportPolicy = (await verifySnpReport(report, { certs, at, policy: { debug: true } })).values as { policy: string };
+    const reference = { schema: 'cvm-measure/reference-values/v1' as const, artifacts: [], snp: [snp('0x1'), snp(reportPolicy.policy)], tdx: [], pcr: [] };
+    const r = await verifySnpReport(report, { certs, at, policy: { debug: true }, reference });
+    expect(r.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(r.match?.parameters).toEqual({ vmm: 'qemu', policy: reportPolicy.policy });
+  });
+
   it('on a mismatch, diagnoses with the release firmware only (checked by its digest), and says what it searched', async () => {
     const ovmf = new Uint8Array(readFileSync(shared('fixtures/debian/debian-bookworm-ovmf-2022.11-6+deb12u2-OVMF.fd')));
     const sha = createHash('sha256').update(ovmf).digest('hex');

@@ -151,4 +151,45 @@ describeShared('verify: real TDX quotes give the independently computed facts', 
     expect(bad.ok).toBe(false);
     expect(bad.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['RTMR2 equals the reference']);
   });
+
+  it('of several entries with the MRTD, the RTMRs are checked against the one that matches whole', async () => {
+    const quote = new Uint8Array(readFileSync(shared('fixtures/tdx/cos-113-tdx-quote.dat')));
+    const v = (await verifyTdxQuote(quote, { at })).values as { mrtd: string; rtmr: string[] };
+    const entry = (k: string, rtmr2: string) => ({
+      parameters: { kernel: k },
+      mrtd: v.mrtd,
+      rtmr: { '1': v.rtmr[1]!, '2': rtmr2 },
+      notPredicted: {},
+      inputs: {},
+    });
+    const reference = {
+      schema: 'cvm-measure/reference-values/v1' as const,
+      artifacts: [],
+      snp: [],
+      tdx: [entry('a', 'ab'.repeat(48)), entry('b', v.rtmr[2]!)],
+      pcr: [],
+    };
+    const r = await verifyTdxQuote(quote, { at, reference });
+    expect(r.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(r.match).toEqual({ platform: 'tdx', parameters: { kernel: 'b' } });
+  });
+
+  it("only Intel's TD Quoting Enclave, not in debug mode, vouches for the attestation key", async () => {
+    const { facts, quote } = load('tdx-v4-spr-go-tdx-guest');
+    const signer = Buffer.from('dc9e2a7c6f948f17474e34a7fc43ed030f7c1563f1babddf6340c82e0e54a8c5', 'hex');
+    const mrsigner = Buffer.from(quote).indexOf(signer); // the QE report's MRSIGNER (offset 128 of the report)
+    expect(mrsigner).toBeGreaterThan(0);
+    const cases: [number, number, string][] = [
+      [mrsigner, 0x01, "QE is Intel's TD Quoting Enclave (MRSIGNER, ISVPRODID)"],
+      [mrsigner + 128, 0x01, "QE is Intel's TD Quoting Enclave (MRSIGNER, ISVPRODID)"], // ISVPRODID at 256
+      [mrsigner - 80, 0x02, 'QE is not a debug enclave'], // ATTRIBUTES at 48: the DEBUG flag
+    ];
+    for (const [offset, bit, name] of cases) {
+      const bad = Uint8Array.from(quote);
+      bad[offset]! ^= bit;
+      const r = await verifyTdxQuote(bad, { at: validAt(facts) });
+      expect(r.ok).toBe(false);
+      expect(r.checks.find((c) => c.name === name)?.ok, name).toBe(false);
+    }
+  });
 });

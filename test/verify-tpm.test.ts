@@ -52,6 +52,23 @@ describeShared('verify: a real TPM event log against its PCR values', () => {
     expect(failed[0]!.name).toMatch(/^sha256 PCR4 equals the reference \(extended by events \d+ EV_EFI_ACTION, .*EV_EFI_BOOT_SERVICES_APPLICATION/);
     expect(failed[1]!.name).toBe('the replayed PCRs match a reference entry');
   });
+
+  it('only given PCR values count: a reference PCR left out of them cannot match, and PCRs the log does not extend check nothing', () => {
+    const entry = { parameters: { 'boot.shape': 'gce' }, banks: { sha256: { '4': pcrs.sha256!['4']! } }, notPredicted: {}, inputs: {} };
+    const reference = { schema: 'cvm-measure/reference-values/v1' as const, artifacts: [], snp: [], tdx: [], pcr: [entry] };
+    // PCR4 left out of the given values: its replay is unauthenticated, so it proves nothing
+    const { '4': _, ...without4 } = pcrs.sha256!;
+    const r = verifyTpmEventLog(log, { pcrs: { sha256: without4 }, reference });
+    expect(r.ok).toBe(false);
+    expect(r.checks.find((c) => c.name.startsWith('sha256 PCR4 equals the reference'))?.actual).toBe('not among the given PCR values');
+    // a PCR the log never extends: nothing in the log is checked
+    const none = verifyTpmEventLog(log, { pcrs: { sha256: { '23': '00'.repeat(32) } } });
+    expect(none.ok).toBe(false);
+    expect(none.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['the given PCR values cover PCRs the log extends']);
+    // a firmware PCR (0-7) given, which the log does not account for
+    const truncated = verifyTpmEventLog(log, { pcrs: { sha256: { ...pcrs.sha256, '6': 'cd'.repeat(32) } } });
+    expect(truncated.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['sha256 PCR6: the log replays to the given value']);
+  });
 });
 
 describeShared('verify: diagnosis of a TPM log against the release prediction (eventlog diff)', () => {

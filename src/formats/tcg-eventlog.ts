@@ -290,12 +290,20 @@ export function decodeEventData(type: number, data: Uint8Array): Record<string, 
 export function replayEventLog(events: readonly TcgEvent[], opts: { alg: HashAlg; map: LogRegisters }): Record<string, string> {
   const map = LOG_MAPS[opts.map];
   const regs = zeroRegisters(opts.alg, opts.map === 'ccel' ? [0, 1, 2, 3] : []);
+  let pcr0Extended = false;
   for (const ev of events) {
     if (ev.type === EV_NO_ACTION) {
       const loc = ev.decoded?.startupLocality;
-      if (opts.map === 'pcr' && typeof loc === 'number') regs.set(0, startupLocalityPcr0(opts.alg, loc));
+      if (opts.map === 'pcr' && typeof loc === 'number') {
+        // TCG PC Client PFP, StartupLocality event: logged to PCR0 before any PCR0 measurement; anywhere else it would let
+        // a log discard the PCR0 events before it
+        if (ev.pcrIndex !== 0 || pcr0Extended)
+          throw new FormatError(WHAT, `event ${ev.index}: StartupLocality must be logged to PCR0 before its first measurement (PC Client PFP)`);
+        regs.set(0, startupLocalityPcr0(opts.alg, loc));
+      }
       continue;
     }
+    if (ev.pcrIndex === 0) pcr0Extended = true;
     const reg = map.map(ev.pcrIndex);
     if (reg === undefined && opts.map === 'ccel' && ev.pcrIndex === 0) continue; // MRTD: build-time only, cannot be replayed
     if (reg === undefined)

@@ -99,14 +99,19 @@ export function readPublicKey(pem: string, what: string): PublicKeyInfo {
 
 /** Parses one DER certificate. @throws FormatError naming the first malformed field. */
 export function parseCertificate(der: Uint8Array, what = 'X.509 certificate'): Certificate {
-  const [tbsDer, sigAlgDer, sigDer] = children(parseDer(der, TAG.SEQUENCE, what), what);
+  const top = children(parseDer(der, TAG.SEQUENCE, what), what);
+  if (top.length !== 3) throw new FormatError(what, 'a Certificate is tbsCertificate, signatureAlgorithm and signatureValue (RFC 5280 §4.1)');
+  const [tbsDer, sigAlgDer, sigDer] = top;
   const tbs = expectTag(tbsDer, TAG.SEQUENCE, what);
   const f = children(tbs, what);
   let i = f[0]?.tag === 0xa0 ? 1 : 0; // [0] EXPLICIT version
+  if (f.length < i + 6) throw new FormatError(what, 'TBSCertificate lacks serial, signature, issuer, validity, subject or key (RFC 5280 §4.1)');
   const serial = expectTag(f[i++], TAG.INTEGER, what);
   i++; // signature AlgorithmIdentifier (must equal signatureAlgorithm; checked below)
   const issuer = name(f[i++]!, `${what} issuer`);
-  const [nb, na] = children(expectTag(f[i++], TAG.SEQUENCE, what), what);
+  const validity = children(expectTag(f[i++], TAG.SEQUENCE, what), what);
+  if (validity.length !== 2) throw new FormatError(what, 'Validity needs notBefore and notAfter (RFC 5280 §4.1.2.5)');
+  const [nb, na] = validity;
   const subject = name(f[i++]!, `${what} subject`);
   const spki = expectTag(f[i++], TAG.SEQUENCE, what);
   const extensions = new Map<string, Uint8Array>();

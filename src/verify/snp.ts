@@ -65,13 +65,16 @@ function extString(c: Certificate, oid: string): string | undefined {
   return v === undefined ? undefined : derString(readDer(v, 0, `certificate extension ${oid}`));
 }
 
-/** The product named by a certificate set: the pinned ARK present, else the VCEK's productName ("Milan-B0"). */
+/**
+ * The product named by a certificate set: the VCEK/VLEK's productName ("Milan-B0"), else the pinned ARK
+ * present — in that order, so a set holding several products' chains follows the endorsement key's.
+ */
 function productFromCerts(certs: readonly Certificate[], fps: string[]): SnpProduct | undefined {
-  for (const [p, fp] of Object.entries(AMD_ARK_SHA256)) if (fps.includes(fp)) return p as SnpProduct;
   for (const c of certs) {
     const name = extString(c, EXT.productName)?.split('-')[0];
     if (name && name in AMD_ARK_SHA256) return name as SnpProduct;
   }
+  for (const [p, fp] of Object.entries(AMD_ARK_SHA256)) if (fps.includes(fp)) return p as SnpProduct;
   return undefined;
 }
 
@@ -210,13 +213,15 @@ export async function verifySnpReport(bytes: Uint8Array, o: SnpVerifyOptions): P
   let match: VerifyEvidenceResult['match'];
   let diagnosis: VerifyEvidenceResult['diagnosis'];
   if (o.reference) {
-    for (const s of o.reference.snp) {
+    // POLICY is not part of the launch digest, so entries that differ only in it share digests: prefer the
+    // one whose policy (when it states one) is the report's, else the first (its POLICY check then fails)
+    const reportPolicy = `0x${r.policy.toString(16)}`;
+    const hits = o.reference.snp.flatMap((s) => {
       const hit = Object.entries(s.launchDigests).find(([, d]) => d === measurement);
-      if (hit) {
-        match = { platform: 'snp', parameters: s.parameters, vcpus: Number(hit[0]), ...statedMark(s) };
-        break;
-      }
-    }
+      return hit ? [{ s, vcpus: Number(hit[0]) }] : [];
+    });
+    const best = hits.find((h) => h.s.parameters.policy === undefined || h.s.parameters.policy === reportPolicy) ?? hits[0];
+    if (best) match = { platform: 'snp', parameters: best.s.parameters, vcpus: best.vcpus, ...statedMark(best.s) };
     if (!match) diagnosis = diagnose(measurement, o.reference, o.firmware);
     check(
       checks,
@@ -226,8 +231,7 @@ export async function verifySnpReport(bytes: Uint8Array, o: SnpVerifyOptions): P
       measurement,
     );
     const policy = match?.parameters.policy;
-    if (policy !== undefined)
-      check(checks, 'POLICY equals the reference', policy === `0x${r.policy.toString(16)}`, String(policy), `0x${r.policy.toString(16)}`);
+    if (policy !== undefined) check(checks, 'POLICY equals the reference', policy === reportPolicy, String(policy), reportPolicy);
   }
   return {
     ok: checks.every((c) => c.ok),

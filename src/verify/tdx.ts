@@ -27,6 +27,11 @@ const CERT_PCK_CHAIN = 5;
 const CERT_QE_REPORT = 6;
 /** TDX_ATTRIBUTES bit 0: the TD is debuggable (its memory and registers are visible to the host). */
 const TD_ATTRIBUTES_DEBUG = 1n;
+/** Intel's TD Quoting Enclave identity (PCS `tdx/certification/v4/qe/identity`, id TD_QE): its signer and product. */
+const TD_QE_MRSIGNER = 'dc9e2a7c6f948f17474e34a7fc43ed030f7c1563f1babddf6340c82e0e54a8c5';
+const TD_QE_ISVPRODID = 2;
+/** SGX ATTRIBUTES.FLAGS bit 1: a debug enclave (its memory readable by the host). */
+const SGX_ATTRIBUTES_DEBUG = 0x02;
 
 export interface TdxPolicy {
   /** Allow a debug TD (default false). */
@@ -148,6 +153,20 @@ export async function verifyTdxQuote(bytes: Uint8Array, o: TdxVerifyOptions = {}
     toHex(binding),
     toHex(reportData.subarray(0, 32)),
   );
+  // the QE itself (SGX REPORT body, SDM vol. 3D §38.15: ATTRIBUTES at 48, MRSIGNER at 128, ISVPRODID at 256):
+  // the PCK certifies the key of any provisioning enclave on the platform, the host's own included, so only
+  // Intel's TD Quoting Enclave, not in debug mode, may vouch for the attestation key (Intel's TD_QE identity)
+  const qeSigner = toHex(s.qeReport.subarray(128, 160));
+  const qeProdId = s.qeReport[256]! | (s.qeReport[257]! << 8);
+  check(
+    checks,
+    "QE is Intel's TD Quoting Enclave (MRSIGNER, ISVPRODID)",
+    qeSigner === TD_QE_MRSIGNER && qeProdId === TD_QE_ISVPRODID,
+    `${TD_QE_MRSIGNER} / ${TD_QE_ISVPRODID}`,
+    `${qeSigner} / ${qeProdId}`,
+  );
+  const qeDebug = (s.qeReport[48]! & SGX_ATTRIBUTES_DEBUG) !== 0;
+  check(checks, 'QE is not a debug enclave', !qeDebug, 'DEBUG clear', qeDebug ? 'DEBUG set' : 'DEBUG clear');
   const sigOk = await verifyEcdsa(p256Spki(s.attestationKey), '1.2.840.10045.3.1.7', 'SHA-256', s.quoteSignature, s.signed);
   check(checks, 'quote signature verifies with the attestation key', sigOk);
 
@@ -174,8 +193,10 @@ export async function verifyTdxQuote(bytes: Uint8Array, o: TdxVerifyOptions = {}
     const mrtdHit = o.reference.tdx.find((t) => t.mrtd === b.mrTd);
     check(checks, 'MRTD is a reference value', mrtdHit !== undefined, `one of ${o.reference.tdx.length} signed MRTDs`, b.mrTd);
     if (!mrtdHit) diagnosis = diagnoseMrtd(b.mrTd, o.reference, o.firmware);
-    if (mrtdHit)
-      for (const [i, v] of Object.entries(mrtdHit.rtmr)) check(checks, `RTMR${i} equals the reference`, b.rtmr[Number(i)] === v, v, b.rtmr[Number(i)]);
+    // the RTMRs of the entry that matches whole, else (for the diagnosis) of the first with this MRTD: one
+    // firmware usually has several entries (kernels, command lines) that differ only in RTMR1/RTMR2
+    const ref = entry ?? mrtdHit;
+    if (ref) for (const [i, v] of Object.entries(ref.rtmr)) check(checks, `RTMR${i} equals the reference`, b.rtmr[Number(i)] === v, v, b.rtmr[Number(i)]);
   }
   return {
     ok: checks.every((c) => c.ok),
