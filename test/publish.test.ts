@@ -154,6 +154,17 @@ describeShared('publish / serve / fetch', () => {
     expect([wrongKey.code, errorLine(wrongKey)]).toEqual([1, 'cvm-measure: error: index.intoto.json: DSSE: 0 of 1 trusted key(s) verified, threshold 1']);
   });
 
+  it('a file name the signed index cannot hold is refused before anything is written', async () => {
+    const out = join(dir, 'snp-odd-names');
+    cpSync(join(dir, 'snp'), out, { recursive: true });
+    writeFileSync(join(out, '_notes.yaml'), 'x: 1\n'); // passes the release-file filter, not the index's name rule
+    const r2 = join(dir, 'repo-odd');
+    const r = await cli(['publish', out, '--repo', r2, '--name', 'odd', '--version', '1', '--key', key]);
+    expect(r.code).toBe(1);
+    expect(errorLine(r)).toMatch(/release files "_notes\.yaml": not names a release can hold/);
+    expect(existsSync(join(r2, 'index.json'))).toBe(false);
+  });
+
   it('published versions are immutable: same bytes is a no-op, other bytes an error', async () => {
     const before = readFileSync(join(repo, 'index.json'));
     const same = await cli(['publish', join(dir, 'snp'), '--repo', repo, '--name', 'debian-12', '--version', '1', '--key', key]);

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { checkAttestation, type RebuildPredicate } from '../src/manifest/rebuild-attestation.js';
+import { checkAttestation, checkRebuildThreshold, type RebuildPredicate } from '../src/manifest/rebuild-attestation.js';
 import { parsePrivateKey, parsePublicKey } from '../src/sign/keys.js';
 import { INTOTO_PAYLOAD_TYPE, signEnvelope } from '../src/sign/dsse.js';
 import { localSigner } from '../src/sign/signer.js';
@@ -198,6 +198,18 @@ describe('rebuild: independent rebuilds, attestations, k-of-n rebuilders', () =>
     expect(errorLine(h)).toMatch(
       /uki@0 cannot be rebuilt: the release lacks the recipe \(\*\.yaml\), the lock \(\*\.lock\.json\), build-record\.json, measurements\.json/,
     );
+  });
+
+  it("a release whose signed reference values are not its measurements.json's is refused under --rebuilders; so is one with no values", async () => {
+    // uki@1's manifests over the measurements of another build (its /init differs): a rebuild would confirm b's values, consumers would use a's
+    const repo = p('repo-mismatch');
+    await ok(['publish', p('a-manifest'), '--build', p('b'), '--repo', repo, '--name', 'uki', '--version', '1', '--key', p('rel.pem')]);
+    const r = await fetchWith(repo, 'uki@1', '1', ['r1']);
+    expect(r.code).toBe(1);
+    expect(errorLine(r)).toMatch(
+      /uki@1: its signed reference values are not the ones its measurements\.json and build record give; a rebuild confirms only the latter/,
+    );
+    expect(() => checkRebuildThreshold({ name: 'x', version: '1' }, new Map(), [], 1)).toThrow(/x@1: its measurements\.json holds no values/);
   });
 
   it('refuses a tampered attestation, one for another release, and the same key counted twice', async () => {

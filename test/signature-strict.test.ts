@@ -151,3 +151,15 @@ describe('thresholds count keys, not key ids or copies', () => {
     expect(ok.code).toBe(0);
   });
 });
+
+describe('DSSE: a hostile envelope', () => {
+  it('more signatures than max(16, 2 × trusted keys) is refused before any is tried', async () => {
+    const k = generateKey('ed25519');
+    const signer = localSigner(parsePrivateKey(k.privatePem, 'k'));
+    const env = await signEnvelope(INTOTO_PAYLOAD_TYPE, Buffer.from('{}'), [signer]);
+    const { verifyEnvelope } = await import('../src/sign/dsse.js');
+    const key = createPublicKey(k.publicPem);
+    expect(verifyEnvelope({ ...env, signatures: Array(16).fill(env.signatures[0]) }, [key]).keyIds).toHaveLength(1);
+    expect(() => verifyEnvelope({ ...env, signatures: Array(17).fill(env.signatures[0]) }, [key])).toThrow(/17 signatures: more than the 16/);
+  });
+});

@@ -74,8 +74,12 @@ function parseJson(b: Uint8Array, what: string): unknown {
   }
 }
 
-/** File bytes are kept as they are; an object is serialized as canonical JSON; a DSSE envelope gives its payload. */
-function readBuildRecord(v: Uint8Array | object): BuildRecord {
+/**
+ * A build record: file bytes are kept as they are; an object is serialized as canonical JSON; a DSSE
+ * envelope gives its payload.
+ * @throws {InputError} for anything but an SLSA v1 provenance Statement.
+ */
+export function readBuildRecord(v: Uint8Array | object): BuildRecord {
   let bytes: Uint8Array = v instanceof Uint8Array ? v : Buffer.from(canonicalJson(v), 'utf8');
   let doc = v instanceof Uint8Array ? parseJson(v, 'build record') : v;
   const d = doc as Record<string, unknown>;

@@ -225,6 +225,8 @@ export function checkRebuildThreshold(
   attestations: readonly CheckedAttestation[],
   threshold: number,
 ): ThresholdResult {
+  if (values.size === 0)
+    throw new VerificationError(`${release.name}@${release.version}: its measurements.json holds no values, so no rebuild can confirm anything`);
   const short: { name: string; count: number }[] = [];
   let all: Set<string> | undefined;
   for (const [name, digest] of values) {

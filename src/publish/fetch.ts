@@ -8,7 +8,11 @@ import type { KeyObject } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CvmError, InputError, UsageError, VerificationError } from '../errors.js';
-import type { MeasurementsDocument } from '../manifest/model.js';
+import { readBuildRecord } from '../manifest/create.js';
+import { importMeasurements } from '../manifest/import.js';
+import { type MeasurementsDocument, type ReferenceValues, referenceValuesFrom } from '../manifest/model.js';
+import { canonicalJson } from '../sign/canonical-json.js';
+import { referenceValuesOf } from './index-format.js';
 import { type CheckedAttestation, checkAttestation, checkRebuildThreshold, releaseValues } from '../manifest/rebuild-attestation.js';
 import { getBytes } from '../util/download.js';
 import { exists, writeFileAtomic } from '../util/fs.js';
@@ -97,8 +101,13 @@ async function readState(file: string): Promise<State | undefined> {
   } catch {
     return undefined;
   }
-  const s = JSON.parse(text) as State;
-  if (!Number.isSafeInteger(s?.version) || typeof s.sha256 !== 'string') throw new InputError(`${file}: not a repository state file`);
+  let s: State | undefined;
+  try {
+    s = JSON.parse(text) as State;
+  } catch {
+    s = undefined;
+  }
+  if (!Number.isSafeInteger(s?.version) || typeof s?.sha256 !== 'string') throw new InputError(`${file}: not a repository state file`);
   return s;
 }
 
@@ -179,6 +188,35 @@ export async function fetchRepository(source: string, o: FetchOptions): Promise<
 }
 
 /**
+ * A release's measurements.json, and the check that its signed reference values are exactly what that file
+ * (with its build record, when the values name one) gives: a value only reference-values.intoto.json holds —
+ * the one consumers look up — would be trusted without any rebuild confirming it.
+ * @throws {VerificationError} when they differ; {InputError} for a malformed measurements.json.
+ */
+function releaseMeasurements(r: ReleaseEntry, blobs: Map<string, Buffer>): MeasurementsDocument {
+  const file = (n: string) => (r.files[n] ? blobs.get(r.files[n].sha256) : undefined);
+  const what = `${r.name}@${r.version}`;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(file('measurements.json')!.toString('utf8'));
+  } catch {
+    throw new InputError(`${what}: measurements.json is not JSON`);
+  }
+  const m = importMeasurements(doc);
+  if (!('schema' in m)) throw new InputError(`${what}: measurements.json is one measurement, not a build's measurements document`);
+  const rvBytes = file('reference-values.intoto.json');
+  if (!rvBytes) throw new VerificationError(`${what}: no reference-values.intoto.json to check against its measurements.json`);
+  const { validity: _, ...published } = referenceValuesOf(rvBytes, `${what} reference-values.intoto.json`) as ReferenceValues & { validity?: unknown };
+  const br = published.buildRecord && file('build-record.json');
+  const derived = referenceValuesFrom(m, br ? readBuildRecord(br) : undefined);
+  if (canonicalJson(derived) !== canonicalJson(published))
+    throw new VerificationError(
+      `${what}: its signed reference values are not the ones its measurements.json${br ? ' and build record' : ''} give; a rebuild confirms only the latter`,
+    );
+  return m;
+}
+
+/**
  * Checks a release's listed rebuild attestations with the trusted rebuilder keys: each bound to this
  * release's files; `threshold` distinct keys must attest `match` for every value of its measurements.json.
  * @throws {VerificationError} naming the values short of confirmations and the attestations refused.
@@ -192,7 +230,8 @@ async function checkRebuilds(
 ): Promise<RebuildCheck> {
   const m = r.files['measurements.json'];
   if (!m) throw new VerificationError(`${r.name}@${r.version}: the release carries no measurements.json, so no rebuild can confirm its values`);
-  const values = releaseValues(JSON.parse(blobs.get(m.sha256)!.toString('utf8')) as MeasurementsDocument);
+  const measurements = releaseMeasurements(r, blobs);
+  const values = releaseValues(measurements);
   const checked: CheckedAttestation[] = [];
   const refused: RebuildCheck['refused'] = [];
   for (const a of r.attestations ?? []) {

@@ -58,6 +58,9 @@ export interface RepositoryIndex {
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 const FILE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/;
 
+/** A file name a release can hold: one safe path segment, and not the page the site writes beside them. */
+export const isReleaseFileName = (n: string): boolean => FILE.test(n) && n !== 'index.html';
+
 /** A release name or version: one path segment of safe characters. @throws errorClass */
 export function checkName(what: string, v: unknown, errorClass: new (m: string) => Error = InputError): string {
   if (typeof v !== 'string' || !NAME.test(v))

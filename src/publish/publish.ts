@@ -22,6 +22,7 @@ import {
   type FileEntry,
   INDEX_ENVELOPE,
   INDEX_FILE,
+  isReleaseFileName,
   LOOKUP_SCHEMA,
   type Lookup,
   lookupsFor,
@@ -99,7 +100,10 @@ async function buildFiles(dir: string, withInputs: boolean, cache: Cache): Promi
     throw new InputError(`--build ${dir}: no ${SOURCE_DIR}/ recipe and lock (built by an older cvm-measure? build again)`);
   const m = JSON.parse(mBytes.toString('utf8')) as MeasurementsDocument;
   for (const a of m.artifacts) {
-    const b = await need(a.path ?? a.name, `artifact ${a.name}`);
+    const rel = a.path ?? a.name;
+    if (!isReleaseFileName(rel))
+      throw new InputError(`--build ${dir}: artifact ${a.name}: path ${JSON.stringify(rel)} is not a file of the build directory itself`);
+    const b = await need(rel, `artifact ${a.name}`);
     if (sha256(b) !== a.sha256) throw new InputError(`--build ${dir}: ${a.path}: sha256 differs from measurements.json (rebuilt since?)`);
     files.set(`artifact-${a.path ?? a.name}`, b);
   }
@@ -113,7 +117,9 @@ async function buildFiles(dir: string, withInputs: boolean, cache: Cache): Promi
 /** The current signed index, verified with the publishing keys; undefined for a new repository. */
 async function currentIndex(repo: string, signers: readonly Signer[]): Promise<{ index: RepositoryIndex; sha256: string } | undefined> {
   if (!(await exists(join(repo, INDEX_FILE)))) return undefined;
-  const [bytes, env] = await Promise.all([readFile(join(repo, INDEX_FILE)), readFile(join(repo, INDEX_ENVELOPE))]);
+  const [bytes, env] = await Promise.all([readFile(join(repo, INDEX_FILE)), readFile(join(repo, INDEX_ENVELOPE))]).catch((e: NodeJS.ErrnoException) => {
+    throw new InputError(`${repo}: ${INDEX_FILE} without a readable ${INDEX_ENVELOPE} (${e.code ?? e.message}): not a repository this key can publish to`);
+  });
   try {
     const v = verifyIndex(
       bytes,
@@ -187,6 +193,12 @@ export async function publishRelease(outDir: string, o: PublishOptions): Promise
   checkName('--version', o.version);
   const files = await releaseFiles(outDir);
   if (o.build) for (const [n, b] of await buildFiles(o.build, o.withInputs ?? false, o.cache ?? new Cache())) files.set(n, b);
+  // every name must be one the signed index can hold, or the published repository would not verify
+  const bad = [...files.keys()].filter((n) => !isReleaseFileName(n));
+  if (bad.length > 0)
+    throw new InputError(
+      `release files ${bad.map((n) => JSON.stringify(n)).join(', ')}: not names a release can hold (letters, digits and ._+- in one segment; not index.html)`,
+    );
   const entries: Record<string, FileEntry> = Object.fromEntries([...files].map(([n, b]) => [n, { sha256: sha256(b), size: b.length }]));
   const rv = referenceValuesOf(files.get('reference-values.intoto.json')!, join(outDir, 'reference-values.intoto.json'));
   const lookups = lookupsFor(rv);

@@ -21,6 +21,7 @@ export {
   INDEX_ENVELOPE,
   INDEX_FILE,
   INDEX_PREDICATE,
+  isReleaseFileName,
   MAX_FILE_BYTES,
   MAX_INDEX_BYTES,
   parseIndex,

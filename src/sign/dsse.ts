@@ -5,7 +5,7 @@
  * cosign and securesystemslib verify); a raw r||s signature is rejected.
  */
 import type { KeyObject } from 'node:crypto';
-import { UsageError, VerificationError } from '../errors.js';
+import { FormatError, UsageError, VerificationError } from '../errors.js';
 import { derToRaw, isEcdsa, rawToDer, verifySignature } from './ecdsa.js';
 import { ALGS, keyAlg, keyId } from './keys.js';
 import { type Envelope, pae, strictBase64 } from './envelope.js';
@@ -36,6 +36,9 @@ export interface VerifiedEnvelope {
   keyIds: string[];
 }
 
+/** Signatures an envelope may carry before it is refused unread (or twice the trusted keys, if more). */
+const MAX_SIGNATURES = 16;
+
 /**
  * Verifies that at least `threshold` distinct trusted keys signed PAE(type, payload). Keys count by
  * public-key identity (the key id, sha256 of the SPKI): the same key trusted twice, or two signatures
@@ -43,13 +46,18 @@ export interface VerifiedEnvelope {
  * whose keyid names a trusted key must verify with that key, and a signature that verifies must not
  * carry another key's id.
  * @throws {UsageError} when `threshold` exceeds the number of distinct trusted keys.
- * @throws {FormatError} when the payload or a signature is not canonical base64.
+ * @throws {FormatError} when the payload or a signature is not canonical base64, or there are more than
+ *   max(16, 2 × trusted keys) signatures.
  * @throws {VerificationError} when fewer than `threshold` trusted keys verify, or a keyid is wrong.
  */
 export function verifyEnvelope(env: Envelope, trusted: readonly KeyObject[], threshold = 1): VerifiedEnvelope {
   const ids = trusted.map(keyId);
   const distinct = new Set(ids).size;
   if (threshold > distinct) throw new UsageError(`--threshold ${threshold}: only ${distinct} distinct trusted key(s) (a key given twice counts once)`);
+  // each signature is tried against each trusted key: a bound keeps a hostile envelope's cost small
+  const most = Math.max(MAX_SIGNATURES, 2 * trusted.length);
+  if (env.signatures.length > most)
+    throw new FormatError('DSSE envelope', `${env.signatures.length} signatures: more than the ${most} a verifier with ${trusted.length} trusted key(s) tries`);
   const body = Buffer.from(strictBase64(env.payload, 'payload'));
   const msg = pae(env.payloadType, body);
   /** key id → index of the first trusted key with that id that verified a signature */
