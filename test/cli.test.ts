@@ -203,9 +203,9 @@ describe('CLI bundles (esbuild.config.mjs: dist/bin/)', () => {
       expect(commandSources(g), c).toHaveLength(1);
       // only doctor, verify, capture qemu (boots QEMU, writes a platform.json its schema checks), manifest inspect (a
       // reference-values document against its schema), fetch (a release's measurements.json against its schema,
-      // under --rebuilders) and the runs of build, rebuild and manifest create (*-run.ts) spawn processes, parse
-      // YAML or validate schemas
-      if (!/\/(build-run|capture-qemu|doctor|fetch|manifest-create-run|manifest-inspect|rebuild-run|verify)-[A-Z0-9]+\.js$/.test(c))
+      // under --rebuilders), publish (the reference values it derives lookups from) and the runs of build, rebuild
+      // and manifest create (*-run.ts) spawn processes, parse YAML or validate schemas
+      if (!/\/(build-run|capture-qemu|doctor|fetch|manifest-create-run|manifest-inspect|publish|rebuild-run|verify)-[A-Z0-9]+\.js$/.test(c))
         expect(
           packages(g).filter((p) => BUILD_STACK.includes(p)),
           c,

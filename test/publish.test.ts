@@ -17,6 +17,7 @@ import { fetchRepository } from '../src/publish/fetch.js';
 import { canonicalBytes, parseIndex, type RepositoryIndex, signIndex } from '../src/publish/repository.js';
 import { generateKey, parsePrivateKey, parsePublicKey } from '../src/sign/keys.js';
 import { localSigner } from '../src/sign/signer.js';
+import { INTOTO_PAYLOAD_TYPE, signEnvelope } from '../src/sign/dsse.js';
 import { cli, errorLine } from './helpers/cli.js';
 import { serve } from './helpers/serve.js';
 import { describeShared, ROOT, shared } from './helpers/shared.js';
@@ -163,6 +164,24 @@ describeShared('publish / serve / fetch', () => {
     expect(r.code).toBe(1);
     expect(errorLine(r)).toMatch(/release files "_notes\.yaml": not names a release can hold/);
     expect(existsSync(join(r2, 'index.json'))).toBe(false);
+  });
+
+  it('reference values that are not a reference-values document are refused with the JSON path, not an internal error', async () => {
+    const out = join(dir, 'snp-bad-values');
+    cpSync(join(dir, 'snp'), out, { recursive: true });
+    const k = localSigner(parsePrivateKey(readFileSync(key), key));
+    const statement = {
+      _type: 'https://in-toto.io/Statement/v1',
+      subject: [{ name: 'x', digest: { sha256: '0'.repeat(64) } }],
+      predicateType: JSON.parse(Buffer.from(JSON.parse(readFileSync(join(out, 'reference-values.intoto.json'), 'utf8')).payload, 'base64').toString())
+        .predicateType,
+      predicate: { schema: 'cvm-measure/reference-values/v1' },
+    };
+    const env = await signEnvelope(INTOTO_PAYLOAD_TYPE, Buffer.from(JSON.stringify(statement)), [k]);
+    writeFileSync(join(out, 'reference-values.intoto.json'), JSON.stringify(env));
+    const r = await cli(['publish', out, '--repo', join(dir, 'repo-bad-values'), '--name', 'bad', '--version', '1', '--key', key]);
+    expect(r.code).toBe(1);
+    expect(errorLine(r)).toMatch(/reference-values\.intoto\.json: .*(artifacts|snp|tdx|pcr)/);
   });
 
   it('published versions are immutable: same bytes is a no-op, other bytes an error', async () => {

@@ -10,7 +10,8 @@ import { Cache } from '../build/cache.js';
 import type { Lock } from '../build/lock.js';
 import { inputFile, lockedBlobs, SOURCE_DIR } from '../build/source-bundle.js';
 import { InputError, VerificationError } from '../errors.js';
-import type { MeasurementsDocument } from '../manifest/model.js';
+import { importReferenceValues } from '../manifest/import.js';
+import type { MeasurementsDocument, ReferenceValues } from '../manifest/model.js';
 import { readAttestation } from '../manifest/rebuild-attestation.js';
 import type { Signer } from '../sign/signer.js';
 import { exists, pidLock, testPause, writeFileAtomic } from '../util/fs.js';
@@ -200,8 +201,10 @@ export async function publishRelease(outDir: string, o: PublishOptions): Promise
       `release files ${bad.map((n) => JSON.stringify(n)).join(', ')}: not names a release can hold (letters, digits and ._+- in one segment; not index.html)`,
     );
   const entries: Record<string, FileEntry> = Object.fromEntries([...files].map(([n, b]) => [n, { sha256: sha256(b), size: b.length }]));
-  const rv = referenceValuesOf(files.get('reference-values.intoto.json')!, join(outDir, 'reference-values.intoto.json'));
-  const lookups = lookupsFor(rv);
+  const rvWhat = join(outDir, 'reference-values.intoto.json');
+  // the predicate is the reference-values document plus its validity window: schema-checked before its lookups are derived
+  const { validity: _, ...rv } = referenceValuesOf(files.get('reference-values.intoto.json')!, rvWhat) as ReferenceValues & { validity?: unknown };
+  const lookups = lookupsFor(importReferenceValues(rv, rvWhat));
   const path = releasePath(o.name, o.version);
   const result = (indexVersion: number, indexSha256: string, unchanged: boolean): PublishResult => ({
     repo: o.repo,
