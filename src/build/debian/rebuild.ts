@@ -146,151 +146,135 @@ export async function rebuildDebian(o: DebianRebuildOptions): Promise<DebianRebu
     throw new BuildError(`${work} is being built by process ${pid}; wait for it (the next run resumes from its tree)`);
   });
   try {
-    return await rebuildLocked(o, cache, pk, version, bi, base, work, { t0, startedOn, step, done, omit: bi ? undefined : omit });
+    const log = new Logger(join(work, 'cvm-measure.log'));
+    const debTar = await fetchTree(cache, pk, work);
+    const epoch = changelogEpoch(debTar.changelog);
+    const rootfsSha = await cachedBase(cache, base, epoch, log, () => step(`rootfs bookworm/buildd with ${include.length} build dependencies (mmdebstrap)`));
+    const rootfs = await ensureRootfs(cache, base, rootfsSha, epoch, log, (l) => step(l));
+    const sandbox = await selectSandbox(o.backend);
+    const buildPath = bi?.buildPath ?? `/build/reproducible-path/${treeName(pk.source)}`;
+    if (!/^\/build\/[A-Za-z0-9._+-]+\/[A-Za-z0-9._+-]+$/.test(buildPath))
+      throw new InputError(`build path ${buildPath}: must be /build/<dir>/<tree> (the sandbox's writable /build)`);
+    const target = `build-${o.pkg}`;
+    const env = sandboxEnv({ sourceDateEpoch: epoch, jobs: 2, home: `${posix.dirname(buildPath)}/.home` });
+    const command = `dpkg-buildpackage --no-sign -d --rules-target=${target}`;
+    const environment: DebianEnvironment = {
+      backend: sandbox.name,
+      buildPath,
+      target,
+      command,
+      env,
+      rootfs: {
+        suite: base.suite,
+        variant: base.variant,
+        sha256: rootfsSha,
+        include,
+        omitted: bi ? [] : (omit?.packages ?? []),
+        omittedWhy: bi ? null : (omit?.why ?? null),
+        buildinfo: o.buildinfo?.name ?? null,
+      },
+      installed: await installedPackages(rootfs),
+      snpVcpuTypes: SNP_VCPU_TYPES,
+      notMeasured: CLOUD_VMMS_NOT_APPLICABLE,
+    };
+
+    // 3. the plan, from the rules alone (a bare copy of debian/, so a half-built tree does not shorten it)
+    const run = (dir: string, script: string, logFile: string, binds: { source: string; target: string; writable: boolean }[] = []) =>
+      runIn(sandbox, rootfs, dir, buildPath, env, script, logFile, binds);
+    const buildLog = join(work, 'build.log');
+    // a tree built for another target, rootfs, path, environment or backend is not this build: start over
+    await resetIfOtherBuild(work, { target, rootfs: rootfsSha, buildPath, env, backend: sandbox.name });
+    const plan = await planFor(work, debTar.dir, posix.basename(buildPath), target, o.pkg, run);
+    // 4. the build (resumed by make's own stamps when an earlier run stopped)
+    const steps = await buildWithProgress(work, buildPath, plan, command, buildLog, run, step, done);
+
+    // 5. every shipped file against the tree
+    const tree = join(work, 'build', posix.basename(buildPath));
+    const rules = parseInstall(await readFile(join(tree, 'debian', `${o.pkg}.install`), 'utf8').catch(() => ''), `debian/${o.pkg}.install`);
+    const links = parseLinks(await readFile(join(tree, 'debian', `${o.pkg}.links`), 'utf8').catch(() => ''), `debian/${o.pkg}.links`);
+    const planned = plan.flatMap((s) => s.outputs);
+    const candidates = new Set(planned);
+    for (const r of rules)
+      for (const s of r.sources)
+        for (const dir of r.dest === undefined ? [posix.dirname(`${DH_TMP}${s}`), posix.dirname(s)] : [posix.dirname(s)])
+          for (const f of await listDir(tree, dir)) candidates.add(f);
+    const origins = installMap(rules, [...candidates]);
+    const rebuilt = new Map<string, Uint8Array>();
+    for (const f of new Set(origins.values())) {
+      // regular files only: a symbolic link in the tree could point anywhere on the host
+      const st = await lstat(join(tree, f)).catch(() => undefined);
+      if (st?.isFile()) rebuilt.set(f, await readFile(join(tree, f)));
+    }
+    const files = comparePackage({
+      shipped: await listArchive(cache.blobPath(pk.binary.deb.sha256), `${o.pkg}=${version}`),
+      origins,
+      links,
+      rebuilt,
+      notBuilt: (f) => whyNotBuilt(f, steps),
+      pkg: o.pkg,
+    });
+
+    // 6. measurements of the reproduced firmware, and the signed attestation naming it
+    const reproduced = files.filter((f) => f.status === 'reproduced' && f.firmware && 'sha256' in f.shipped);
+    const measurements = reproduced.map((f) => measureFirmware(f.path, rebuilt.get(f.from!)!)).filter((m) => m.sev || m.tdx);
+    const summary = { reproduced: 0, differs: 0, 'not attempted': 0 };
+    for (const f of files) summary[f.status]++;
+    const outFiles: { name: string; data: string | Uint8Array }[] = [];
+    let attestation: DebianRebuildResult['attestation'] = null;
+    const finishedOn = new Date();
+    if (reproduced.length > 0) {
+      const predicate: RebuildPredicate = {
+        release: { name: `debian:${o.pkg}`, version, source: `debian source package ${pk.source.name} ${pk.source.version}` },
+        rebuilder: { keyId: o.signer.keyId },
+        environment: {
+          backend: sandbox.name,
+          kernel: kernelRelease(),
+          tool: `cvm-measure ${packageVersion()}`,
+          node: process.version,
+          variation: { ...environment },
+        },
+        inputs: [
+          { name: pk.binary.deb.name, sha256: pk.binary.deb.sha256, from: pk.from },
+          { name: pk.source.dsc.name, sha256: pk.source.dsc.sha256, from: pk.from },
+          ...pk.source.files.map((f) => ({ name: f.name, sha256: f.sha256, from: pk.from })),
+          { name: `rootfs ${base.suite}/${base.variant}`, sha256: rootfsSha, from: 'cache' as const },
+        ],
+        verdict: 'match',
+        artifacts: reproduced.map((f) => ({ name: `artifact:${f.path}`, verdict: 'match' as const, expected: f.rebuilt!.sha256, actual: f.rebuilt!.sha256 })),
+        measurements: measurementValues(measurements),
+        startedOn: startedOn.toISOString(),
+        finishedOn: finishedOn.toISOString(),
+        debian: { files },
+      };
+      const subjects = Object.fromEntries(reproduced.map((f) => [f.path, { sha256: f.rebuilt!.sha256 }]));
+      const envlp = await signEnvelope(INTOTO_PAYLOAD_TYPE, statementBytes(rebuildStatement(subjects, predicate)), [o.signer]);
+      const bytes = Buffer.from(canonicalJson(envlp), 'utf8');
+      outFiles.push({ name: 'rebuild.intoto.json', data: bytes });
+      attestation = { path: join(o.out, 'rebuild.intoto.json'), sha256: sha256(bytes), keyId: o.signer.keyId, subjects: reproduced.length };
+    }
+    const result: DebianRebuildResult = {
+      package: { name: o.pkg, version, versionFrom: o.version ? 'argument' : 'apt candidate', sha256: pk.binary.deb.sha256 },
+      source: { name: pk.source.name, version: pk.source.version, dscSha256: pk.source.dsc.sha256, files: pk.source.files },
+      inputsFrom: pk.from,
+      environment,
+      steps,
+      files,
+      summary,
+      measurements,
+      attestation,
+      out: o.out,
+      seconds: Math.round((performance.now() - t0) / 100) / 10,
+    };
+    outFiles.push(
+      { name: 'measurements.json', data: `${JSON.stringify(measurements, null, 2)}\n` },
+      { name: 'build.log', data: await readFile(buildLog).catch(() => Buffer.alloc(0)) },
+      { name: 'result.json', data: `${JSON.stringify(result, null, 2)}\n` },
+    );
+    await writeDirAtomic(o.out, outFiles);
+    return result;
   } finally {
     await release();
   }
-}
-
-/** The rest of rebuildDebian, holding the lock on `work`. */
-async function rebuildLocked(
-  o: DebianRebuildOptions,
-  cache: Cache,
-  pk: DebianPackages,
-  version: string,
-  bi: Buildinfo | undefined,
-  base: { suite: string; variant: string; include: string[] },
-  work: string,
-  p: { t0: number; startedOn: Date; step: (t: string) => void; done: (t: string) => void; omit: (typeof OMITTED_BUILD_DEPENDS)[string] | undefined },
-): Promise<DebianRebuildResult> {
-  const { t0, startedOn, step, done, omit } = p;
-  const include = base.include;
-  const log = new Logger(join(work, 'cvm-measure.log'));
-  const debTar = await fetchTree(cache, pk, work);
-  const epoch = changelogEpoch(debTar.changelog);
-  const rootfsSha = await cachedBase(cache, base, epoch, log, () => step(`rootfs bookworm/buildd with ${include.length} build dependencies (mmdebstrap)`));
-  const rootfs = await ensureRootfs(cache, base, rootfsSha, epoch, log, (l) => step(l));
-  const sandbox = await selectSandbox(o.backend);
-  const buildPath = bi?.buildPath ?? `/build/reproducible-path/${treeName(pk.source)}`;
-  if (!/^\/build\/[A-Za-z0-9._+-]+\/[A-Za-z0-9._+-]+$/.test(buildPath))
-    throw new InputError(`build path ${buildPath}: must be /build/<dir>/<tree> (the sandbox's writable /build)`);
-  const target = `build-${o.pkg}`;
-  const env = sandboxEnv({ sourceDateEpoch: epoch, jobs: 2, home: `${posix.dirname(buildPath)}/.home` });
-  const command = `dpkg-buildpackage --no-sign -d --rules-target=${target}`;
-  const environment: DebianEnvironment = {
-    backend: sandbox.name,
-    buildPath,
-    target,
-    command,
-    env,
-    rootfs: {
-      suite: base.suite,
-      variant: base.variant,
-      sha256: rootfsSha,
-      include,
-      omitted: bi ? [] : (omit?.packages ?? []),
-      omittedWhy: bi ? null : (omit?.why ?? null),
-      buildinfo: o.buildinfo?.name ?? null,
-    },
-    installed: await installedPackages(rootfs),
-    snpVcpuTypes: SNP_VCPU_TYPES,
-    notMeasured: CLOUD_VMMS_NOT_APPLICABLE,
-  };
-
-  // 3. the plan, from the rules alone (a bare copy of debian/, so a half-built tree does not shorten it)
-  const run = (dir: string, script: string, logFile: string, binds: { source: string; target: string; writable: boolean }[] = []) =>
-    runIn(sandbox, rootfs, dir, buildPath, env, script, logFile, binds);
-  const buildLog = join(work, 'build.log');
-  // a tree built for another target, rootfs, path, environment or backend is not this build: start over
-  await resetIfOtherBuild(work, { target, rootfs: rootfsSha, buildPath, env, backend: sandbox.name });
-  const plan = await planFor(work, debTar.dir, posix.basename(buildPath), target, o.pkg, run);
-  // 4. the build (resumed by make's own stamps when an earlier run stopped)
-  const steps = await buildWithProgress(work, buildPath, plan, command, buildLog, run, step, done);
-
-  // 5. every shipped file against the tree
-  const tree = join(work, 'build', posix.basename(buildPath));
-  const rules = parseInstall(await readFile(join(tree, 'debian', `${o.pkg}.install`), 'utf8').catch(() => ''), `debian/${o.pkg}.install`);
-  const links = parseLinks(await readFile(join(tree, 'debian', `${o.pkg}.links`), 'utf8').catch(() => ''), `debian/${o.pkg}.links`);
-  const planned = plan.flatMap((s) => s.outputs);
-  const candidates = new Set(planned);
-  for (const r of rules)
-    for (const s of r.sources)
-      for (const dir of r.dest === undefined ? [posix.dirname(`${DH_TMP}${s}`), posix.dirname(s)] : [posix.dirname(s)])
-        for (const f of await listDir(tree, dir)) candidates.add(f);
-  const origins = installMap(rules, [...candidates]);
-  const rebuilt = new Map<string, Uint8Array>();
-  for (const f of new Set(origins.values())) {
-    // regular files only: a symbolic link in the tree could point anywhere on the host
-    const st = await lstat(join(tree, f)).catch(() => undefined);
-    if (st?.isFile()) rebuilt.set(f, await readFile(join(tree, f)));
-  }
-  const files = comparePackage({
-    shipped: await listArchive(cache.blobPath(pk.binary.deb.sha256), `${o.pkg}=${version}`),
-    origins,
-    links,
-    rebuilt,
-    notBuilt: (f) => whyNotBuilt(f, steps),
-    pkg: o.pkg,
-  });
-
-  // 6. measurements of the reproduced firmware, and the signed attestation naming it
-  const reproduced = files.filter((f) => f.status === 'reproduced' && f.firmware && 'sha256' in f.shipped);
-  const measurements = reproduced.map((f) => measureFirmware(f.path, rebuilt.get(f.from!)!)).filter((m) => m.sev || m.tdx);
-  const summary = { reproduced: 0, differs: 0, 'not attempted': 0 };
-  for (const f of files) summary[f.status]++;
-  const outFiles: { name: string; data: string | Uint8Array }[] = [];
-  let attestation: DebianRebuildResult['attestation'] = null;
-  const finishedOn = new Date();
-  if (reproduced.length > 0) {
-    const predicate: RebuildPredicate = {
-      release: { name: `debian:${o.pkg}`, version, source: `debian source package ${pk.source.name} ${pk.source.version}` },
-      rebuilder: { keyId: o.signer.keyId },
-      environment: {
-        backend: sandbox.name,
-        kernel: kernelRelease(),
-        tool: `cvm-measure ${packageVersion()}`,
-        node: process.version,
-        variation: { ...environment },
-      },
-      inputs: [
-        { name: pk.binary.deb.name, sha256: pk.binary.deb.sha256, from: pk.from },
-        { name: pk.source.dsc.name, sha256: pk.source.dsc.sha256, from: pk.from },
-        ...pk.source.files.map((f) => ({ name: f.name, sha256: f.sha256, from: pk.from })),
-        { name: `rootfs ${base.suite}/${base.variant}`, sha256: rootfsSha, from: 'cache' as const },
-      ],
-      verdict: 'match',
-      artifacts: reproduced.map((f) => ({ name: `artifact:${f.path}`, verdict: 'match' as const, expected: f.rebuilt!.sha256, actual: f.rebuilt!.sha256 })),
-      measurements: measurementValues(measurements),
-      startedOn: startedOn.toISOString(),
-      finishedOn: finishedOn.toISOString(),
-      debian: { files },
-    };
-    const subjects = Object.fromEntries(reproduced.map((f) => [f.path, { sha256: f.rebuilt!.sha256 }]));
-    const envlp = await signEnvelope(INTOTO_PAYLOAD_TYPE, statementBytes(rebuildStatement(subjects, predicate)), [o.signer]);
-    const bytes = Buffer.from(canonicalJson(envlp), 'utf8');
-    outFiles.push({ name: 'rebuild.intoto.json', data: bytes });
-    attestation = { path: join(o.out, 'rebuild.intoto.json'), sha256: sha256(bytes), keyId: o.signer.keyId, subjects: reproduced.length };
-  }
-  const result: DebianRebuildResult = {
-    package: { name: o.pkg, version, versionFrom: o.version ? 'argument' : 'apt candidate', sha256: pk.binary.deb.sha256 },
-    source: { name: pk.source.name, version: pk.source.version, dscSha256: pk.source.dsc.sha256, files: pk.source.files },
-    inputsFrom: pk.from,
-    environment,
-    steps,
-    files,
-    summary,
-    measurements,
-    attestation,
-    out: o.out,
-    seconds: Math.round((performance.now() - t0) / 100) / 10,
-  };
-  outFiles.push(
-    { name: 'measurements.json', data: `${JSON.stringify(measurements, null, 2)}\n` },
-    { name: 'build.log', data: await readFile(buildLog).catch(() => Buffer.alloc(0)) },
-    { name: 'result.json', data: `${JSON.stringify(result, null, 2)}\n` },
-  );
-  await writeDirAtomic(o.out, outFiles);
-  return result;
 }
 
 /** The measured values as rebuild-attestation comparisons (the rebuilt bytes are the shipped bytes). */
