@@ -21,7 +21,7 @@ import {
   parseFirmwareVolume,
   parseSections,
 } from '../formats/firmware-volume.js';
-import { parseVarStore, type EfiVariable } from '../formats/efi-varstore.js';
+import { AUTH_TIMESTAMP_OFFSET, parseVarStore, type EfiVariable } from '../formats/efi-varstore.js';
 import { bytesEqual, u64le, utf16le } from '../util/bytes.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex').slice(0, 16);
@@ -125,11 +125,11 @@ function varStoreParts(a: Uint8Array, b: Uint8Array): string[] | undefined {
   if (out.length === 0) return [`variable store: every live variable is the same; ${firstDiff(a, b)} (deleted variables, free space or the store header)`];
   // the claim "only TimeStamps" holds for the whole file: with them blanked (AUTHENTICATED_VARIABLE_HEADER
   // offset 16, EFI_TIME) the two images are byte-identical
-  const blank = (img: Uint8Array, vs: EfiVariable[], whole: boolean) => {
+  const blank = (img: Uint8Array, vs: EfiVariable[], records: boolean) => {
     const c = new Uint8Array(img); // a copy (Buffer.prototype.slice would be a view)
     for (const v of vs) {
-      if (whole) c.fill(0, v.offset, v.data.byteOffset - img.byteOffset + v.data.length);
-      else if (v.auth) c.fill(0, v.offset + 16, v.offset + 32);
+      if (records) c.fill(0, v.offset, v.end);
+      else if (v.auth) c.fill(0, v.offset + AUTH_TIMESTAMP_OFFSET, v.offset + AUTH_TIMESTAMP_OFFSET + 16);
     }
     return c;
   };
@@ -194,9 +194,8 @@ function ffsFiles(img: Uint8Array): Map<string, FfsPart> | undefined {
       // a variable store (OVMF.fd's first volume): its variables, and the rest of the volume, not FFS files
       const rest = new Uint8Array(vol); // a copy
       for (const v of vars) {
-        const end = v.data.byteOffset - vol.byteOffset + v.data.length;
-        files.set(`${label} variable ${v.name} (${v.guid})`, { hash: sha(vol.subarray(v.offset, end)), pe: undefined });
-        rest.fill(0, v.offset, end);
+        files.set(`${label} variable ${v.name} (${v.guid})`, { hash: sha(vol.subarray(v.offset, v.end)), pe: undefined });
+        rest.fill(0, v.offset, v.end);
       }
       files.set(`${label} (variable store outside its variables)`, { hash: sha(rest), pe: undefined });
       continue;

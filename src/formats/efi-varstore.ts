@@ -23,8 +23,9 @@ const VAR_ADDED = 0x3f;
 const VAR_IN_DELETED_TRANSITION = 0xfe;
 
 export interface EfiVariable {
-  /** Where its VARIABLE_HEADER starts in the firmware volume. */
+  /** Where its VARIABLE_HEADER starts in the firmware volume, and where its data ends. */
   offset: number;
+  end: number;
   guid: string;
   name: string;
   attributes: number;
@@ -49,6 +50,9 @@ export function efiTimeText(b: Uint8Array, at: number): string {
   if (b[at + 14]) t += ` Daylight 0x${b[at + 14]!.toString(16)}`;
   return t;
 }
+
+/** AUTHENTICATED_VARIABLE_HEADER: where its 16-byte TimeStamp (EFI_TIME) starts. */
+export const AUTH_TIMESTAMP_OFFSET = 16;
 
 function align4(n: number): number {
   return (n + 3) & ~3;
@@ -87,8 +91,8 @@ export function parseVarStore(fv: Uint8Array): EfiVariable[] {
       const name = utf16le(b.subarray(nameAt, nameAt + nameSize)).replace(/\0+$/, '');
       const data = b.subarray(nameAt + nameSize, nameAt + nameSize + dataSize);
       // AUTHENTICATED_VARIABLE_HEADER: MonotonicCount at 8, TimeStamp (EFI_TIME) at 16, PubKeyIndex at 32
-      const a = auth ? { auth: { monotonicCount: u64le(b, o + 8), timeStamp: efiTimeText(b, o + 16), pubKeyIndex: u32le(b, o + 32) } } : {};
-      out.push({ offset: o, guid, name, attributes, data, ...a });
+      const a = auth ? { auth: { monotonicCount: u64le(b, o + 8), timeStamp: efiTimeText(b, o + AUTH_TIMESTAMP_OFFSET), pubKeyIndex: u32le(b, o + 32) } } : {};
+      out.push({ offset: o, end: nameAt + nameSize + dataSize, guid, name, attributes, data, ...a });
     }
     o = align4(nameAt + nameSize + dataSize);
   }
