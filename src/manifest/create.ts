@@ -7,6 +7,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import { writeDirAtomic } from '../util/fs.js';
+import { parseJsonInput } from '../util/json.js';
 import { canonicalJson } from '../sign/canonical-json.js';
 import { encodeCbor } from '../formats/cbor.js';
 import { corimFor, signCorim, type CorimOptions, type Platform, type SnpProfile } from './corim.js';
@@ -66,14 +67,6 @@ interface BuildRecord {
   statement: Record<string, unknown>;
 }
 
-function parseJson(b: Uint8Array, what: string): unknown {
-  try {
-    return JSON.parse(Buffer.from(b).toString('utf8'));
-  } catch {
-    throw new InputError(`${what}: not JSON`);
-  }
-}
-
 /**
  * A build record: file bytes are kept as they are; an object is serialized as canonical JSON; a DSSE
  * envelope gives its payload.
@@ -81,11 +74,11 @@ function parseJson(b: Uint8Array, what: string): unknown {
  */
 export function readBuildRecord(v: Uint8Array | object): BuildRecord {
   let bytes: Uint8Array = v instanceof Uint8Array ? v : Buffer.from(canonicalJson(v), 'utf8');
-  let doc = v instanceof Uint8Array ? parseJson(v, 'build record') : v;
+  let doc = v instanceof Uint8Array ? parseJsonInput(v, 'build record') : v;
   const d = doc as Record<string, unknown>;
   if (typeof d?.payloadType === 'string') {
     bytes = Buffer.from(parseEnvelope(d).payload, 'base64');
-    doc = parseJson(bytes, 'build record envelope payload');
+    doc = parseJsonInput(bytes, 'build record envelope payload');
   }
   const st = checkStatement(doc, 'build record');
   if (st.predicateType !== SLSA_PROVENANCE_V1) throw new InputError(`build record: predicateType must be ${SLSA_PROVENANCE_V1}, got ${st.predicateType}`);

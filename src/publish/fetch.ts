@@ -16,6 +16,7 @@ import { referenceValuesOf } from './index-format.js';
 import { type CheckedAttestation, checkAttestation, checkRebuildThreshold, releaseValues } from '../manifest/rebuild-attestation.js';
 import { getBytes } from '../util/download.js';
 import { exists, writeFileAtomic } from '../util/fs.js';
+import { parseJsonInput } from '../util/json.js';
 import { canonicalBytes, INDEX_ENVELOPE, INDEX_FILE, MAX_FILE_BYTES, MAX_INDEX_BYTES, type ReleaseEntry, sha256, verifyIndex } from './repository.js';
 
 export const STATE_FILE = '.cvm-repository-state.json';
@@ -196,13 +197,7 @@ export async function fetchRepository(source: string, o: FetchOptions): Promise<
 function releaseMeasurements(r: ReleaseEntry, blobs: Map<string, Buffer>): MeasurementsDocument {
   const file = (n: string) => (r.files[n] ? blobs.get(r.files[n].sha256) : undefined);
   const what = `${r.name}@${r.version}`;
-  let doc: unknown;
-  try {
-    doc = JSON.parse(file('measurements.json')!.toString('utf8'));
-  } catch {
-    throw new InputError(`${what}: measurements.json is not JSON`);
-  }
-  const m = importMeasurements(doc);
+  const m = importMeasurements(parseJsonInput(file('measurements.json')!, `${what} measurements.json`));
   if (!('schema' in m)) throw new InputError(`${what}: measurements.json is one measurement, not a build's measurements document`);
   const rvBytes = file('reference-values.intoto.json');
   if (!rvBytes) throw new VerificationError(`${what}: no reference-values.intoto.json to check against its measurements.json`);

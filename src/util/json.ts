@@ -3,7 +3,19 @@
  * other parsers keep the first, so the same bytes can mean two things. Envelopes are read strictly:
  * a duplicate member name anywhere (compared after unescaping) is an error.
  */
-import { FormatError } from '../errors.js';
+import { FormatError, InputError } from '../errors.js';
+
+/**
+ * Parses UTF-8 JSON bytes that are an input (a file, a release's document); `what` names it in the error.
+ * @throws {InputError} "WHAT: not JSON" for anything else.
+ */
+export function parseJsonInput(bytes: Uint8Array, what: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new InputError(`${what}: not JSON`);
+  }
+}
 
 /**
  * Parses `text` as JSON and rejects duplicate member names in any object; `what` names the document in errors.
